@@ -32,5 +32,19 @@ perf: build
 soak:
 	@echo "no soak tests yet"
 
+# proto regenerates server/pb from its .proto files (the generated code is committed; CI does not run this).
+# protoc comes from Debian's protobuf-compiler; the Go plugins are pinned and installed into bin/.
+PROTOC_GEN_GO      := v1.36.12
+PROTOC_GEN_GO_GRPC := v1.6.2
+proto:
+	@command -v protoc >/dev/null || { apt-get update && apt-get install -y protobuf-compiler; }
+	@bin/protoc-gen-go --version 2>/dev/null | grep -qx 'protoc-gen-go $(PROTOC_GEN_GO)' || \
+		GOBIN=$(CURDIR)/bin $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO)
+	@bin/protoc-gen-go-grpc --version 2>/dev/null | grep -qx 'protoc-gen-go-grpc $(PROTOC_GEN_GO_GRPC:v%=%)' || \
+		GOBIN=$(CURDIR)/bin $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC)
+	cd server/pb && PATH=$(CURDIR)/bin:$$PATH protoc --proto_path=. \
+		--go_out=. --go_opt=paths=source_relative \
+		--go-grpc_out=. --go-grpc_opt=paths=source_relative *.proto
+
 clean:
 	rm -rf bin data
