@@ -195,10 +195,12 @@ type Adapter interface {
 	// The caller must Release the result.
 	Read(shard string, offset int64, maxRecords, maxBytes int) (*ReadResult, error)
 	// ReadByKey returns records whose Key equals key, at offsets >= from,
-	// ascending, at most maxRecords. from below Earliest starts at Earliest.
+	// ascending, at most maxRecords (<= 0 means 1). from below Earliest
+	// starts at Earliest. Records with a nil Key are never found.
 	ReadByKey(shard string, key []byte, from int64, maxRecords int) (*ReadResult, error)
 	// ReadByTag returns records carrying tag, at offsets >= from, ascending,
-	// at most maxRecords. from below Earliest starts at Earliest.
+	// at most maxRecords (<= 0 means 1). from below Earliest starts at
+	// Earliest.
 	ReadByTag(shard string, tag []byte, from int64, maxRecords int) (*ReadResult, error)
 	// OffsetForTimestamp returns the smallest offset >= Earliest whose record
 	// has Timestamp >= tsMs, or Latest if there is none (Kafka ListOffsets).
@@ -214,8 +216,11 @@ type Adapter interface {
 	// before <= Earliest is a no-op.
 	DeleteRecords(shard string, before int64) error
 	// EnforceRetention applies every shard's RetentionBytes and RetentionMs
-	// as of nowMs. Engines may drop less than exact (whole segments); they
-	// never drop records past the limits' boundary.
+	// as of nowMs: the log start moves past the oldest records while the
+	// shard holds more than RetentionBytes or the oldest record's Timestamp
+	// is below nowMs-RetentionMs. Record-granular engines (memory, pebble)
+	// are exact; segment engines drop whole segments and may keep up to one
+	// segment more. The router calls it periodically.
 	EnforceRetention(nowMs int64) error
 
 	// Wait arranges for fn to run once, when a record at offset exists
