@@ -1,0 +1,122 @@
+// Package raftgroups runs the Meta Service as three independent etcd raft
+// (go.etcd.io/raft/v3 v3.7) groups per node: metadata, offset and mqtt. Each
+// group has its own leader, log, state machine and snapshots; all three share
+// the node's pebble DB and transport.
+//
+// # Goroutines and ownership
+//
+// A Manager owns one goroutine per group (the group loop) and one ticker
+// goroutine; Stop ends them and waits. The group loop alone touches its
+// raft.RawNode and applies to its state machine. Other goroutines talk to the
+// loop through bounded queues (mutex + slice + one-slot signal channel):
+//
+//   - proposals: Group.Propose enqueues; full (Config.MaxPendingProposals)
+//     returns ErrBusy at once (backpressure).
+//   - reads: Group.ReadIndex enqueues; full returns ErrBusy.
+//   - inbox: Manager.Receive enqueues raft messages from the transport; full
+//     (Config.MaxInboxMessages) drops the message (raft retransmits) and
+//     counts robustmq_raft_inbox_dropped_total.
+//
+// Lock order: Group.mu (queues, pending waiters) is never held while calling
+// into raft, the state machine or the transport. Storage.mu and kv.mu are
+// leaves.
+//
+// # The Ready contract
+//
+// The loop follows etcd raft's doc.go literally, with synchronous storage
+// writes (AsyncStorageWrites=false):
+//
+//  1. rd := rn.Ready()
+//  2. Storage.Save(rd.HardState, rd.Entries, rd.Snapshot): one pebble batch,
+//     committed with pebble.Sync. A failed sync is fatal for the group: the
+//     loop stops, every waiter gets ErrStopped, and nothing more is sent.
+//  3. If rd.Snapshot is not empty, the state machine restores from it.
+//  4. Transport.Send(rd.Messages): only after step 2 returned.
+//  5. Apply rd.CommittedEntries in order (config changes through
+//     rn.ApplyConfChange), notifying local waiters with each command's result.
+//  6. rn.Advance(rd), then serve ReadIndex reads whose index is applied and
+//     take a snapshot if Config.SnapshotEntries entries were applied since the
+//     last one.
+//
+// Because entries are synced before anything is sent and before they can be
+// committed, a proposal reported committed is on a quorum of disks.
+//
+// # Proposals, forwarding and results
+//
+// Group.Propose queues the command; the loop drains the queue and packs as
+// many commands as fit in Config.MaxEntryBytes into one raft entry (a batch,
+// format below). Followers rely on raft's own forwarding (MsgProp to the
+// leader, DisableProposalForwarding=false). Each command carries the
+// proposer's node id and a proposal id unique to that process (seeded from the
+// start time, then incremented), so when any replica applies the entry, the
+// proposing replica finds its waiter and hands it the state machine's result.
+// A proposal lost in flight (leader change, dropped message) is not retried:
+// the caller gets ErrTimeout after Config.ProposeTimeout (default 30 s,
+// "raftgroups: metadata: propose: timed out after 30s") and may retry; slow
+// proposals (> Config.SlowPropose, default 1 s) are logged at warn. When the
+// local raft has no leader (ErrProposalDropped) the loop keeps the batch and
+// proposes it again on the next tick until the waiters time out.
+//
+// # Linearizable reads
+//
+// Group.ReadIndex batches all waiting readers into one raft ReadIndex request
+// (forwarded to the leader by raft on followers). When its ReadState arrives
+// and the local applied index reaches it, every reader in the batch proceeds
+// to read the local state machine. An unanswered request is re-issued every
+// election timeout until the readers time out. No leases.
+//
+// # State machines and restart
+//
+// State machines are in memory, deterministic (no clock, no randomness, no
+// map iteration order) and fully serialized into raft snapshots every
+// Config.SnapshotEntries applied entries; the log is then compacted to
+// Config.CompactKeepEntries entries before the snapshot. On restart a group
+// restores the state machine from its last snapshot and raft re-delivers the
+// committed entries after it (raft.Config.Applied = snapshot index). A
+// follower too far behind receives the snapshot (MsgSnap).
+//
+// # Disk layout (pebble, one DB per node, frozen)
+//
+//	raft log entry   0x01 | group(1) | 0x01 | index(8, big endian) -> raftpb.Entry (protobuf)
+//	hard state       0x01 | group(1) | 0x02                       -> raftpb.HardState (protobuf)
+//	snapshot         0x01 | group(1) | 0x03                       -> raftpb.Snapshot (protobuf; Data = state machine image)
+//	truncated state  0x01 | group(1) | 0x04                       -> index(8, BE) | term(8, BE)
+//
+// group is GroupMetadata (1), GroupOffset (2) or GroupMQTT (3). The truncated
+// state is the log's dummy entry (the last compacted index and its term); when
+// absent the snapshot is the dummy. Stored entries are contiguous and start
+// right after the dummy; a compaction deletes entries and moves the dummy in
+// one synced batch.
+//
+// # Entry format (frozen)
+//
+// The Data of every normal raft entry proposed by this package is a batch:
+//
+//	+---------+---------------+-------------------------------------------+
+//	| version | proposer(8)BE | count uvarint | count × command record    |
+//	|  0x01   | node id       |               |                           |
+//	+---------+---------------+-------------------------------------------+
+//	command record: proposal id(8, BE) | len uvarint | command(len)
+//
+// A command is the state machine's own encoding (see kv.go):
+//
+//	op(1) | fields, every byte string as uvarint length + bytes
+//	opPut          0x01 key value
+//	opPutIfAbsent  0x02 key value          result: ErrExists if key is present
+//	opDelete       0x03 key                result: ErrNotFound if absent
+//	opDeletePrefix 0x04 prefix             result: uvarint count deleted
+//	opMultiPut     0x05 count uvarint, count × (key value)
+//
+// # State machine image (snapshot Data, frozen)
+//
+//	version 0x01 | count uvarint | count × (key value), keys ascending
+//
+// # Key spaces inside the state machines
+//
+//	metadata: "n/" node id(8, BE)           -> Node encoding (node.go)
+//	          "t/" topic name               -> Topic encoding (topic.go)
+//	          "s/" shard name               -> opaque shard record
+//	          "k/" namespace 0x00 key       -> generic KV
+//	offset:   "o/" group 0x00 topic 0x00 partition(4, BE) -> offset(8, BE) | metadata
+//	mqtt:     kind(1) "/" key               -> opaque value (MQTTKind)
+package raftgroups
