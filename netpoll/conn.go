@@ -1,0 +1,350 @@
+package netpoll
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/valyala/bytebufferpool"
+)
+
+// Listener serves one Handler on one address and transport.
+type Listener struct {
+	cfg   ListenerConfig
+	h     Handler
+	m     *listenerMetrics
+	srv   server
+	conns atomic.Int64 // admitted and not yet released connections
+
+	closing  atomic.Bool // Shutdown started: refuse new connections
+	shutOnce sync.Once
+	shutErr  error // set inside shutOnce
+}
+
+// admit counts a new connection or refuses it (MaxConns reached, shutting
+// down). Every true must be paired with one release.
+func (l *Listener) admit() bool {
+	if l.closing.Load() {
+		l.m.rejected.Inc()
+		return false
+	}
+	n := l.conns.Add(1)
+	if max := l.cfg.MaxConns; max > 0 && n > int64(max) {
+		l.conns.Add(-1)
+		l.m.rejected.Inc()
+		return false
+	}
+	l.m.accepted.Inc()
+	l.m.conns.Inc()
+	return true
+}
+
+func (l *Listener) release() {
+	l.conns.Add(-1)
+	l.m.conns.Dec()
+}
+
+// lastID numbers connections process-wide.
+var lastID atomic.Uint64
+
+// Pools for unconsumed input and for output written during one callback.
+// They are separate because their sizes differ: input leftovers are partial
+// frames, output is a batch of replies.
+var inPool, outPool bytebufferpool.Pool
+
+// transport is what connBase needs from the code that owns the socket.
+type transport interface {
+	// unsent is the output handed to the transport and not yet accepted by
+	// the kernel. Handler goroutine only.
+	unsent() int
+	// schedule makes the handler goroutine drain the mailbox and act on a
+	// close reason soon. Any goroutine; never blocks.
+	schedule()
+	// closing is called once, by the goroutine whose setReason won.
+	closing(reason error)
+}
+
+// connBase is the transport-independent half of a connection: the Conn
+// methods, the input and output buffers and the task mailbox.
+type connBase struct {
+	id        uint64
+	l         *Listener
+	t         transport
+	local     net.Addr
+	remote    net.Addr
+	transport Transport
+
+	// Handler goroutine only.
+	ctx any
+	in  *bytebufferpool.ByteBuffer // unconsumed input, nil when none
+	out *bytebufferpool.ByteBuffer // output of the current callback, nil when none
+
+	reason atomic.Pointer[error] // first close reason; nil while open
+	box    mailbox
+}
+
+func (c *connBase) init(l *Listener, t transport, tr Transport, local, remote net.Addr) {
+	c.id = lastID.Add(1)
+	c.l, c.t, c.transport = l, t, tr
+	c.local, c.remote = local, remote
+}
+
+func (c *connBase) ID() uint64           { return c.id }
+func (c *connBase) LocalAddr() net.Addr  { return c.local }
+func (c *connBase) RemoteAddr() net.Addr { return c.remote }
+func (c *connBase) Listener() string     { return c.l.cfg.Name }
+func (c *connBase) Transport() Transport { return c.transport }
+func (c *connBase) Context() any         { return c.ctx }
+func (c *connBase) SetContext(v any)     { c.ctx = v }
+
+func (c *connBase) OutboundBuffered() int {
+	n := c.t.unsent()
+	if c.out != nil {
+		n += len(c.out.B)
+	}
+	return n
+}
+
+func (c *connBase) Write(p []byte) error {
+	if c.reason.Load() != nil {
+		return ErrClosed
+	}
+	if c.OutboundBuffered()+len(p) > c.l.cfg.MaxOutboundBytes {
+		c.setReason(ErrSlowConsumer)
+		return ErrSlowConsumer
+	}
+	if c.out == nil {
+		c.out = outPool.Get()
+	}
+	c.out.B = append(c.out.B, p...)
+	return nil
+}
+
+func (c *connBase) AsyncWrite(p []byte, done func(error)) error {
+	return c.push(task{p: p, done: done})
+}
+
+func (c *connBase) Do(fn func(Conn)) error {
+	return c.push(task{fn: fn})
+}
+
+func (c *connBase) push(t task) error {
+	trigger, err := c.box.push(t, c.l.cfg.MaxQueuedTasks, c.l.cfg.MaxOutboundBytes)
+	if errors.Is(err, ErrSlowConsumer) {
+		c.setReason(ErrSlowConsumer)
+	}
+	if trigger {
+		c.t.schedule()
+	}
+	return err
+}
+
+func (c *connBase) Close(reason error) error {
+	if reason == nil {
+		reason = ErrClosed
+	}
+	if !c.setReason(reason) {
+		return ErrClosed
+	}
+	return nil
+}
+
+// setReason records the first close reason and tells the transport. It
+// reports whether this call was the first.
+func (c *connBase) setReason(reason error) bool {
+	if !c.reason.CompareAndSwap(nil, &reason) {
+		return false
+	}
+	c.t.closing(reason)
+	if c.box.kick() {
+		c.t.schedule()
+	}
+	return true
+}
+
+// closeReason is the recorded reason, or fallback if there is none.
+func (c *connBase) closeReason(fallback error) error {
+	if r := c.reason.Load(); r != nil {
+		return *r
+	}
+	return fallback
+}
+
+// feed presents data, after any kept input, to the handler and keeps what
+// it did not consume. Handler goroutine only.
+func (c *connBase) feed(data []byte) error {
+	in := data
+	if c.in != nil {
+		c.in.B = append(c.in.B, data...)
+		in = c.in.B
+	}
+	n, err := c.l.h.OnData(c.self(), in)
+	if err != nil {
+		return err
+	}
+	if n < 0 || n > len(in) {
+		return ErrBadConsume
+	}
+	rest := in[n:]
+	switch {
+	case len(rest) == 0:
+		if c.in != nil {
+			inPool.Put(c.in)
+			c.in = nil
+		}
+	case len(rest) > c.l.cfg.MaxInboundBytes:
+		return ErrInboundLimit
+	case c.in == nil:
+		c.in = inPool.Get()
+		c.in.B = append(c.in.B, rest...)
+	default:
+		c.in.B = c.in.B[:copy(c.in.B, rest)]
+	}
+	return nil
+}
+
+// self is the Conn handed to the handler: the outer gnet or std conn, so
+// that handlers can compare Conn values by identity.
+func (c *connBase) self() Conn { return c.t.(Conn) }
+
+// runTasks runs one batch of queued tasks and reports whether more arrived
+// meanwhile. Handler goroutine only.
+func (c *connBase) runTasks() (again bool) {
+	batch := c.box.take()
+	self := c.self()
+	for i := range batch {
+		t := &batch[i]
+		if t.fn != nil {
+			if c.reason.Load() == nil {
+				t.fn(self)
+			}
+			continue
+		}
+		err := c.Write(t.p)
+		if t.done != nil {
+			t.done(err)
+		}
+	}
+	return c.box.finish(batch)
+}
+
+// releaseBuffers returns the buffers to their pools and fails the queued
+// writes. Handler goroutine only, after OnClose.
+func (c *connBase) releaseBuffers() {
+	if c.in != nil {
+		inPool.Put(c.in)
+		c.in = nil
+	}
+	if c.out != nil {
+		outPool.Put(c.out)
+		c.out = nil
+	}
+	for _, t := range c.box.close() {
+		if t.done != nil {
+			t.done(ErrClosed)
+		}
+	}
+}
+
+// finish counts the close and releases the connection. Handler goroutine
+// only, once, after OnClose.
+func (c *connBase) finish(reason error, ioErr bool) {
+	c.l.m.closed[classify(reason, ioErr)].Inc()
+	c.releaseBuffers()
+	c.l.release()
+}
+
+// normalizeReadErr turns the many spellings of a clean peer close into
+// io.EOF.
+func normalizeReadErr(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.EOF
+	}
+	return err
+}
+
+// task is one AsyncWrite (p, done) or Do (fn).
+type task struct {
+	fn   func(Conn)
+	p    []byte
+	done func(error)
+}
+
+// mailbox is the bounded queue of tasks from other goroutines to the
+// handler goroutine of one connection: a mutex and a slice, drained in
+// batches. Full policy: push fails with ErrSlowConsumer and the connection
+// is closed, because a protocol that cannot deliver its completions cannot
+// keep its session consistent.
+type mailbox struct {
+	mu        sync.Mutex
+	q         []task // guarded by mu
+	spare     []task // guarded by mu: the previous batch, reused
+	bytes     int    // guarded by mu: AsyncWrite bytes in q
+	scheduled bool   // guarded by mu: a drain is pending on the handler goroutine
+	closed    bool   // guarded by mu
+}
+
+// push queues t and reports whether the caller must schedule a drain.
+func (m *mailbox) push(t task, maxTasks, maxBytes int) (trigger bool, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case m.closed:
+		return false, ErrClosed
+	case len(m.q) >= maxTasks || m.bytes+len(t.p) > maxBytes:
+		return false, ErrSlowConsumer
+	}
+	m.q = append(m.q, t)
+	m.bytes += len(t.p)
+	trigger = !m.scheduled
+	m.scheduled = true
+	return trigger, nil
+}
+
+// kick asks for a drain without a task (to act on a close reason) and
+// reports whether the caller must schedule it.
+func (m *mailbox) kick() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed || m.scheduled {
+		return false
+	}
+	m.scheduled = true
+	return true
+}
+
+// take removes the queued tasks. Handler goroutine only; pair with finish.
+func (m *mailbox) take() []task {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	batch := m.q
+	m.q, m.spare = m.spare[:0], nil
+	m.bytes = 0
+	return batch
+}
+
+// finish recycles a batch from take and reports whether more tasks are
+// queued; if not, the next push schedules again.
+func (m *mailbox) finish(batch []task) (again bool) {
+	clear(batch)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.spare == nil {
+		m.spare = batch[:0]
+	}
+	again = len(m.q) > 0 && !m.closed
+	m.scheduled = again
+	return again
+}
+
+// close refuses further pushes and returns the tasks never run.
+func (m *mailbox) close() []task {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+	left := m.q
+	m.q, m.spare, m.bytes = nil, nil, 0
+	return left
+}
