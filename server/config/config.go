@@ -176,7 +176,7 @@ type MQTTKeepAliveConfig struct {
 	Enable         bool `toml:"enable"`
 	DefaultTime    int  `toml:"default_time"`    // used when the client asks for 0.
 	MaxTime        int  `toml:"max_time"`        // larger client values are lowered to it.
-	DefaultTimeout int  `toml:"default_timeout"` // multiplier: idle > keep_alive*1.5 closes.
+	DefaultTimeout int  `toml:"default_timeout"` // a client silent for keep_alive*this is closed.
 }
 
 // MQTTAuthConfig is [mqtt_runtime.auth].

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -56,13 +57,21 @@ func (w Warning) String() string { return "config: " + w.Key + ": " + w.Msg }
 // syntax error can be read). On error the Config is nil. Warnings come sorted
 // by key, at most one per key.
 func Load(path string, environ []string) (*Config, []Warning, error) {
+	var data []byte
+	if path != "" {
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
+			return nil, nil, fmt.Errorf("config: %w", err)
+		}
+	}
+	return load(path, data, environ)
+}
+
+// load is Load on a file already read; path "" means no file.
+func load(path string, data []byte, environ []string) (*Config, []Warning, error) {
 	c := Default()
 	l := loader{warned: map[string]bool{}, failed: map[string]bool{}}
 	if path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return nil, nil, fmt.Errorf("config: %w", err)
-		}
 		if err := l.file(c, path, data); err != nil {
 			return nil, nil, err
 		}
@@ -125,7 +134,7 @@ func (l *loader) file(c *Config, path string, data []byte) error {
 // their errors can name a line. Best effort: the strict decoder stops at the
 // first type error, and then unknown keys are reported without a position.
 func (l *loader) positions(path string, data []byte) {
-	d := toml.NewDecoder(strings.NewReader(string(data)))
+	d := toml.NewDecoder(bytes.NewReader(data))
 	d.DisallowUnknownFields()
 	var sme *toml.StrictMissingError
 	if err := d.Decode(Default()); !errors.As(err, &sme) {
