@@ -1,0 +1,618 @@
+// Package memory is the in-memory storage engine (shard.EngineMemory).
+//
+// Each shard is a log of records encoded (shard/internal/rec) into large
+// chunk arenas, so an append allocates nothing per record: bytes are copied
+// into the current chunk and an index entry is appended to a slice. Reads
+// return views into the chunks. Chunks are never reused: a chunk dropped by
+// retention stays alive (GC) while a reader still holds views into it, so
+// views never go stale and Release only returns the result's slices to a
+// pool.
+//
+// Indexes per shard, all pruned as the oldest records are dropped:
+//   - offset: ents[i] describes offset start+i (chunk, position, length,
+//     timestamp);
+//   - key and tag: map from maphash of the key/tag to the ascending offsets
+//     carrying it; hash collisions are resolved by comparing the bytes;
+//   - time: a sparse list of marks (running max timestamp before offset o,
+//     o), one per markEvery records (see package shard's doc).
+//
+// Limits: each shard keeps at most Options.MaxShardBytes (and its
+// RetentionBytes, applied at once on append), and the engine at most
+// Options.MaxBytes; past either, the oldest records are dropped and counted
+// in robustmq_storage_memory_dropped_records_total. Bytes are counted as
+// encoded bytes. Everything is lost on restart, by contract. Durability is
+// ignored: Sync appends ack like None.
+//
+// Concurrency: one RWMutex per shard guards its log; the shard table is a
+// lock-free shard.Table. Append callbacks run inside AppendAsync. No
+// method holds two shard locks; global-limit eviction takes other shards'
+// locks one at a time after releasing its own.
+package memory
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"robustmq/shard"
+	"robustmq/shard/internal/rec"
+)
+
+// Options configure an Engine. Zero values take the defaults.
+type Options struct {
+	MaxBytes      int64        // engine-wide byte limit; default 1 GiB
+	MaxShardBytes int64        // per-shard byte limit; default 256 MiB
+	ChunkBytes    int          // arena chunk size; default 1 MiB (a shard's SegmentBytes overrides)
+	Now           func() int64 // clock in ms for records with Timestamp 0; default wall clock
+	Logger        *slog.Logger // default slog.Default()
+}
+
+const (
+	defaultMaxBytes      = 1 << 30
+	defaultMaxShardBytes = 256 << 20
+	defaultChunkBytes    = 1 << 20
+	markEvery            = 64 // records between time marks
+)
+
+var (
+	droppedRecords = metrics.GetOrCreateCounter(`robustmq_storage_memory_dropped_records_total`)
+	heldBytes      atomic.Int64 // all memory engines of the process
+	_              = metrics.GetOrCreateGauge(`robustmq_storage_memory_bytes`, func() float64 { return float64(heldBytes.Load()) })
+)
+
+// Engine is the memory engine. Create it with New.
+type Engine struct {
+	opts    Options
+	seed    maphash.Seed
+	shards  *shard.Table[*log]
+	bytes   atomic.Int64 // encoded bytes held by all shards
+	closed  atomic.Bool
+	pool    sync.Pool // *result
+	release func(*shard.ReadResult)
+}
+
+// New returns an empty engine.
+func New(opts Options) *Engine {
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = defaultMaxBytes
+	}
+	if opts.MaxShardBytes <= 0 {
+		opts.MaxShardBytes = defaultMaxShardBytes
+	}
+	if opts.ChunkBytes <= 0 {
+		opts.ChunkBytes = defaultChunkBytes
+	}
+	if opts.Now == nil {
+		opts.Now = func() int64 { return time.Now().UnixMilli() }
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	e := &Engine{opts: opts, seed: maphash.MakeSeed(), shards: shard.NewTable[*log](0)}
+	e.pool.New = func() any { return new(result) }
+	e.release = e.releaseResult
+	return e
+}
+
+var _ shard.Engine = (*Engine)(nil)
+
+// Type returns shard.EngineMemory.
+func (e *Engine) Type() shard.EngineType { return shard.EngineMemory }
+
+// entry locates one record. Offset is implied: ents[i] is start+i.
+type entry struct {
+	chunk uint32 // chunk sequence number
+	pos   uint32 // byte position in the chunk
+	n     uint32 // encoded length
+	size  uint32 // Record.Size
+	ts    int64
+}
+
+// mark says every record below off has a timestamp <= maxBefore.
+type mark struct {
+	maxBefore int64
+	off       int64
+}
+
+type log struct {
+	cfg        shard.ShardConfig
+	limit      int64 // byte limit: min(MaxShardBytes, RetentionBytes)
+	chunkBytes int
+
+	hw      atomic.Int64 // next offset; stored under mu, read anywhere
+	waiters shard.WaitList
+
+	mu        sync.RWMutex
+	deleted   bool               // guarded by mu
+	start     int64              // log start; guarded by mu
+	ents      []entry            // guarded by mu
+	chunks    [][]byte           // chunks[i] has sequence chunkBase+i; guarded by mu
+	chunkBase uint32             // guarded by mu
+	bytes     int64              // encoded bytes held; guarded by mu
+	keys      map[uint64][]int64 // guarded by mu
+	tags      map[uint64][]int64 // guarded by mu
+	marks     []mark             // guarded by mu
+	maxTs     int64              // max timestamp ever appended; guarded by mu
+	sinceMark int                // records since the last mark; guarded by mu
+}
+
+func (e *Engine) get(name string) (*log, error) {
+	if e.closed.Load() {
+		return nil, shard.ErrClosed
+	}
+	l, ok := e.shards.Get(name)
+	if !ok {
+		return nil, fmt.Errorf("%w: memory: %q", shard.ErrShardNotFound, name)
+	}
+	return l, nil
+}
+
+// CreateShard implements shard.Adapter.
+func (e *Engine) CreateShard(cfg shard.ShardConfig) error {
+	if e.closed.Load() {
+		return shard.ErrClosed
+	}
+	if err := shard.ValidateConfig(&cfg); err != nil {
+		return err
+	}
+	cfg.Engine = shard.EngineMemory
+	l := &log{cfg: cfg, limit: e.opts.MaxShardBytes, chunkBytes: e.opts.ChunkBytes, maxTs: -1 << 63,
+		keys: map[uint64][]int64{}, tags: map[uint64][]int64{}}
+	if cfg.RetentionBytes > 0 && cfg.RetentionBytes < l.limit {
+		l.limit = cfg.RetentionBytes
+	}
+	if cfg.SegmentBytes > 0 {
+		l.chunkBytes = int(min(cfg.SegmentBytes, 1<<30))
+	}
+	if !e.shards.Insert(cfg.Name, l) {
+		return fmt.Errorf("%w: memory: %q", shard.ErrShardExists, cfg.Name)
+	}
+	return nil
+}
+
+// DeleteShard implements shard.Adapter.
+func (e *Engine) DeleteShard(name string) error {
+	if e.closed.Load() {
+		return shard.ErrClosed
+	}
+	l, ok := e.shards.Delete(name)
+	if !ok {
+		return fmt.Errorf("%w: memory: %q", shard.ErrShardNotFound, name)
+	}
+	l.mu.Lock()
+	l.deleted = true
+	e.account(-l.bytes)
+	l.bytes, l.ents, l.chunks, l.keys, l.tags, l.marks = 0, nil, nil, nil, nil, nil
+	l.mu.Unlock()
+	l.waiters.Close()
+	return nil
+}
+
+func (e *Engine) account(delta int64) {
+	e.bytes.Add(delta)
+	heldBytes.Add(delta)
+}
+
+// ListShards implements shard.Adapter.
+func (e *Engine) ListShards() ([]shard.ShardInfo, error) {
+	if e.closed.Load() {
+		return nil, shard.ErrClosed
+	}
+	var out []shard.ShardInfo
+	e.shards.Range(func(_ string, l *log) bool {
+		l.mu.RLock()
+		out = append(out, shard.ShardInfo{Config: l.cfg, Earliest: l.start, Latest: l.hw.Load(), Bytes: l.bytes})
+		l.mu.RUnlock()
+		return true
+	})
+	return out, nil
+}
+
+// AppendAsync implements shard.Adapter. The memory engine has no queue: the
+// append happens and done runs before AppendAsync returns.
+func (e *Engine) AppendAsync(name string, recs []shard.Record, opt shard.AppendOptions, done shard.AppendFunc) {
+	done(e.Append(context.Background(), name, recs, opt))
+}
+
+// Append implements shard.Adapter. It never blocks; ctx is not consulted.
+func (e *Engine) Append(_ context.Context, name string, recs []shard.Record, _ shard.AppendOptions) (int64, error) {
+	l, err := e.get(name)
+	if err != nil {
+		return 0, err
+	}
+	var now int64
+	total := 0
+	for i := range recs {
+		if recs[i].Timestamp == 0 && now == 0 {
+			now = e.opts.Now()
+		}
+		total += rec.Len(&recs[i])
+	}
+	if int64(total) > l.limit || int64(total) > e.opts.MaxBytes {
+		return 0, fmt.Errorf("%w: memory: %q: batch of %d encoded bytes over limit %d", shard.ErrRecordTooLarge, name, total, min(l.limit, e.opts.MaxBytes))
+	}
+	l.mu.Lock()
+	if l.deleted {
+		l.mu.Unlock()
+		return 0, fmt.Errorf("%w: memory: %q", shard.ErrShardNotFound, name)
+	}
+	first := l.hw.Load()
+	for i := range recs {
+		e.appendLocked(l, &recs[i], first+int64(i), now)
+	}
+	dropped := 0
+	if l.bytes > l.limit {
+		dropped = e.dropLocked(l, func(l *log) bool { return l.bytes > l.limit })
+		if l.limit == l.cfg.RetentionBytes {
+			dropped = 0 // retention, not memory pressure
+		}
+	}
+	e.account(int64(total))
+	hw := first + int64(len(recs))
+	l.hw.Store(hw)
+	l.mu.Unlock()
+	if dropped > 0 {
+		droppedRecords.Add(dropped)
+	}
+	if len(recs) > 0 {
+		l.waiters.Notify(hw)
+	}
+	if e.bytes.Load() > e.opts.MaxBytes {
+		e.evictGlobal(l)
+	}
+	return first, nil
+}
+
+// appendLocked encodes r at offset off. REQUIRES: l.mu held for writing.
+func (e *Engine) appendLocked(l *log, r *shard.Record, off, now int64) {
+	ts := r.Timestamp
+	if ts == 0 {
+		ts = now
+	}
+	n := rec.Len(r)
+	var cur []byte
+	if len(l.chunks) > 0 {
+		cur = l.chunks[len(l.chunks)-1]
+	}
+	if cur == nil || len(cur)+n > cap(cur) {
+		cur = make([]byte, 0, max(l.chunkBytes, n))
+		l.chunks = append(l.chunks, cur)
+	}
+	pos := len(cur)
+	cur = rec.Append(cur, r, ts)
+	l.chunks[len(l.chunks)-1] = cur
+	l.ents = append(l.ents, entry{chunk: l.chunkBase + uint32(len(l.chunks)-1), pos: uint32(pos), n: uint32(n), size: uint32(r.Size()), ts: ts})
+	l.bytes += int64(n)
+	if r.Key != nil {
+		h := maphash.Bytes(e.seed, r.Key)
+		l.keys[h] = append(l.keys[h], off)
+	}
+	for _, t := range r.Tags {
+		h := maphash.Bytes(e.seed, t)
+		if p := l.tags[h]; len(p) == 0 || p[len(p)-1] != off { // a tag repeated in one record is indexed once
+			l.tags[h] = append(p, off)
+		}
+	}
+	if l.sinceMark == 0 {
+		l.marks = append(l.marks, mark{maxBefore: l.maxTs, off: off})
+	}
+	if l.sinceMark++; l.sinceMark == markEvery {
+		l.sinceMark = 0
+	}
+	l.maxTs = max(l.maxTs, ts)
+}
+
+// bytesOf returns the encoding of ents[i]. REQUIRES: l.mu held.
+func (l *log) bytesOf(i int) []byte {
+	en := &l.ents[i]
+	c := l.chunks[en.chunk-l.chunkBase]
+	return c[en.pos : en.pos+en.n : en.pos+en.n]
+}
+
+// dropLocked drops the oldest records while more returns true and some
+// remain, and returns how many it dropped. It does not touch the global
+// counter; callers account. REQUIRES: l.mu held for writing.
+func (e *Engine) dropLocked(l *log, more func(*log) bool) int {
+	n := 0
+	for len(l.ents) > 0 && more(l) {
+		e.dropOneLocked(l)
+		n++
+	}
+	e.trimLocked(l)
+	return n
+}
+
+func (e *Engine) dropOneLocked(l *log) {
+	off := l.start
+	b := l.bytesOf(0)
+	// A record we encoded always decodes; an error here would be a bug in
+	// rec, and the index entries are then left for lookups to skip.
+	_ = rec.KeyTags(b,
+		func(k []byte) { prune(l.keys, maphash.Bytes(e.seed, k), off) },
+		func(t []byte) { prune(l.tags, maphash.Bytes(e.seed, t), off) })
+	l.bytes -= int64(l.ents[0].n)
+	e.account(-int64(l.ents[0].n))
+	l.ents = l.ents[1:]
+	l.start++
+}
+
+// prune removes off from the front of the postings of h.
+func prune(m map[uint64][]int64, h uint64, off int64) {
+	p := m[h]
+	if len(p) == 0 || p[0] != off {
+		return
+	}
+	if len(p) == 1 {
+		delete(m, h)
+		return
+	}
+	m[h] = p[1:]
+}
+
+// trimLocked frees chunks and marks below the log start. REQUIRES: l.mu
+// held for writing.
+func (e *Engine) trimLocked(l *log) {
+	keep := len(l.chunks) - 1 // the current chunk always stays
+	if len(l.ents) > 0 {
+		keep = int(l.ents[0].chunk - l.chunkBase)
+	}
+	if keep > 0 {
+		clear(l.chunks[:keep])
+		l.chunks = l.chunks[keep:]
+		l.chunkBase += uint32(keep)
+	}
+	i := sort.Search(len(l.marks), func(i int) bool { return l.marks[i].off > l.start })
+	if i > 1 {
+		l.marks = l.marks[i-1:] // keep the last mark at or below start
+	}
+}
+
+// evictGlobal drops the oldest records until the engine is under MaxBytes:
+// first from the shard that just grew, then from the others. Called with no
+// lock held.
+func (e *Engine) evictGlobal(first *log) {
+	over := func(*log) bool { return e.bytes.Load() > e.opts.MaxBytes }
+	evict := func(l *log) bool {
+		l.mu.Lock()
+		n := e.dropLocked(l, over)
+		l.mu.Unlock()
+		droppedRecords.Add(n)
+		return over(nil)
+	}
+	if !evict(first) {
+		return
+	}
+	e.shards.Range(func(_ string, l *log) bool { return evict(l) })
+}
+
+// result is a pooled ReadResult with its backing arrays.
+type result struct {
+	res  shard.ReadResult
+	tags [][]byte
+	hdrs []shard.Header
+}
+
+func (e *Engine) newResult(l *log) *result {
+	r := e.pool.Get().(*result)
+	r.res.ReleaseFunc = e.release
+	r.res.Earliest, r.res.Latest = l.start, l.hw.Load()
+	return r
+}
+
+func (e *Engine) releaseResult(res *shard.ReadResult) {
+	// res is the first field of a *result from our pool: ReleaseFunc is
+	// only ever set by newResult.
+	r := (*result)(unsafe.Pointer(res))
+	clear(r.res.Records) // drop references to chunks
+	clear(r.tags)
+	clear(r.hdrs)
+	r.res = shard.ReadResult{Records: r.res.Records[:0]}
+	r.tags, r.hdrs = r.tags[:0], r.hdrs[:0]
+	e.pool.Put(r)
+}
+
+// add decodes ents[i] into r. REQUIRES: l.mu held.
+func (r *result) add(l *log, i int) error {
+	r.res.Records = append(r.res.Records, shard.Record{Offset: l.start + int64(i)})
+	x := &r.res.Records[len(r.res.Records)-1]
+	var err error
+	r.tags, r.hdrs, err = rec.Decode(l.bytesOf(i), x, r.tags, r.hdrs)
+	r.res.Bytes += int(l.ents[i].size)
+	return err
+}
+
+// Read implements shard.Adapter.
+func (e *Engine) Read(name string, offset int64, maxRecords, maxBytes int) (*shard.ReadResult, error) {
+	l, err := e.get(name)
+	if err != nil {
+		return nil, err
+	}
+	maxRecords = max(maxRecords, 1)
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	hw := l.hw.Load()
+	if offset < l.start || offset > hw {
+		return nil, fmt.Errorf("%w: memory: %q: offset %d outside [%d, %d]", shard.ErrOffsetOutOfRange, name, offset, l.start, hw)
+	}
+	r := e.newResult(l)
+	i := int(offset - l.start)
+	for ; i < len(l.ents) && len(r.res.Records) < maxRecords; i++ {
+		if len(r.res.Records) > 0 && r.res.Bytes+int(l.ents[i].size) > maxBytes {
+			break
+		}
+		if err := r.add(l, i); err != nil {
+			r.res.Release()
+			return nil, fmt.Errorf("memory: %q offset %d: %w", name, l.start+int64(i), err)
+		}
+	}
+	r.res.Next = l.start + int64(i)
+	return &r.res, nil
+}
+
+// ReadByKey implements shard.Adapter.
+func (e *Engine) ReadByKey(name string, key []byte, from int64, maxRecords int) (*shard.ReadResult, error) {
+	return e.lookup(name, key, from, maxRecords, false)
+}
+
+// ReadByTag implements shard.Adapter.
+func (e *Engine) ReadByTag(name string, tag []byte, from int64, maxRecords int) (*shard.ReadResult, error) {
+	return e.lookup(name, tag, from, maxRecords, true)
+}
+
+func (e *Engine) lookup(name string, what []byte, from int64, maxRecords int, byTag bool) (*shard.ReadResult, error) {
+	l, err := e.get(name)
+	if err != nil {
+		return nil, err
+	}
+	maxRecords = max(maxRecords, 1)
+	h := maphash.Bytes(e.seed, what)
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	idx := l.keys
+	if byTag {
+		idx = l.tags
+	}
+	p := idx[h]
+	from = max(from, l.start)
+	r := e.newResult(l)
+	r.res.Next = l.hw.Load()
+	for j := sort.Search(len(p), func(j int) bool { return p[j] >= from }); j < len(p); j++ {
+		i := int(p[j] - l.start)
+		if !matches(l.bytesOf(i), what, byTag) {
+			continue // hash collision
+		}
+		if len(r.res.Records) == maxRecords {
+			r.res.Next = p[j]
+			break
+		}
+		if err := r.add(l, i); err != nil {
+			r.res.Release()
+			return nil, fmt.Errorf("memory: %q offset %d: %w", name, p[j], err)
+		}
+	}
+	return &r.res, nil
+}
+
+func matches(b, what []byte, byTag bool) bool {
+	found := false
+	_ = rec.KeyTags(b,
+		func(k []byte) { found = found || !byTag && string(k) == string(what) },
+		func(t []byte) { found = found || byTag && string(t) == string(what) })
+	return found
+}
+
+// OffsetForTimestamp implements shard.Adapter.
+func (e *Engine) OffsetForTimestamp(name string, tsMs int64) (int64, error) {
+	l, err := e.get(name)
+	if err != nil {
+		return 0, err
+	}
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	// marks are ordered by maxBefore: take the last one below tsMs.
+	j := sort.Search(len(l.marks), func(j int) bool { return l.marks[j].maxBefore >= tsMs }) - 1
+	start := l.start
+	if j >= 0 {
+		start = max(start, l.marks[j].off)
+	}
+	for i := int(start - l.start); i < len(l.ents); i++ {
+		if l.ents[i].ts >= tsMs {
+			return l.start + int64(i), nil
+		}
+	}
+	return l.hw.Load(), nil
+}
+
+// EarliestOffset implements shard.Adapter.
+func (e *Engine) EarliestOffset(name string) (int64, error) {
+	l, err := e.get(name)
+	if err != nil {
+		return 0, err
+	}
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.start, nil
+}
+
+// LatestOffset implements shard.Adapter.
+func (e *Engine) LatestOffset(name string) (int64, error) {
+	l, err := e.get(name)
+	if err != nil {
+		return 0, err
+	}
+	return l.hw.Load(), nil
+}
+
+// DeleteRecords implements shard.Adapter.
+func (e *Engine) DeleteRecords(name string, before int64) error {
+	l, err := e.get(name)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e.dropLocked(l, func(l *log) bool { return l.start < before })
+	return nil
+}
+
+// EnforceRetention implements shard.Adapter.
+func (e *Engine) EnforceRetention(nowMs int64) error {
+	if e.closed.Load() {
+		return shard.ErrClosed
+	}
+	e.shards.Range(func(_ string, l *log) bool {
+		ms := l.cfg.RetentionMs
+		if ms <= 0 {
+			return true // byte limits are applied on append
+		}
+		cutoff := nowMs - ms
+		l.mu.Lock()
+		e.dropLocked(l, func(l *log) bool { return l.ents[0].ts < cutoff })
+		l.mu.Unlock()
+		return true
+	})
+	return nil
+}
+
+// Wait implements shard.Adapter.
+func (e *Engine) Wait(name string, offset int64, fn func()) (func() bool, error) {
+	l, err := e.get(name)
+	if err != nil {
+		return nil, err
+	}
+	return l.waiters.Add(offset, fn, &l.hw), nil
+}
+
+// Flush implements shard.Adapter: nothing to make durable.
+func (e *Engine) Flush() error {
+	if e.closed.Load() {
+		return shard.ErrClosed
+	}
+	return nil
+}
+
+// Close implements shard.Adapter: it drops every shard and fires waiters.
+func (e *Engine) Close() error {
+	if e.closed.Swap(true) {
+		return shard.ErrClosed
+	}
+	e.shards.Range(func(name string, l *log) bool {
+		e.shards.Delete(name)
+		l.mu.Lock()
+		l.deleted = true
+		e.account(-l.bytes)
+		l.bytes = 0
+		l.mu.Unlock()
+		l.waiters.Close()
+		return true
+	})
+	return nil
+}
