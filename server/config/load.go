@@ -368,7 +368,8 @@ func assign(v reflect.Value, src any) error {
 			return want("a table of strings", src)
 		}
 		out := make(map[string]string, len(m))
-		for k, e := range m {
+		for _, k := range sortedKeys(m) { // sorted: the first bad entry is reported, always the same one.
+			e := m[k]
 			s, ok := e.(string)
 			if !ok {
 				return fmt.Errorf("%s: %w", k, want("a string", e))
@@ -377,7 +378,7 @@ func assign(v reflect.Value, src any) error {
 		}
 		v.Set(reflect.ValueOf(out))
 	default:
-		// Every Config field has one of the kinds above; TestLeafKinds holds
+		// Every Config field has one of the kinds above; TestLeaves holds
 		// that true.
 		return fmt.Errorf("field kind %s cannot be set", v.Kind())
 	}
