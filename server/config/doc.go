@@ -11,7 +11,11 @@
 // An env value is read with the key's type: strings as they are, numbers and
 // booleans as TOML values, lists as a TOML array or a comma list
 // (ROBUST_MQ_SERVER_ROLES=meta,broker), meta_addrs as a TOML inline table or
-// "1=h1:1228,2=h2:1228". Lists and meta_addrs are replaced whole, never merged.
+// "1=h1:1228,2=h2:1228". Lists and meta_addrs are replaced whole, never merged;
+// ROBUST_MQ_SERVER_META_ADDRS_<ID>=host:port sets one entry. A string may
+// also be written TOML-quoted (CLUSTER_NAME='"prod"'), as RobustMQ, which
+// splices env values into its file as TOML, requires; so RobustMQ's env
+// settings work here too.
 //
 // Reading is strict. A key the Config does not have is an error naming its
 // full path ("config: mqtt_runtime.server.tcp_prot: unknown key

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
 	"slices"
@@ -203,6 +204,10 @@ func (l *loader) env(c *Config, environ []string) {
 		val := set[name]
 		lf, ok := byEnv[name]
 		if !ok {
+			if id, ok := strings.CutPrefix(name, metaAddrEnv); ok && id != "" {
+				setMetaAddr(c, id, val)
+				continue
+			}
 			l.warn(name, "environment variable matches no config key; ignored")
 			continue
 		}
@@ -218,6 +223,21 @@ func (l *loader) env(c *Config, environ []string) {
 			l.warn(lf.key, unimplemented)
 		}
 	}
+}
+
+// metaAddrEnv starts the variables that set one meta_addrs entry:
+// ROBUST_MQ_SERVER_META_ADDRS_<ID>=host:port. They are what RobustMQ derives
+// from a `[meta_addrs]` table written one entry per line.
+var metaAddrEnv = EnvName("meta_addrs") + "_"
+
+// setMetaAddr sets meta_addrs.<id>. It runs after any
+// ROBUST_MQ_SERVER_META_ADDRS (names are applied sorted), so it edits the
+// table that one set. Validate checks the entry like one from the file.
+func setMetaAddr(c *Config, id, val string) {
+	m := make(map[string]string, len(c.MetaAddrs)+1)
+	maps.Copy(m, c.MetaAddrs)
+	m[id] = unquote(strings.TrimSpace(val))
+	c.MetaAddrs = m
 }
 
 // EnvName is the environment variable that overrides key, e.g.
@@ -263,7 +283,7 @@ func parseEnv(v reflect.Value, s string) (any, error) {
 	t := strings.TrimSpace(s)
 	switch v.Kind() {
 	case reflect.String:
-		return s, nil
+		return unquote(s), nil
 	case reflect.Slice:
 		if strings.HasPrefix(t, "[") {
 			return tomlValue(t)
@@ -293,6 +313,21 @@ func parseEnv(v reflect.Value, s string) (any, error) {
 		return out, nil
 	}
 	return tomlValue(t)
+}
+
+// unquote accepts a TOML string literal as well as bare text: RobustMQ
+// splices env values into its file as TOML, so its users write
+// ROBUST_MQ_SERVER_CLUSTER_NAME='"prod"'. Bare text is kept as it is.
+func unquote(s string) string {
+	t := strings.TrimSpace(s)
+	if len(t) >= 2 && (t[0] == '"' || t[0] == '\'') && t[len(t)-1] == t[0] {
+		if v, err := tomlValue(t); err == nil {
+			if str, ok := v.(string); ok {
+				return str
+			}
+		}
+	}
+	return s
 }
 
 // tomlValue parses s as the right-hand side of a TOML key/value pair.

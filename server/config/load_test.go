@@ -206,7 +206,9 @@ data_path = ["/d1", "/d2"]
 	grpc := func(c *Config) (any, any) { return c.GRPCPort, 1300 }
 	f(nil, grpc) // file beats default
 	f([]string{"ROBUST_MQ_SERVER_GRPC_PORT=1400", "ROBUST_MQ_SERVER_META_ADDRS={1=\"127.0.0.1:1400\"}"},
-		func(c *Config) (any, any) { return []any{c.GRPCPort, c.MetaAddrs}, []any{1400, map[string]string{"1": "127.0.0.1:1400"}} })
+		func(c *Config) (any, any) {
+			return []any{c.GRPCPort, c.MetaAddrs}, []any{1400, map[string]string{"1": "127.0.0.1:1400"}}
+		})
 	f([]string{"ROBUST_MQ_SERVER_GRPC_PORT=1400", "ROBUST_MQ_SERVER_META_ADDRS=1=127.0.0.1:1400, 2=h2:1228"},
 		func(c *Config) (any, any) {
 			return c.MetaAddrs, map[string]string{"1": "127.0.0.1:1400", "2": "h2:1228"}
@@ -230,6 +232,17 @@ data_path = ["/d1", "/d2"]
 				[]any{"debug", true, " spaced = kept ", 55.0}
 		})
 	f([]string{"ROBUST_MQ_SERVER_GRPC_PORT=1500", "ROBUST_MQ_SERVER_GRPC_PORT=1300"}, grpc) // last one wins
+	// RobustMQ's forms: one meta_addrs entry per variable, TOML-quoted strings.
+	f([]string{"ROBUST_MQ_SERVER_META_ADDRS_3=127.0.0.1:3228", `ROBUST_MQ_SERVER_META_ADDRS_2="127.0.0.1:2228"`},
+		func(c *Config) (any, any) {
+			return c.MetaAddrs, map[string]string{"1": "127.0.0.1:1300", "2": "127.0.0.1:2228", "3": "127.0.0.1:3228"}
+		})
+	f([]string{"ROBUST_MQ_SERVER_META_ADDRS=2=h2:1", "ROBUST_MQ_SERVER_META_ADDRS_1=127.0.0.1:1300"},
+		func(c *Config) (any, any) { return c.MetaAddrs, map[string]string{"1": "127.0.0.1:1300", "2": "h2:1"} })
+	f([]string{`ROBUST_MQ_SERVER_CLUSTER_NAME="prod"`, `ROBUST_MQ_SERVER_BROKER_IP='10.0.0.1'`, `ROBUST_MQ_SERVER_ADMIN_USERNAME="a`},
+		func(c *Config) (any, any) {
+			return []string{c.ClusterName, c.BrokerIP, c.Admin.Username}, []string{"prod", "10.0.0.1", `"a`}
+		})
 }
 
 func TestEnvErrors(t *testing.T) {
@@ -259,6 +272,8 @@ func TestEnvErrors(t *testing.T) {
 	f("ROBUST_MQ_SERVER_ROLES=", "roles", "empty")
 	f("ROBUST_MQ_SERVER_META_ADDRS=1", "meta_addrs", "not id=host:port")
 	f("ROBUST_MQ_SERVER_GRPC_PORT=1\nx = 2", "grpc_port", "not a TOML value")
+	f("ROBUST_MQ_SERVER_META_ADDRS_1=nowhere", "meta_addrs.1", `"nowhere" is not host:port`)
+	f("ROBUST_MQ_SERVER_META_ADDRS_X=127.0.0.1:1", "meta_addrs.X", "not a node id")
 }
 
 // A key we do not implement warns once, whether the file, the env or both set
