@@ -14,6 +14,6 @@ func ExampleLoad() {
 	fmt.Println(err)
 	// Output:
 	// config: mqtt_runtime.server.tcp_prot: unknown key (testdata/bad.toml:5:1)
-	// config: grpc_port: 70000 is not a port (1..65535)
-	// config: kafka_runtime.tcp_port: port 1883 is also mqtt_runtime.server.tcp_port
+	// config: grpc_port: 70000 is not a port (1..65535) (testdata/bad.toml:2:1)
+	// config: kafka_runtime.tcp_port: port 1883 is also mqtt_runtime.server.tcp_port (env ROBUST_MQ_SERVER_KAFKA_RUNTIME_TCP_PORT)
 }

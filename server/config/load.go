@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"maps"
@@ -12,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
+	"github.com/pelletier/go-toml/v2/unstable"
 )
 
 // EnvPrefix starts every environment override: ROBUST_MQ_SERVER_<KEY PATH>,
@@ -71,7 +71,7 @@ func Load(path string, environ []string) (*Config, []Warning, error) {
 // load is Load on a file already read; path "" means no file.
 func load(path string, data []byte, environ []string) (*Config, []Warning, error) {
 	c := Default()
-	l := loader{warned: map[string]bool{}, failed: map[string]bool{}}
+	l := loader{warned: map[string]bool{}, failed: map[string]bool{}, src: map[string]string{}}
 	if path != "" {
 		if err := l.file(c, path, data); err != nil {
 			return nil, nil, err
@@ -80,6 +80,7 @@ func load(path string, data []byte, environ []string) (*Config, []Warning, error
 	l.env(c, environ)
 	for _, e := range c.problems() {
 		if !l.failed[e.Key] {
+			e.Msg = l.where(e.Key, e.Msg)
 			l.errs = append(l.errs, e)
 		}
 	}
@@ -96,12 +97,36 @@ type loader struct {
 	failed map[string]bool // keys with an error already: Validate stays quiet on them.
 	warns  []Warning
 	warned map[string]bool   // keys already warned about: one warning per key.
-	pos    map[string]string // unknown key -> "file:line:col", from go-toml's strict mode.
+	src    map[string]string // key -> where it was set: "file:line:col" or "env NAME".
 }
 
 func (l *loader) fail(key string, kind error, msg string) {
 	l.failed[key] = true
-	l.errs = append(l.errs, &KeyError{Key: key, Msg: msg, Kind: kind})
+	l.errs = append(l.errs, &KeyError{Key: key, Msg: l.where(key, msg), Kind: kind})
+}
+
+// where appends to msg where key was set, if the file or env set it. An
+// entry of meta_addrs set with the whole table points at the table.
+func (l *loader) where(key, msg string) string {
+	src, ok := l.src[key]
+	if !ok && strings.HasPrefix(key, "meta_addrs.") {
+		src = l.src["meta_addrs"]
+	}
+	if src == "" {
+		return msg
+	}
+	return msg + " (" + src + ")"
+}
+
+// setBy records that the env variable name set key, replacing what the file
+// said about key and its entries.
+func (l *loader) setBy(key, name string) {
+	for k := range l.src {
+		if strings.HasPrefix(k, key+".") {
+			delete(l.src, k)
+		}
+	}
+	l.src[key] = "env " + name
 }
 
 func (l *loader) warn(key, msg string) {
@@ -122,7 +147,7 @@ func (l *loader) file(c *Config, path string, data []byte) error {
 		var de *toml.DecodeError
 		if errors.As(err, &de) {
 			row, col := de.Position()
-			return fmt.Errorf("config: %s:%d:%d: %s", path, row, col, de.Error())
+			return fmt.Errorf("config: %s:%d:%d: %w", path, row, col, de)
 		}
 		return fmt.Errorf("config: %s: %w", path, err)
 	}
@@ -131,20 +156,44 @@ func (l *loader) file(c *Config, path string, data []byte) error {
 	return nil
 }
 
-// positions records where go-toml's strict decoder saw unknown keys, so
-// their errors can name a line. Best effort: the strict decoder stops at the
-// first type error, and then unknown keys are reported without a position.
+// positions records where each key of the document is written, as
+// "file:line:col", so every error on a key read from the file points at its
+// line. It walks go-toml's parser; data has already parsed once, so the walk
+// cannot fail. Table headers and the parents of dotted keys are recorded at
+// their first mention.
 func (l *loader) positions(path string, data []byte) {
-	d := toml.NewDecoder(bytes.NewReader(data))
-	d.DisallowUnknownFields()
-	var sme *toml.StrictMissingError
-	if err := d.Decode(Default()); !errors.As(err, &sme) {
-		return
+	var p unstable.Parser
+	p.Reset(data)
+	// note records the position of every prefix of the key prefix+it.
+	note := func(prefix []string, it unstable.Iterator) []string {
+		key := slices.Clone(prefix)
+		for it.Next() {
+			key = append(key, string(it.Node().Data))
+			name := strings.Join(key, ".")
+			if _, seen := l.src[name]; !seen {
+				at := p.Shape(it.Node().Raw).Start
+				l.src[name] = fmt.Sprintf("%s:%d:%d", path, at.Line, at.Column)
+			}
+		}
+		return key
 	}
-	l.pos = make(map[string]string, len(sme.Errors))
-	for i := range sme.Errors {
-		row, col := sme.Errors[i].Position()
-		l.pos[strings.Join(sme.Errors[i].Key(), ".")] = fmt.Sprintf("%s:%d:%d", path, row, col)
+	var keyval func(prefix []string, kv *unstable.Node)
+	keyval = func(prefix []string, kv *unstable.Node) {
+		key := note(prefix, kv.Key())
+		if v := kv.Value(); v.Kind == unstable.InlineTable {
+			for it := v.Children(); it.Next(); {
+				keyval(key, it.Node())
+			}
+		}
+	}
+	var table []string // the current [table] header
+	for p.NextExpression() {
+		switch e := p.Expression(); e.Kind {
+		case unstable.Table, unstable.ArrayTable:
+			table = note(nil, e.Key())
+		case unstable.KeyValue:
+			keyval(table, e)
+		}
 	}
 }
 
@@ -155,11 +204,7 @@ func (l *loader) table(raw map[string]any, v reflect.Value, prefix string, unimp
 		key := join(prefix, k)
 		sf, ok := fieldByKey(v.Type(), k)
 		if !ok {
-			msg := "unknown key"
-			if p := l.pos[key]; p != "" {
-				msg += " (" + p + ")"
-			}
-			l.fail(key, ErrUnknownKey, msg)
+			l.fail(key, ErrUnknownKey, "unknown key")
 			continue
 		}
 		fv := v.FieldByIndex(sf.Index)
@@ -206,17 +251,19 @@ func (l *loader) env(c *Config, environ []string) {
 		if !ok {
 			if id, ok := strings.CutPrefix(name, metaAddrEnv); ok && id != "" {
 				setMetaAddr(c, id, val)
+				l.setBy("meta_addrs."+id, name)
 				continue
 			}
 			l.warn(name, "environment variable matches no config key; ignored")
 			continue
 		}
+		l.setBy(lf.key, name)
 		src, err := parseEnv(lf.v, val)
 		if err == nil {
 			err = assign(lf.v, src)
 		}
 		if err != nil {
-			l.fail(lf.key, ErrType, fmt.Sprintf("env %s=%q: %v", name, val, err))
+			l.fail(lf.key, ErrType, err.Error())
 			continue
 		}
 		if lf.unimpl {
@@ -278,7 +325,8 @@ func leaves(c *Config) []leaf {
 // for the field v. Strings are taken as they are. Lists are a TOML array
 // (`["meta","broker"]`) or a comma list (`meta,broker`); meta_addrs is a
 // TOML inline table (`{1="a:1228"}`) or `1=a:1228,2=b:1228`. Anything else
-// is read as a TOML value (integer, float, boolean).
+// is read as a TOML value (integer, float, boolean), or else kept as a string
+// for assign to reject with the expected type.
 func parseEnv(v reflect.Value, s string) (any, error) {
 	t := strings.TrimSpace(s)
 	switch v.Kind() {
@@ -312,7 +360,10 @@ func parseEnv(v reflect.Value, s string) (any, error) {
 		}
 		return out, nil
 	}
-	return tomlValue(t)
+	if v, err := tomlValue(t); err == nil {
+		return v, nil
+	}
+	return s, nil // not a TOML value: assign reports it as a string of the wrong type.
 }
 
 // unquote accepts a TOML string literal as well as bare text: RobustMQ

@@ -39,9 +39,9 @@ func TestBadValues(t *testing.T) {
 		kind error    // its sentinel
 		msg  []string // substrings of its text
 	}{
-		{"port too big", "grpc_port = 70000", "grpc_port", ErrValue, []string{"config: grpc_port: 70000 is not a port"}},
+		{"port too big", "grpc_port = 70000", "grpc_port", ErrValue, []string{"config: grpc_port: 70000 is not a port (1..65535) (bad.toml:1:1)"}},
 		{"port negative", "http_port = -1", "http_port", ErrValue, []string{"-1 is not a port"}},
-		{"nested port negative", "[mqtt_runtime.server]\ntcp_port = -5", "mqtt_runtime.server.tcp_port", ErrValue, []string{"-5"}},
+		{"nested port negative", "[mqtt_runtime.server]\ntcp_port = -5", "mqtt_runtime.server.tcp_port", ErrValue, []string{"-5 is not a port (1..65535) (bad.toml:2:1)"}},
 		{"required port zero", "grpc_port = 0\nmeta_addrs = {1 = \"127.0.0.1:1\"}", "grpc_port", ErrValue, []string{"cannot be disabled"}},
 		{"engine port zero", "[storage_runtime]\ntcp_port = 0", "storage_runtime.tcp_port", ErrValue, []string{"cannot be disabled"}},
 		{"quic port checked", "[mqtt_runtime.server]\nquic_port = 65536", "mqtt_runtime.server.quic_port", ErrValue, []string{"65536"}},
@@ -50,9 +50,10 @@ func TestBadValues(t *testing.T) {
 		{"unknown role", `roles = ["meta", "bogus"]`, "roles", ErrValue, []string{`unknown role "bogus"`}},
 		{"empty roles", `roles = []`, "roles", ErrValue, []string{"empty"}},
 		{"duplicate role", `roles = ["broker", "meta", "broker"]`, "roles", ErrValue, []string{`"broker" listed twice`}},
-		{"meta_addrs lacks self", "broker_id = 2", "meta_addrs", ErrValue, []string{"no entry for this node (broker_id 2)"}},
+		{"meta_addrs lacks self", "broker_id = 2", "meta_addrs", ErrValue, []string{"no entry for this node (broker_id 2), which has the meta role"}},
+		{"dotted key position", "mqtt_runtime.keep_alive.max_time = 0", "mqtt_runtime.keep_alive.max_time", ErrValue, []string{"0 is outside 1..65535 (bad.toml:1:25)"}},
 		{"meta_addrs empty", "roles = [\"broker\"]\nmeta_addrs = {}", "meta_addrs", ErrValue, []string{"empty"}},
-		{"meta addr no port", `meta_addrs = {1 = "127.0.0.1"}`, "meta_addrs.1", ErrValue, []string{"not host:port"}},
+		{"meta addr no port", `meta_addrs = {1 = "127.0.0.1"}`, "meta_addrs.1", ErrValue, []string{"not host:port (bad.toml:1:15)"}},
 		{"meta addr bad port", `meta_addrs = {1 = "127.0.0.1:99999"}`, "meta_addrs.1", ErrValue, []string{"99999 is not a port"}},
 		{"meta addr bad host", `meta_addrs = {1 = "a b:1228"}`, "meta_addrs.1", ErrValue, []string{"not host:port"}},
 		{"meta id not a number", "roles = [\"broker\"]\nmeta_addrs = {x = \"127.0.0.1:1228\"}", "meta_addrs.x", ErrValue, []string{"not a node id"}},
@@ -65,7 +66,7 @@ func TestBadValues(t *testing.T) {
 			[]string{"config: mqtt_runtime.server.tcp_prot: unknown key (bad.toml:2:1)"}},
 		{"unknown top key", "grcp_port = 1", "grcp_port", ErrUnknownKey, []string{"unknown key (bad.toml:1:1)"}},
 		{"unknown section", "[mqtt_server]\ntcp_port = 1", "mqtt_server", ErrUnknownKey, []string{"unknown key"}},
-		{"string for int", `grpc_port = "1228"`, "grpc_port", ErrType, []string{`want an integer, got "1228"`}},
+		{"string for int", `grpc_port = "1228"`, "grpc_port", ErrType, []string{`want an integer, got "1228" (bad.toml:1:1)`}},
 		{"string for list", `roles = "meta"`, "roles", ErrType, []string{"want an array of strings"}},
 		{"int in list", `roles = ["meta", 3]`, "roles", ErrType, []string{"element 1"}},
 		{"value for table", `log = "x"`, "log", ErrType, []string{"want a table"}},
@@ -264,15 +265,16 @@ func TestEnvErrors(t *testing.T) {
 			}
 		}
 	}
-	f("ROBUST_MQ_SERVER_GRPC_PORT=abc", "grpc_port", "config: grpc_port: env ROBUST_MQ_SERVER_GRPC_PORT=\"abc\"")
-	f("ROBUST_MQ_SERVER_GRPC_PORT=70000", "grpc_port", "70000 is not a port")
-	f("ROBUST_MQ_SERVER_BROKER_ID=-2", "broker_id", "env ROBUST_MQ_SERVER_BROKER_ID", "negative")
-	f("ROBUST_MQ_SERVER_RUNTIME_PPROF_ENABLE=yes", "runtime.pprof_enable", "ROBUST_MQ_SERVER_RUNTIME_PPROF_ENABLE")
+	f("ROBUST_MQ_SERVER_GRPC_PORT=abc", "grpc_port", `config: grpc_port: want an integer, got "abc" (env ROBUST_MQ_SERVER_GRPC_PORT)`)
+	f("ROBUST_MQ_SERVER_GRPC_PORT=70000", "grpc_port", "70000 is not a port (1..65535) (env ROBUST_MQ_SERVER_GRPC_PORT)")
+	f("ROBUST_MQ_SERVER_BROKER_ID=-2", "broker_id", "-2 is negative (env ROBUST_MQ_SERVER_BROKER_ID)")
+	f("ROBUST_MQ_SERVER_RUNTIME_PPROF_ENABLE=yes", "runtime.pprof_enable", `want a boolean, got "yes" (env ROBUST_MQ_SERVER_RUNTIME_PPROF_ENABLE)`)
 	f("ROBUST_MQ_SERVER_ROLES=[1,2]", "roles", "element 0: want a string, got integer 1")
 	f("ROBUST_MQ_SERVER_ROLES=", "roles", "empty")
-	f("ROBUST_MQ_SERVER_META_ADDRS=1", "meta_addrs", "not id=host:port")
-	f("ROBUST_MQ_SERVER_GRPC_PORT=1\nx = 2", "grpc_port", "not a TOML value")
-	f("ROBUST_MQ_SERVER_META_ADDRS_1=nowhere", "meta_addrs.1", `"nowhere" is not host:port`)
+	f("ROBUST_MQ_SERVER_META_ADDRS=1", "meta_addrs", `"1" is not id=host:port (env ROBUST_MQ_SERVER_META_ADDRS)`)
+	f("ROBUST_MQ_SERVER_META_ADDRS=1=a:0", "meta_addrs.1", `0 is not a port (1..65535) (env ROBUST_MQ_SERVER_META_ADDRS)`)
+	f("ROBUST_MQ_SERVER_GRPC_PORT=1\nx = 2", "grpc_port", `want an integer, got "1\nx = 2"`)
+	f("ROBUST_MQ_SERVER_META_ADDRS_1=nowhere", "meta_addrs.1", `"nowhere" is not host:port (env ROBUST_MQ_SERVER_META_ADDRS_1)`)
 	f("ROBUST_MQ_SERVER_META_ADDRS_X=127.0.0.1:1", "meta_addrs.X", "not a node id")
 }
 
