@@ -1,0 +1,540 @@
+package raftgroups
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// Group is one raft group on this node: a RawNode, its Storage and its state
+// machine, driven by one goroutine (run). See doc.go for the contract.
+type Group struct {
+	id    GroupID
+	node  uint64
+	cfg   *Config
+	log   *slog.Logger
+	st    *Storage
+	sm    *kv
+	tr    Transport
+	ids   atomic.Uint64 // proposal and read ids, unique within this process
+	workc chan struct{} // one-slot signal: queues have work
+	tickc chan struct{} // one-slot signal: tick
+	stopc chan struct{}
+	done  chan struct{}
+
+	// Owned by the loop goroutine.
+	rn        *raft.RawNode
+	confState *pb.ConfState
+	applied   uint64
+	snapIndex uint64
+	ticks     uint64
+	retry     []retryEntry // batches raft dropped (no leader), proposed again on tick
+	reading   []*readBatch // ReadIndex requests in flight
+
+	mu      sync.Mutex           // guards the fields below; never held across raft calls
+	props   []*proposal          // queued for the loop
+	pending map[uint64]*proposal // proposed by this node, waiting for apply
+	reads   []chan error         // readers queued for the loop
+	inbox   []inboxItem          // from the transport
+	stopped bool                 // no more work accepted
+	status  GroupStatus          // published by the loop after each round
+
+	mProposals, mInboxDropped, mSnapshots *metrics.Counter
+	mProposeSeconds                       *metrics.Histogram
+}
+
+type proposal struct {
+	id   uint64
+	cmd  []byte
+	done chan result // buffered(1): the loop never blocks on it
+}
+
+type result struct {
+	val []byte
+	err error
+}
+
+type retryEntry struct {
+	data     []byte
+	deadline time.Time
+}
+
+type readBatch struct {
+	ctx     [8]byte
+	waiters []chan error
+	index   uint64
+	ready   bool   // ReadState received
+	issued  uint64 // tick count when last requested
+}
+
+type inboxItem struct {
+	msg         *pb.Message // nil for reports
+	from        uint64
+	unreachable bool
+	snapFailed  bool
+	snapStatus  bool
+}
+
+// GroupStatus is a group's state as last published by its loop.
+type GroupStatus struct {
+	Group   string   `json:"group"`
+	Node    uint64   `json:"node"`
+	Leader  uint64   `json:"leader"`
+	State   string   `json:"state"`
+	Term    uint64   `json:"term"`
+	Commit  uint64   `json:"commit"`
+	Applied uint64   `json:"applied"`
+	Members []uint64 `json:"members"`
+}
+
+func newGroup(id GroupID, cfg *Config, st *Storage) (*Group, error) {
+	g := &Group{
+		id: id, node: cfg.NodeID, cfg: cfg, st: st, sm: newKV(), tr: cfg.Transport,
+		log:     cfg.Logger.With("group", id.String()),
+		workc:   make(chan struct{}, 1),
+		tickc:   make(chan struct{}, 1),
+		stopc:   make(chan struct{}),
+		done:    make(chan struct{}),
+		pending: make(map[uint64]*proposal),
+	}
+	label := `{group="` + id.String() + `"}`
+	g.mProposals = metrics.GetOrCreateCounter("robustmq_raft_proposals_total" + label)
+	g.mInboxDropped = metrics.GetOrCreateCounter("robustmq_raft_inbox_dropped_total" + label)
+	g.mSnapshots = metrics.GetOrCreateCounter("robustmq_raft_snapshots_total" + label)
+	g.mProposeSeconds = metrics.GetOrCreateHistogram("robustmq_raft_propose_seconds" + label)
+	g.ids.Store(uint64(time.Now().UnixNano()))
+
+	voters := cfg.Peers
+	if err := st.Bootstrap(&pb.ConfState{Voters: voters}); err != nil {
+		return nil, err
+	}
+	snap, _ := st.Snapshot()
+	if err := g.sm.Restore(snap.GetData()); err != nil {
+		return nil, fmt.Errorf("raftgroups: %s: restore snapshot %d: %w", id, snap.GetMetadata().GetIndex(), err)
+	}
+	g.applied = snap.GetMetadata().GetIndex()
+	g.snapIndex = g.applied
+	g.confState = proto.Clone(pb.EnsureConfState(snap.GetMetadata().GetConfState())).(*pb.ConfState)
+	rn, err := raft.NewRawNode(&raft.Config{
+		ID:                        cfg.NodeID,
+		ElectionTick:              cfg.ElectionTick,
+		HeartbeatTick:             cfg.HeartbeatTick,
+		Storage:                   st,
+		Applied:                   g.applied,
+		MaxSizePerMsg:             1 << 20,
+		MaxCommittedSizePerReady:  4 << 20,
+		MaxUncommittedEntriesSize: 64 << 20,
+		MaxInflightMsgs:           256,
+		CheckQuorum:               true,
+		PreVote:                   true,
+		Logger:                    logAdapter{g.log.With("component", "raft")},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("raftgroups: %s: new raft node: %w", id, err)
+	}
+	g.rn = rn
+	g.publishStatus()
+	return g, nil
+}
+
+// signal wakes the loop without blocking; a pending signal covers any work.
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// Propose replicates cmd (a kv command, kv.go) through raft and returns the
+// state machine's result once this node applied it. It fails with ErrBusy if
+// the proposal queue is full, ErrTimeout after Config.ProposeTimeout, or the
+// context's error; on timeout the command may still be applied later.
+func (g *Group) Propose(ctx context.Context, cmd []byte) ([]byte, error) {
+	start := time.Now()
+	p := &proposal{id: g.ids.Add(1), cmd: cmd, done: make(chan result, 1)}
+	g.mu.Lock()
+	switch {
+	case g.stopped:
+		g.mu.Unlock()
+		return nil, fmt.Errorf("raftgroups: %s: propose: %w", g.id, ErrStopped)
+	case len(g.props) >= g.cfg.MaxPendingProposals:
+		g.mu.Unlock()
+		return nil, fmt.Errorf("raftgroups: %s: propose: %d queued: %w", g.id, len(g.props), ErrBusy)
+	}
+	g.props = append(g.props, p)
+	g.pending[p.id] = p
+	g.mu.Unlock()
+	signal(g.workc)
+	g.mProposals.Inc()
+
+	timer := time.NewTimer(g.cfg.ProposeTimeout)
+	defer timer.Stop()
+	select {
+	case r := <-p.done:
+		if d := time.Since(start); d > g.cfg.SlowPropose {
+			g.log.Warn("slow proposal", "duration", d, "bytes", len(cmd))
+		}
+		g.mProposeSeconds.UpdateDuration(start)
+		return r.val, r.err
+	case <-timer.C:
+		g.forget(p.id)
+		return nil, fmt.Errorf("raftgroups: %s: propose: %w after %s", g.id, ErrTimeout, g.cfg.ProposeTimeout)
+	case <-ctx.Done():
+		g.forget(p.id)
+		return nil, fmt.Errorf("raftgroups: %s: propose: %w", g.id, ctx.Err())
+	}
+}
+
+func (g *Group) forget(id uint64) {
+	g.mu.Lock()
+	delete(g.pending, id)
+	g.mu.Unlock()
+}
+
+// ReadIndex returns once this node's state machine reflects every write
+// committed before the call (raft ReadIndex; see doc.go). Read the state
+// machine right after it returns nil.
+func (g *Group) ReadIndex(ctx context.Context) error {
+	done := make(chan error, 1)
+	g.mu.Lock()
+	switch {
+	case g.stopped:
+		g.mu.Unlock()
+		return fmt.Errorf("raftgroups: %s: read index: %w", g.id, ErrStopped)
+	case len(g.reads) >= g.cfg.MaxPendingProposals:
+		g.mu.Unlock()
+		return fmt.Errorf("raftgroups: %s: read index: %w", g.id, ErrBusy)
+	}
+	g.reads = append(g.reads, done)
+	g.mu.Unlock()
+	signal(g.workc)
+
+	timer := time.NewTimer(g.cfg.ProposeTimeout)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-timer.C:
+		return fmt.Errorf("raftgroups: %s: read index: %w after %s", g.id, ErrTimeout, g.cfg.ProposeTimeout)
+	case <-ctx.Done():
+		return fmt.Errorf("raftgroups: %s: read index: %w", g.id, ctx.Err())
+	}
+}
+
+// Status returns the status the loop published last.
+func (g *Group) Status() GroupStatus {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	s := g.status
+	s.Members = slices.Clone(s.Members)
+	return s
+}
+
+// receive queues a message or report from the transport; full drops.
+func (g *Group) receive(it inboxItem) {
+	g.mu.Lock()
+	if g.stopped || len(g.inbox) >= g.cfg.MaxInboxMessages {
+		g.mu.Unlock()
+		g.mInboxDropped.Inc()
+		return
+	}
+	g.inbox = append(g.inbox, it)
+	g.mu.Unlock()
+	signal(g.workc)
+}
+
+// run is the group loop (doc.go). It exits on stop or a storage failure.
+func (g *Group) run() {
+	defer close(g.done)
+	defer g.failAll()
+	if len(g.confState.GetVoters()) == 1 && g.confState.GetVoters()[0] == g.node {
+		// Standalone: no one else can win, so do not wait for a timeout.
+		_ = g.rn.Campaign()
+	}
+	var inbox []inboxItem
+	var props []*proposal
+	for {
+		select {
+		case <-g.stopc:
+			return
+		case <-g.tickc:
+			g.rn.Tick()
+			g.ticks++
+			g.proposeRetries()
+			g.reissueReads()
+		case <-g.workc:
+		}
+		g.mu.Lock()
+		inbox, g.inbox = g.inbox, inbox[:0]
+		props, g.props = g.props, props[:0]
+		reads := g.reads
+		g.reads = nil
+		g.mu.Unlock()
+
+		for i := range inbox {
+			g.step(&inbox[i])
+			inbox[i] = inboxItem{}
+		}
+		g.propose(props)
+		clear(props)
+		if len(reads) > 0 {
+			b := &readBatch{waiters: reads, issued: g.ticks}
+			binary.BigEndian.PutUint64(b.ctx[:], g.ids.Add(1))
+			g.reading = append(g.reading, b)
+			g.rn.ReadIndex(b.ctx[:])
+		}
+		for g.rn.HasReady() {
+			if err := g.handleReady(); err != nil {
+				g.log.Error("raft group stopped", "err", err)
+				return
+			}
+		}
+		g.publishStatus()
+	}
+}
+
+func (g *Group) step(it *inboxItem) {
+	switch {
+	case it.msg != nil:
+		// Errors here are raft rejecting a stale or foreign message.
+		_ = g.rn.Step(it.msg)
+	case it.unreachable:
+		g.rn.ReportUnreachable(it.from)
+	case it.snapStatus:
+		st := raft.SnapshotFinish
+		if it.snapFailed {
+			st = raft.SnapshotFailure
+		}
+		g.rn.ReportSnapshot(it.from, st)
+	}
+}
+
+// propose packs queued commands into entries of at most MaxEntryBytes (a
+// single larger command gets an entry of its own) and proposes them.
+func (g *Group) propose(props []*proposal) {
+	var buf []byte
+	var n uint32
+	flush := func() {
+		if n == 0 {
+			return
+		}
+		setBatchCount(buf, n)
+		g.proposeEntry(buf, time.Now().Add(g.cfg.ProposeTimeout))
+		buf, n = nil, 0
+	}
+	for _, p := range props {
+		if n > 0 && len(buf)+recordOverhead+len(p.cmd) > g.cfg.MaxEntryBytes {
+			flush()
+		}
+		if n == 0 {
+			// A fresh buffer per entry: raft keeps the slice.
+			buf = appendBatchHeader(make([]byte, 0, min(g.cfg.MaxEntryBytes, batchHeaderLen+recordOverhead+len(p.cmd)*len(props))), g.node)
+		}
+		buf = appendRecord(buf, p.id, p.cmd)
+		n++
+	}
+	flush()
+}
+
+func (g *Group) proposeEntry(data []byte, deadline time.Time) {
+	err := g.rn.Propose(data)
+	if errors.Is(err, raft.ErrProposalDropped) {
+		// No leader known (or a transfer in progress): nothing was sent, so
+		// proposing again later cannot duplicate. Bounded by the waiters'
+		// deadline and, through them, by MaxPendingProposals.
+		g.retry = append(g.retry, retryEntry{data: data, deadline: deadline})
+	} else if err != nil {
+		g.log.Warn("propose failed", "err", err)
+	}
+}
+
+func (g *Group) proposeRetries() {
+	if len(g.retry) == 0 {
+		return
+	}
+	retry := g.retry
+	g.retry = nil
+	now := time.Now()
+	for _, r := range retry {
+		if now.Before(r.deadline) {
+			g.proposeEntry(r.data, r.deadline)
+		}
+	}
+}
+
+// reissueReads asks again for read batches unanswered for an election
+// timeout: raft drops a follower's ReadIndex silently when it has no leader.
+func (g *Group) reissueReads() {
+	for _, b := range g.reading {
+		if !b.ready && g.ticks-b.issued >= uint64(g.cfg.ElectionTick) {
+			b.issued = g.ticks
+			g.rn.ReadIndex(b.ctx[:])
+		}
+	}
+}
+
+// handleReady processes one Ready in the order etcd raft's doc.go demands.
+func (g *Group) handleReady() error {
+	rd := g.rn.Ready()
+	// 1. Persist, synced, before anything that depends on it leaves.
+	if err := g.st.Save(rd.HardState, rd.Entries, rd.Snapshot); err != nil {
+		return err
+	}
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		if err := g.sm.Restore(rd.Snapshot.GetData()); err != nil {
+			return fmt.Errorf("raftgroups: %s: restore snapshot %d: %w", g.id, rd.Snapshot.GetMetadata().GetIndex(), err)
+		}
+		g.applied = rd.Snapshot.GetMetadata().GetIndex()
+		g.snapIndex = g.applied
+		g.confState = proto.Clone(pb.EnsureConfState(rd.Snapshot.GetMetadata().GetConfState())).(*pb.ConfState)
+	}
+	// 2. Send.
+	if len(rd.Messages) > 0 {
+		g.tr.Send(g.id, rd.Messages)
+	}
+	for _, rs := range rd.ReadStates {
+		for _, b := range g.reading {
+			if string(b.ctx[:]) == string(rs.RequestCtx) {
+				b.index, b.ready = rs.Index, true
+			}
+		}
+	}
+	// 3. Apply.
+	for _, e := range rd.CommittedEntries {
+		if err := g.apply(e); err != nil {
+			return err
+		}
+	}
+	// 4. Advance.
+	g.rn.Advance(rd)
+	g.serveReads()
+	return g.maybeSnapshot()
+}
+
+func (g *Group) apply(e *pb.Entry) error {
+	if e.GetIndex() <= g.applied {
+		return nil // covered by a snapshot restored in this Ready
+	}
+	switch e.GetType() {
+	case pb.EntryNormal:
+		if len(e.GetData()) > 0 {
+			g.applyBatch(e)
+		}
+	case pb.EntryConfChange:
+		var cc pb.ConfChange
+		if err := proto.Unmarshal(e.GetData(), &cc); err != nil {
+			return fmt.Errorf("raftgroups: %s: conf change at %d: %w", g.id, e.GetIndex(), err)
+		}
+		g.confState = g.rn.ApplyConfChange(&cc)
+	case pb.EntryConfChangeV2:
+		var cc pb.ConfChangeV2
+		if err := proto.Unmarshal(e.GetData(), &cc); err != nil {
+			return fmt.Errorf("raftgroups: %s: conf change at %d: %w", g.id, e.GetIndex(), err)
+		}
+		g.confState = g.rn.ApplyConfChange(&cc)
+	}
+	g.applied = e.GetIndex()
+	return nil
+}
+
+// applyBatch applies every command of a batch entry and, if this node
+// proposed it, hands each waiter its result.
+func (g *Group) applyBatch(e *pb.Entry) {
+	type done struct {
+		id uint64
+		r  result
+	}
+	var results []done
+	proposer, err := decodeBatch(e.GetData(), func(id uint64, cmd []byte) {
+		val, err := g.sm.Apply(cmd)
+		results = append(results, done{id, result{val, err}})
+	})
+	if err != nil {
+		// Deterministic: every replica skips the same damaged tail.
+		g.log.Error("damaged entry", "index", e.GetIndex(), "err", err)
+	}
+	if proposer != g.node || len(results) == 0 {
+		return
+	}
+	g.mu.Lock()
+	for _, d := range results {
+		if p, ok := g.pending[d.id]; ok {
+			delete(g.pending, d.id)
+			p.done <- d.r
+		}
+	}
+	g.mu.Unlock()
+}
+
+func (g *Group) serveReads() {
+	kept := g.reading[:0]
+	for _, b := range g.reading {
+		if b.ready && b.index <= g.applied {
+			for _, w := range b.waiters {
+				w <- nil
+			}
+			continue
+		}
+		kept = append(kept, b)
+	}
+	clear(g.reading[len(kept):])
+	g.reading = kept
+}
+
+func (g *Group) maybeSnapshot() error {
+	if g.applied-g.snapIndex < g.cfg.SnapshotEntries {
+		return nil
+	}
+	if _, err := g.st.CreateSnapshot(g.applied, g.confState, g.sm.Image(), g.cfg.CompactKeepEntries); err != nil {
+		return err
+	}
+	g.snapIndex = g.applied
+	g.mSnapshots.Inc()
+	return nil
+}
+
+func (g *Group) publishStatus() {
+	bs := g.rn.BasicStatus()
+	g.mu.Lock()
+	g.status = GroupStatus{
+		Group: g.id.String(), Node: g.node, Leader: bs.Lead, State: bs.RaftState.String(),
+		Term: bs.HardState.GetTerm(), Commit: bs.HardState.GetCommit(), Applied: g.applied,
+		Members: g.confState.GetVoters(),
+	}
+	g.mu.Unlock()
+}
+
+// failAll runs when the loop exits: nothing queued or pending will complete.
+func (g *Group) failAll() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.stopped = true
+	err := fmt.Errorf("raftgroups: %s: %w", g.id, ErrStopped)
+	for id, p := range g.pending {
+		p.done <- result{err: err}
+		delete(g.pending, id)
+	}
+	g.props = nil
+	for _, r := range g.reads {
+		r <- err
+	}
+	g.reads = nil
+	for _, b := range g.reading {
+		for _, w := range b.waiters {
+			w <- err
+		}
+	}
+	g.reading = nil
+	g.inbox = nil
+}

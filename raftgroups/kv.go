@@ -1,0 +1,193 @@
+package raftgroups
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Command op codes (doc.go, frozen).
+const (
+	opPut          = 0x01
+	opPutIfAbsent  = 0x02
+	opDelete       = 0x03
+	opDeletePrefix = 0x04
+	opMultiPut     = 0x05
+)
+
+const imageVersion = 0x01
+
+// kv is the deterministic state machine every group runs: an in-memory map
+// changed only by Apply. The three groups differ in the key spaces their
+// typed APIs (meta.go) write, not in the machine.
+//
+// Apply, Restore and Image are called by the group loop only; Get and List by
+// readers after a ReadIndex. mu guards m.
+type kv struct {
+	mu sync.RWMutex
+	m  map[string][]byte // values are owned copies, never mutated
+}
+
+func newKV() *kv { return &kv{m: make(map[string][]byte)} }
+
+// AppendPut and friends encode commands (doc.go). They append to dst.
+func AppendPut(dst, key, value []byte) []byte {
+	return appendBytes(appendBytes(append(dst, opPut), key), value)
+}
+
+// AppendPutIfAbsent encodes a put that fails with ErrExists if key exists.
+func AppendPutIfAbsent(dst, key, value []byte) []byte {
+	return appendBytes(appendBytes(append(dst, opPutIfAbsent), key), value)
+}
+
+// AppendDelete encodes a delete that fails with ErrNotFound if key is absent.
+func AppendDelete(dst, key []byte) []byte { return appendBytes(append(dst, opDelete), key) }
+
+// AppendDeletePrefix encodes the deletion of every key under prefix; the
+// result is the uvarint count deleted.
+func AppendDeletePrefix(dst, prefix []byte) []byte {
+	return appendBytes(append(dst, opDeletePrefix), prefix)
+}
+
+// AppendMultiPut encodes n puts applied atomically; kvs alternates key, value.
+func AppendMultiPut(dst []byte, kvs ...[]byte) []byte {
+	dst = binary.AppendUvarint(append(dst, opMultiPut), uint64(len(kvs)/2))
+	for i := 0; i+1 < len(kvs); i += 2 {
+		dst = appendBytes(appendBytes(dst, kvs[i]), kvs[i+1])
+	}
+	return dst
+}
+
+// Apply executes one command. Its outcome depends only on the state and cmd.
+// A malformed command changes nothing and returns ErrCorrupt; a command's
+// own failure (ErrExists, ErrNotFound) is a result, not a fault.
+func (s *kv) Apply(cmd []byte) ([]byte, error) {
+	r := reader{b: cmd}
+	op := r.byte()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch op {
+	case opPut, opPutIfAbsent:
+		k, v := r.bytes(), r.bytes()
+		if !r.done() {
+			break
+		}
+		if _, ok := s.m[string(k)]; ok && op == opPutIfAbsent {
+			return nil, ErrExists
+		}
+		s.m[string(k)] = slices.Clone(v)
+		return nil, nil
+	case opDelete:
+		k := r.bytes()
+		if !r.done() {
+			break
+		}
+		if _, ok := s.m[string(k)]; !ok {
+			return nil, ErrNotFound
+		}
+		delete(s.m, string(k))
+		return nil, nil
+	case opDeletePrefix:
+		p := r.bytes()
+		if !r.done() {
+			break
+		}
+		var n uint64
+		for k := range s.m {
+			if strings.HasPrefix(k, string(p)) {
+				delete(s.m, k)
+				n++
+			}
+		}
+		return binary.AppendUvarint(nil, n), nil
+	case opMultiPut:
+		n := r.uvarint()
+		if n > uint64(len(r.b)/2) { // every pair takes at least 2 bytes
+			break
+		}
+		// Decode everything before changing anything: all or nothing.
+		pairs := make([][]byte, 0, 2*n)
+		for i := uint64(0); i < n; i++ {
+			pairs = append(pairs, r.bytes(), r.bytes())
+		}
+		if !r.done() {
+			break
+		}
+		for i := 0; i < len(pairs); i += 2 {
+			s.m[string(pairs[i])] = slices.Clone(pairs[i+1])
+		}
+		return nil, nil
+	}
+	return nil, fmt.Errorf("raftgroups: command op 0x%02x (%d bytes): %w", op, len(cmd), ErrCorrupt)
+}
+
+// Image serializes the whole state, keys ascending (doc.go).
+func (s *kv) Image() []byte {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	keys := make([]string, 0, len(s.m))
+	size := 1 + binary.MaxVarintLen64
+	for k, v := range s.m {
+		keys = append(keys, k)
+		size += len(k) + len(v) + 2*binary.MaxVarintLen32
+	}
+	slices.Sort(keys)
+	dst := binary.AppendUvarint(append(make([]byte, 0, size), imageVersion), uint64(len(keys)))
+	for _, k := range keys {
+		dst = appendBytes(appendString(dst, k), s.m[k])
+	}
+	return dst
+}
+
+// Restore replaces the state with image. On error the state is unchanged.
+func (s *kv) Restore(image []byte) error {
+	m := make(map[string][]byte)
+	if len(image) > 0 { // the bootstrap snapshot has no image: empty state
+		r := reader{b: image}
+		if r.byte() != imageVersion {
+			return fmt.Errorf("raftgroups: snapshot image version: %w", ErrCorrupt)
+		}
+		n := r.uvarint()
+		for i := uint64(0); i < n && !r.bad; i++ {
+			k, v := r.bytes(), r.bytes()
+			m[string(k)] = slices.Clone(v)
+		}
+		if !r.done() {
+			return fmt.Errorf("raftgroups: snapshot image (%d bytes): %w", len(image), ErrCorrupt)
+		}
+	}
+	s.mu.Lock()
+	s.m = m
+	s.mu.Unlock()
+	return nil
+}
+
+// Get returns a copy of key's value.
+func (s *kv) Get(key []byte) ([]byte, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	v, ok := s.m[string(key)]
+	return slices.Clone(v), ok
+}
+
+// KV is one key and value returned by a listing; both are copies.
+type KV struct {
+	Key, Value []byte
+}
+
+// List returns every key under prefix with its value, keys ascending. It
+// scans the map (O(keys)); fine for metadata-sized groups.
+func (s *kv) List(prefix []byte) []KV {
+	s.mu.RLock()
+	var out []KV
+	for k, v := range s.m {
+		if strings.HasPrefix(k, string(prefix)) {
+			out = append(out, KV{Key: []byte(k), Value: slices.Clone(v)})
+		}
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(out, func(a, b KV) int { return strings.Compare(string(a.Key), string(b.Key)) })
+	return out
+}
