@@ -28,9 +28,16 @@
 //
 // After loading, Validate checks every value. Errors from reading and from
 // validation are all collected and returned together (errors.Join of
-// *KeyError, text "config: <key.path>: <what is wrong>"), one per key, so an
-// operator fixes everything in one go. The sentinels ErrUnknownKey, ErrType,
-// ErrValue and ErrPortConflict allow errors.Is.
+// *KeyError), one per key, so an operator fixes everything in one go. Each
+// reads "config: <key.path>: <what is wrong>", followed by where the value
+// came from when Load knows it:
+//
+//	config: grpc_port: 70000 is not a port (1..65535) (server.toml:4:1)
+//	config: grpc_port: want an integer, got "x" (env ROBUST_MQ_SERVER_GRPC_PORT)
+//
+// A file that is not TOML is the one exception: its first syntax error is
+// returned alone, as "config: <file>:<line>:<col>: ...". The sentinels
+// ErrUnknownKey, ErrType, ErrValue and ErrPortConflict allow errors.Is.
 //
 // # Listeners and ports
 //
