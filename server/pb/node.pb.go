@@ -118,6 +118,8 @@ type NodeInfo struct {
 	Nodes         []*Node      `protobuf:"bytes,7,rep,name=nodes,proto3" json:"nodes,omitempty"`
 	Components    []*Component `protobuf:"bytes,8,rep,name=components,proto3" json:"components,omitempty"`
 	Listeners     []*Listener  `protobuf:"bytes,9,rep,name=listeners,proto3" json:"listeners,omitempty"`
+	Commit        string       `protobuf:"bytes,10,opt,name=commit,proto3" json:"commit,omitempty"`
+	GoVersion     string       `protobuf:"bytes,11,opt,name=go_version,json=goVersion,proto3" json:"go_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -213,6 +215,20 @@ func (x *NodeInfo) GetListeners() []*Listener {
 		return x.Listeners
 	}
 	return nil
+}
+
+func (x *NodeInfo) GetCommit() string {
+	if x != nil {
+		return x.Commit
+	}
+	return ""
+}
+
+func (x *NodeInfo) GetGoVersion() string {
+	if x != nil {
+		return x.GoVersion
+	}
+	return ""
 }
 
 // Node is one member of the cluster as this node knows it.
@@ -345,12 +361,14 @@ func (x *Component) GetStatus() string {
 	return ""
 }
 
-// Listener is one bound port of this node.
+// Listener is one port of this node: status is "accepting", "closed" or "not bound".
 type Listener struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Addr          string                 `protobuf:"bytes,2,opt,name=addr,proto3" json:"addr,omitempty"`
-	Accepting     bool                   `protobuf:"varint,3,opt,name=accepting,proto3" json:"accepting,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Config key of the port, e.g. "grpc_port"; empty for a port not from the configuration.
+	Key           string `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Addr          string `protobuf:"bytes,3,opt,name=addr,proto3" json:"addr,omitempty"`
+	Status        string `protobuf:"bytes,4,opt,name=status,proto3" json:"status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -392,6 +410,13 @@ func (x *Listener) GetName() string {
 	return ""
 }
 
+func (x *Listener) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
 func (x *Listener) GetAddr() string {
 	if x != nil {
 		return x.Addr
@@ -399,11 +424,11 @@ func (x *Listener) GetAddr() string {
 	return ""
 }
 
-func (x *Listener) GetAccepting() bool {
+func (x *Listener) GetStatus() string {
 	if x != nil {
-		return x.Accepting
+		return x.Status
 	}
-	return false
+	return ""
 }
 
 var File_node_proto protoreflect.FileDescriptor
@@ -414,7 +439,7 @@ const file_node_proto_rawDesc = "" +
 	"node.proto\x12\x11robustmq.inner.v1\"\x14\n" +
 	"\x12GetNodeInfoRequest\"F\n" +
 	"\x13GetNodeInfoResponse\x12/\n" +
-	"\x04info\x18\x01 \x01(\v2\x1b.robustmq.inner.v1.NodeInfoR\x04info\"\xd7\x02\n" +
+	"\x04info\x18\x01 \x01(\v2\x1b.robustmq.inner.v1.NodeInfoR\x04info\"\x8e\x03\n" +
 	"\bNodeInfo\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12!\n" +
 	"\fcluster_name\x18\x02 \x01(\tR\vclusterName\x12\x1b\n" +
@@ -427,7 +452,11 @@ const file_node_proto_rawDesc = "" +
 	"\n" +
 	"components\x18\b \x03(\v2\x1c.robustmq.inner.v1.ComponentR\n" +
 	"components\x129\n" +
-	"\tlisteners\x18\t \x03(\v2\x1b.robustmq.inner.v1.ListenerR\tlisteners\"\x88\x01\n" +
+	"\tlisteners\x18\t \x03(\v2\x1b.robustmq.inner.v1.ListenerR\tlisteners\x12\x16\n" +
+	"\x06commit\x18\n" +
+	" \x01(\tR\x06commit\x12\x1d\n" +
+	"\n" +
+	"go_version\x18\v \x01(\tR\tgoVersion\"\x88\x01\n" +
 	"\x04Node\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x04R\x06nodeId\x12\x17\n" +
 	"\anode_ip\x18\x02 \x01(\tR\x06nodeIp\x12\x1b\n" +
@@ -436,11 +465,12 @@ const file_node_proto_rawDesc = "" +
 	"\x05roles\x18\x05 \x03(\tR\x05roles\"7\n" +
 	"\tComponent\x12\x12\n" +
 	"\x04role\x18\x01 \x01(\tR\x04role\x12\x16\n" +
-	"\x06status\x18\x02 \x01(\tR\x06status\"P\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\"\\\n" +
 	"\bListener\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
-	"\x04addr\x18\x02 \x01(\tR\x04addr\x12\x1c\n" +
-	"\taccepting\x18\x03 \x01(\bR\taccepting2k\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x12\n" +
+	"\x04addr\x18\x03 \x01(\tR\x04addr\x12\x16\n" +
+	"\x06status\x18\x04 \x01(\tR\x06status2k\n" +
 	"\vNodeService\x12\\\n" +
 	"\vGetNodeInfo\x12%.robustmq.inner.v1.GetNodeInfoRequest\x1a&.robustmq.inner.v1.GetNodeInfoResponseB\x17Z\x15robustmq/server/pb;pbb\x06proto3"
 

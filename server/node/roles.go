@@ -1,0 +1,21 @@
+package node
+
+import (
+	"robustmq/server/config"
+	"robustmq/server/node/component"
+)
+
+// roleOrder is the start order of the roles; stop runs it backwards.
+var roleOrder = []config.Role{config.RoleMeta, config.RoleEngine, config.RoleBroker}
+
+// builders is the one place that maps a role to the constructor of its component. A nil constructor
+// means the component is not built yet: the node runs without it and says so. The Meta Service,
+// Storage Engine and Broker work replace their nil here.
+var builders = map[config.Role]component.New{
+	config.RoleMeta:   nil,
+	config.RoleEngine: nil,
+	config.RoleBroker: nil,
+}
+
+// statusNotBuilt is the status of a role whose component does not exist yet.
+const statusNotBuilt = "not built yet"

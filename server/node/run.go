@@ -1,0 +1,133 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"robustmq/server/config"
+)
+
+// Exit codes of Run; see the package doc.
+const (
+	ExitOK     = 0
+	ExitFail   = 1
+	ExitConfig = 2
+)
+
+// RunOptions configure Run.
+type RunOptions struct {
+	ConfigPath string   // "" starts on the embedded defaults
+	Environ    []string // ROBUST_MQ_SERVER_* overrides, os.Environ form
+	Stdout     io.Writer
+	Stderr     io.Writer
+	// Signals delivers stop signals; nil subscribes to the process's SIGINT and SIGTERM.
+	Signals <-chan os.Signal
+	// Exit ends the process on a second signal; nil is os.Exit.
+	Exit func(code int)
+}
+
+// Run is `robustmq start`: config, logging, the node's steps, then it serves until the first signal
+// and stops. It returns the exit code; failures are one line each on Stderr, prefixed "robustmq: ".
+func Run(o RunOptions) int {
+	startAt := time.Now()
+	if o.Exit == nil {
+		o.Exit = os.Exit
+	}
+	fail := func(code int, err error) int {
+		for line := range strings.SplitSeq(err.Error(), "\n") {
+			fmt.Fprintln(o.Stderr, "robustmq: "+line)
+		}
+		return code
+	}
+
+	t0 := time.Now()
+	cfg, warns, err := config.Load(o.ConfigPath, o.Environ)
+	if err != nil {
+		return fail(ExitConfig, err)
+	}
+	configTook := time.Since(t0)
+
+	t0 = time.Now()
+	log, closer, err := NewLogger(cfg.Log, o.Stdout, o.Stderr)
+	if err != nil {
+		return fail(ExitConfig, err)
+	}
+	defer closer.Close()
+	logTook := time.Since(t0)
+	nlog := log.With("component", "node")
+	source := o.ConfigPath
+	if source == "" {
+		source = "embedded defaults"
+	}
+	nlog.Info("start", "step", "config", "duration", configTook, "source", source, "version", Version)
+	for _, w := range warns {
+		nlog.Warn(w.String())
+	}
+	nlog.Info("start", "step", "logging", "duration", logTook, "level", cfg.Log.Level, "format", cfg.Log.Format,
+		"output", cfg.Log.Output)
+
+	n, err := New(Options{Config: cfg, Logger: log, StartTime: startAt})
+	if err != nil {
+		nlog.Error("build failed", "err", err)
+		return fail(ExitFail, err)
+	}
+
+	sigs := o.Signals
+	if sigs == nil {
+		ch := make(chan os.Signal, 2)
+		signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+		defer signal.Stop(ch)
+		sigs = ch
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	watched := make(chan struct{})
+	go func() { // first signal: graceful stop; second: exit now
+		defer close(watched)
+		for first := true; ; first = false {
+			select {
+			case s := <-sigs:
+				if first {
+					nlog.Info("signal received, stopping", "signal", s.String(),
+						"bound", cfg.Runtime.ShutdownTimeout())
+					cancel()
+					continue
+				}
+				nlog.Error("second signal, exiting now", "signal", s.String())
+				o.Exit(ExitFail)
+				return
+			case <-done:
+				return
+			}
+		}
+	}()
+	defer func() { close(done); <-watched }()
+
+	if err := n.Start(ctx); err != nil {
+		if ctx.Err() != nil && !errors.Is(err, ErrStop) { // a signal cut startup short; rollback was clean
+			nlog.Info("stopped during startup", "err", err, "total", time.Since(startAt))
+			return ExitOK
+		}
+		nlog.Error("start failed", "err", err)
+		return fail(ExitFail, err)
+	}
+	<-ctx.Done()
+
+	t0 = time.Now()
+	stopCtx, stopCancel := context.WithTimeout(context.Background(), cfg.Runtime.ShutdownTimeout())
+	defer stopCancel()
+	if err := n.Stop(stopCtx); err != nil {
+		nlog.Error("stop failed", "err", err, "duration", time.Since(t0))
+		return fail(ExitFail, err)
+	}
+	nlog.Info("stopped", "duration", time.Since(t0))
+	return ExitOK
+}
