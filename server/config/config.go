@@ -125,17 +125,29 @@ type BrokerNetworkConfig struct {
 	TLSKey           string `toml:"tls_key"`
 }
 
-// NetworkConfig is [network], our netpoll layer. Not a RobustMQ section.
+// NetworkConfig is [network]: the protocol listeners' netpoll settings, one
+// key per netpoll.ListenerConfig field. Not a RobustMQ section.
 type NetworkConfig struct {
-	EventLoopNum     int `toml:"event_loop_num"`     // 0 = one per CPU.
-	MaxConnections   int `toml:"max_connections"`    // per listener; more are accepted then closed.
-	ReadBufferBytes  int `toml:"read_buffer_bytes"`  // per event loop read buffer.
-	WriteBufferBytes int `toml:"write_buffer_bytes"` // per connection initial write buffer.
-	// MaxOutboundBytes bounds the bytes queued for one connection; a
+	EventLoopNum   int `toml:"event_loop_num"`  // TCP event loops; 0 = one per CPU.
+	MaxConnections int `toml:"max_connections"` // per listener; more are closed at accept. 0 = unlimited.
+	// ReadBufferBytes is the read size: per event loop on TCP, per
+	// connection on TLS/WS. 0 = netpoll's default (64 KiB TCP, 4 KiB others).
+	ReadBufferBytes int `toml:"read_buffer_bytes"`
+	// MaxOutboundBytes bounds the unsent output of one connection; a
 	// connection over it is a slow consumer and is closed.
-	MaxOutboundBytes int  `toml:"max_outbound_bytes"`
-	TCPNoDelay       bool `toml:"tcp_no_delay"`
-	TCPKeepAliveSec  int  `toml:"tcp_keepalive_sec"` // 0 disables TCP keepalive.
+	MaxOutboundBytes int `toml:"max_outbound_bytes"`
+	// MaxInboundBytes bounds the unconsumed input of one connection. 0 =
+	// derived per listener from its protocol's largest frame (MaxInboundBytes).
+	MaxInboundBytes int `toml:"max_inbound_bytes"`
+	// MaxQueuedTasks bounds the async replies queued for one connection; a
+	// full queue closes it as a slow consumer.
+	MaxQueuedTasks     int  `toml:"max_queued_tasks"`
+	SocketRecvBytes    int  `toml:"socket_recv_bytes"` // SO_RCVBUF; 0 = OS default.
+	SocketSendBytes    int  `toml:"socket_send_bytes"` // SO_SNDBUF; 0 = OS default.
+	ReusePort          bool `toml:"reuse_port"`        // SO_REUSEPORT per event loop.
+	TCPKeepAliveSec    int  `toml:"tcp_keepalive_sec"` // 0 = no TCP keepalive probes.
+	HandshakeTimeoutMs int  `toml:"handshake_timeout_ms"`
+	CloseLingerMs      int  `toml:"close_linger_ms"` // flush budget of a closing TLS/WS connection.
 }
 
 // AdminConfig is [admin]: the admin HTTP API (POST /api/v1/login).
@@ -389,12 +401,12 @@ func Default() *Config {
 			TLSKey:           "./config/certs/key.pem",
 		},
 		Network: NetworkConfig{
-			MaxConnections:   1000000,
-			ReadBufferBytes:  64 << 10,
-			WriteBufferBytes: 4 << 10,
-			MaxOutboundBytes: 64 << 20,
-			TCPNoDelay:       true,
-			TCPKeepAliveSec:  60,
+			MaxConnections:     1000000,
+			MaxOutboundBytes:   4 << 20,
+			MaxQueuedTasks:     4096,
+			TCPKeepAliveSec:    60,
+			HandshakeTimeoutMs: 10000,
+			CloseLingerMs:      1000,
 		},
 		Admin: AdminConfig{
 			Username:      "admin",
@@ -495,6 +507,21 @@ func (l LogConfig) File() string {
 // ShutdownTimeout is shutdown_timeout_ms as a duration.
 func (r RuntimeConfig) ShutdownTimeout() time.Duration {
 	return time.Duration(r.ShutdownTimeoutMs) * time.Millisecond
+}
+
+// TCPKeepAlive is tcp_keepalive_sec as a duration.
+func (n NetworkConfig) TCPKeepAlive() time.Duration {
+	return time.Duration(n.TCPKeepAliveSec) * time.Second
+}
+
+// HandshakeTimeout is handshake_timeout_ms as a duration.
+func (n NetworkConfig) HandshakeTimeout() time.Duration {
+	return time.Duration(n.HandshakeTimeoutMs) * time.Millisecond
+}
+
+// CloseLinger is close_linger_ms as a duration.
+func (n NetworkConfig) CloseLinger() time.Duration {
+	return time.Duration(n.CloseLingerMs) * time.Millisecond
 }
 
 // TokenTTL is token_ttl_hours as a duration.

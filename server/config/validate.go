@@ -87,6 +87,32 @@ func (c *Config) Listeners() []ListenerSpec {
 	return out
 }
 
+// MaxInboundBytes is the bound on one connection's unconsumed input for the
+// listener named name (a ListenerSpec.Name): network.max_inbound_bytes when
+// set, else the largest frame the listener's protocol accepts plus one read
+// buffer (64 KiB) for the start of the next frame:
+//
+//	mqtt_*   mqtt_runtime.protocol.max_packet_size + 5 (fixed header)
+//	nats_*   nats_runtime.max_payload + 4 KiB (control line, as nats-server)
+//	kafka_*  100 MiB (Kafka's socket.request.max.bytes: one Produce request
+//	         carries a batch of up to max_message_bytes per partition)
+//	others   1 MiB
+func (c *Config) MaxInboundBytes(name string) int {
+	if n := c.Network.MaxInboundBytes; n != 0 {
+		return n
+	}
+	const readBuffer = 64 << 10
+	switch {
+	case strings.HasPrefix(name, "mqtt_"):
+		return c.MQTTRuntime.Protocol.MaxPacketSize + 5 + readBuffer
+	case strings.HasPrefix(name, "nats_"):
+		return c.NATSRuntime.MaxPayload + 4<<10 + readBuffer
+	case strings.HasPrefix(name, "kafka_"):
+		return 100<<20 + readBuffer
+	}
+	return 1<<20 + readBuffer
+}
+
 // MetaNode is one entry of meta_addrs.
 type MetaNode struct {
 	ID   uint64
@@ -335,10 +361,15 @@ func (c *Config) checkSections(k *checker) {
 	}
 
 	n := &c.Network
-	k.atLeast("network.max_connections", n.MaxConnections, 1)
-	k.atLeast("network.read_buffer_bytes", n.ReadBufferBytes, 512)
-	k.atLeast("network.write_buffer_bytes", n.WriteBufferBytes, 64)
+	if n.ReadBufferBytes != 0 {
+		k.atLeast("network.read_buffer_bytes", n.ReadBufferBytes, 512)
+	}
 	k.atLeast("network.max_outbound_bytes", n.MaxOutboundBytes, 4096)
+	if n.MaxInboundBytes != 0 {
+		k.atLeast("network.max_inbound_bytes", n.MaxInboundBytes, 4096)
+	}
+	k.atLeast("network.max_queued_tasks", n.MaxQueuedTasks, 1)
+	k.atLeast("network.handshake_timeout_ms", n.HandshakeTimeoutMs, 1)
 
 	k.nonEmpty("admin.username", c.Admin.Username)
 	k.nonEmpty("admin.password", c.Admin.Password)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 )
 
 func names(ls []ListenerSpec) []string {
@@ -135,5 +136,44 @@ func TestValidateInCode(t *testing.T) {
 	want := []string{"grpc_port", "roles", "network.read_buffer_bytes"}
 	if !slices.Equal(keys, want) {
 		t.Errorf("Validate() errors on %v; want %v", keys, want)
+	}
+}
+
+func TestMaxInboundBytes(t *testing.T) {
+	c := Default()
+	f := func(name string, want int) {
+		t.Helper()
+		if got := c.MaxInboundBytes(name); got != want {
+			t.Errorf("MaxInboundBytes(%s) = %d; want %d", name, got, want)
+		}
+	}
+	f("mqtt_tcp", 10<<20+5+64<<10)
+	f("mqtt_wss", 10<<20+5+64<<10)
+	f("nats_tcp", 1<<20+4<<10+64<<10)
+	f("kafka_tcp", 100<<20+64<<10)
+	f("amqp_tcp", 1<<20+64<<10)
+	c.MQTTRuntime.Protocol.MaxPacketSize = 1000
+	f("mqtt_ws", 1000+5+64<<10)
+	c.Network.MaxInboundBytes = 8192 // explicit: every listener
+	f("mqtt_tcp", 8192)
+	f("kafka_tcp", 8192)
+}
+
+func TestDurations(t *testing.T) {
+	c := Default()
+	if got := c.Network.TCPKeepAlive(); got != 60*time.Second {
+		t.Errorf("TCPKeepAlive() = %v", got)
+	}
+	if got := c.Network.HandshakeTimeout(); got != 10*time.Second {
+		t.Errorf("HandshakeTimeout() = %v", got)
+	}
+	if got := c.Network.CloseLinger(); got != time.Second {
+		t.Errorf("CloseLinger() = %v", got)
+	}
+	if got := c.Runtime.ShutdownTimeout(); got != 10*time.Second {
+		t.Errorf("ShutdownTimeout() = %v", got)
+	}
+	if got := c.Admin.TokenTTL(); got != 8*time.Hour {
+		t.Errorf("TokenTTL() = %v", got)
 	}
 }
