@@ -55,6 +55,17 @@
 // port is an error naming both keys. TLS listeners use
 // broker_network.tls_cert and tls_key.
 //
+// [network] is ours: one key per netpoll.ListenerConfig field, shared by
+// every protocol listener; MaxInboundBytes derives the per-listener input
+// bound from the protocol's largest frame.
+//
+// # Implemented keys
+//
+// Which RobustMQ keys this node acts on is written once, as impl:"no" struct
+// tags in config.go; the template's "not implemented" comments mirror them
+// (TestTemplateIsDefault checks the template warns for exactly those keys).
+// Whoever implements a key removes its tag and its comment.
+//
 // # Concurrency
 //
 // Load, Validate and Default use reflection and are for start-up only. A
