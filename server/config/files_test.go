@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/pelletier/go-toml/v2"
@@ -100,6 +101,39 @@ func TestTemplateIsDefault(t *testing.T) {
 	}
 	if got, want := warnKeys(warns), unimplementedKeys(); !slices.Equal(got, want) {
 		t.Errorf("template warnings for\n%v\nwant one per unimplemented key\n%v", got, want)
+	}
+}
+
+// The template's "not implemented" comments, on a key or on its table
+// header, name exactly the keys tagged impl:"no".
+func TestTemplateMarksUnimplemented(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repoConfig, "server.toml.template"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const mark = "not implemented"
+	var marked []string
+	table, tableMarked := "", false
+	for line := range strings.Lines(string(data)) {
+		code, comment, _ := strings.Cut(line, "#")
+		code = strings.TrimSpace(code)
+		switch {
+		case strings.HasPrefix(code, "["):
+			table = strings.Trim(code, "[]")
+			tableMarked = strings.Contains(comment, mark)
+		case strings.Contains(code, "="):
+			key := join(table, strings.TrimSpace(strings.SplitN(code, "=", 2)[0]))
+			if table == "meta_addrs" {
+				key = table
+			}
+			if tableMarked || strings.Contains(comment, mark) {
+				marked = append(marked, key)
+			}
+		}
+	}
+	slices.Sort(marked)
+	if want := unimplementedKeys(); !slices.Equal(marked, want) {
+		t.Errorf("template marks as %q\n%v\nwant the impl:\"no\" keys\n%v", mark, marked, want)
 	}
 }
 
