@@ -6,8 +6,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-
-	"github.com/valyala/bytebufferpool"
 )
 
 // Listener serves one Handler on one address and transport.
@@ -49,16 +47,14 @@ func (l *Listener) release() {
 // lastID numbers connections process-wide.
 var lastID atomic.Uint64
 
-// Pools for unconsumed input and for output written during one callback.
-// They are separate because their sizes differ: input leftovers are partial
-// frames, output is a batch of replies.
-var inPool, outPool bytebufferpool.Pool
-
 // transport is what connBase needs from the code that owns the socket.
 type transport interface {
 	// unsent is the output handed to the transport and not yet accepted by
 	// the kernel. Handler goroutine only.
 	unsent() int
+	// flush hands c.out to the transport and sets it to nil. Handler
+	// goroutine only.
+	flush()
 	// schedule makes the handler goroutine drain the mailbox and act on a
 	// close reason soon. Any goroutine; never blocks.
 	schedule()
@@ -78,8 +74,8 @@ type connBase struct {
 
 	// Handler goroutine only.
 	ctx any
-	in  *bytebufferpool.ByteBuffer // unconsumed input, nil when none
-	out *bytebufferpool.ByteBuffer // output of the current callback, nil when none
+	in  *buffer // unconsumed input, nil when none
+	out *buffer // output of the current callback, nil when none
 
 	reason atomic.Pointer[error] // first close reason; nil while open
 	box    mailbox
@@ -115,10 +111,22 @@ func (c *connBase) Write(p []byte) error {
 		c.setReason(ErrSlowConsumer)
 		return ErrSlowConsumer
 	}
-	if c.out == nil {
-		c.out = outPool.Get()
+	for len(p) > 0 {
+		n := len(p)
+		if c.out != nil {
+			n = min(n, maxChunkBytes-len(c.out.B))
+		} else {
+			n = min(n, maxChunkBytes)
+		}
+		c.out = appendBuffer(c.out, p[:n])
+		if p = p[n:]; len(p) > 0 {
+			// c.out is full: send it and go on in a fresh buffer.
+			c.t.flush()
+			if c.reason.Load() != nil {
+				return ErrClosed
+			}
+		}
 	}
-	c.out.B = append(c.out.B, p...)
 	return nil
 }
 
@@ -177,7 +185,7 @@ func (c *connBase) closeReason(fallback error) error {
 func (c *connBase) feed(data []byte) error {
 	in := data
 	if c.in != nil {
-		c.in.B = append(c.in.B, data...)
+		c.in = appendBuffer(c.in, data)
 		in = c.in.B
 	}
 	n, err := c.l.h.OnData(c.self(), in)
@@ -191,14 +199,13 @@ func (c *connBase) feed(data []byte) error {
 	switch {
 	case len(rest) == 0:
 		if c.in != nil {
-			inPool.Put(c.in)
+			putBuffer(c.in)
 			c.in = nil
 		}
 	case len(rest) > c.l.cfg.MaxInboundBytes:
 		return ErrInboundLimit
 	case c.in == nil:
-		c.in = inPool.Get()
-		c.in.B = append(c.in.B, rest...)
+		c.in = appendBuffer(nil, rest)
 	default:
 		c.in.B = c.in.B[:copy(c.in.B, rest)]
 	}
@@ -234,11 +241,11 @@ func (c *connBase) runTasks() (again bool) {
 // writes. Handler goroutine only, after OnClose.
 func (c *connBase) releaseBuffers() {
 	if c.in != nil {
-		inPool.Put(c.in)
+		putBuffer(c.in)
 		c.in = nil
 	}
 	if c.out != nil {
-		outPool.Put(c.out)
+		putBuffer(c.out)
 		c.out = nil
 	}
 	for _, t := range c.box.close() {

@@ -207,6 +207,21 @@ func (c *gconn) schedule() {
 
 func (c *gconn) closing(error) {}
 
+func (c *gconn) flush() {
+	b := c.out
+	if b == nil {
+		return
+	}
+	c.out = nil
+	if len(b.B) > 0 && !c.closed {
+		// gnet writes now and copies what the kernel refused; on error it
+		// closes the connection (OnClose runs inside Write).
+		_, _ = c.gc.Write(b.B)
+		c.l.m.bytesOut.Add(len(b.B))
+	}
+	putBuffer(b)
+}
+
 // runOnLoop drains the mailbox and acts on a close reason.
 func (c *gconn) runOnLoop(context.Context) error {
 	if c.closed {
@@ -229,16 +244,7 @@ func (c *gconn) runOnLoop(context.Context) error {
 // MaxOutboundBytes on what the kernel did not take, and returns Close when
 // the connection must close. Loop only.
 func (c *gconn) afterCallback() gnet.Action {
-	if b := c.out; b != nil {
-		c.out = nil
-		if len(b.B) > 0 && !c.closed {
-			// gnet writes now and keeps what the kernel refused; on error it
-			// closes the connection (OnClose runs inside Write).
-			_, _ = c.gc.Write(b.B)
-			c.l.m.bytesOut.Add(len(b.B))
-		}
-		outPool.Put(b)
-	}
+	c.flush()
 	if c.closed {
 		return gnet.None
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/valyala/bytebufferpool"
 )
 
 // stdServer serves TLS, WS and WSS with the standard library: a goroutine
@@ -200,8 +199,8 @@ type sconn struct {
 	handlerClosed bool       // guarded by hmu: OnClose ran
 
 	omu    sync.Mutex
-	outq   []*bytebufferpool.ByteBuffer // guarded by omu: output for the writer
-	queued atomic.Int64                 // bytes in outq and being written
+	outq   []*buffer    // guarded by omu: output for the writer
+	queued atomic.Int64 // bytes in outq and being written
 
 	wake       chan struct{} // one slot: the writer has work
 	writerDone chan struct{} // closed when writeLoop returns
@@ -254,7 +253,7 @@ func (c *sconn) serve(handshake func() error) {
 	if err := h.OnOpen(c); err != nil {
 		c.setReason(err)
 	}
-	c.publish()
+	c.flush()
 	c.hmu.Unlock()
 
 	ioErr := false
@@ -268,7 +267,7 @@ func (c *sconn) serve(handshake func() error) {
 				if ferr := c.feed(buf[:n]); ferr != nil {
 					c.setReason(ferr)
 				}
-				c.publish()
+				c.flush()
 			}
 			c.hmu.Unlock()
 		}
@@ -286,16 +285,15 @@ func (c *sconn) serve(handshake func() error) {
 	c.finish(reason, ioErr)
 }
 
-// publish hands the output of the callback that just ran to the writer.
-// hmu held.
-func (c *sconn) publish() {
+// flush hands the output written so far to the writer. hmu held.
+func (c *sconn) flush() {
 	b := c.out
 	if b == nil {
 		return
 	}
 	c.out = nil
 	if len(b.B) == 0 {
-		outPool.Put(b)
+		putBuffer(b)
 		return
 	}
 	c.queued.Add(int64(len(b.B)))
@@ -309,14 +307,14 @@ func (c *sconn) publish() {
 // flushes what is flushable and closes the transport.
 func (c *sconn) writeLoop() {
 	defer close(c.writerDone)
-	var batch []*bytebufferpool.ByteBuffer
+	var batch []*buffer
 	for {
 		<-c.wake
 		c.hmu.Lock()
 		if c.runTasks() {
 			c.schedule()
 		}
-		c.publish()
+		c.flush()
 		c.hmu.Unlock()
 
 		c.omu.Lock()
@@ -331,7 +329,7 @@ func (c *sconn) writeLoop() {
 				}
 			}
 			c.queued.Add(-int64(len(b.B)))
-			outPool.Put(b)
+			putBuffer(b)
 			batch[i] = nil
 		}
 		if err != nil {

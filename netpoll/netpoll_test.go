@@ -1,0 +1,459 @@
+package netpoll
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// echoMode is how frameEcho answers a frame.
+type echoMode int
+
+const (
+	echoInline echoMode = iota // Write inside OnData
+	echoAsync                  // a worker goroutine answers, alternating AsyncWrite and Do
+)
+
+// frameEcho echoes whole length-prefixed frames and leaves a partial frame
+// unconsumed, so it exercises partial consumption on every split.
+type frameEcho struct {
+	recorder
+	mode echoMode
+	work chan echoJob // echoAsync: the simulated fsync worker's queue
+}
+
+type echoJob struct {
+	c     Conn
+	frame []byte
+}
+
+func (h *frameEcho) OnOpen(c Conn) error { h.open(c); return nil }
+
+func (h *frameEcho) OnData(c Conn, in []byte) (int, error) {
+	var err error
+	n := splitFrames(in, func(f []byte) {
+		if err != nil {
+			return
+		}
+		if h.mode == echoInline {
+			err = c.Write(f)
+			return
+		}
+		select {
+		case h.work <- echoJob{c, bytes.Clone(f)}: // the frame outlives OnData: copy
+		default:
+			err = errors.New("echo test: worker queue full")
+		}
+	})
+	return n, err
+}
+
+func (h *frameEcho) OnClose(c Conn, reason error) { h.close(c, reason) }
+
+// startWorker runs the async echo worker until the test ends. It answers
+// through AsyncWrite and Do in turn, as a storage completion would.
+func (h *frameEcho) startWorker(t *testing.T) {
+	h.mode = echoAsync
+	h.work = make(chan echoJob, 1<<14)
+	done := make(chan struct{})
+	t.Cleanup(func() { close(h.work); <-done })
+	go func() {
+		defer close(done)
+		i := 0
+		for j := range h.work {
+			i++
+			var err error
+			if i%2 == 0 {
+				err = j.c.AsyncWrite(j.frame, func(err error) {
+					if err != nil && !errors.Is(err, ErrClosed) {
+						t.Errorf("AsyncWrite done: %v", err)
+					}
+				})
+			} else {
+				frame := j.frame
+				err = j.c.Do(func(c Conn) {
+					if err := c.Write(frame); err != nil {
+						t.Errorf("Write in Do: %v", err)
+					}
+				})
+			}
+			if err != nil && !errors.Is(err, ErrClosed) {
+				t.Errorf("queue echo: %v", err)
+			}
+		}
+	}()
+}
+
+// echoClient sends frames frames of random sizes, written in chunks split
+// at random points, and checks the echo byte for byte.
+func echoClient(l *Listener, seed uint64, frames, maxPayload int) error {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	var stream []byte
+	for range frames {
+		payload := make([]byte, rng.IntN(maxPayload+1))
+		for i := range payload {
+			payload[i] = byte(rng.Uint32())
+		}
+		stream = appendFrame(stream, payload)
+	}
+	c, err := tryDial(l)
+	if err != nil {
+		return fmt.Errorf("dial: %w", err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	werr := make(chan error, 1)
+	go func() {
+		rest := stream
+		for len(rest) > 0 {
+			n := 1 + rng.IntN(len(rest))
+			if rng.IntN(4) == 0 {
+				n = 1 + rng.IntN(min(len(rest), 8)) // tiny writes split headers
+			}
+			if _, err := c.Write(rest[:n]); err != nil {
+				werr <- err
+				return
+			}
+			rest = rest[n:]
+		}
+		werr <- nil
+	}()
+	got := make([]byte, len(stream))
+	if _, err := io.ReadFull(c, got); err != nil {
+		return fmt.Errorf("read echo (seed %d): %w", seed, err)
+	}
+	if err := <-werr; err != nil {
+		return fmt.Errorf("write (seed %d): %w", seed, err)
+	}
+	if !bytes.Equal(got, stream) {
+		i := 0
+		for i < len(got) && got[i] == stream[i] {
+			i++
+		}
+		return fmt.Errorf("seed %d: echo differs from byte %d of %d", seed, i, len(stream))
+	}
+	return nil
+}
+
+// runClients runs n echo clients at once and reports every failure.
+func runClients(t *testing.T, l *Listener, n, frames, maxPayload int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if err := echoClient(l, uint64(i)+1, frames, maxPayload); err != nil {
+				t.Errorf("%s client %d: %v", l.cfg.Transport, i, err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestEcho is the contract over every transport: 50 concurrent clients,
+// random frame sizes, random splits, echoed inline or from another
+// goroutine through AsyncWrite and Do, byte for byte and in order.
+func TestEcho(t *testing.T) {
+	for _, tr := range allTransports {
+		for _, mode := range []echoMode{echoInline, echoAsync} {
+			name := tr.String() + "/inline"
+			if mode == echoAsync {
+				name = tr.String() + "/async"
+			}
+			t.Run(name, func(t *testing.T) {
+				h := &frameEcho{}
+				if mode == echoAsync {
+					h.startWorker(t)
+				}
+				l := listen(t, tr, h, nil)
+				runClients(t, l, 50, 8, 5000)
+				waitFor(t, "every OnClose", func() bool { return h.numClosed() == 50 })
+				for _, err := range h.closedWith() {
+					if !errors.Is(err, io.EOF) {
+						t.Errorf("OnClose reason %v; want io.EOF (client closed)", err)
+					}
+				}
+				if got := l.ConnCount(); got != 0 {
+					t.Errorf("ConnCount after clients left = %d; want 0", got)
+				}
+				if got := closedCount(l, "peer"); got != 50 {
+					t.Errorf("closed_total{reason=peer} = %d; want 50", got)
+				}
+			})
+		}
+	}
+}
+
+// TestMaxConns: the connection over the limit is closed before OnOpen and
+// counted as rejected.
+func TestMaxConns(t *testing.T) {
+	for _, tr := range allTransports {
+		t.Run(tr.String(), func(t *testing.T) {
+			h := &frameEcho{}
+			l := listen(t, tr, h, func(c *ListenerConfig) { c.MaxConns = 2 })
+			for range 2 {
+				c := dial(t, l)
+				defer c.Close()
+			}
+			waitFor(t, "2 open conns", func() bool { return h.opened.Load() == 2 })
+			rejected := func() uint64 { return counter(`robustmq_netpoll_rejected_total{listener="` + l.Name() + `"}`) }
+			if c, err := tryDial(l); err == nil { // ws: the upgrade itself fails with 503
+				defer c.Close()
+				_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				if n, err := c.Read(make([]byte, 1)); err == nil {
+					t.Fatalf("third conn read %d bytes; want it closed", n)
+				}
+			}
+			waitFor(t, "rejected_total == 1", func() bool { return rejected() == 1 })
+			if got := h.opened.Load(); got != 2 {
+				t.Errorf("OnOpen ran %d times; want 2", got)
+			}
+			if got := l.ConnCount(); got != 2 {
+				t.Errorf("ConnCount = %d; want 2", got)
+			}
+		})
+	}
+}
+
+// flood answers every input byte with 32 KiB and never reads slower: a
+// client that does not read must be closed with ErrSlowConsumer.
+type flood struct{ recorder }
+
+var floodChunk = make([]byte, 32<<10)
+
+func (h *flood) OnOpen(c Conn) error { h.open(c); return nil }
+func (h *flood) OnData(c Conn, in []byte) (int, error) {
+	for range in {
+		if err := c.Write(floodChunk); err != nil {
+			return len(in), err
+		}
+	}
+	return len(in), nil
+}
+func (h *flood) OnClose(c Conn, reason error) { h.close(c, reason) }
+
+func TestSlowConsumer(t *testing.T) {
+	for _, tr := range allTransports {
+		t.Run(tr.String(), func(t *testing.T) {
+			h := &flood{}
+			l := listen(t, tr, h, func(c *ListenerConfig) {
+				c.MaxOutboundBytes = 256 << 10
+				c.SocketSendBytes = 8 << 10
+			})
+			c := dial(t, l)
+			defer c.Close()
+			if tc, ok := c.(*net.TCPConn); ok {
+				_ = tc.SetReadBuffer(8 << 10)
+			}
+			// Send until the server gives up on us; never read.
+			_ = c.SetWriteDeadline(time.Now().Add(20 * time.Second))
+			for h.numClosed() == 0 {
+				if _, err := c.Write([]byte{1}); err != nil {
+					break
+				}
+			}
+			waitFor(t, "OnClose", func() bool { return h.numClosed() == 1 })
+			if got := h.closedWith()[0]; !errors.Is(got, ErrSlowConsumer) {
+				t.Errorf("OnClose reason %v; want ErrSlowConsumer", got)
+			}
+			if got := closedCount(l, "slow_consumer"); got != 1 {
+				t.Errorf("closed_total{reason=slow_consumer} = %d; want 1", got)
+			}
+		})
+	}
+}
+
+// hoarder never consumes: input must stop at MaxInboundBytes.
+type hoarder struct{ recorder }
+
+func (h *hoarder) OnOpen(c Conn) error              { h.open(c); return nil }
+func (h *hoarder) OnData(Conn, []byte) (int, error) { return 0, nil }
+func (h *hoarder) OnClose(c Conn, reason error)     { h.close(c, reason) }
+
+func TestInboundLimit(t *testing.T) {
+	for _, tr := range allTransports {
+		t.Run(tr.String(), func(t *testing.T) {
+			h := &hoarder{}
+			l := listen(t, tr, h, func(c *ListenerConfig) { c.MaxInboundBytes = 1000 })
+			c := dial(t, l)
+			defer c.Close()
+			_, _ = c.Write(make([]byte, 4000))
+			waitFor(t, "OnClose", func() bool { return h.numClosed() == 1 })
+			if got := h.closedWith()[0]; !errors.Is(got, ErrInboundLimit) {
+				t.Errorf("OnClose reason %v; want ErrInboundLimit", got)
+			}
+		})
+	}
+}
+
+// closer answers "bye" with "ok" and closes from another goroutine with
+// errBye; "now" closes from inside OnData by returning errNow.
+type closer struct{ recorder }
+
+var (
+	errBye = errors.New("closer: client said bye")
+	errNow = errors.New("closer: client said now")
+)
+
+func (h *closer) OnOpen(c Conn) error { h.open(c); return nil }
+func (h *closer) OnData(c Conn, in []byte) (int, error) {
+	switch {
+	case bytes.HasSuffix(in, []byte("bye")):
+		_ = c.Write([]byte("ok"))
+		go c.Close(errBye)
+		return len(in), nil
+	case bytes.HasSuffix(in, []byte("now")):
+		_ = c.Write([]byte("ok"))
+		return len(in), errNow
+	}
+	return 0, nil
+}
+func (h *closer) OnClose(c Conn, reason error) {
+	if err := c.Write([]byte("late")); !errors.Is(err, ErrClosed) {
+		panic(fmt.Sprintf("Write in OnClose = %v; want ErrClosed", err))
+	}
+	h.close(c, reason)
+}
+
+// TestCloseReason: output written before the close reaches the client, then
+// the client sees the connection end, and OnClose sees the reason.
+func TestCloseReason(t *testing.T) {
+	for _, tr := range allTransports {
+		for _, tc := range []struct {
+			say  string
+			want error
+		}{{"bye", errBye}, {"now", errNow}} {
+			t.Run(tr.String()+"/"+tc.say, func(t *testing.T) {
+				h := &closer{}
+				l := listen(t, tr, h, nil)
+				c := dial(t, l)
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+				if _, err := c.Write([]byte(tc.say)); err != nil {
+					t.Fatal(err)
+				}
+				got, err := io.ReadAll(c)
+				if string(got) != "ok" {
+					t.Errorf("client read %q (err %v); want \"ok\" then the end", got, err)
+				}
+				waitFor(t, "OnClose", func() bool { return h.numClosed() == 1 })
+				if got := h.closedWith()[0]; !errors.Is(got, tc.want) {
+					t.Errorf("OnClose reason %v; want %v", got, tc.want)
+				}
+				if got := closedCount(l, "handler"); got != 1 {
+					t.Errorf("closed_total{reason=handler} = %d; want 1", got)
+				}
+			})
+		}
+	}
+}
+
+// TestShutdown closes every connection with ErrListenerClosed, runs every
+// OnClose and leaves no connection behind; later Do calls fail.
+func TestShutdown(t *testing.T) {
+	for _, tr := range allTransports {
+		t.Run(tr.String(), func(t *testing.T) {
+			h := &frameEcho{}
+			l := listen(t, tr, h, nil)
+			var clients []net.Conn
+			for range 10 {
+				c := dial(t, l)
+				defer c.Close()
+				clients = append(clients, c)
+			}
+			waitFor(t, "10 open conns", func() bool { return h.opened.Load() == 10 })
+			conns := h.openConns()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := l.Shutdown(ctx); err != nil {
+				t.Fatalf("Shutdown: %v", err)
+			}
+			if got := h.numClosed(); got != 10 {
+				t.Fatalf("OnClose ran %d times when Shutdown returned; want 10", got)
+			}
+			for _, err := range h.closedWith() {
+				if !errors.Is(err, ErrListenerClosed) {
+					t.Errorf("OnClose reason %v; want ErrListenerClosed", err)
+				}
+			}
+			if got := l.ConnCount(); got != 0 {
+				t.Errorf("ConnCount = %d; want 0", got)
+			}
+			if err := conns[0].Do(func(Conn) { t.Error("Do ran after close") }); !errors.Is(err, ErrClosed) {
+				t.Errorf("Do after Shutdown = %v; want ErrClosed", err)
+			}
+			for _, c := range clients {
+				_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				if _, err := c.Read(make([]byte, 1)); err == nil {
+					t.Errorf("client read after Shutdown succeeded; want the end")
+				}
+			}
+			if _, err := tryDial(l); err == nil {
+				t.Errorf("dial after Shutdown succeeded")
+			}
+		})
+	}
+}
+
+// TestBindError: a port in use fails Listen with the address in the error.
+func TestBindError(t *testing.T) {
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	addr := held.Addr().String()
+	for _, tc := range []struct {
+		tr        Transport
+		reusePort bool
+	}{{TCP, false}, {TCP, true}, {TLS, false}, {WS, false}} {
+		t.Run(fmt.Sprintf("%s/reuseport=%v", tc.tr, tc.reusePort), func(t *testing.T) {
+			srvTLS, _ := testTLS()
+			l, err := Listen(ListenerConfig{Name: "busy", Transport: tc.tr, Addr: addr, TLS: srvTLS, ReusePort: tc.reusePort}, &frameEcho{})
+			if err == nil {
+				l.Shutdown(context.Background())
+				t.Fatalf("Listen on %s in use succeeded", addr)
+			}
+			if !strings.Contains(err.Error(), addr) || !errors.Is(err, syscall.EADDRINUSE) {
+				t.Errorf("Listen error %q; want it to name %s and match EADDRINUSE", err, addr)
+			}
+		})
+	}
+}
+
+// TestReusePort serves the echo contract with one SO_REUSEPORT socket per
+// loop, port 0 included.
+func TestReusePort(t *testing.T) {
+	h := &frameEcho{}
+	l := listen(t, TCP, h, func(c *ListenerConfig) { c.ReusePort = true })
+	runClients(t, l, 20, 4, 3000)
+}
+
+func TestConfigErrors(t *testing.T) {
+	f := func(cfg ListenerConfig, want ...string) {
+		t.Helper()
+		_, err := Listen(cfg, &frameEcho{})
+		if !errors.Is(err, ErrConfig) {
+			t.Fatalf("Listen(%+v) = %v; want ErrConfig", cfg, err)
+		}
+		for _, w := range want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("Listen(%+v) error %q; want it to mention %q", cfg, err, w)
+			}
+		}
+	}
+	f(ListenerConfig{Transport: TCP, Addr: ":0"}, "Name")
+	f(ListenerConfig{Name: `a"b`, Transport: TCP, Addr: ":0"}, "Name")
+	f(ListenerConfig{Name: "x", Addr: ":0"}, "Transport")
+	f(ListenerConfig{Name: "x", Transport: TCP, Addr: "1883"}, `Addr: "1883"`)
+	f(ListenerConfig{Name: "x", Transport: WSS, Addr: ":0"}, "TLS")
+	f(ListenerConfig{Name: "x", Transport: TCP, Addr: ":0", MaxConns: -1, MaxInboundBytes: -2}, "MaxConns", "MaxInboundBytes")
+}
