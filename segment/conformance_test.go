@@ -1,0 +1,29 @@
+package segment
+
+import (
+	"testing"
+
+	"robustmq/shard"
+	"robustmq/shard/shardtest"
+)
+
+// testOptions are small so tests roll segments and exercise every path.
+func testOptions(dir string) Options {
+	return Options{Dir: dir, SegmentBytes: 16 << 10, PreallocBytes: 8 << 10, IndexIntervalBytes: 512,
+		IndexIntervalRecords: 8, FlushInterval: -1, RetentionInterval: -1}
+}
+
+func openTest(t testing.TB, o Options) *EngineSegment {
+	t.Helper()
+	e, err := Open(o)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", o.Dir, err)
+	}
+	return e
+}
+
+func TestConformance(t *testing.T) {
+	shardtest.Run(t, func(t *testing.T, dir string) shard.Engine {
+		return openTest(t, testOptions(dir))
+	}, shardtest.Caps{Persistent: true})
+}

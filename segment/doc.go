@@ -1,0 +1,177 @@
+// Package segment is robustmq's file-segment storage engine
+// (shard.EngineSegment), the default for persistent topics. EngineSegment
+// implements shard.Engine; it passes the shard/shardtest conformance suite.
+//
+// # Layout
+//
+// One directory per shard under Options.Dir (the shard name, %XX-escaped;
+// the real name is in the meta file). In it:
+//
+//	shard.meta                    config and log start offset (atomic rewrite)
+//	00000000000000000000.log      segment data: batches, back to back
+//	00000000000000000000.index    sparse offset index of that segment
+//	00000000000000000000.timeindex time index of that segment
+//	00000000000000004711.log      next segment, named by its base offset
+//	...
+//
+// The last segment is active (written); the others are sealed. A segment
+// rolls when the next batch would pass the shard's SegmentBytes (default
+// 1 GiB) or the segment is older than Options.SegmentMaxAge. A batch larger
+// than SegmentBytes gets a segment of its own (at most MaxBatchBytes).
+//
+// # Batch format (frozen)
+//
+// All integers little endian. A batch is what one AppendAsync appends:
+//
+//	offset size field
+//	0      4    length          whole batch, header included
+//	4      4    crc             CRC32C (Castagnoli) of bytes [8, length)
+//	8      1    magic           0xB5
+//	9      1    version         1
+//	10     2    attributes      bits 0-2 format: 0 robustmq record frames,
+//	                            1 reserved for a verbatim Kafka v2 batch; rest 0
+//	12     4    record count    > 0
+//	16     8    base offset     offset of the first record
+//	24     4    last delta      offset delta of the last record
+//	28     2    producer epoch  -1: none
+//	30     2    reserved        0
+//	32     8    first timestamp ms; record timestamps are deltas from it
+//	40     8    max timestamp   ms
+//	48     8    raft term       0 until the shard is a raft group
+//	56     8    producer id     -1: none
+//	64     4    base sequence   -1: none
+//	68     4    reserved        0
+//	72     ...  record frames, count of them
+//
+// A record frame (varint = zig-zag signed, uvarint = unsigned LEB128;
+// "bytes" is a varint length, -1 for nil, then the bytes):
+//
+//	uvarint  body length    bytes after the CRC
+//	4        crc            CRC32C of the body
+//	body:
+//	1        attributes     0
+//	uvarint  offset delta   strictly increasing within the batch
+//	varint   timestamp delta from the batch's first timestamp
+//	bytes    key
+//	uvarint  header count;  per header: uvarint name length, name, bytes value
+//	uvarint  tag count;     per tag: uvarint length, tag
+//	bytes    value
+//
+// So every record carries its own CRC32C and the batch a CRC over header
+// and payload; readers check both, the decoder returns views into the
+// mapping and never copies.
+//
+// # Index formats (frozen)
+//
+// The offset index is a sequence of 8-byte entries (rel uint32, pos uint32):
+// the batch with base offset segment base + rel starts at byte pos. The
+// first entry is (0, 0); rel and pos strictly increase. An entry is taken
+// for a segment's first batch and then for the first batch after
+// IndexIntervalBytes (4 KiB) of log or IndexIntervalRecords records.
+//
+// The time index is a sequence of 12-byte entries (ts int64, rel uint32),
+// one per offset index entry: every record of the segment below rel has a
+// timestamp <= ts (the running max before that batch). A sealed segment's
+// time index ends with one more entry (segment max timestamp, record
+// count). Timestamps need not be monotonic: a lookup for t starts at the
+// last entry whose ts < t, which is exact.
+//
+// Indexes are hints checked against the log: on mount (active segment) and
+// at first use (sealed segments, loaded lazily) a missing, short or
+// inconsistent index is rebuilt from the log. Index entries are written
+// only after the fsync that made their batch durable, so a persisted entry
+// never points past durable data; index files are themselves never fsynced
+// except when a segment is sealed.
+//
+// # Meta file (frozen)
+//
+//	0  4 "RMQS"   4  4 version 1   8 8 retention bytes   16 8 retention ms
+//	24 8 segment bytes   32 8 log start offset   40 2 name length   42 n name
+//	42+n 4 CRC32C of everything before it
+//
+// # Write path and group commit
+//
+// AppendAsync computes the batch size, reserves that many bytes in the
+// shard's worker queue (Options.QueueBytes per worker; when full the caller
+// waits, or gets shard.ErrQueueFull with FailFast), then, under the shard's
+// mu, assigns offsets (dense, in call order) and encodes the batch into the
+// shard's pending buffer, so callers may reuse their buffers at once. The
+// shard is queued on its worker at most once (shard -> worker by hash, so
+// one shard's batches stay ordered; Options.Workers, default 2 x
+// GOMAXPROCS). A worker round takes every queued shard, swaps out each
+// pending buffer (double buffered: no allocation in steady state), writes
+// it with one pwrite per segment touched (a roll seals the old segment:
+// fsync, final index entries), then issues one fdatasync per active
+// segment that a Sync append or a flush needs (group commit), then
+// publishes the new high-water mark and completes every append of the
+// round in order. DurabilityNone appends complete after the write, without
+// waiting for an fsync; they are readable at once and may be lost by a
+// crash (not by a process kill: they are in the page cache) until the next
+// fsync (a Sync append on the shard, Flush, or the FlushInterval tick).
+//
+// Readers see a batch only once it is acknowledged: a segment's visible
+// length and the shard's high-water mark move at completion.
+//
+// Failures: a write or fallocate error (ENOSPC: ErrDiskFull) cuts what the
+// write left in the file, fails that append and every one queued behind it
+// (their offsets are given back), and leaves the shard readable and
+// writable. A failed fsync is fatal for the shard (ErrFailed): nothing of
+// the round is acknowledged, later appends fail, nothing is retried; a
+// reopen recovers from what is really on disk.
+//
+// # Files and mappings
+//
+// Data is written with pwrite on the file descriptor, never through the
+// mapping, so a torn write is a short or garbled file tail. Files grow in
+// fallocate(KEEP_SIZE) steps of PreallocBytes, so the file size is the data
+// size. A segment is mapped read-only (MAP_SHARED) on its first read, over
+// SegmentBytes for the active one so it never needs a remap; reads are
+// bounded by the visible length, which never exceeds the file size, so no
+// read faults past EOF (no SIGBUS). Mapped memory is not Go heap.
+//
+// Segments are reference counted: the shard holds one reference while the
+// segment is in its list, each ReadResult one per segment it has views
+// into, taken under the shard's mu. The last release unmaps and closes
+// (and, after TruncateTo with live readers, cuts the file). A file is never
+// shrunk below what a live reader may look at.
+//
+// # Recovery
+//
+// Open mounts every shard directory in parallel. Sealed segments cost one
+// directory entry each (opened, mapped and index-checked on first use).
+// The active segment is opened, its indexes loaded and checked (the last
+// entry must point at an intact batch with the offset it names; walk back
+// until one does), and the log is scanned from there: every batch must
+// pass its CRC, decode, and continue the offsets. The first batch that
+// does not (torn write, bad CRC) and everything after it are cut; the cut
+// is logged and counted (robustmq_storage_segment_truncated_bytes_total).
+// A bad batch anywhere else is reported on read as ErrCorrupt (wrapping
+// shard.ErrCorrupt), never returned as data.
+//
+// # Replication hooks
+//
+// The batch header has room for the raft term. TruncateTo removes a suffix
+// (indexes included) crash-safely: the surviving part of the batch holding
+// the cut is written to a new segment before anything is removed, later
+// segments are unlinked newest first, and readers holding views of the
+// removed records keep them until they release.
+//
+// # Retention
+//
+// EnforceRetention (and a ticker every RetentionInterval) deletes whole
+// sealed segments from the front while the rest still holds RetentionBytes,
+// or whose max timestamp is older than RetentionMs, or that lie wholly
+// below the log start. DeleteRecords persists the new log start in the
+// meta file first. Reads below the log start fail with
+// shard.ErrOffsetOutOfRange. The active segment is never deleted.
+//
+// # Lock order
+//
+// shardLog.ioMu -> shardLog.mu -> worker.mu / WaitList.mu. ioMu serializes
+// everything that writes a shard's files (the worker's round, TruncateTo,
+// retention, delete, close); a worker holds the ioMu of every shard of its
+// round from write to completion, and nothing holding an ioMu waits for a
+// worker. Append and Wait callbacks run on the worker with no lock held;
+// they must not block (they hand the result to their owner), as the next
+// round of every shard of that worker waits for them.
+package segment
