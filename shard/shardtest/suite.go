@@ -531,6 +531,7 @@ func lookupRecords() []shard.Record {
 	recs[6].Key, recs[6].Tags = nil, nil
 	recs[7].Tags = [][]byte{[]byte("multi"), []byte("tag-1"), []byte("multi2")}
 	recs[8].Tags = [][]byte{[]byte("multi")}
+	recs[9].Tags = [][]byte{[]byte("dup"), []byte("dup")} // found once
 	return recs
 }
 
@@ -547,6 +548,7 @@ func lookupCases(prefix string) []lookupCase {
 		{[]byte("a\x00"), 0, 10},
 		{[]byte("multi"), 0, 10},
 		{[]byte("multi2"), 0, 10},
+		{[]byte("dup"), 0, 10},
 		{[]byte("nope"), 0, 10},
 	}
 }
