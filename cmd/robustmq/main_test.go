@@ -421,10 +421,15 @@ func TestBadConfig(t *testing.T) {
 	}
 }
 
-// profile starts a 30 s CPU profile on the node, an in-flight request that holds the HTTP server's
-// graceful stop, and returns once the node has accepted it.
-func profile(t *testing.T, pt ports) {
+// launchProfiling starts a node with pprof on and the given shutdown bound, waits until it is ready, and
+// starts a 30 s CPU profile on it: an in-flight request that holds the HTTP server's graceful stop. It
+// returns once the node has accepted that request.
+func launchProfiling(t *testing.T, shutdownMs int) *proc {
 	t.Helper()
+	pt := freePorts(t)
+	p := launch(t, nil, "--config", writeConfig(t, pt.toml(t.TempDir(),
+		fmt.Sprintf("runtime.pprof_enable = true\nruntime.shutdown_timeout_ms = %d\n", shutdownMs))))
+	p.waitReady(t, pt["http_port"])
 	before := acceptedHTTP(t, pt)
 	go func() {
 		// Its own transport: a new connection, which the accepted count below can see.
@@ -440,6 +445,7 @@ func profile(t *testing.T, pt ports) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	return p
 }
 
 // acceptedHTTP scrapes the node's count of accepted admin connections.
@@ -463,11 +469,7 @@ func acceptedHTTP(t *testing.T, pt ports) int {
 // with code 1.
 func TestSecondSignalForcesExit(t *testing.T) {
 	t.Parallel()
-	pt := freePorts(t)
-	p := launch(t, nil, "--config", writeConfig(t, pt.toml(t.TempDir(),
-		"runtime.pprof_enable = true\nruntime.shutdown_timeout_ms = 60000\n")))
-	p.waitReady(t, pt["http_port"])
-	profile(t, pt)
+	p := launchProfiling(t, 60000)
 	p.signal(t, syscall.SIGTERM)
 	p.waitFor(t, "the stop to begin", func() bool { return strings.Contains(p.stdout.String(), "msg=stop ") })
 	p.signal(t, syscall.SIGTERM)
@@ -480,11 +482,7 @@ func TestSecondSignalForcesExit(t *testing.T) {
 // A graceful stop that overruns runtime.shutdown_timeout_ms ends hard with code 1 and says which step.
 func TestShutdownBound(t *testing.T) {
 	t.Parallel()
-	pt := freePorts(t)
-	p := launch(t, nil, "--config", writeConfig(t, pt.toml(t.TempDir(),
-		"runtime.pprof_enable = true\nruntime.shutdown_timeout_ms = 300\n")))
-	p.waitReady(t, pt["http_port"])
-	profile(t, pt)
+	p := launchProfiling(t, 300)
 	p.signal(t, syscall.SIGTERM)
 	if code := p.wait(t, 10*time.Second); code != node.ExitFail {
 		t.Fatalf("exit code after an overrun stop = %d; want %d", code, node.ExitFail)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/pprof"
 	"strconv"
@@ -160,17 +159,11 @@ func (h *httpServer) Addr() string {
 
 // Start binds the port and serves on a goroutine that Stop waits for.
 func (h *httpServer) Start(context.Context) error {
-	ln, err := net.Listen("tcp", h.addr)
+	ln, err := listener.Bind(h.name, h.addr, h.reg)
 	if err != nil {
-		return fmt.Errorf("admin: %s: %w", h.name, err)
+		return fmt.Errorf("admin: %w", err)
 	}
-	h.ln = listener.Wrap(h.name, ln)
-	if h.reg != nil {
-		if err := h.reg.Add(h.ln); err != nil {
-			ln.Close()
-			return fmt.Errorf("admin: %s: %w", h.name, err)
-		}
-	}
+	h.ln = ln
 	h.done = make(chan struct{})
 	go func() {
 		defer close(h.done)

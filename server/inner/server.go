@@ -2,9 +2,9 @@ package inner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 
 	"github.com/VictoriaMetrics/metrics"
 	"google.golang.org/grpc"
@@ -79,21 +79,15 @@ func (s *Server) Addr() string {
 
 // Start binds the port and serves on a goroutine that Stop waits for.
 func (s *Server) Start(context.Context) error {
-	ln, err := net.Listen("tcp", s.o.Addr)
+	ln, err := listener.Bind("grpc", s.o.Addr, s.o.Listeners)
 	if err != nil {
-		return fmt.Errorf("inner: grpc: %w", err)
+		return fmt.Errorf("inner: %w", err)
 	}
-	s.ln = listener.Wrap("grpc", ln)
-	if s.o.Listeners != nil {
-		if err := s.o.Listeners.Add(s.ln); err != nil {
-			ln.Close()
-			return fmt.Errorf("inner: grpc: %w", err)
-		}
-	}
+	s.ln = ln
 	s.done = make(chan struct{})
 	go func() {
 		defer close(s.done)
-		if err := s.grpc.Serve(s.ln); err != nil {
+		if err := s.grpc.Serve(s.ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			s.log.Error("serve stopped", "listener", "grpc", "addr", s.ln.BoundAddr(), "err", err)
 		}
 	}()

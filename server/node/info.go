@@ -46,8 +46,9 @@ type ComponentInfo struct {
 	Status string `json:"status"`
 }
 
-// ListenerInfo is one port: every port the configuration binds for this node's roles, plus any other
-// registered one. Status is "accepting", "closed" (registered but no longer accepting) or "not bound"
+// ListenerInfo is one port: every port the configuration binds for this node's roles (with its
+// configured address: a wildcard bind shows as 0.0.0.0, not as Go's dual-stack [::]), plus any other
+// registered one (with its bound address). Status is "accepting", "closed" (registered but no longer accepting) or "not bound"
 // (its component has not bound it: not started, stopped, or not built yet).
 type ListenerInfo struct {
 	Name   string `json:"name"`
@@ -83,7 +84,7 @@ func (n *Node) Info() Info {
 		li := ListenerInfo{Name: spec.Name, Key: spec.Key, Addr: spec.Addr, Status: "not bound"}
 		for j, p := range probes {
 			if p.Name() == spec.Name {
-				li.Addr, li.Status, used[j] = p.BoundAddr(), probeStatus(p.Accepting()), true
+				li.Status, used[j] = probeStatus(p.Accepting()), true
 			}
 		}
 		i.Listeners = append(i.Listeners, li)

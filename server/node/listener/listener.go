@@ -2,6 +2,7 @@ package listener
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -89,4 +90,21 @@ func (c *conn) Close() error {
 // errors worth counting.
 func benign(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// Bind listens on addr over TCP, wraps the listener under name and, if reg is not nil, registers it.
+// Errors name the listener: "<name>: listen tcp ...".
+func Bind(name, addr string, reg *Registry) (*Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	l := Wrap(name, ln)
+	if reg != nil {
+		if err := reg.Add(l); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return l, nil
 }
