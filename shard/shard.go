@@ -261,6 +261,7 @@ var (
 	ErrTopicNotFound    = errors.New("shard: topic not found")
 	ErrTopicExists      = errors.New("shard: topic already exists")
 	ErrCorrupt          = errors.New("shard: corrupt data")
+	ErrInvalidArgument  = errors.New("shard: invalid argument")
 )
 
 // ValidateConfig checks the fields every engine relies on. Engines call it

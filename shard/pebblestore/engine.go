@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"robustmq/shard"
+	"robustmq/shard/internal/pebblelog"
 	"robustmq/shard/internal/rec"
 )
 
@@ -109,7 +109,7 @@ func Open(dir string, opts Options) (*Engine, error) {
 	if opts.Pebble != nil {
 		po = opts.Pebble.Clone()
 	}
-	po.Logger = pebbleLogger{opts.Logger}
+	po.Logger = pebblelog.Logger{L: opts.Logger}
 	db, err := pebble.Open(dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
@@ -883,22 +883,4 @@ func (e *Engine) Close() error {
 		return true
 	})
 	return errors.Join(err, e.db.Close())
-}
-
-// pebbleLogger sends pebble's log lines to slog. pebble calls Fatalf for
-// errors it cannot survive (a failed WAL fsync among them); we log and exit,
-// never retry.
-type pebbleLogger struct{ l *slog.Logger }
-
-func (p pebbleLogger) Infof(format string, args ...any) {
-	p.l.Debug("pebble: " + fmt.Sprintf(format, args...))
-}
-
-func (p pebbleLogger) Errorf(format string, args ...any) {
-	p.l.Error("pebble: " + fmt.Sprintf(format, args...))
-}
-
-func (p pebbleLogger) Fatalf(format string, args ...any) {
-	p.l.Error("pebble: fatal: " + fmt.Sprintf(format, args...))
-	os.Exit(70)
 }
