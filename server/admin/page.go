@@ -17,12 +17,17 @@ var ErrBadPage = errors.New("admin: bad paging parameter")
 // DefaultLimit is the page size when limit is absent (RobustMQ's default).
 const DefaultLimit = 10000
 
-// PageQuery is the paging and sorting asked for by a list request.
+// PageQuery is the filtering, sorting and paging asked for by a list request.
 type PageQuery struct {
 	Limit     int    // items per page, >= 1
 	Page      int    // 1-based
 	SortField string // JSON field name of the items; "" keeps the order given
 	Desc      bool   // sort_by=desc
+	// FilterField keeps only items whose field of that JSON name matches one of FilterValues,
+	// case-insensitively: equal, or containing it when Fuzzy. "" keeps every item.
+	FilterField  string
+	FilterValues []string
+	Fuzzy        bool // exact_match=false
 }
 
 // Page is the data of a paged answer.
@@ -31,10 +36,25 @@ type Page[T any] struct {
 	TotalCount int `json:"total_count"`
 }
 
-// ParsePage reads limit, page, sort_field and sort_by from the URL query of r.
+// ParsePage reads limit, page, sort_field, sort_by, filter_field, filter_values (repeated or
+// comma-separated) and exact_match (true, the default, or false) from the URL query of r.
 func ParsePage(r *http.Request) (PageQuery, error) {
 	q := r.URL.Query()
-	p := PageQuery{Limit: DefaultLimit, Page: 1, SortField: q.Get("sort_field")}
+	p := PageQuery{Limit: DefaultLimit, Page: 1, SortField: q.Get("sort_field"), FilterField: q.Get("filter_field")}
+	for _, v := range q["filter_values"] {
+		for s := range strings.SplitSeq(v, ",") {
+			if s != "" {
+				p.FilterValues = append(p.FilterValues, strings.ToLower(s))
+			}
+		}
+	}
+	switch s := strings.ToLower(q.Get("exact_match")); s {
+	case "", "true", "exact":
+	case "false", "fuzzy":
+		p.Fuzzy = true
+	default:
+		return p, fmt.Errorf("%w: exact_match=%q is not true or false", ErrBadPage, s)
+	}
 	for _, f := range []struct {
 		key string
 		dst *int
@@ -59,13 +79,27 @@ func ParsePage(r *http.Request) (PageQuery, error) {
 	return p, nil
 }
 
-// Paginate sorts a copy of items as q asks and cuts out q's page. T must be a struct, or a pointer to
-// one, whose fields of sort_field's name (its JSON name) are numbers, strings or bools; any other
-// sort_field is an ErrBadPage. The sort is stable, so equal keys keep their given order.
+// Paginate filters and sorts a copy of items as q asks and cuts out q's page; total_count counts the
+// items left by the filter. T must be a struct, or a pointer to one, whose fields named by
+// sort_field and filter_field (their JSON names) are numbers, strings or bools; any other field is an
+// ErrBadPage. The sort is stable, so equal keys keep their given order.
 func Paginate[T any](items []T, q PageQuery) (Page[T], error) {
+	if q.FilterField != "" && len(q.FilterValues) > 0 {
+		idx, err := field(reflect.TypeFor[T](), "filter_field", q.FilterField)
+		if err != nil {
+			return Page[T]{}, err
+		}
+		var kept []T
+		for _, it := range items {
+			if matches(reflect.ValueOf(it), idx, q.FilterValues, q.Fuzzy) {
+				kept = append(kept, it)
+			}
+		}
+		items = kept
+	}
 	total := len(items)
 	if q.SortField != "" {
-		idx, err := sortField(reflect.TypeFor[T](), q.SortField)
+		idx, err := field(reflect.TypeFor[T](), "sort_field", q.SortField)
 		if err != nil {
 			return Page[T]{}, err
 		}
@@ -103,14 +137,14 @@ func WritePage[T any](w http.ResponseWriter, r *http.Request, items []T) {
 	Fail(w, http.StatusBadRequest, err.Error())
 }
 
-// sortField finds the struct field of t (or *t) whose JSON name, else Go name (case-insensitive), is
-// name, and checks that it is orderable.
-func sortField(t reflect.Type, name string) ([]int, error) {
+// field finds the struct field of t (or *t) whose JSON name, else Go name (case-insensitive), is
+// name, and checks that it is a number, string or bool. param names the query parameter for errors.
+func field(t reflect.Type, param, name string) ([]int, error) {
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if t.Kind() != reflect.Struct {
-		return nil, fmt.Errorf("%w: sort_field=%q: items are not sortable by field", ErrBadPage, name)
+		return nil, fmt.Errorf("%w: %s=%q: items have no fields", ErrBadPage, param, name)
 	}
 	for _, f := range reflect.VisibleFields(t) {
 		if !f.IsExported() || f.Anonymous || viaPointer(t, f.Index) {
@@ -126,9 +160,40 @@ func sortField(t reflect.Type, name string) ([]int, error) {
 			reflect.Float32, reflect.Float64, reflect.String, reflect.Bool:
 			return f.Index, nil
 		}
-		return nil, fmt.Errorf("%w: sort_field=%q: a %s does not sort", ErrBadPage, name, f.Type)
+		return nil, fmt.Errorf("%w: %s=%q: a %s field is not a number, string or bool", ErrBadPage, param, name, f.Type)
 	}
-	return nil, fmt.Errorf("%w: sort_field=%q: no such field", ErrBadPage, name)
+	return nil, fmt.Errorf("%w: %s=%q: no such field", ErrBadPage, param, name)
+}
+
+// matches tells whether the field at idx of item, as lower-case text, equals (or, fuzzy, contains)
+// one of values. REQUIRES: idx from field for item's type; values lower-case. A nil item never matches.
+func matches(item reflect.Value, idx []int, values []string, fuzzy bool) bool {
+	if item.Kind() == reflect.Pointer {
+		if item.IsNil() {
+			return false
+		}
+		item = item.Elem()
+	}
+	v := item.FieldByIndex(idx)
+	var s string
+	switch v.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		s = strconv.FormatInt(v.Int(), 10)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		s = strconv.FormatUint(v.Uint(), 10)
+	case reflect.Float32, reflect.Float64:
+		s = strconv.FormatFloat(v.Float(), 'g', -1, 64)
+	case reflect.Bool:
+		s = strconv.FormatBool(v.Bool())
+	default:
+		s = strings.ToLower(v.String())
+	}
+	for _, want := range values {
+		if s == want || (fuzzy && strings.Contains(s, want)) {
+			return true
+		}
+	}
+	return false
 }
 
 // viaPointer tells whether the promoted field at idx is reached through an embedded pointer, which may be

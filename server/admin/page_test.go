@@ -23,7 +23,7 @@ func TestParsePage(t *testing.T) {
 		if (err != nil) != wantErr || (err != nil && !errors.Is(err, ErrBadPage)) {
 			t.Fatalf("ParsePage(%q) error = %v; want error %v", query, err, wantErr)
 		}
-		if !wantErr && got != want {
+		if !wantErr && !reflect.DeepEqual(got, want) {
 			t.Fatalf("ParsePage(%q) = %+v; want %+v", query, got, want)
 		}
 	}
@@ -34,6 +34,11 @@ func TestParsePage(t *testing.T) {
 	f("limit=x", PageQuery{}, true)
 	f("page=-1", PageQuery{}, true)
 	f("sort_by=up", PageQuery{}, true)
+	f("filter_field=name&filter_values=A,b&filter_values=c&exact_match=false",
+		PageQuery{Limit: DefaultLimit, Page: 1, FilterField: "name", FilterValues: []string{"a", "b", "c"}, Fuzzy: true}, false)
+	f("filter_field=name&filter_values=x&exact_match=true",
+		PageQuery{Limit: DefaultLimit, Page: 1, FilterField: "name", FilterValues: []string{"x"}}, false)
+	f("exact_match=maybe", PageQuery{}, true)
 }
 
 func TestPaginate(t *testing.T) {
@@ -65,6 +70,12 @@ func TestPaginate(t *testing.T) {
 		{PageQuery{Limit: 2, Page: 2, SortField: "name"}, []string{"c"}, false},
 		{PageQuery{Limit: 2, Page: 3}, nil, false},
 		{PageQuery{Limit: 1 << 62, Page: 1 << 62}, nil, false}, // no overflow
+		{PageQuery{Limit: 10, Page: 1, SortField: "name", FilterField: "name", FilterValues: []string{"c", "a"}}, []string{"a", "c"}, false},
+		{PageQuery{Limit: 10, Page: 1, FilterField: "count", FilterValues: []string{"3"}}, []string{"a"}, false},
+		{PageQuery{Limit: 10, Page: 1, FilterField: "on", FilterValues: []string{"false"}}, []string{"b", "c"}, false},
+		{PageQuery{Limit: 10, Page: 1, FilterField: "ratio", FilterValues: []string{"0."}, Fuzzy: true}, []string{"b", "a", "c"}, false},
+		{PageQuery{Limit: 10, Page: 1, FilterField: "ratio", FilterValues: []string{"0."}}, nil, false},
+		{PageQuery{Limit: 10, Page: 1, FilterField: "tags", FilterValues: []string{"x"}}, nil, true},
 		{PageQuery{Limit: 10, Page: 1, SortField: "tags"}, nil, true},
 		{PageQuery{Limit: 10, Page: 1, SortField: "nope"}, nil, true},
 	} {
@@ -75,8 +86,12 @@ func TestPaginate(t *testing.T) {
 		if tc.wantErr {
 			continue
 		}
-		if got := names(p); !reflect.DeepEqual(got, tc.want) || p.TotalCount != 3 {
-			t.Errorf("Paginate(%+v) = %v total %d; want %v total 3", tc.q, got, p.TotalCount, tc.want)
+		wantTotal := 3
+		if tc.q.FilterField != "" {
+			wantTotal = len(tc.want)
+		}
+		if got := names(p); !reflect.DeepEqual(got, tc.want) || p.TotalCount != wantTotal {
+			t.Errorf("Paginate(%+v) = %v total %d; want %v total %d", tc.q, got, p.TotalCount, tc.want, wantTotal)
 		}
 	}
 	if items[0].Name != "b" {
@@ -106,5 +121,7 @@ func TestWritePage(t *testing.T) {
 	f("limit=1&page=2&sort_field=count&sort_by=desc", 200,
 		`{"code":0,"data":{"data":[{"name":"a","count":1,"ratio":0,"on":false,"Tags":null,"Plain":0}],"total_count":2},"error":null}`)
 	f("page=5", 200, `{"code":0,"data":{"data":[],"total_count":2},"error":null}`)
+	f("filter_field=name&filter_values=B", 200,
+		`{"code":0,"data":{"data":[{"name":"b","count":2,"ratio":0,"on":false,"Tags":null,"Plain":0}],"total_count":1},"error":null}`)
 	f("sort_field=zzz", 400, `{"code":400,"data":null,"error":"admin: bad paging parameter: sort_field=\"zzz\": no such field"}`)
 }
