@@ -192,6 +192,76 @@ func TestEcho(t *testing.T) {
 	}
 }
 
+// TestEchoBig sends frames larger than an output chunk and than the loop's
+// read buffer, so input is kept across many reads and output leaves in
+// chunks that the kernel takes in parts.
+func TestEchoBig(t *testing.T) {
+	for _, tr := range allTransports {
+		t.Run(tr.String(), func(t *testing.T) {
+			h := &frameEcho{}
+			l := listen(t, tr, h, nil)
+			runClients(t, l, 4, 3, 300<<10)
+		})
+	}
+}
+
+// blocker parks its handler goroutine in a Do function until released, so
+// the test can fill the connection's task queue.
+type blocker struct{ recorder }
+
+func (h *blocker) OnOpen(c Conn) error              { h.open(c); return nil }
+func (h *blocker) OnData(Conn, []byte) (int, error) { return 0, nil }
+func (h *blocker) OnClose(c Conn, reason error)     { h.close(c, reason) }
+
+// TestQueueFull: a connection whose AsyncWrite/Do queue passes
+// MaxQueuedTasks is closed with ErrSlowConsumer; its queued AsyncWrites
+// complete with ErrClosed and its queued Do functions never run.
+func TestQueueFull(t *testing.T) {
+	for _, tr := range allTransports {
+		t.Run(tr.String(), func(t *testing.T) {
+			const maxTasks = 8
+			h := &blocker{}
+			l := listen(t, tr, h, func(c *ListenerConfig) { c.MaxQueuedTasks = maxTasks })
+			cl := dial(t, l)
+			defer cl.Close()
+			waitFor(t, "OnOpen", func() bool { return h.opened.Load() == 1 })
+			c := h.openConns()[0]
+			parked, release := make(chan struct{}), make(chan struct{})
+			if err := c.Do(func(Conn) { close(parked); <-release }); err != nil {
+				t.Fatal(err)
+			}
+			<-parked
+			var failed sync.WaitGroup
+			for i := range maxTasks {
+				var err error
+				if i%2 == 0 {
+					failed.Add(1)
+					err = c.AsyncWrite([]byte("x"), func(err error) {
+						defer failed.Done()
+						if !errors.Is(err, ErrClosed) {
+							t.Errorf("queued AsyncWrite done(%v); want ErrClosed", err)
+						}
+					})
+				} else {
+					err = c.Do(func(Conn) { t.Error("queued Do ran after the queue overflowed") })
+				}
+				if err != nil {
+					t.Fatalf("task %d: %v; want it queued", i, err)
+				}
+			}
+			if err := c.Do(func(Conn) {}); !errors.Is(err, ErrSlowConsumer) {
+				t.Fatalf("task over MaxQueuedTasks: %v; want ErrSlowConsumer", err)
+			}
+			close(release)
+			waitFor(t, "OnClose", func() bool { return h.numClosed() == 1 })
+			failed.Wait()
+			if got := h.closedWith()[0]; !errors.Is(got, ErrSlowConsumer) {
+				t.Errorf("OnClose reason %v; want ErrSlowConsumer", got)
+			}
+		})
+	}
+}
+
 // TestMaxConns: the connection over the limit is closed before OnOpen and
 // counted as rejected.
 func TestMaxConns(t *testing.T) {
