@@ -10,8 +10,9 @@
 // raft.RawNode and applies to its state machine. Other goroutines talk to the
 // loop through bounded queues (mutex + slice + one-slot signal channel):
 //
-//   - proposals: Group.Propose enqueues; full (Config.MaxPendingProposals)
-//     returns ErrBusy at once (backpressure).
+//   - proposals: Group.Propose enqueues; when Config.MaxPendingProposals
+//     proposals are unfinished (queued or in raft) it returns ErrBusy at once
+//     (backpressure).
 //   - reads: Group.ReadIndex enqueues; full returns ErrBusy.
 //   - inbox: Manager.Receive enqueues raft messages from the transport; full
 //     (Config.MaxInboxMessages) drops the message (raft retransmits) and

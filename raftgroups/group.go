@@ -168,9 +168,9 @@ func (g *Group) Propose(ctx context.Context, cmd []byte) ([]byte, error) {
 	case g.stopped:
 		g.mu.Unlock()
 		return nil, fmt.Errorf("raftgroups: %s: propose: %w", g.id, ErrStopped)
-	case len(g.props) >= g.cfg.MaxPendingProposals:
+	case len(g.pending) >= g.cfg.MaxPendingProposals:
 		g.mu.Unlock()
-		return nil, fmt.Errorf("raftgroups: %s: propose: %d queued: %w", g.id, len(g.props), ErrBusy)
+		return nil, fmt.Errorf("raftgroups: %s: propose: %d pending: %w", g.id, len(g.pending), ErrBusy)
 	}
 	g.props = append(g.props, p)
 	g.pending[p.id] = p

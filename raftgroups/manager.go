@@ -53,7 +53,7 @@ type Config struct {
 	SlowPropose    time.Duration // 1s: longer proposals are logged at warn
 
 	MaxEntryBytes       int // 256 KiB of commands packed per raft entry
-	MaxPendingProposals int // 65536 queued proposals (and reads) per group; then ErrBusy
+	MaxPendingProposals int // 65536 unfinished proposals (and queued reads) per group; then ErrBusy
 	MaxInboxMessages    int // 16384 queued incoming messages per group; then drop
 }
 
