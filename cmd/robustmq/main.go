@@ -84,7 +84,7 @@ func start(args []string, stdout, stderr io.Writer) int {
 }
 
 func version(_ []string, stdout, _ io.Writer) int {
-	commit := node.Commit
+	commit := node.CommitID()
 	if commit == "" {
 		commit = "unknown"
 	}

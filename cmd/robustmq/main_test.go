@@ -322,7 +322,8 @@ func TestStartStop(t *testing.T) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		for _, want := range []string{"go_goroutines ", "process_resident_memory_bytes ", `robustmq_listener_accepted_total{listener="http"} `} {
+		for _, want := range []string{"go_goroutines ", "process_resident_memory_bytes ", `robustmq_listener_accepted_total{listener="http"} `,
+			`robustmq_node_startup_step_seconds{step="ready"} `, `robustmq_node_startup_step_seconds{step="grpc"} `} {
 			if !bytes.Contains(body, []byte(want)) {
 				t.Errorf("GET %s: no %q", url, want)
 			}

@@ -28,6 +28,9 @@
 // 1 a startup step failed, the stop failed or overran its bound, or a second signal forced exit;
 // 2 the configuration is invalid (every problem printed, one per line) or logging cannot be set up.
 //
+// Metrics: robustmq_node_startup_step_seconds{step="<name>"} is how long each started step took, and
+// {step="ready"} the whole startup since the process began.
+//
 // Goroutines: Run owns one signal goroutine, stopped before it returns; each server component owns its
 // serving goroutine. Node methods are called from Run's goroutine only, except Ready and Info, which
 // the admin and gRPC handlers call on theirs.

@@ -61,7 +61,7 @@ type ListenerInfo struct {
 func (n *Node) Info() Info {
 	ready, _ := n.Ready()
 	i := Info{
-		Version: Version, Commit: Commit, GoVersion: runtime.Version(),
+		Version: Version, Commit: CommitID(), GoVersion: runtime.Version(),
 		BrokerID: n.cfg.BrokerID, StartTime: n.startAt.Unix(), Roles: n.cfg.Roles, Ready: ready,
 		ClusterInfo: ClusterInfo{
 			ClusterName: n.cfg.ClusterName,

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
+
 	"robustmq/server/admin"
 	"robustmq/server/config"
 	"robustmq/server/inner"
@@ -164,7 +166,9 @@ func (n *Node) Start(ctx context.Context) error {
 		n.mu.Lock()
 		n.running = i + 1
 		n.mu.Unlock()
-		attrs := []any{"component", "node", "step", st.name, "duration", time.Since(t0)}
+		took := time.Since(t0)
+		stepSeconds(st.name).Set(took.Seconds())
+		attrs := []any{"component", "node", "step", st.name, "duration", took}
 		if a, ok := st.c.(interface{ Addr() string }); ok {
 			attrs = append(attrs, "addr", a.Addr())
 		}
@@ -173,9 +177,17 @@ func (n *Node) Start(ctx context.Context) error {
 	t0 := time.Now()
 	n.ready.Store(true)
 	n.inner.SetServing(true)
+	total := time.Since(n.startAt)
+	stepSeconds("ready").Set(total.Seconds())
 	n.log.Info("start", "component", "node", "step", "ready", "duration", time.Since(t0),
-		"total", time.Since(n.startAt), "roles", n.cfg.Roles)
+		"total", total, "roles", n.cfg.Roles)
 	return nil
+}
+
+// stepSeconds is the gauge of how long a startup step took; for "ready", the whole startup since the
+// process began.
+func stepSeconds(step string) *metrics.Gauge {
+	return metrics.GetOrCreateGauge(`robustmq_node_startup_step_seconds{step="`+step+`"}`, nil)
 }
 
 // abort stops the started steps after a failed start and returns cause, joined with any stop error.
