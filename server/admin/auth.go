@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
-	"github.com/bytedance/sonic"
 )
 
 // maxTokens bounds the live login tokens; see the package doc for the eviction policy.
@@ -154,18 +152,8 @@ type loginResponse struct {
 
 // handleLogin is POST /api/v1/login.
 func (a *auth) handleLogin(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxLoginBody+1))
-	if err != nil {
-		Fail(w, http.StatusBadRequest, "admin: login: read body: "+err.Error())
-		return
-	}
-	if len(body) > maxLoginBody {
-		Fail(w, http.StatusRequestEntityTooLarge, "admin: login: body over 4 KiB")
-		return
-	}
 	var req loginRequest
-	if err := sonic.Unmarshal(body, &req); err != nil {
-		Fail(w, http.StatusBadRequest, "admin: login: body is not {\"username\",\"password\"} JSON: "+err.Error())
+	if !ReadJSON(w, r, maxLoginBody, &req) {
 		return
 	}
 	token, exp, err := a.login(req.Username, req.Password)

@@ -158,3 +158,21 @@ func TestAuthTokensBounded(t *testing.T) {
 		t.Fatalf("oldest token after eviction: check = %q; want invalid_token", reason)
 	}
 }
+
+func TestReadJSON(t *testing.T) {
+	f := func(body string, wantOK bool, wantStatus int) {
+		t.Helper()
+		w := httptest.NewRecorder()
+		var v struct {
+			A int `json:"a"`
+		}
+		ok := ReadJSON(w, httptest.NewRequest("POST", "/api/x", strings.NewReader(body)), 16, &v)
+		if ok != wantOK || w.Code != wantStatus || (ok && v.A != 7) {
+			t.Fatalf("ReadJSON(%q) = %v, status %d, v %+v; want %v, %d", body, ok, w.Code, v, wantOK, wantStatus)
+		}
+	}
+	f(`{"a":7}`, true, 200)
+	f(`{"a":"x"}`, false, 400)
+	f(`{"a":7,"padding":"xxxxxxxx"}`, false, 413)
+	f(``, false, 400)
+}

@@ -9,8 +9,8 @@
 // and a paged list puts {"data":[...],"total_count":N} in data, cut by the query parameters limit
 // (default 10000), page (from 1, default 1), sort_field (a JSON field name of the items), sort_by
 // (asc or desc), and RobustMQ's filter_field, filter_values and exact_match (total_count counts what
-// the filter keeps). OK, Fail and WritePage write these; every handler, here or in later packages,
-// uses them and nothing else.
+// the filter keeps). OK, Fail and WritePage write these, and ReadJSON reads a bounded JSON body;
+// every handler, here or in later packages, uses them and nothing else.
 //
 // Routes of the server itself:
 //

@@ -1,6 +1,8 @@
 package admin
 
 import (
+	"fmt"
+	"io"
 	"net/http"
 
 	"github.com/bytedance/sonic"
@@ -35,4 +37,21 @@ func write(w http.ResponseWriter, status int, e envelope) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	w.Write(b)
+}
+
+// ReadJSON decodes r's body, at most maxBytes long, into v. On failure it answers r with 400 (or 413
+// for a body over maxBytes), naming what, and returns false; the handler then just returns.
+func ReadJSON(w http.ResponseWriter, r *http.Request, maxBytes int, v any) bool {
+	body, err := io.ReadAll(io.LimitReader(r.Body, int64(maxBytes)+1))
+	switch {
+	case err != nil:
+		Fail(w, http.StatusBadRequest, fmt.Sprintf("admin: %s %s: read body: %v", r.Method, r.URL.Path, err))
+	case len(body) > maxBytes:
+		Fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("admin: %s %s: body over %d bytes", r.Method, r.URL.Path, maxBytes))
+	default:
+		if err = sonic.Unmarshal(body, v); err != nil {
+			Fail(w, http.StatusBadRequest, fmt.Sprintf("admin: %s %s: body is not the expected JSON: %v", r.Method, r.URL.Path, err))
+		}
+	}
+	return err == nil && len(body) <= maxBytes
 }
