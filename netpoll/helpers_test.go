@@ -11,9 +11,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"log/slog"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -204,11 +206,7 @@ func (r *recorder) close(c Conn, reason error) {
 func (r *recorder) closedWith() []error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]error, 0, len(r.reasons))
-	for _, e := range r.reasons {
-		out = append(out, e)
-	}
-	return out
+	return slices.Collect(maps.Values(r.reasons))
 }
 
 func (r *recorder) numClosed() int {
@@ -220,9 +218,5 @@ func (r *recorder) numClosed() int {
 func (r *recorder) openConns() []Conn {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]Conn, 0, len(r.conns))
-	for _, c := range r.conns {
-		out = append(out, c)
-	}
-	return out
+	return slices.Collect(maps.Values(r.conns))
 }

@@ -82,8 +82,8 @@ type Conn interface {
 
 	// Close starts closing the connection with reason (nil means ErrClosed).
 	// Output written before Close is flushed on a best-effort basis; no
-	// OnData runs after Close, and the first reason wins. Safe from any
-	// goroutine; it never blocks.
+	// OnData runs after Close, and the first reason wins: a later Close
+	// returns ErrClosed. Safe from any goroutine; it never blocks.
 	Close(reason error) error
 }
 
@@ -148,6 +148,10 @@ type ListenerConfig struct {
 	// TCP. 0 keeps the OS default.
 	SocketRecvBytes, SocketSendBytes int
 	// EventLoops is the number of gnet loops for TCP. Default runtime.NumCPU().
+	// Each loop (and the accepting reactor without ReusePort) blocks in
+	// epoll_wait holding a P until sysmon takes it back, so several TCP
+	// listeners with a loop per CPU each can leave other goroutines waiting
+	// for a P; on small machines give the minor protocols fewer loops.
 	EventLoops int
 	// ReusePort gives each TCP event loop its own SO_REUSEPORT socket, so the
 	// kernel spreads accepts. Off by default: with it, a second process of
