@@ -5,7 +5,7 @@
 //
 // Health: the overall status ("") and NodeService's are NOT_SERVING until the node calls
 // SetServing(true) at its "ready" step, and go back to NOT_SERVING when it starts to stop. Services
-// that components register report their own status through Health().
+// that components register report their own status through SetHealth.
 //
 // Metrics:
 //

@@ -53,17 +53,20 @@ func New(o Options) *Server {
 // Registrar is where components register their gRPC services. REQUIRES: called before Start.
 func (s *Server) Registrar() grpc.ServiceRegistrar { return s.grpc }
 
-// Health is the health service, for components to report the status of their own services.
-func (s *Server) Health() *health.Server { return s.health }
-
 // SetServing sets the overall and NodeService health status.
 func (s *Server) SetServing(ok bool) {
+	s.SetHealth("", ok)
+	s.SetHealth(pb.NodeService_ServiceDesc.ServiceName, ok)
+}
+
+// SetHealth sets the health status of one service ("" is the whole server). After Stop it has no
+// effect: everything stays NOT_SERVING.
+func (s *Server) SetHealth(service string, serving bool) {
 	st := healthpb.HealthCheckResponse_NOT_SERVING
-	if ok {
+	if serving {
 		st = healthpb.HealthCheckResponse_SERVING
 	}
-	s.health.SetServingStatus("", st)
-	s.health.SetServingStatus(pb.NodeService_ServiceDesc.ServiceName, st)
+	s.health.SetServingStatus(service, st)
 }
 
 // Name implements component.Component.

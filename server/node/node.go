@@ -114,7 +114,7 @@ func New(o Options) (*Node, error) {
 		if build := table[role]; build != nil {
 			c, err := build(component.Env{
 				Config: cfg, Logger: n.logger(string(role)), Listeners: &n.reg,
-				HTTP: n.admin, GRPC: n.inner.Registrar(),
+				HTTP: n.admin, GRPC: n.inner.Registrar(), SetHealth: n.inner.SetHealth,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("node: build %s: %w", role, err)

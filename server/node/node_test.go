@@ -80,7 +80,7 @@ func newNode(t *testing.T, cfg *config.Config, fakes map[config.Role]*fake) *Nod
 	table := map[config.Role]component.New{}
 	for role, f := range fakes {
 		table[role] = func(env component.Env) (component.Component, error) {
-			if env.Config != cfg || env.Listeners == nil || env.HTTP == nil || env.GRPC == nil {
+			if env.Config != cfg || env.Listeners == nil || env.HTTP == nil || env.GRPC == nil || env.SetHealth == nil {
 				t.Errorf("build %s: incomplete Env %+v", role, env)
 			}
 			return f, nil

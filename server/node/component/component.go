@@ -33,6 +33,9 @@ type Env struct {
 	Listeners *listener.Registry
 	HTTP      Router
 	GRPC      grpc.ServiceRegistrar // the inner gRPC server; register during New only
+	// SetHealth sets the gRPC health status of one of the component's services (by full service name,
+	// e.g. "robustmq.meta.v1.MetaService"); services start NOT_SERVING.
+	SetHealth func(service string, serving bool)
 }
 
 // New builds the component of one role.

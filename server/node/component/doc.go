@@ -16,6 +16,10 @@
 //     when ctx expires (then it closes hard and returns ctx's error). Stop owns every goroutine Start
 //     began and waits for them.
 //
+// The servers run before the first component starts and after the last one stops, so gRPC handlers
+// and admin routes a component registered can be called before its Start returns and after its Stop:
+// they must answer "unavailable" (gRPC codes.Unavailable, HTTP 503) then, never touch a closed store.
+//
 // A component that binds a port adds a listener.Probe to env.Listeners once bound and removes it in
 // Stop; the node is ready only while every registered probe accepts.
 package component
