@@ -1,16 +1,20 @@
 package segment
 
 import (
+	"log/slog"
 	"testing"
 
 	"robustmq/shard"
 	"robustmq/shard/shardtest"
 )
 
+// quiet drops the engine's logs in tests; they assert on metrics instead.
+var quiet = slog.New(slog.DiscardHandler)
+
 // testOptions are small so tests roll segments and exercise every path.
 func testOptions(dir string) Options {
 	return Options{Dir: dir, SegmentBytes: 16 << 10, PreallocBytes: 8 << 10, IndexIntervalBytes: 512,
-		IndexIntervalRecords: 8, FlushInterval: -1, RetentionInterval: -1}
+		IndexIntervalRecords: 8, FlushInterval: -1, RetentionInterval: -1, Logger: quiet}
 }
 
 func openTest(t testing.TB, o Options) *EngineSegment {

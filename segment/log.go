@@ -546,6 +546,9 @@ func (sl *shardLog) scan(res *readResult, off int64, maxScan int64, fn visitFunc
 		} else {
 			seg.release()
 		}
+		if err != nil && len(res.Records) > 0 && errors.Is(err, ErrCorrupt) {
+			return nil // return what precedes the damage; a read starting there fails
+		}
 		if err != nil || !more {
 			return err
 		}
