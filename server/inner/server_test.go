@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -70,6 +71,10 @@ func TestServer(t *testing.T) {
 	}
 	if i := resp.GetInfo(); i.GetVersion() != "v-test" || i.GetBrokerId() != 7 || i.GetClusterName() != "c1" {
 		t.Fatalf("GetNodeInfo = %v", i)
+	}
+	calls := metrics.GetOrCreateCounter(`robustmq_grpc_requests_total{method="/robustmq.inner.v1.NodeService/GetNodeInfo",code="OK"}`)
+	if calls.Get() != 1 {
+		t.Fatalf("GetNodeInfo OK calls counted = %d; want 1", calls.Get())
 	}
 
 	services := listServices(t, cc)

@@ -39,8 +39,8 @@ type NodeInfo struct {
 	Roles    []string `json:"roles"`
 }
 
-// ComponentInfo is the state of one configured role: "starting", "running", "stopped", "failed" or
-// "not built yet".
+// ComponentInfo is the state of one configured role: "not started", "starting", "running", "stopped",
+// "failed" or "not built yet".
 type ComponentInfo struct {
 	Role   string `json:"role"`
 	Status string `json:"status"`

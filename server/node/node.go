@@ -41,7 +41,8 @@ type Options struct {
 // Node is one running robustmq node.
 type Node struct {
 	cfg     *config.Config
-	log     *slog.Logger
+	base    *slog.Logger // components' loggers derive from it
+	log     *slog.Logger // base with component=node
 	startAt time.Time
 	ip      string // advertised IP, detected once
 
@@ -65,7 +66,7 @@ type step struct {
 	role config.Role         // "" for the node's own servers
 	c    component.Component // nil: the role's component is not built yet
 
-	status atomic.Pointer[string] // "starting", "running", "stopped", "failed", statusNotBuilt
+	status atomic.Pointer[string] // "not started", "starting", "running", "stopped", "failed", statusNotBuilt
 }
 
 func (s *step) setStatus(v string) { s.status.Store(&v) }
@@ -74,10 +75,11 @@ func (s *step) setStatus(v string) { s.status.Store(&v) }
 // services and admin routes here. Nothing is bound until Start.
 func New(o Options) (*Node, error) {
 	cfg := o.Config
-	n := &Node{cfg: cfg, log: o.Logger, startAt: o.StartTime, ip: cfg.AdvertiseIP()}
-	if n.log == nil {
-		n.log = slog.Default()
+	n := &Node{cfg: cfg, base: o.Logger, startAt: o.StartTime, ip: cfg.AdvertiseIP()}
+	if n.base == nil {
+		n.base = slog.Default()
 	}
+	n.log = n.logger("node")
 	if n.startAt.IsZero() {
 		n.startAt = time.Now()
 	}
@@ -127,13 +129,13 @@ func New(o Options) (*Node, error) {
 		if st.c == nil {
 			st.setStatus(statusNotBuilt)
 		} else {
-			st.setStatus("stopped")
+			st.setStatus("not started")
 		}
 	}
 	return n, nil
 }
 
-func (n *Node) logger(component string) *slog.Logger { return n.log.With("component", component) }
+func (n *Node) logger(component string) *slog.Logger { return n.base.With("component", component) }
 
 func bindAddr(cfg *config.Config, port int) string {
 	return net.JoinHostPort(cfg.BindIP, strconv.Itoa(port))
@@ -148,7 +150,7 @@ func (n *Node) Start(ctx context.Context) error {
 		}
 		t0 := time.Now()
 		if st.c == nil {
-			n.log.Warn("start", "component", "node", "step", st.name, "role", st.name,
+			n.log.Warn("start", "step", st.name, "role", st.name,
 				"status", statusNotBuilt, "duration", time.Since(t0))
 			continue
 		}
@@ -168,7 +170,7 @@ func (n *Node) Start(ctx context.Context) error {
 		n.mu.Unlock()
 		took := time.Since(t0)
 		stepSeconds(st.name).Set(took.Seconds())
-		attrs := []any{"component", "node", "step", st.name, "duration", took}
+		attrs := []any{"step", st.name, "duration", took}
 		if a, ok := st.c.(interface{ Addr() string }); ok {
 			attrs = append(attrs, "addr", a.Addr())
 		}
@@ -179,7 +181,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.inner.SetServing(true)
 	total := time.Since(n.startAt)
 	stepSeconds("ready").Set(total.Seconds())
-	n.log.Info("start", "component", "node", "step", "ready", "duration", time.Since(t0),
+	n.log.Info("start", "step", "ready", "duration", time.Since(t0),
 		"total", total, "roles", n.cfg.Roles)
 	return nil
 }
@@ -192,7 +194,7 @@ func stepSeconds(step string) *metrics.Gauge {
 
 // abort stops the started steps after a failed start and returns cause, joined with any stop error.
 func (n *Node) abort(cause error) error {
-	n.log.Error("start failed, stopping what started", "component", "node", "err", cause)
+	n.log.Error("start failed, stopping what started", "err", cause)
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Runtime.ShutdownTimeout())
 	defer cancel()
 	if err := n.Stop(ctx); err != nil {
@@ -223,11 +225,11 @@ func (n *Node) Stop(ctx context.Context) error {
 		if err != nil {
 			st.setStatus("failed")
 			errs = append(errs, fmt.Errorf("stop %s: %w", st.name, err))
-			n.log.Error("stop", "component", "node", "step", st.name, "duration", time.Since(t0), "err", err)
+			n.log.Error("stop", "step", st.name, "duration", time.Since(t0), "err", err)
 			continue
 		}
 		st.setStatus("stopped")
-		n.log.Info("stop", "component", "node", "step", st.name, "duration", time.Since(t0))
+		n.log.Info("stop", "step", st.name, "duration", time.Since(t0))
 	}
 	if err := ctx.Err(); err != nil && len(errs) == 0 {
 		errs = append(errs, fmt.Errorf("overran its bound: %w", err))

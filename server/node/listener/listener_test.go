@@ -1,11 +1,15 @@
 package listener
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/VictoriaMetrics/metrics"
 )
 
 type fakeProbe struct {
@@ -109,5 +113,22 @@ func TestListenerCounts(t *testing.T) {
 	}
 	if _, err := l.Accept(); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Accept after Close = %v; want net.ErrClosed", err)
+	}
+}
+
+func TestMetricsErrors(t *testing.T) {
+	m := MetricsFor("test_errors")
+	m.Error("decode")
+	m.Error("decode")
+	m.Error("accept")
+	var b bytes.Buffer
+	metrics.WritePrometheus(&b, false)
+	for _, want := range []string{
+		`robustmq_listener_errors_total{listener="test_errors",reason="decode"} 2`,
+		`robustmq_listener_errors_total{listener="test_errors",reason="accept"} 1`,
+	} {
+		if !strings.Contains(b.String(), want+"\n") {
+			t.Errorf("metrics output has no line %q", want)
+		}
 	}
 }
