@@ -238,7 +238,7 @@ func (c *connBase) runTasks() (again bool) {
 }
 
 // releaseBuffers returns the buffers to their pools and fails the queued
-// writes. Handler goroutine only, after OnClose.
+// writes. Handler goroutine only, once, after OnClose.
 func (c *connBase) releaseBuffers() {
 	if c.in != nil {
 		putBuffer(c.in)
@@ -255,21 +255,27 @@ func (c *connBase) releaseBuffers() {
 	}
 }
 
-// finish counts the close and releases the connection. Handler goroutine
-// only, once, after OnClose.
-func (c *connBase) finish(reason error, ioErr bool) {
-	c.l.m.closed[classify(reason, ioErr)].Inc()
-	c.releaseBuffers()
+// countClose counts the close and frees the connection's slot, just before
+// OnClose, so that an observer of OnClose sees the metrics already moved.
+// Handler goroutine only, once.
+func (c *connBase) countClose(reason error) {
+	c.l.m.closed[classify(reason)].Inc()
 	c.l.release()
 }
 
-// normalizeReadErr turns the many spellings of a clean peer close into
-// io.EOF.
-func normalizeReadErr(err error) error {
+// ioError is a close reason that came from the socket.
+type ioError struct{ err error }
+
+func (e *ioError) Error() string { return "netpoll: connection I/O: " + e.err.Error() }
+func (e *ioError) Unwrap() error { return e.err }
+
+// transportErr makes a socket error a close reason: the many spellings of
+// a clean peer close become io.EOF, the rest an *ioError.
+func transportErr(err error) error {
 	if errors.Is(err, io.EOF) {
 		return io.EOF
 	}
-	return err
+	return &ioError{err}
 }
 
 // task is one AsyncWrite (p, done) or Do (fn).

@@ -173,18 +173,18 @@ func (s *gnetServer) OnClose(gc gnet.Conn, err error) gnet.Action {
 		return gnet.None // refused by admit, never opened
 	}
 	c.closed = true
-	fallback := ErrClosed
-	if s.l.closing.Load() {
-		fallback = ErrListenerClosed
+	candidate := ErrClosed
+	switch {
+	case err != nil:
+		candidate = transportErr(err)
+	case s.l.closing.Load():
+		candidate = ErrListenerClosed
 	}
-	ioErr := false
-	if err != nil && c.reason.Load() == nil {
-		fallback, ioErr = normalizeReadErr(err), true
-	}
-	reason := c.closeReason(fallback)
-	c.reason.CompareAndSwap(nil, &reason)
+	c.reason.CompareAndSwap(nil, &candidate)
+	reason := c.closeReason(candidate)
+	c.countClose(reason)
 	s.l.h.OnClose(c, reason)
-	c.finish(reason, ioErr)
+	c.releaseBuffers()
 	return gnet.None
 }
 

@@ -30,9 +30,9 @@ var closeClassNames = [numCloseClasses]string{
 	closeHandler:      "handler",
 }
 
-// classify maps a close reason to its class. ioErr tells whether the reason
-// came from the transport rather than from Close or a callback.
-func classify(reason error, ioErr bool) closeClass {
+// classify maps a close reason to its class.
+func classify(reason error) closeClass {
+	var ioErr *ioError
 	switch {
 	case errors.Is(reason, ErrSlowConsumer):
 		return closeSlowConsumer
@@ -42,7 +42,7 @@ func classify(reason error, ioErr bool) closeClass {
 		return closeShutdown
 	case errors.Is(reason, io.EOF):
 		return closePeer
-	case ioErr:
+	case errors.As(reason, &ioErr):
 		return closeIO
 	}
 	return closeHandler

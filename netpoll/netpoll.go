@@ -34,8 +34,8 @@ type Handler interface {
 	// OnClose is called exactly once per opened connection, after which no
 	// other method or Do function runs for c. reason is the first reason
 	// given to Close or returned by a callback, ErrSlowConsumer,
-	// ErrInboundLimit, ErrListenerClosed, or the read error
-	// (errors.Is(reason, io.EOF) when the peer closed cleanly).
+	// ErrInboundLimit, ErrListenerClosed, io.EOF when the peer closed, or
+	// a socket error (wrapped: errors.Is finds e.g. syscall.ECONNRESET).
 	OnClose(c Conn, reason error)
 }
 

@@ -3,6 +3,7 @@ package netpoll
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -526,4 +527,38 @@ func TestConfigErrors(t *testing.T) {
 	f(ListenerConfig{Name: "x", Transport: TCP, Addr: "1883"}, `Addr: "1883"`)
 	f(ListenerConfig{Name: "x", Transport: WSS, Addr: ":0"}, "TLS")
 	f(ListenerConfig{Name: "x", Transport: TCP, Addr: ":0", MaxConns: -1, MaxInboundBytes: -2}, "MaxConns", "MaxInboundBytes")
+}
+
+// TestPeerReset: a connection reset by the peer closes with a socket error
+// that wraps ECONNRESET and is counted as io_error.
+func TestPeerReset(t *testing.T) {
+	for _, tr := range []Transport{TCP, TLS} {
+		t.Run(tr.String(), func(t *testing.T) {
+			h := &frameEcho{}
+			l := listen(t, tr, h, nil)
+			raw, err := net.Dial("tcp", l.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tr == TLS {
+				_, cliTLS := testTLS()
+				cfg := cliTLS.Clone()
+				cfg.ServerName = "127.0.0.1"
+				tc := tls.Client(raw, cfg)
+				if err := tc.Handshake(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitFor(t, "OnOpen", func() bool { return h.opened.Load() == 1 })
+			_ = raw.(*net.TCPConn).SetLinger(0) // close sends RST
+			_ = raw.Close()                     // and no TLS close_notify
+			waitFor(t, "OnClose", func() bool { return h.numClosed() == 1 })
+			if got := h.closedWith()[0]; !errors.Is(got, syscall.ECONNRESET) {
+				t.Errorf("OnClose reason %v; want one wrapping ECONNRESET", got)
+			}
+			if got := closedCount(l, "io_error"); got != 1 {
+				t.Errorf("closed_total{reason=io_error} = %d; want 1", got)
+			}
+		})
+	}
 }

@@ -230,7 +230,8 @@ func (c *sconn) closing(reason error) {
 // isFlushable tells whether output queued before a close with reason should
 // still be sent.
 func isFlushable(reason error) bool {
-	return !errors.Is(reason, ErrSlowConsumer) && classify(reason, false) != closeIO
+	class := classify(reason)
+	return class != closeSlowConsumer && class != closeIO
 }
 
 // serve is the reader goroutine. handshake (nil for WebSocket, done by
@@ -256,7 +257,6 @@ func (c *sconn) serve(handshake func() error) {
 	c.flush()
 	c.hmu.Unlock()
 
-	ioErr := false
 	buf := make([]byte, c.l.cfg.ReadBufferBytes)
 	for c.reason.Load() == nil {
 		n, err := c.nc.Read(buf)
@@ -272,7 +272,7 @@ func (c *sconn) serve(handshake func() error) {
 			c.hmu.Unlock()
 		}
 		if err != nil {
-			ioErr = c.setReason(normalizeReadErr(err))
+			c.setReason(transportErr(err))
 		}
 	}
 	<-c.writerDone
@@ -281,8 +281,9 @@ func (c *sconn) serve(handshake func() error) {
 	defer c.hmu.Unlock()
 	c.handlerClosed = true
 	reason := c.closeReason(ErrClosed)
+	c.countClose(reason)
 	h.OnClose(c, reason)
-	c.finish(reason, ioErr)
+	c.releaseBuffers()
 }
 
 // flush hands the output written so far to the writer. hmu held.
@@ -333,7 +334,7 @@ func (c *sconn) writeLoop() {
 			batch[i] = nil
 		}
 		if err != nil {
-			c.setReason(err)
+			c.setReason(transportErr(err))
 		}
 		if r := c.reason.Load(); r != nil {
 			c.closeTransport(*r)
