@@ -194,7 +194,7 @@ func stepSeconds(step string) *metrics.Gauge {
 
 // abort stops the started steps after a failed start and returns cause, joined with any stop error.
 func (n *Node) abort(cause error) error {
-	n.log.Error("start failed, stopping what started", "err", cause)
+	n.log.Error("start failed; stopping what started", "err", cause)
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Runtime.ShutdownTimeout())
 	defer cancel()
 	if err := n.Stop(ctx); err != nil {

@@ -116,8 +116,7 @@ func Run(o RunOptions) int {
 			nlog.Info("stopped during startup", "err", err, "total", time.Since(startAt))
 			return ExitOK
 		}
-		nlog.Error("start failed", "err", err)
-		return fail(ExitFail, err)
+		return fail(ExitFail, err) // the node logged it
 	}
 	<-ctx.Done()
 
