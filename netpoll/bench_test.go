@@ -1,7 +1,6 @@
 package netpoll
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -135,15 +134,32 @@ func benchEcho(b *testing.B, addr string, conns, depth, size int) {
 	wg.Wait()
 }
 
-// BenchmarkIdleConnMemory reports the Go heap held per idle TCP connection
-// on the server side. Clients are raw sockets, which use no Go heap.
+// BenchmarkIdleConnMemory reports the memory the server holds per idle TCP
+// connection, Go heap and goroutine stacks, for netpoll's gnet transport and
+// for the goroutine-per-connection baseline (64 KiB read buffer each).
+// Clients are raw sockets, which use no Go memory.
 //
 //	go test -run '^$' -bench BenchmarkIdleConnMemory -benchtime 1x ./netpoll/
 func BenchmarkIdleConnMemory(b *testing.B) {
-	const n = 5000
-	for b.Loop() {
+	b.Run("gnet", func(b *testing.B) {
 		l := listen(b, TCP, rawEcho{}, nil)
-		sa := &unix.SockaddrInet4{Port: l.Addr().(*net.TCPAddr).Port, Addr: [4]byte{127, 0, 0, 1}}
+		benchIdle(b, l.Addr().(*net.TCPAddr), l.ConnCount)
+	})
+	b.Run("stdnet", func(b *testing.B) {
+		s := startStdEcho(b)
+		benchIdle(b, s.ln.Addr().(*net.TCPAddr), func() int {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return len(s.cs)
+		})
+	})
+}
+
+func benchIdle(b *testing.B, addr *net.TCPAddr, open func() int) {
+	const n = 5000
+	sa := &unix.SockaddrInet4{Port: addr.Port, Addr: [4]byte{127, 0, 0, 1}}
+	for b.Loop() {
+		base := open()
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
@@ -158,15 +174,15 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 			}
 			fds = append(fds, fd)
 		}
-		waitFor(b, "all conns open", func() bool { return l.ConnCount() == n })
+		waitFor(b, "all conns open", func() bool { return open() == base+n })
 		runtime.GC()
 		runtime.ReadMemStats(&after)
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "heapB/conn")
+		b.ReportMetric(float64(after.StackInuse-before.StackInuse)/n, "stackB/conn")
 		for _, fd := range fds {
-			if err := unix.Close(fd); err != nil && !errors.Is(err, unix.EBADF) {
+			if err := unix.Close(fd); err != nil {
 				b.Fatal(err)
 			}
 		}
-		waitFor(b, "all conns closed", func() bool { return l.ConnCount() == 0 })
 	}
 }
