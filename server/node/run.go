@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -27,19 +28,12 @@ type RunOptions struct {
 	Environ    []string // ROBUST_MQ_SERVER_* overrides, os.Environ form
 	Stdout     io.Writer
 	Stderr     io.Writer
-	// Signals delivers stop signals; nil subscribes to the process's SIGINT and SIGTERM.
-	Signals <-chan os.Signal
-	// Exit ends the process on a second signal; nil is os.Exit.
-	Exit func(code int)
 }
 
 // Run is `robustmq start`: config, logging, the node's steps, then it serves until the first signal
 // and stops. It returns the exit code; failures are one line each on Stderr, prefixed "robustmq: ".
 func Run(o RunOptions) int {
 	startAt := time.Now()
-	if o.Exit == nil {
-		o.Exit = os.Exit
-	}
 	fail := func(code int, err error) int {
 		for line := range strings.SplitSeq(err.Error(), "\n") {
 			fmt.Fprintln(o.Stderr, "robustmq: "+line)
@@ -79,37 +73,9 @@ func Run(o RunOptions) int {
 		return fail(ExitFail, err)
 	}
 
-	sigs := o.Signals
-	if sigs == nil {
-		ch := make(chan os.Signal, 2)
-		signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
-		defer signal.Stop(ch)
-		sigs = ch
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan struct{})
-	watched := make(chan struct{})
-	go func() { // first signal: graceful stop; second: exit now
-		defer close(watched)
-		for first := true; ; first = false {
-			select {
-			case s := <-sigs:
-				if first {
-					nlog.Info("signal received, stopping", "signal", s.String(),
-						"bound", cfg.Runtime.ShutdownTimeout())
-					cancel()
-					continue
-				}
-				nlog.Error("second signal, exiting now", "signal", s.String())
-				o.Exit(ExitFail)
-				return
-			case <-done:
-				return
-			}
-		}
-	}()
-	defer func() { close(done); <-watched }()
+	defer watchSignals(nlog, cancel, cfg.Runtime.ShutdownTimeout())()
 
 	if err := n.Start(ctx); err != nil {
 		if ctx.Err() != nil && !errors.Is(err, ErrStop) { // a signal cut startup short; rollback was clean
@@ -129,4 +95,35 @@ func Run(o RunOptions) int {
 	}
 	nlog.Info("stopped", "duration", time.Since(t0))
 	return ExitOK
+}
+
+// watchSignals calls cancel on the first SIGINT or SIGTERM and exits the process with ExitFail on the
+// second. The returned func stops watching and waits for the watcher goroutine.
+func watchSignals(log *slog.Logger, cancel context.CancelFunc, bound time.Duration) (stop func()) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		first := true
+		for {
+			select {
+			case s := <-sigs:
+				if !first {
+					log.Error("second signal, exiting now", "signal", s.String())
+					os.Exit(ExitFail)
+				}
+				first = false
+				log.Info("signal received, stopping", "signal", s.String(), "bound", bound)
+				cancel()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+		<-exited
+	}
 }
