@@ -41,13 +41,17 @@ type fake struct {
 	name     string
 	j        *journal
 	startErr error
-	stopWait bool // Stop blocks until its ctx expires
+	stopWait bool          // Stop blocks until its ctx expires
+	release  chan struct{} // if not nil, Start blocks until it is closed
 }
 
 func (f *fake) Name() string { return f.name }
 
 func (f *fake) Start(context.Context) error {
 	f.j.add("start " + f.name)
+	if f.release != nil {
+		<-f.release
+	}
 	return f.startErr
 }
 
@@ -260,5 +264,42 @@ func TestStopBounded(t *testing.T) {
 	}
 	if ps := n.reg.List(); len(ps) != 0 {
 		t.Fatalf("listeners after an overrun stop: %v; want none (later steps still stopped)", ps)
+	}
+}
+
+// While a component is still starting, the admin server is up and /health/ready says 503.
+func TestNotReadyDuringStartup(t *testing.T) {
+	j := &journal{}
+	meta := &fake{name: "meta", j: j, release: make(chan struct{})}
+	n := newNode(t, testConfig(config.RoleMeta), map[config.Role]*fake{config.RoleMeta: meta})
+	started := make(chan error, 1)
+	go func() { started <- n.Start(context.Background()) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !slices.Contains(j.list(), "start meta") {
+		if time.Now().After(deadline) {
+			t.Fatal("meta not starting within 10s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	f := func(want int, wantBody string) {
+		t.Helper()
+		resp, err := http.Get("http://" + n.admin.Addr() + "/health/ready")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want || string(body) != wantBody {
+			t.Fatalf("/health/ready = %d %s; want %d %s", resp.StatusCode, body, want, wantBody)
+		}
+	}
+	f(503, `{"code":503,"data":null,"error":"not ready: startup in progress"}`)
+	close(meta.release)
+	if err := <-started; err != nil {
+		t.Fatal(err)
+	}
+	f(200, `{"code":0,"data":{"status":"ready"},"error":null}`)
+	if err := n.Stop(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }
