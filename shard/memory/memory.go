@@ -3,10 +3,15 @@
 // Each shard is a log of records encoded (shard/internal/rec) into large
 // chunk arenas, so an append allocates nothing per record: bytes are copied
 // into the current chunk and an index entry is appended to a slice. Reads
-// return views into the chunks. Chunks are never reused: a chunk dropped by
-// retention stays alive (GC) while a reader still holds views into it, so
-// views never go stale and Release only returns the result's slices to a
-// pool.
+// return views into the chunks and pin every chunk they touch; Release
+// unpins. A chunk dropped by retention is recycled (engine free list, at most
+// maxFreeChunks) only when the last pin is gone, so views stay valid until
+// Release and steady-state appends allocate no chunk memory.
+//
+// Chunk life: chunk.state counts pins, plus retiredBit once the log dropped
+// the chunk. Pins are taken under the shard's read lock, retirement under its
+// write lock, so no pin is taken after retirement; whoever moves state to
+// exactly retiredBit (the retiring appender, or the last Release) recycles.
 //
 // Indexes per shard, all pruned as the oldest records are dropped:
 //   - offset: ents[i] describes offset start+i (chunk, position, length,
@@ -20,7 +25,9 @@
 // RetentionBytes, applied at once on append), and the engine at most
 // Options.MaxBytes; past either, the oldest records are dropped and counted
 // in robustmq_storage_memory_dropped_records_total. Bytes are counted as
-// encoded bytes. Everything is lost on restart, by contract. Durability is
+// encoded bytes. Each shard settles its byte count into the engine-wide
+// counter in steps of accountStep, so appends to different shards do not
+// all write one atomic: MaxBytes holds within shards*accountStep. Everything is lost on restart, by contract. Durability is
 // ignored: Sync appends ack like None.
 //
 // Concurrency: one RWMutex per shard guards its log; the shard table is a
@@ -60,12 +67,19 @@ const (
 	defaultMaxShardBytes = 256 << 20
 	defaultChunkBytes    = 1 << 20
 	markEvery            = 64 // records between time marks
+	maxFreeChunks        = 64 // recycled chunks kept per engine
+	accountStep          = 64 << 10
+	retiredBit           = 1 << 40
 )
 
 var (
 	droppedRecords = metrics.GetOrCreateCounter(`robustmq_storage_memory_dropped_records_total`)
-	heldBytes      atomic.Int64 // all memory engines of the process
-	_              = metrics.GetOrCreateGauge(`robustmq_storage_memory_bytes`, func() float64 { return float64(heldBytes.Load()) })
+	live           sync.Map // *Engine -> struct{}: open engines, summed by the bytes gauge
+	_              = metrics.GetOrCreateGauge(`robustmq_storage_memory_bytes`, func() float64 {
+		var n int64
+		live.Range(func(k, _ any) bool { n += k.(*Engine).bytes.Load(); return true })
+		return float64(n)
+	})
 )
 
 // Engine is the memory engine. Create it with New.
@@ -73,10 +87,19 @@ type Engine struct {
 	opts    Options
 	seed    maphash.Seed
 	shards  *shard.Table[*log]
-	bytes   atomic.Int64 // encoded bytes held by all shards
+	bytes   atomic.Int64 // encoded bytes held by all shards, settled per accountStep
 	closed  atomic.Bool
 	pool    sync.Pool // *result
 	release func(*shard.ReadResult)
+
+	freeMu sync.Mutex
+	free   [][]byte // recycled chunk buffers of cap opts.ChunkBytes; guarded by freeMu
+}
+
+// chunk is one arena; see the package doc for state.
+type chunk struct {
+	buf   []byte // written under the shard's write lock, append-only
+	state atomic.Int64
 }
 
 // New returns an empty engine.
@@ -99,7 +122,51 @@ func New(opts Options) *Engine {
 	e := &Engine{opts: opts, seed: maphash.MakeSeed(), shards: shard.NewTable[*log](0)}
 	e.pool.New = func() any { return new(result) }
 	e.release = e.releaseResult
+	live.Store(e, struct{}{})
 	return e
+}
+
+// newChunk returns an empty chunk buffer with room for n bytes.
+func (e *Engine) newChunk(size, n int) *chunk {
+	if n <= size && size == e.opts.ChunkBytes {
+		e.freeMu.Lock()
+		if k := len(e.free); k > 0 {
+			buf := e.free[k-1]
+			e.free[k-1] = nil
+			e.free = e.free[:k-1]
+			e.freeMu.Unlock()
+			return &chunk{buf: buf}
+		}
+		e.freeMu.Unlock()
+	}
+	return &chunk{buf: make([]byte, 0, max(size, n))}
+}
+
+// retire marks c dropped by its log and recycles it if nobody pins it.
+func (e *Engine) retire(c *chunk) {
+	if c.state.Add(retiredBit) == retiredBit {
+		e.recycle(c)
+	}
+}
+
+// unpin drops a reader's pin and recycles c if it was the last one of a
+// retired chunk.
+func (e *Engine) unpin(c *chunk) {
+	if c.state.Add(-1) == retiredBit {
+		e.recycle(c)
+	}
+}
+
+func (e *Engine) recycle(c *chunk) {
+	if cap(c.buf) != e.opts.ChunkBytes {
+		return
+	}
+	e.freeMu.Lock()
+	if len(e.free) < maxFreeChunks {
+		e.free = append(e.free, c.buf[:0])
+	}
+	e.freeMu.Unlock()
+	c.buf = nil
 }
 
 var _ shard.Engine = (*Engine)(nil)
@@ -134,9 +201,10 @@ type log struct {
 	deleted   bool               // guarded by mu
 	start     int64              // log start; guarded by mu
 	ents      []entry            // guarded by mu
-	chunks    [][]byte           // chunks[i] has sequence chunkBase+i; guarded by mu
+	chunks    []*chunk           // chunks[i] has sequence chunkBase+i; guarded by mu
 	chunkBase uint32             // guarded by mu
 	bytes     int64              // encoded bytes held; guarded by mu
+	settled   int64              // part of bytes counted in Engine.bytes; guarded by mu
 	keys      map[uint64][]int64 // guarded by mu
 	tags      map[uint64][]int64 // guarded by mu
 	marks     []mark             // guarded by mu
@@ -187,18 +255,30 @@ func (e *Engine) DeleteShard(name string) error {
 	if !ok {
 		return fmt.Errorf("%w: memory: %q", shard.ErrShardNotFound, name)
 	}
-	l.mu.Lock()
-	l.deleted = true
-	e.account(-l.bytes)
-	l.bytes, l.ents, l.chunks, l.keys, l.tags, l.marks = 0, nil, nil, nil, nil, nil
-	l.mu.Unlock()
-	l.waiters.Close()
+	e.drop(l)
 	return nil
 }
 
-func (e *Engine) account(delta int64) {
-	e.bytes.Add(delta)
-	heldBytes.Add(delta)
+// drop empties a log removed from the table and fires its waiters.
+func (e *Engine) drop(l *log) {
+	l.mu.Lock()
+	l.deleted = true
+	e.bytes.Add(-l.settled)
+	for _, c := range l.chunks {
+		e.retire(c)
+	}
+	l.bytes, l.settled, l.ents, l.chunks, l.keys, l.tags, l.marks = 0, 0, nil, nil, nil, nil, nil
+	l.mu.Unlock()
+	l.waiters.Close()
+}
+
+// settle moves l's byte count into the engine's once it drifted by
+// accountStep, or always when force. REQUIRES: l.mu held for writing.
+func (e *Engine) settle(l *log, force bool) {
+	if d := l.bytes - l.settled; force || d >= accountStep || d <= -accountStep {
+		e.bytes.Add(d)
+		l.settled = l.bytes
+	}
 }
 
 // ListShards implements shard.Adapter.
@@ -255,7 +335,7 @@ func (e *Engine) Append(_ context.Context, name string, recs []shard.Record, _ s
 			dropped = 0 // retention, not memory pressure
 		}
 	}
-	e.account(int64(total))
+	e.settle(l, false)
 	hw := first + int64(len(recs))
 	l.hw.Store(hw)
 	l.mu.Unlock()
@@ -278,17 +358,16 @@ func (e *Engine) appendLocked(l *log, r *shard.Record, off, now int64) {
 		ts = now
 	}
 	n := rec.Len(r)
-	var cur []byte
+	var cur *chunk
 	if len(l.chunks) > 0 {
 		cur = l.chunks[len(l.chunks)-1]
 	}
-	if cur == nil || len(cur)+n > cap(cur) {
-		cur = make([]byte, 0, max(l.chunkBytes, n))
+	if cur == nil || len(cur.buf)+n > cap(cur.buf) {
+		cur = e.newChunk(l.chunkBytes, n)
 		l.chunks = append(l.chunks, cur)
 	}
-	pos := len(cur)
-	cur = rec.Append(cur, r, ts)
-	l.chunks[len(l.chunks)-1] = cur
+	pos := len(cur.buf)
+	cur.buf = rec.Append(cur.buf, r, ts)
 	l.ents = append(l.ents, entry{chunk: l.chunkBase + uint32(len(l.chunks)-1), pos: uint32(pos), n: uint32(n), size: uint32(r.Size()), ts: ts})
 	l.bytes += int64(n)
 	if r.Key != nil {
@@ -310,11 +389,11 @@ func (e *Engine) appendLocked(l *log, r *shard.Record, off, now int64) {
 	l.maxTs = max(l.maxTs, ts)
 }
 
-// bytesOf returns the encoding of ents[i]. REQUIRES: l.mu held.
-func (l *log) bytesOf(i int) []byte {
+// bytesOf returns the encoding of ents[i] and its chunk. REQUIRES: l.mu held.
+func (l *log) bytesOf(i int) ([]byte, *chunk) {
 	en := &l.ents[i]
 	c := l.chunks[en.chunk-l.chunkBase]
-	return c[en.pos : en.pos+en.n : en.pos+en.n]
+	return c.buf[en.pos : en.pos+en.n : en.pos+en.n], c
 }
 
 // dropLocked drops the oldest records while more returns true and some
@@ -332,14 +411,14 @@ func (e *Engine) dropLocked(l *log, more func(*log) bool) int {
 
 func (e *Engine) dropOneLocked(l *log) {
 	off := l.start
-	b := l.bytesOf(0)
+	b, _ := l.bytesOf(0)
 	// A record we encoded always decodes; an error here would be a bug in
 	// rec, and the index entries are then left for lookups to skip.
 	_ = rec.KeyTags(b,
 		func(k []byte) { prune(l.keys, maphash.Bytes(e.seed, k), off) },
 		func(t []byte) { prune(l.tags, maphash.Bytes(e.seed, t), off) })
 	l.bytes -= int64(l.ents[0].n)
-	e.account(-int64(l.ents[0].n))
+	e.settle(l, false)
 	l.ents = l.ents[1:]
 	l.start++
 }
@@ -365,6 +444,9 @@ func (e *Engine) trimLocked(l *log) {
 		keep = int(l.ents[0].chunk - l.chunkBase)
 	}
 	if keep > 0 {
+		for _, c := range l.chunks[:keep] {
+			e.retire(c)
+		}
 		clear(l.chunks[:keep])
 		l.chunks = l.chunks[keep:]
 		l.chunkBase += uint32(keep)
@@ -383,6 +465,7 @@ func (e *Engine) evictGlobal(first *log) {
 	evict := func(l *log) bool {
 		l.mu.Lock()
 		n := e.dropLocked(l, over)
+		e.settle(l, true)
 		l.mu.Unlock()
 		droppedRecords.Add(n)
 		return over(nil)
@@ -393,11 +476,13 @@ func (e *Engine) evictGlobal(first *log) {
 	e.shards.Range(func(_ string, l *log) bool { return evict(l) })
 }
 
-// result is a pooled ReadResult with its backing arrays.
+// result is a pooled ReadResult with its backing arrays and the chunks
+// its records point into.
 type result struct {
-	res  shard.ReadResult
-	tags [][]byte
-	hdrs []shard.Header
+	res    shard.ReadResult
+	tags   [][]byte
+	hdrs   []shard.Header
+	pinned []*chunk
 }
 
 func (e *Engine) newResult(l *log) *result {
@@ -414,6 +499,11 @@ func (e *Engine) releaseResult(res *shard.ReadResult) {
 	clear(r.res.Records) // drop references to chunks
 	clear(r.tags)
 	clear(r.hdrs)
+	for _, c := range r.pinned {
+		e.unpin(c)
+	}
+	clear(r.pinned)
+	r.pinned = r.pinned[:0]
 	r.res = shard.ReadResult{Records: r.res.Records[:0]}
 	r.tags, r.hdrs = r.tags[:0], r.hdrs[:0]
 	e.pool.Put(r)
@@ -423,8 +513,13 @@ func (e *Engine) releaseResult(res *shard.ReadResult) {
 func (r *result) add(l *log, i int) error {
 	r.res.Records = append(r.res.Records, shard.Record{Offset: l.start + int64(i)})
 	x := &r.res.Records[len(r.res.Records)-1]
+	b, c := l.bytesOf(i)
+	if k := len(r.pinned); k == 0 || r.pinned[k-1] != c {
+		c.state.Add(1)
+		r.pinned = append(r.pinned, c)
+	}
 	var err error
-	r.tags, r.hdrs, err = rec.Decode(l.bytesOf(i), x, r.tags, r.hdrs)
+	r.tags, r.hdrs, err = rec.Decode(b, x, r.tags, r.hdrs)
 	r.res.Bytes += int(l.ents[i].size)
 	return err
 }
@@ -486,7 +581,7 @@ func (e *Engine) lookup(name string, what []byte, from int64, maxRecords int, by
 	r.res.Next = l.hw.Load()
 	for j := sort.Search(len(p), func(j int) bool { return p[j] >= from }); j < len(p); j++ {
 		i := int(p[j] - l.start)
-		if !matches(l.bytesOf(i), what, byTag) {
+		if b, _ := l.bytesOf(i); !matches(b, what, byTag) {
 			continue // hash collision
 		}
 		if len(r.res.Records) == maxRecords {
@@ -606,13 +701,9 @@ func (e *Engine) Close() error {
 	}
 	e.shards.Range(func(name string, l *log) bool {
 		e.shards.Delete(name)
-		l.mu.Lock()
-		l.deleted = true
-		e.account(-l.bytes)
-		l.bytes = 0
-		l.mu.Unlock()
-		l.waiters.Close()
+		e.drop(l)
 		return true
 	})
+	live.Delete(e)
 	return nil
 }

@@ -105,7 +105,7 @@ func Open(dir string, opts Options) (*Engine, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	po := &pebble.Options{}
+	po := defaultPebbleOptions()
 	if opts.Pebble != nil {
 		po = opts.Pebble.Clone()
 	}
@@ -129,6 +129,24 @@ func Open(dir string, opts Options) (*Engine, error) {
 		go e.flusher()
 	}
 	return e, nil
+}
+
+// defaultPebbleOptions tune pebble for an append-mostly log: a larger
+// memtable and L0 budget (fewer, larger flushes; less write amplification
+// from interleaved shards) and no block compression (message payloads are
+// often compressed by producers already, and the CPU is better spent on
+// protocol work).
+func defaultPebbleOptions() *pebble.Options {
+	po := &pebble.Options{
+		MemTableSize:                64 << 20,
+		MemTableStopWritesThreshold: 4,
+		L0CompactionThreshold:       8,
+		L0StopWritesThreshold:       32,
+		LBaseMaxBytes:               512 << 20,
+	}
+	po.EnsureDefaults()
+	po.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionNone })
+	return po
 }
 
 // recover loads every shard's meta and state and finds its next offset.

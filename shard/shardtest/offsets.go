@@ -169,7 +169,7 @@ func testOffsetConcurrent(t *testing.T, newStore OffsetFactory, _ OffsetCaps) {
 			defer wg.Done()
 			group := fmt.Sprintf("group-%d", g)
 			for i := 1; i <= commits; i++ {
-				err := s.Commit(context.Background(), group, []gOff{o("t", 0, int64(i), ""), o("t", 1, int64(i * 2), "")})
+				err := s.Commit(context.Background(), group, []gOff{o("t", 0, int64(i), ""), o("t", 1, int64(i*2), "")})
 				if err != nil {
 					t.Error(err)
 					return
@@ -183,7 +183,7 @@ func testOffsetConcurrent(t *testing.T, newStore OffsetFactory, _ OffsetCaps) {
 	}
 	wg.Wait()
 	for g := 0; g < groups; g++ {
-		wantFetch(t, s, fmt.Sprintf("group-%d", g), "t", []gOff{o("t", 0, commits, ""), o("t", 1, commits * 2, "")})
+		wantFetch(t, s, fmt.Sprintf("group-%d", g), "t", []gOff{o("t", 0, commits, ""), o("t", 1, commits*2, "")})
 	}
 }
 
@@ -209,7 +209,7 @@ func testOffsetReopen(t *testing.T, newStore OffsetFactory, caps OffsetCaps) {
 	}
 	dir := t.TempDir()
 	s := newStore(t, dir)
-	commit(t, s, "g", o("t", 0, 42, "meta"), o("u", 7, 1 << 40, ""))
+	commit(t, s, "g", o("t", 0, 42, "meta"), o("u", 7, 1<<40, ""))
 	commit(t, s, "gone", o("t", 0, 1, ""))
 	if err := s.DeleteGroup(context.Background(), "gone"); err != nil {
 		t.Fatal(err)
@@ -219,6 +219,6 @@ func testOffsetReopen(t *testing.T, newStore OffsetFactory, caps OffsetCaps) {
 	}
 	s = newStore(t, dir)
 	defer s.Close()
-	wantFetch(t, s, "g", "", []gOff{o("t", 0, 42, "meta"), o("u", 7, 1 << 40, "")})
+	wantFetch(t, s, "g", "", []gOff{o("t", 0, 42, "meta"), o("u", 7, 1<<40, "")})
 	wantGroups(t, s, "g")
 }
