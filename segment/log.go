@@ -564,15 +564,18 @@ func (sl *shardLog) scan(res *readResult, off int64, maxScan int64, fn visitFunc
 // prepareRead maps seg, loads its indexes and returns the position to
 // start reading at for off. REQUIRES: mu held.
 func (sl *shardLog) prepareRead(seg *segment, off, endOff int64) (int64, error) {
-	mapLen := seg.visible
-	if !seg.sealed {
-		mapLen = sl.segBytes
-	}
-	if err := seg.ensureMapped(mapLen); err != nil {
+	// Map the whole segment size limit: a segment sealed by a roll may
+	// still grow its visible length at the round's publish. Only a
+	// segment's first batch can pass the limit, and a segment is mapped
+	// only once something is visible.
+	if err := seg.ensureMapped(sl.segBytes); err != nil {
 		return 0, fmt.Errorf("segment: shard %s: %w", sl.name, err)
 	}
 	if seg.visible == 0 {
 		return 0, nil
+	}
+	if int64(len(seg.data)) < seg.visible { // invariant; a panic here would take the broker down
+		return 0, fmt.Errorf("segment: shard %s: %s: mapping of %d bytes shorter than its %d visible bytes", sl.name, seg.path(logSuffix), len(seg.data), seg.visible)
 	}
 	if err := seg.loadSealed(&sl.e.opts, endOff); err != nil {
 		return 0, err
