@@ -19,6 +19,7 @@
 //	GET  /metrics            Prometheus text, same as prometheus_port
 //	POST /api/v1/login       {"username","password"} -> {"token","expires_at"}
 //	     /debug/pprof/...    only when runtime.pprof_enable = true
+//	     anything else       404 in the envelope
 //
 // Other packages add theirs through HandleFunc (see component.Router).
 //

@@ -56,6 +56,11 @@ func New(o Options) *Server {
 	})
 	s.mux.HandleFunc("GET /metrics", WriteMetrics)
 	s.mux.HandleFunc("POST /api/v1/login", a.handleLogin)
+	// Everything no other pattern takes (an unknown path, or a known one with another method) still
+	// gets an envelope.
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		Fail(w, http.StatusNotFound, "admin: no route for "+r.Method+" "+r.URL.Path)
+	})
 	if o.Pprof {
 		s.mux.HandleFunc("/debug/pprof/", pprof.Index)
 		s.mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -99,9 +104,9 @@ func instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
-		// ServeMux stores the matched pattern in r; "" means nothing matched (404/405 by the mux).
+		// ServeMux stores the matched pattern in r; "/" is the fallback, "" a request the mux refused.
 		path := r.Pattern
-		if path == "" {
+		if path == "/" || path == "" {
 			path = "unmatched"
 		}
 		metrics.GetOrCreateCounter(`robustmq_admin_http_requests_total{path="` + path + `",code="` +

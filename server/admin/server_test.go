@@ -51,8 +51,8 @@ func TestServerLife(t *testing.T) {
 		if code, body := get(t, base+"/health/ready"); code != 200 || body != `{"code":0,"data":{"status":"ready"},"error":null}` {
 			t.Fatalf("ready = %d %s", code, body)
 		}
-		if code, _ := get(t, base+"/nope"); code != 404 {
-			t.Fatalf("GET /nope = %d; want 404", code)
+		if code, body := get(t, base+"/nope"); code != 404 || body != `{"code":404,"data":null,"error":"admin: no route for GET /nope"}` {
+			t.Fatalf("GET /nope = %d %s; want 404 in an envelope", code, body)
 		}
 		code, body := get(t, base+"/metrics")
 		for _, want := range []string{
