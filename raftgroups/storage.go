@@ -316,8 +316,13 @@ func (s *Storage) installSnap(snap *pb.Snapshot) {
 // conflicting suffix. REQUIRES: s.mu held.
 func (s *Storage) appendMem(ents []*pb.Entry) {
 	offset := ents[0].GetIndex() - s.ents[0].GetIndex()
-	// Full slice expression: the dropped suffix may still be referenced by
-	// slices handed to raft, so it must not be overwritten in place.
+	if offset == uint64(len(s.ents)) {
+		s.ents = append(s.ents, ents...) // the common case: amortized O(1)
+		return
+	}
+	// Conflict: the full slice expression makes append copy, because the
+	// dropped suffix may still be referenced by slices handed to raft and
+	// must not be overwritten in place.
 	s.ents = append(s.ents[:offset:offset], ents...)
 }
 
