@@ -38,13 +38,16 @@ type TopicConfig struct {
 // round-robin counter) in lock stripes, and delegates every call to the
 // shard's engine, counting metrics on the way.
 //
-// Lookups take no lock (see Table), so appends to different shards share no
-// lock and no written memory except the per-engine metric counters.
+// Lookups take no lock (see Table) and the append and read counters live in
+// each shard's route entry, summed when metrics are scraped (the router's
+// metrics.Set), so appends to different shards share no lock and no written
+// memory.
 type Router struct {
 	engines map[EngineType]*engineRef // immutable after NewRouter
-	shards  *Table[*engineRef]
+	shards  *Table[*route]
 	topics  *Table[*topic]
 	opts    RouterOptions
+	set     *metrics.Set // this router's gauges, registered until Close
 
 	closed atomic.Bool
 	stop   chan struct{}
@@ -57,13 +60,50 @@ type topic struct {
 	rr    atomic.Uint32
 }
 
-// engineRef is an engine with its metric counters, created once per engine.
+// engineRef is an engine with its error counters and the totals of its
+// deleted shards, created once per engine.
 type engineRef struct {
 	Engine
-	appendRecords, appendBytes *metrics.Counter
-	readRecords, readBytes     *metrics.Counter
-	errs                       [numReasons]*metrics.Counter
-	shardCount                 *atomic.Int64
+	errs [numReasons]*metrics.Counter
+	gone Stats // counts of deleted shards; fields updated atomically
+}
+
+// route is a shard table entry: the engine and the shard's own counters.
+type route struct {
+	*engineRef
+	stats Stats // updated atomically
+}
+
+// Stats are cumulative counts, per shard or summed per engine.
+type Stats struct {
+	AppendRecords, AppendBytes uint64
+	ReadRecords, ReadBytes     uint64
+	Shards                     int64 // in sums: shards held now
+}
+
+func (s *Stats) add(o *Stats) {
+	atomic.AddUint64(&s.AppendRecords, atomic.LoadUint64(&o.AppendRecords))
+	atomic.AddUint64(&s.AppendBytes, atomic.LoadUint64(&o.AppendBytes))
+	atomic.AddUint64(&s.ReadRecords, atomic.LoadUint64(&o.ReadRecords))
+	atomic.AddUint64(&s.ReadBytes, atomic.LoadUint64(&o.ReadBytes))
+}
+
+// Stats sums the counters of engine t's shards, deleted ones included.
+func (r *Router) Stats(t EngineType) Stats {
+	var s Stats
+	e, ok := r.engines[t]
+	if !ok {
+		return s
+	}
+	s.add(&e.gone)
+	r.shards.Range(func(_ string, rt *route) bool {
+		if rt.engineRef == e {
+			s.add(&rt.stats)
+			s.Shards++
+		}
+		return true
+	})
+	return s
 }
 
 // Error reasons, the label values of robustmq_storage_errors_total.
@@ -95,28 +135,35 @@ func reason(err error) int {
 	return reasonOther
 }
 
-// shardCounts are the process-wide shard counts per engine, exported as
-// robustmq_storage_shards{engine=...}.
-var shardCounts sync.Map // EngineType -> *atomic.Int64
-
 func newEngineRef(e Engine) *engineRef {
-	t := e.Type()
-	r := &engineRef{
-		Engine:        e,
-		appendRecords: metrics.GetOrCreateCounter(`robustmq_storage_append_records_total{engine="` + string(t) + `"}`),
-		appendBytes:   metrics.GetOrCreateCounter(`robustmq_storage_append_bytes_total{engine="` + string(t) + `"}`),
-		readRecords:   metrics.GetOrCreateCounter(`robustmq_storage_read_records_total{engine="` + string(t) + `"}`),
-		readBytes:     metrics.GetOrCreateCounter(`robustmq_storage_read_bytes_total{engine="` + string(t) + `"}`),
-	}
+	r := &engineRef{Engine: e}
 	for i := range r.errs {
-		r.errs[i] = metrics.GetOrCreateCounter(`robustmq_storage_errors_total{engine="` + string(t) + `",reason="` + reasonNames[i] + `"}`)
-	}
-	c, loaded := shardCounts.LoadOrStore(t, new(atomic.Int64))
-	r.shardCount = c.(*atomic.Int64)
-	if !loaded {
-		metrics.GetOrCreateGauge(`robustmq_storage_shards{engine="`+string(t)+`"}`, func() float64 { return float64(r.shardCount.Load()) })
+		r.errs[i] = metrics.GetOrCreateCounter(`robustmq_storage_errors_total{engine="` + string(e.Type()) + `",reason="` + reasonNames[i] + `"}`)
 	}
 	return r
+}
+
+// registerMetrics exports the sums of Stats per engine:
+// robustmq_storage_{append,read}_{records,bytes}_total and
+// robustmq_storage_shards, labelled by engine.
+func (r *Router) registerMetrics() {
+	r.set = metrics.NewSet()
+	for t := range r.engines {
+		l := `{engine="` + string(t) + `"}`
+		for _, m := range []struct {
+			name string
+			get  func(*Stats) float64
+		}{
+			{"robustmq_storage_append_records_total", func(s *Stats) float64 { return float64(s.AppendRecords) }},
+			{"robustmq_storage_append_bytes_total", func(s *Stats) float64 { return float64(s.AppendBytes) }},
+			{"robustmq_storage_read_records_total", func(s *Stats) float64 { return float64(s.ReadRecords) }},
+			{"robustmq_storage_read_bytes_total", func(s *Stats) float64 { return float64(s.ReadBytes) }},
+			{"robustmq_storage_shards", func(s *Stats) float64 { return float64(s.Shards) }},
+		} {
+			r.set.NewGauge(m.name+l, func() float64 { s := r.Stats(t); return m.get(&s) })
+		}
+	}
+	metrics.RegisterSet(r.set)
 }
 
 // fail counts err (if any) and returns it.
@@ -127,13 +174,18 @@ func (r *engineRef) fail(err error) error {
 	return err
 }
 
-func (r *engineRef) read(res *ReadResult, err error) (*ReadResult, error) {
+func (r *route) read(res *ReadResult, err error) (*ReadResult, error) {
 	if err != nil {
 		return nil, r.fail(err)
 	}
-	r.readRecords.Add(len(res.Records))
-	r.readBytes.Add(res.Bytes)
+	atomic.AddUint64(&r.stats.ReadRecords, uint64(len(res.Records)))
+	atomic.AddUint64(&r.stats.ReadBytes, uint64(res.Bytes))
 	return res, nil
+}
+
+func (r *route) appended(recs []Record) {
+	atomic.AddUint64(&r.stats.AppendRecords, uint64(len(recs)))
+	atomic.AddUint64(&r.stats.AppendBytes, uint64(batchBytes(recs)))
 }
 
 // NewRouter returns a router over engines and loads the shards they already
@@ -149,7 +201,7 @@ func NewRouter(engines []Engine, opts RouterOptions) (*Router, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	r := &Router{engines: map[EngineType]*engineRef{}, shards: NewTable[*engineRef](opts.Stripes),
+	r := &Router{engines: map[EngineType]*engineRef{}, shards: NewTable[*route](opts.Stripes),
 		topics: NewTable[*topic](opts.Stripes), opts: opts, stop: make(chan struct{})}
 	for _, e := range engines {
 		t := e.Type()
@@ -163,12 +215,12 @@ func NewRouter(engines []Engine, opts RouterOptions) (*Router, error) {
 			return nil, fmt.Errorf("shard: router: list %s shards: %w", t, err)
 		}
 		for _, in := range infos {
-			if !r.shards.Insert(in.Config.Name, ref) {
+			if !r.shards.Insert(in.Config.Name, &route{engineRef: ref}) {
 				return nil, fmt.Errorf("%w: router: %q held by two engines", ErrShardExists, in.Config.Name)
 			}
-			ref.shardCount.Add(1)
 		}
 	}
+	r.registerMetrics()
 	if opts.RetentionInterval > 0 {
 		r.wg.Add(1)
 		go r.retention()
@@ -194,7 +246,7 @@ func (r *Router) retention() {
 	}
 }
 
-func (r *Router) route(name string) (*engineRef, error) {
+func (r *Router) route(name string) (*route, error) {
 	if r.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -229,12 +281,11 @@ func (r *Router) CreateShard(cfg ShardConfig) error {
 	if err := e.CreateShard(cfg); err != nil {
 		return err
 	}
-	if !r.shards.Insert(cfg.Name, e) {
+	if !r.shards.Insert(cfg.Name, &route{engineRef: e}) {
 		// Another engine won the race for the name: undo ours.
 		_ = e.DeleteShard(cfg.Name)
 		return fmt.Errorf("%w: %q", ErrShardExists, cfg.Name)
 	}
-	e.shardCount.Add(1)
 	return nil
 }
 
@@ -247,8 +298,8 @@ func (r *Router) DeleteShard(name string) error {
 	if err := e.DeleteShard(name); err != nil {
 		return err
 	}
-	if _, ok := r.shards.Delete(name); ok {
-		e.shardCount.Add(-1)
+	if rt, ok := r.shards.Delete(name); ok {
+		rt.gone.add(&rt.stats)
 	}
 	return nil
 }
@@ -285,13 +336,13 @@ func (r *Router) AppendAsync(shard string, recs []Record, opt AppendOptions, don
 		done(0, err)
 		return
 	}
-	n, size := len(recs), batchBytes(recs)
+	n, size := uint64(len(recs)), uint64(batchBytes(recs))
 	e.AppendAsync(shard, recs, opt, func(first int64, err error) {
 		if err != nil {
 			e.fail(err)
 		} else {
-			e.appendRecords.Add(n)
-			e.appendBytes.Add(size)
+			atomic.AddUint64(&e.stats.AppendRecords, n)
+			atomic.AddUint64(&e.stats.AppendBytes, size)
 		}
 		done(first, err)
 	})
@@ -307,8 +358,7 @@ func (r *Router) Append(ctx context.Context, shard string, recs []Record, opt Ap
 	if err != nil {
 		return 0, e.fail(err)
 	}
-	e.appendRecords.Add(len(recs))
-	e.appendBytes.Add(batchBytes(recs))
+	e.appended(recs)
 	return first, nil
 }
 
@@ -416,10 +466,7 @@ func (r *Router) Close() error {
 	}
 	close(r.stop)
 	r.wg.Wait()
-	r.shards.Range(func(_ string, e *engineRef) bool {
-		e.shardCount.Add(-1)
-		return true
-	})
+	metrics.UnregisterSet(r.set, true)
 	var errs []error
 	for _, e := range r.engines {
 		errs = append(errs, e.Close())

@@ -1,10 +1,12 @@
 package shard_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 
@@ -87,16 +89,43 @@ func TestRouterDispatch(t *testing.T) {
 			t.Fatalf("%s in %s: %v; want ErrShardNotFound", c.name, c.notIn.Type(), err)
 		}
 	}
-	recs := metrics.GetOrCreateCounter(`robustmq_storage_append_records_total{engine="memory"}`)
-	before := recs.Get()
-	if _, err := r.Append(context.Background(), "m_0", make([]shard.Record, 3), shard.AppendOptions{}); err != nil {
+	if _, err := r.Append(context.Background(), "m_0", []shard.Record{{Value: []byte("abc")}, {Key: []byte("k")}}, shard.AppendOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if got := recs.Get() - before; got != 3 {
-		t.Fatalf("append_records_total grew by %d; want 3", got)
+	res, err := r.Read("m_0", 0, 10, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Release()
+	// m_0 holds v, abc, k: 3 records of 5 bytes, all read once.
+	want := shard.Stats{AppendRecords: 3, AppendBytes: 5, ReadRecords: 3, ReadBytes: 5, Shards: 1}
+	if got := r.Stats(shard.EngineMemory); got != want {
+		t.Fatalf("Stats(memory) = %+v; want %+v", got, want)
+	}
+	var buf bytes.Buffer
+	metrics.WritePrometheus(&buf, false)
+	for _, line := range []string{
+		`robustmq_storage_append_records_total{engine="memory"} 3`,
+		`robustmq_storage_read_bytes_total{engine="memory"} 5`,
+		`robustmq_storage_shards{engine="pebble"} 1`,
+	} {
+		if !strings.Contains(buf.String(), line+"\n") {
+			t.Fatalf("metrics output lacks %q:\n%s", line, buf.String())
+		}
+	}
+	// A deleted shard's counts stay in the sums.
+	if err := r.DeleteShard("m_0"); err != nil {
+		t.Fatal(err)
+	}
+	want.Shards = 0
+	if got := r.Stats(shard.EngineMemory); got != want {
+		t.Fatalf("Stats(memory) after DeleteShard = %+v; want %+v", got, want)
+	}
+	if err := r.CreateShard(shard.ShardConfig{Name: "m_0", Engine: shard.EngineMemory}); err != nil {
+		t.Fatal(err)
 	}
 	nf := metrics.GetOrCreateCounter(`robustmq_storage_errors_total{engine="memory",reason="out_of_range"}`)
-	before = nf.Get()
+	before := nf.Get()
 	if _, err := r.Read("m_0", 99, 1, 1); !errors.Is(err, shard.ErrOffsetOutOfRange) {
 		t.Fatalf("Read(99): %v", err)
 	}
