@@ -172,7 +172,9 @@ func (n *Node) Start(ctx context.Context) error {
 		stepSeconds(st.name).Set(took.Seconds())
 		attrs := []any{"step", st.name, "duration", took}
 		if a, ok := st.c.(interface{ Addr() string }); ok {
-			attrs = append(attrs, "addr", a.Addr())
+			// The configured host with the bound port: Go binds 0.0.0.0 dual-stack and names it [::].
+			_, port, _ := net.SplitHostPort(a.Addr())
+			attrs = append(attrs, "addr", net.JoinHostPort(n.cfg.BindIP, port))
 		}
 		n.log.Info("start", attrs...)
 	}
