@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
@@ -26,11 +27,13 @@ const (
 // OpenDB opens (creating if needed) the node's pebble DB in dir, logging
 // through log (nil: slog.Default()). One DB holds the raft state of all three
 // groups; close it after the Manager stopped.
-func OpenDB(dir string, log *slog.Logger) (*pebble.DB, error) {
+func OpenDB(dir string, log *slog.Logger) (*pebble.DB, error) { return openDB(dir, vfs.Default, log) }
+
+func openDB(dir string, fs vfs.FS, log *slog.Logger) (*pebble.DB, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	db, err := pebble.Open(dir, &pebble.Options{Logger: logAdapter{log.With("component", "pebble")}})
+	db, err := pebble.Open(dir, &pebble.Options{FS: fs, Logger: logAdapter{log.With("component", "pebble")}})
 	if err != nil {
 		return nil, fmt.Errorf("raftgroups: open pebble %s: %w", dir, err)
 	}
