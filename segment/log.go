@@ -220,6 +220,9 @@ func (sl *shardLog) writeRun(seg *segment, b []byte, ws []waiter, bufAt int) err
 		return nil
 	}
 	ops := sl.e.ops
+	if err := sl.openFile(seg); err != nil {
+		return sl.writeErr(seg, "open", err)
+	}
 	end := seg.size + int64(len(b))
 	if end > seg.alloc && sl.e.prealloc.Load() {
 		n := max(sl.e.opts.PreallocBytes, end-seg.alloc)
@@ -329,7 +332,17 @@ func (sl *shardLog) syncPending() {
 	}
 }
 
+// openFile opens seg's log file for the worker (readers may race to it).
+func (sl *shardLog) openFile(seg *segment) error {
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	return seg.openFile()
+}
+
 func (sl *shardLog) syncSeg(seg *segment) error {
+	if err := sl.openFile(seg); err != nil {
+		return err
+	}
 	t := time.Now()
 	if err := sl.e.ops.sync(seg.f); err != nil {
 		return fmt.Errorf("fdatasync %s: %w", seg.path(logSuffix), err)
@@ -346,7 +359,7 @@ func (sl *shardLog) syncSeg(seg *segment) error {
 // runs after an fsync, so persisted entries never point past durable data.
 // Index writes are not synced: a lost or torn entry is rebuilt on mount.
 func (sl *shardLog) persistIndex(seg *segment) {
-	if seg.idxF == nil {
+	if len(seg.idx) == seg.idxDone && len(seg.tidx) == seg.tidxDone || seg.openIndexFiles() != nil {
 		return
 	}
 	b := sl.scratch[:0]
@@ -854,7 +867,7 @@ func (sl *shardLog) truncateTo(off int64) error {
 	} else {
 		seg.visible, seg.size = cut, cut
 		seg.sealed, seg.loaded = true, false
-		if seg.refs.Load() == 1 && seg.f != nil {
+		if seg.refs.Load() == 1 && seg.openFile() == nil {
 			// No reader holds views past the cut (readers take references
 			// under mu): cut the file now.
 			_ = sl.e.ops.truncate(seg.f, cut)
@@ -871,9 +884,8 @@ func (sl *shardLog) truncateTo(off int64) error {
 		ns.release()
 		return fmt.Errorf("segment: shard %s: truncate to %d: %w", sl.name, off, err)
 	}
-	if err := ns.openIndexFiles(true); err == nil {
-		err = syncDir(sl.dir)
-	}
+	ns.removeIndexFiles()
+	err = syncDir(sl.dir)
 	if err == nil {
 		ns.f, err = os.OpenFile(final, os.O_RDWR, 0)
 	}

@@ -171,11 +171,12 @@ func (sl *shardLog) recoverActive(s *segment) error {
 		return fmt.Errorf("segment: shard %s: %w", sl.name, err)
 	}
 	size := fi.Size()
-	if err := s.openIndexFiles(false); err != nil {
-		return err
-	}
-	ib, _ := readAll(s.idxF)
-	tb, _ := readAll(s.tidxF)
+	defer func() { // mounted shards hold no descriptors until used
+		f.Close()
+		s.f = nil
+	}()
+	ib, _ := os.ReadFile(s.path(idxSuffix))
+	tb, _ := os.ReadFile(s.path(tidxSuffix))
 	idx := loadOffIndex(nil, ib, size)
 	tidx := loadTimeIndex(nil, tb)
 	k := 0
@@ -215,23 +216,17 @@ func (sl *shardLog) recoverActive(s *segment) error {
 		logTruncation(sl.e.log, sl.name, s.path(logSuffix), end, size, serr)
 	}
 	// Entries past the verified prefix are rewritten after the next fsync.
-	_ = s.idxF.Truncate(int64(k) * offEntrySize)
-	_ = s.tidxF.Truncate(int64(k) * timeEntrySize)
+	if len(ib) > k*offEntrySize {
+		_ = os.Truncate(s.path(idxSuffix), int64(k)*offEntrySize)
+	}
+	if len(tb) > k*timeEntrySize {
+		_ = os.Truncate(s.path(tidxSuffix), int64(k)*timeEntrySize)
+	}
 	s.idxDone, s.tidxDone = k, k
 	s.size, s.visible, s.alloc, s.endOff = end, end, end, next
 	s.maxTS, s.loaded = s.ix.maxTS, true
 	s.dirty = end > start // what the scan found may predate the crash's last fsync
 	return nil
-}
-
-func readAll(f *os.File) ([]byte, error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	b := make([]byte, fi.Size())
-	n, err := f.ReadAt(b, 0)
-	return b[:n], err
 }
 
 // closeSegs drops the shard's references to its segments.

@@ -38,8 +38,10 @@ type segment struct {
 	dir  string
 	refs atomic.Int32
 
-	// f and data are set once, under the shard's mu (by the creator or the
-	// first reader), and released by destroy after the last reference.
+	// f and data are set once, under the shard's mu (by the creator, the
+	// worker or the first reader), and released by destroy after the last
+	// reference. idxF and tidxF are opened lazily by the holder of ioMu
+	// and closed when the segment is sealed.
 	f           *os.File
 	data        []byte // read-only MAP_SHARED mapping, nil until first read
 	idxF, tidxF *os.File
@@ -74,16 +76,14 @@ func newSegment(dir string, base int64, o *Options) *segment {
 
 func (s *segment) path(suffix string) string { return filepath.Join(s.dir, segName(s.base, suffix)) }
 
-// createFiles creates the segment's three files, truncating leftovers of an
-// earlier attempt, and makes the directory entries durable.
+// createFiles creates the segment's log file, removes index files left by
+// an earlier segment of the same base, and makes the entries durable.
 func (s *segment) createFiles() error {
 	var err error
 	if s.f, err = os.OpenFile(s.path(logSuffix), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644); err != nil {
 		return fmt.Errorf("segment: create %s: %w", s.path(logSuffix), err)
 	}
-	if err = s.openIndexFiles(true); err != nil {
-		return err
-	}
+	s.removeIndexFiles()
 	if err = syncDir(s.dir); err != nil {
 		return fmt.Errorf("segment: sync dir %s: %w", s.dir, err)
 	}
@@ -91,18 +91,36 @@ func (s *segment) createFiles() error {
 	return nil
 }
 
-func (s *segment) openIndexFiles(trunc bool) error {
-	flag := os.O_RDWR | os.O_CREATE
-	if trunc {
-		flag |= os.O_TRUNC
+// openFile opens the log file if it is not open: mounted segments hold no
+// descriptor until first read or write. REQUIRES: shardLog.mu held.
+func (s *segment) openFile() error {
+	if s.f != nil {
+		return nil
 	}
-	var err error
-	if s.idxF, err = os.OpenFile(s.path(idxSuffix), flag, 0o644); err != nil {
-		return fmt.Errorf("segment: open %s: %w", s.path(idxSuffix), err)
+	f, err := os.OpenFile(s.path(logSuffix), os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("segment: open %s: %w", s.path(logSuffix), err)
 	}
-	if s.tidxF, err = os.OpenFile(s.path(tidxSuffix), flag, 0o644); err != nil {
-		return fmt.Errorf("segment: open %s: %w", s.path(tidxSuffix), err)
+	s.f = f
+	return nil
+}
+
+// openIndexFiles opens the index files for appending entries; the active
+// segment keeps them open until sealed. REQUIRES: shardLog.ioMu held.
+func (s *segment) openIndexFiles() error {
+	if s.idxF != nil {
+		return nil
 	}
+	idx, err := os.OpenFile(s.path(idxSuffix), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	tidx, err := os.OpenFile(s.path(tidxSuffix), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		idx.Close()
+		return err
+	}
+	s.idxF, s.tidxF = idx, tidx
 	return nil
 }
 
@@ -159,12 +177,8 @@ func (s *segment) ensureMapped(mapLen int64) error {
 	if s.data != nil || s.visible == 0 {
 		return nil
 	}
-	if s.f == nil {
-		f, err := os.OpenFile(s.path(logSuffix), os.O_RDWR, 0)
-		if err != nil {
-			return fmt.Errorf("segment: open %s: %w", s.path(logSuffix), err)
-		}
-		s.f = f
+	if err := s.openFile(); err != nil {
+		return err
 	}
 	data, err := mmap(s.f, max(mapLen, s.visible))
 	if err != nil {
