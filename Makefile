@@ -5,11 +5,13 @@ CONFIG  ?=
 PKGS    := ./...
 # The default suite must stay well under CI's budget; soak/chaos/bench runs live behind their own targets.
 TEST_TIMEOUT ?= 15m
+COMMIT  := $(shell git rev-parse --short HEAD 2>/dev/null)
+LDFLAGS := -X robustmq/server/node.Commit=$(COMMIT)
 
 .PHONY: build run test fmt vet lint perf soak proto cluster clean
 
 build:
-	$(GO) build -o $(BIN) ./cmd/robustmq
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/robustmq
 
 run: build
 	./$(BIN) start $(if $(CONFIG),--config $(CONFIG))
