@@ -28,9 +28,12 @@
 // writes (AsyncStorageWrites=false):
 //
 //  1. rd := rn.Ready()
-//  2. Storage.Save(rd.HardState, rd.Entries, rd.Snapshot): one pebble batch,
-//     committed with pebble.Sync. A failed sync is fatal for the group: the
-//     loop stops, every waiter gets ErrStopped, and nothing more is sent.
+//  2. Storage.Save(rd.HardState, rd.Entries, rd.Snapshot, rd.MustSync): one
+//     pebble batch, committed with pebble.Sync whenever entries, term, vote
+//     or a snapshot are in it (a commit-index-only change is not synced, as
+//     in etcd). A failed write is fatal for the group: the loop stops, every
+//     waiter gets ErrStopped, and nothing more is sent (pebble itself treats
+//     a failed WAL fsync as fatal through its logger's Fatalf, which panics).
 //  3. If rd.Snapshot is not empty, the state machine restores from it.
 //  4. Transport.Send(rd.Messages): only after step 2 returned.
 //  5. Apply rd.CommittedEntries in order (config changes through
@@ -93,10 +96,10 @@
 //
 // The Data of every normal raft entry proposed by this package is a batch:
 //
-//	+---------+---------------+-------------------------------------------+
-//	| version | proposer(8)BE | count uvarint | count × command record    |
+//	+---------+---------------+---------------+---------------------------+
+//	| version | proposer(8)BE | count(4) BE   | count × command record    |
 //	|  0x01   | node id       |               |                           |
-//	+---------+---------------+-------------------------------------------+
+//	+---------+---------------+---------------+---------------------------+
 //	command record: proposal id(8, BE) | len uvarint | command(len)
 //
 // A command is the state machine's own encoding (see kv.go):

@@ -387,8 +387,9 @@ func (g *Group) reissueReads() {
 // handleReady processes one Ready in the order etcd raft's doc.go demands.
 func (g *Group) handleReady() error {
 	rd := g.rn.Ready()
-	// 1. Persist, synced, before anything that depends on it leaves.
-	if err := g.st.Save(rd.HardState, rd.Entries, rd.Snapshot); err != nil {
+	// 1. Persist (synced when raft says so) before anything that depends on
+	// it leaves.
+	if err := g.st.Save(rd.HardState, rd.Entries, rd.Snapshot, rd.MustSync); err != nil {
 		return err
 	}
 	if !raft.IsEmptySnap(rd.Snapshot) {

@@ -219,10 +219,14 @@ func (s *Storage) Snapshot() (*pb.Snapshot, error) {
 }
 
 // Save persists one Ready's snapshot, entries and hard state in a single
-// synced pebble batch, then makes them visible to raft. It is the only
-// write path on the Ready loop: the caller sends rd.Messages only after Save
-// returned nil. A non-nil error means the disk cannot be trusted (fatal).
-func (s *Storage) Save(hs *pb.HardState, ents []*pb.Entry, snap *pb.Snapshot) error {
+// pebble batch, then makes them visible to raft. It is the only write path
+// on the Ready loop: the caller sends rd.Messages only after Save returned
+// nil. The batch is synced when mustSync (raft's Ready.MustSync: entries,
+// term or vote changed) or a snapshot is present; a Ready that only moves
+// the commit index is written without fsync, as etcd does, because a lost
+// commit index is recovered from the leader. A non-nil error means the disk
+// cannot be trusted (fatal).
+func (s *Storage) Save(hs *pb.HardState, ents []*pb.Entry, snap *pb.Snapshot, mustSync bool) error {
 	hasSnap := !raft.IsEmptySnap(snap)
 	hasHS := !raft.IsEmptyHardState(hs)
 	if !hasSnap && !hasHS && len(ents) == 0 {
@@ -246,8 +250,12 @@ func (s *Storage) Save(hs *pb.HardState, ents []*pb.Entry, snap *pb.Snapshot) er
 		}
 		_ = b.Set(stateKey(s.group, kindHardState), v, nil)
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
-		return fmt.Errorf("raftgroups: %s: sync raft batch: %w", s.group, err)
+	wo := pebble.NoSync
+	if mustSync || hasSnap {
+		wo = pebble.Sync
+	}
+	if err := b.Commit(wo); err != nil {
+		return fmt.Errorf("raftgroups: %s: write raft batch: %w", s.group, err)
 	}
 	if hasSnap {
 		s.installSnap(snap)
@@ -331,10 +339,10 @@ func (s *Storage) appendMem(ents []*pb.Entry) {
 
 // Append persists ents (synced), truncating any conflicting suffix. It is
 // Save without hard state or snapshot.
-func (s *Storage) Append(ents []*pb.Entry) error { return s.Save(nil, ents, nil) }
+func (s *Storage) Append(ents []*pb.Entry) error { return s.Save(nil, ents, nil, true) }
 
 // SetHardState persists hs (synced).
-func (s *Storage) SetHardState(hs *pb.HardState) error { return s.Save(hs, nil, nil) }
+func (s *Storage) SetHardState(hs *pb.HardState) error { return s.Save(hs, nil, nil, true) }
 
 // ApplySnapshot persists snap (synced) and replaces the log with it. A
 // snapshot at index 0 carrying only a ConfState bootstraps membership.
@@ -342,7 +350,7 @@ func (s *Storage) ApplySnapshot(snap *pb.Snapshot) error {
 	if raft.IsEmptySnap(snap) {
 		return s.Bootstrap(snap.GetMetadata().GetConfState())
 	}
-	return s.Save(nil, nil, snap)
+	return s.Save(nil, nil, snap, true)
 }
 
 // Bootstrap records the initial membership of a group that has no state yet,

@@ -314,11 +314,11 @@ func TestStorageSave(t *testing.T) {
 		ss[i] = newStorage(t, db, g)
 	}
 	hs := &pb.HardState{Term: new(uint64(7)), Vote: new(uint64(2)), Commit: new(uint64(5))}
-	if err := ss[1].Save(hs, ents(4, 7, 7, 7), nil); err != nil {
+	if err := ss[1].Save(hs, ents(4, 7, 7, 7), nil, true); err != nil {
 		t.Fatal(err)
 	}
 	snap := &pb.Snapshot{Data: []byte("img"), Metadata: &pb.SnapshotMetadata{Index: new(uint64(9)), Term: new(uint64(8)), ConfState: &pb.ConfState{Voters: []uint64{1}}}}
-	if err := ss[2].Save(hs, ents(10, 8), snap); err != nil {
+	if err := ss[2].Save(hs, ents(10, 8), snap, true); err != nil {
 		t.Fatal(err)
 	}
 	// Reopen the DB itself, as after a restart.
@@ -346,7 +346,7 @@ func TestStorageSave(t *testing.T) {
 	}
 	// An old snapshot is refused.
 	r, _ := OpenStorage(db2, GroupMQTT)
-	if err := r.Save(nil, nil, snap); !errors.Is(err, raft.ErrSnapOutOfDate) {
+	if err := r.Save(nil, nil, snap, true); !errors.Is(err, raft.ErrSnapOutOfDate) {
 		t.Fatalf("Save(old snapshot) = %v; want ErrSnapOutOfDate", err)
 	}
 }
