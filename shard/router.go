@@ -68,10 +68,12 @@ type engineRef struct {
 	gone Stats // counts of deleted shards; fields updated atomically
 }
 
-// route is a shard table entry: the engine and the shard's own counters.
+// route is a shard table entry: the engine and the shard's own counters,
+// padded so neighbouring routes do not share a cache line.
 type route struct {
 	*engineRef
 	stats Stats // updated atomically
+	_     [128 - 8 - 40]byte
 }
 
 // Stats are cumulative counts, per shard or summed per engine.

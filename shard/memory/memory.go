@@ -72,25 +72,42 @@ const (
 	retiredBit           = 1 << 40
 )
 
+// Metrics sum over the open engines at scrape time: the counts live per
+// engine (bytes) and per shard (drops), so appends share no atomic.
 var (
-	droppedRecords = metrics.GetOrCreateCounter(`robustmq_storage_memory_dropped_records_total`)
-	live           sync.Map // *Engine -> struct{}: open engines, summed by the bytes gauge
-	_              = metrics.GetOrCreateGauge(`robustmq_storage_memory_bytes`, func() float64 {
-		var n int64
-		live.Range(func(k, _ any) bool { n += k.(*Engine).bytes.Load(); return true })
-		return float64(n)
-	})
+	live = sync.Map{} // *Engine -> struct{}
+	_    = metrics.GetOrCreateGauge(`robustmq_storage_memory_bytes`, func() float64 { return sumLive((*Engine).Bytes) })
+	_    = metrics.GetOrCreateGauge(`robustmq_storage_memory_dropped_records_total`, func() float64 { return sumLive((*Engine).Dropped) })
 )
+
+func sumLive(f func(*Engine) int64) float64 {
+	var n int64
+	live.Range(func(k, _ any) bool { n += f(k.(*Engine)); return true })
+	return float64(n)
+}
+
+// Bytes returns the encoded bytes the engine holds (settled, see the
+// package doc).
+func (e *Engine) Bytes() int64 { return e.bytes.Load() }
+
+// Dropped returns how many records the byte limits dropped so far.
+func (e *Engine) Dropped() int64 {
+	n := e.droppedGone.Load()
+	e.shards.Range(func(_ string, l *log) bool { n += l.dropped.Load(); return true })
+	return n
+}
 
 // Engine is the memory engine. Create it with New.
 type Engine struct {
-	opts    Options
-	seed    maphash.Seed
-	shards  *shard.Table[*log]
-	bytes   atomic.Int64 // encoded bytes held by all shards, settled per accountStep
-	closed  atomic.Bool
-	pool    sync.Pool // *result
-	release func(*shard.ReadResult)
+	opts   Options
+	seed   maphash.Seed
+	shards *shard.Table[*log]
+	bytes  atomic.Int64 // encoded bytes held by all shards, settled per accountStep
+	closed atomic.Bool
+	pool   sync.Pool // *result
+
+	droppedGone atomic.Int64 // Dropped of deleted shards
+	release     func(*shard.ReadResult)
 
 	freeMu sync.Mutex
 	free   [][]byte // recycled chunk buffers of cap opts.ChunkBytes; guarded by freeMu
@@ -176,12 +193,19 @@ func (e *Engine) Type() shard.EngineType { return shard.EngineMemory }
 
 // entry locates one record. Offset is implied: ents[i] is start+i.
 type entry struct {
-	chunk uint32 // chunk sequence number
-	pos   uint32 // byte position in the chunk
-	n     uint32 // encoded length
-	size  uint32 // Record.Size
-	ts    int64
+	chunk   uint32 // chunk sequence number
+	pos     uint32 // byte position in the chunk
+	n       uint32 // encoded length
+	size    uint32 // Record.Size
+	ts      int64
+	keyHash uint64 // maphash of the key, if flags has hasKey: pruned without decoding
+	flags   uint8
 }
+
+const (
+	hasKey  = 1 << iota // the record has a non-nil key
+	hasTags             // the record has tags
+)
 
 // mark says every record below off has a timestamp <= maxBefore.
 type mark struct {
@@ -195,12 +219,13 @@ type log struct {
 	chunkBytes int
 
 	hw      atomic.Int64 // next offset; stored under mu, read anywhere
+	dropped atomic.Int64 // records dropped by byte limits (not retention)
 	waiters shard.WaitList
 
 	mu        sync.RWMutex
 	deleted   bool               // guarded by mu
 	start     int64              // log start; guarded by mu
-	ents      []entry            // guarded by mu
+	ents      ring               // ents.at(i) is offset start+i; guarded by mu
 	chunks    []*chunk           // chunks[i] has sequence chunkBase+i; guarded by mu
 	chunkBase uint32             // guarded by mu
 	bytes     int64              // encoded bytes held; guarded by mu
@@ -263,11 +288,12 @@ func (e *Engine) DeleteShard(name string) error {
 func (e *Engine) drop(l *log) {
 	l.mu.Lock()
 	l.deleted = true
+	e.droppedGone.Add(l.dropped.Load())
 	e.bytes.Add(-l.settled)
 	for _, c := range l.chunks {
 		e.retire(c)
 	}
-	l.bytes, l.settled, l.ents, l.chunks, l.keys, l.tags, l.marks = 0, 0, nil, nil, nil, nil, nil
+	l.bytes, l.settled, l.ents, l.chunks, l.keys, l.tags, l.marks = 0, 0, ring{}, nil, nil, nil, nil
 	l.mu.Unlock()
 	l.waiters.Close()
 }
@@ -340,7 +366,7 @@ func (e *Engine) Append(_ context.Context, name string, recs []shard.Record, _ s
 	l.hw.Store(hw)
 	l.mu.Unlock()
 	if dropped > 0 {
-		droppedRecords.Add(dropped)
+		l.dropped.Add(int64(dropped))
 	}
 	if len(recs) > 0 {
 		l.waiters.Notify(hw)
@@ -368,12 +394,16 @@ func (e *Engine) appendLocked(l *log, r *shard.Record, off, now int64) {
 	}
 	pos := len(cur.buf)
 	cur.buf = rec.Append(cur.buf, r, ts)
-	l.ents = append(l.ents, entry{chunk: l.chunkBase + uint32(len(l.chunks)-1), pos: uint32(pos), n: uint32(n), size: uint32(r.Size()), ts: ts})
+	en := entry{chunk: l.chunkBase + uint32(len(l.chunks)-1), pos: uint32(pos), n: uint32(n), size: uint32(r.Size()), ts: ts}
 	l.bytes += int64(n)
 	if r.Key != nil {
-		h := maphash.Bytes(e.seed, r.Key)
-		l.keys[h] = append(l.keys[h], off)
+		en.keyHash, en.flags = maphash.Bytes(e.seed, r.Key), hasKey
+		l.keys[en.keyHash] = append(l.keys[en.keyHash], off)
 	}
+	if len(r.Tags) > 0 {
+		en.flags |= hasTags
+	}
+	l.ents.push(en)
 	for _, t := range r.Tags {
 		h := maphash.Bytes(e.seed, t)
 		if p := l.tags[h]; len(p) == 0 || p[len(p)-1] != off { // a tag repeated in one record is indexed once
@@ -391,7 +421,7 @@ func (e *Engine) appendLocked(l *log, r *shard.Record, off, now int64) {
 
 // bytesOf returns the encoding of ents[i] and its chunk. REQUIRES: l.mu held.
 func (l *log) bytesOf(i int) ([]byte, *chunk) {
-	en := &l.ents[i]
+	en := l.ents.at(i)
 	c := l.chunks[en.chunk-l.chunkBase]
 	return c.buf[en.pos : en.pos+en.n : en.pos+en.n], c
 }
@@ -401,7 +431,7 @@ func (l *log) bytesOf(i int) ([]byte, *chunk) {
 // counter; callers account. REQUIRES: l.mu held for writing.
 func (e *Engine) dropLocked(l *log, more func(*log) bool) int {
 	n := 0
-	for len(l.ents) > 0 && more(l) {
+	for l.ents.len() > 0 && more(l) {
 		e.dropOneLocked(l)
 		n++
 	}
@@ -410,16 +440,19 @@ func (e *Engine) dropLocked(l *log, more func(*log) bool) int {
 }
 
 func (e *Engine) dropOneLocked(l *log) {
-	off := l.start
-	b, _ := l.bytesOf(0)
-	// A record we encoded always decodes; an error here would be a bug in
-	// rec, and the index entries are then left for lookups to skip.
-	_ = rec.KeyTags(b,
-		func(k []byte) { prune(l.keys, maphash.Bytes(e.seed, k), off) },
-		func(t []byte) { prune(l.tags, maphash.Bytes(e.seed, t), off) })
-	l.bytes -= int64(l.ents[0].n)
+	off, en := l.start, l.ents.at(0)
+	if en.flags&hasKey != 0 {
+		prune(l.keys, en.keyHash, off)
+	}
+	if en.flags&hasTags != 0 {
+		b, _ := l.bytesOf(0)
+		// A record we encoded always decodes; an error here would be a
+		// bug in rec, and the entries are then left for lookups to skip.
+		_ = rec.KeyTags(b, func([]byte) {}, func(t []byte) { prune(l.tags, maphash.Bytes(e.seed, t), off) })
+	}
+	l.bytes -= int64(en.n)
 	e.settle(l, false)
-	l.ents = l.ents[1:]
+	l.ents.pop()
 	l.start++
 }
 
@@ -440,8 +473,8 @@ func prune(m map[uint64][]int64, h uint64, off int64) {
 // held for writing.
 func (e *Engine) trimLocked(l *log) {
 	keep := len(l.chunks) - 1 // the current chunk always stays
-	if len(l.ents) > 0 {
-		keep = int(l.ents[0].chunk - l.chunkBase)
+	if l.ents.len() > 0 {
+		keep = int(l.ents.at(0).chunk - l.chunkBase)
 	}
 	if keep > 0 {
 		for _, c := range l.chunks[:keep] {
@@ -467,7 +500,7 @@ func (e *Engine) evictGlobal(first *log) {
 		n := e.dropLocked(l, over)
 		e.settle(l, true)
 		l.mu.Unlock()
-		droppedRecords.Add(n)
+		l.dropped.Add(int64(n))
 		return over(nil)
 	}
 	if !evict(first) {
@@ -520,7 +553,7 @@ func (r *result) add(l *log, i int) error {
 	}
 	var err error
 	r.tags, r.hdrs, err = rec.Decode(b, x, r.tags, r.hdrs)
-	r.res.Bytes += int(l.ents[i].size)
+	r.res.Bytes += int(l.ents.at(i).size)
 	return err
 }
 
@@ -539,8 +572,8 @@ func (e *Engine) Read(name string, offset int64, maxRecords, maxBytes int) (*sha
 	}
 	r := e.newResult(l)
 	i := int(offset - l.start)
-	for ; i < len(l.ents) && len(r.res.Records) < maxRecords; i++ {
-		if len(r.res.Records) > 0 && r.res.Bytes+int(l.ents[i].size) > maxBytes {
+	for ; i < l.ents.len() && len(r.res.Records) < maxRecords; i++ {
+		if len(r.res.Records) > 0 && r.res.Bytes+int(l.ents.at(i).size) > maxBytes {
 			break
 		}
 		if err := r.add(l, i); err != nil {
@@ -618,8 +651,8 @@ func (e *Engine) OffsetForTimestamp(name string, tsMs int64) (int64, error) {
 	if j >= 0 {
 		start = max(start, l.marks[j].off)
 	}
-	for i := int(start - l.start); i < len(l.ents); i++ {
-		if l.ents[i].ts >= tsMs {
+	for i := int(start - l.start); i < l.ents.len(); i++ {
+		if l.ents.at(i).ts >= tsMs {
 			return l.start + int64(i), nil
 		}
 	}
@@ -670,7 +703,7 @@ func (e *Engine) EnforceRetention(nowMs int64) error {
 		}
 		cutoff := nowMs - ms
 		l.mu.Lock()
-		e.dropLocked(l, func(l *log) bool { return l.ents[0].ts < cutoff })
+		e.dropLocked(l, func(l *log) bool { return l.ents.at(0).ts < cutoff })
 		l.mu.Unlock()
 		return true
 	})
