@@ -1,0 +1,281 @@
+package mqtt
+
+import "strconv"
+
+// Subscription is one topic filter of a SUBSCRIBE and its options byte
+// (spec 3.8.3.1).
+type Subscription struct {
+	Filter            []byte
+	QoS               byte // maximum QoS
+	NoLocal           bool // 5.0
+	RetainAsPublished bool // 5.0
+	RetainHandling    byte // 5.0: 0 send retained, 1 only for new subscriptions, 2 never
+}
+
+// Subscribe is a SUBSCRIBE packet (spec 3.8). Subs is reused across
+// decodes; the filters alias the input.
+type Subscribe struct {
+	PacketID uint16
+	Props    Properties // 5.0: Subscription Identifier (at most one), User Property
+	Subs     []Subscription
+}
+
+// head reads the part SUBSCRIBE and UNSUBSCRIBE share: flags 0b0010
+// ([MQTT-3.8.1-1], [MQTT-3.10.1-1]), a non-zero packet id and the 5.0
+// properties; then at least one entry must follow ([MQTT-3.8.3-2] /
+// 3.1.1 [MQTT-3.8.3-3], [MQTT-3.10.3-2]).
+func (r *reader) head(flags byte, p *Properties) uint16 {
+	r.checkFlags(flags)
+	id := r.packetID()
+	p.Reset()
+	if r.v == V5 {
+		p.decode(r, r.pkt)
+	}
+	if r.err == nil && len(r.b) == 0 {
+		rl := "MQTT-3.10.3-2"
+		if r.pkt == SUBSCRIBE {
+			rl = rule(r.v, "MQTT-3.8.3-2", "MQTT-3.8.3-3")
+		}
+		r.fail("payload", "no topic filter", rl, ReasonProtocolError)
+	}
+	return id
+}
+
+// filter reads and validates a topic filter: bad UTF-8 is malformed, a
+// bad wildcard or $share syntax is 0x8F Topic Filter invalid (4.7.1,
+// 4.8.2). 3.x has no shared subscriptions, so there "$share/..." is a plain
+// filter. It returns whether the filter is a 5.0 shared subscription.
+func (r *reader) filter() (f []byte, shared bool) {
+	f = r.bin("topic filter")
+	if r.err != nil {
+		return nil, false
+	}
+	var err error
+	if r.v == V5 {
+		_, _, shared, err = ParseShared(f)
+	}
+	if !shared && err == nil {
+		err = validPlainFilter(f)
+	}
+	switch err {
+	case nil:
+	case ErrTopicUTF8:
+		r.fail("topic filter", err.Error(), "MQTT-1.5.4-1", ReasonMalformedPacket)
+	case ErrShareName, ErrShareFilter:
+		r.fail("topic filter", err.Error(), "MQTT-4.8.2-1", ReasonTopicFilterInvalid)
+	default:
+		r.fail("topic filter", err.Error(), "MQTT-4.7.1-1", ReasonTopicFilterInvalid)
+	}
+	return f, shared
+}
+
+// Decode decodes a SUBSCRIBE body. Options: reserved bits must be 0
+// (5.0 bits 6-7 [MQTT-3.8.3-5], 3.1.1 bits 2-7 [MQTT-3-8.3-4]) and QoS 3 is
+// malformed; Retain Handling 3 and No Local on a shared subscription
+// [MQTT-3.8.3-4] are Protocol Errors.
+func (s *Subscribe) Decode(v Version, flags byte, body []byte) error {
+	r := reader{b: body, pkt: SUBSCRIBE, v: v}
+	s.PacketID = r.head(flags, &s.Props)
+	s.Subs = s.Subs[:0]
+	reserved := byte(0xFC)
+	if v == V5 {
+		reserved = 0xC0
+	}
+	for r.err == nil && len(r.b) > 0 {
+		f, shared := r.filter()
+		o := r.u8("subscription options")
+		if r.err != nil {
+			break
+		}
+		sub := Subscription{Filter: f, QoS: o & 3, NoLocal: o&0x04 != 0, RetainAsPublished: o&0x08 != 0,
+			RetainHandling: o >> 4 & 3}
+		switch {
+		case o&reserved != 0:
+			r.fail("subscription options", "reserved bits set", rule(v, "MQTT-3.8.3-5", "MQTT-3-8.3-4"), ReasonMalformedPacket)
+		case sub.QoS == 3:
+			r.fail("subscription options", "QoS 3", rule(v, "MQTT-3.8.3-5", "MQTT-3-8.3-4"), ReasonMalformedPacket)
+		case sub.RetainHandling == 3:
+			r.fail("subscription options", "Retain Handling 3", "", ReasonProtocolError)
+		case sub.NoLocal && shared:
+			r.fail("subscription options", "No Local on a shared subscription", "MQTT-3.8.3-4", ReasonProtocolError)
+		}
+		s.Subs = append(s.Subs, sub)
+	}
+	return r.result()
+}
+
+// AppendSubscribe appends s as a SUBSCRIBE of version v.
+func AppendSubscribe(dst []byte, v Version, s *Subscribe) []byte {
+	n := 2
+	if v == V5 {
+		n += s.Props.wireSize()
+	}
+	for i := range s.Subs {
+		n += 3 + len(s.Subs[i].Filter)
+	}
+	dst = appendHeader(dst, SUBSCRIBE, fixedFlags[SUBSCRIBE], n)
+	dst = appendU16(dst, s.PacketID)
+	if v == V5 {
+		dst = s.Props.appendTo(dst)
+	}
+	for i := range s.Subs {
+		sub := &s.Subs[i]
+		o := sub.QoS | sub.RetainHandling<<4
+		if sub.NoLocal {
+			o |= 0x04
+		}
+		if sub.RetainAsPublished {
+			o |= 0x08
+		}
+		dst = append(appendBin(dst, sub.Filter), o)
+	}
+	return dst
+}
+
+// Unsubscribe is an UNSUBSCRIBE packet (spec 3.10). Filters is reused
+// across decodes; the filters alias the input.
+type Unsubscribe struct {
+	PacketID uint16
+	Props    Properties // 5.0: User Property
+	Filters  [][]byte
+}
+
+// Decode decodes an UNSUBSCRIBE body; each filter is validated as in
+// SUBSCRIBE.
+func (u *Unsubscribe) Decode(v Version, flags byte, body []byte) error {
+	r := reader{b: body, pkt: UNSUBSCRIBE, v: v}
+	u.PacketID = r.head(flags, &u.Props)
+	u.Filters = u.Filters[:0]
+	for r.err == nil && len(r.b) > 0 {
+		f, _ := r.filter()
+		u.Filters = append(u.Filters, f)
+	}
+	return r.result()
+}
+
+// AppendUnsubscribe appends u as an UNSUBSCRIBE of version v.
+func AppendUnsubscribe(dst []byte, v Version, u *Unsubscribe) []byte {
+	n := 2
+	if v == V5 {
+		n += u.Props.wireSize()
+	}
+	for _, f := range u.Filters {
+		n += 2 + len(f)
+	}
+	dst = appendHeader(dst, UNSUBSCRIBE, fixedFlags[UNSUBSCRIBE], n)
+	dst = appendU16(dst, u.PacketID)
+	if v == V5 {
+		dst = u.Props.appendTo(dst)
+	}
+	for _, f := range u.Filters {
+		dst = appendBin(dst, f)
+	}
+	return dst
+}
+
+// Suback is a SUBACK or an UNSUBACK (spec 3.9, 3.11): a packet id, 5.0
+// properties and one code per filter. Codes aliases the input. A 3.x
+// UNSUBACK has no codes.
+type Suback struct {
+	Type     Type // SUBACK or UNSUBACK
+	PacketID uint16
+	Props    Properties
+	Codes    []byte // 5.0 reason codes; 3.x SUBACK: 0, 1, 2 or 0x80
+}
+
+// Decode decodes a SUBACK or UNSUBACK body (type t).
+func (s *Suback) Decode(v Version, t Type, flags byte, body []byte) error {
+	r := reader{b: body, pkt: t, v: v}
+	s.Type = t
+	r.checkFlags(flags)
+	s.PacketID = r.packetID()
+	s.Props.Reset()
+	if v == V5 {
+		s.Props.decode(&r, t)
+	}
+	s.Codes = r.b
+	r.b = nil
+	if r.err != nil {
+		return r.err
+	}
+	if len(s.Codes) == 0 && (t == SUBACK || v == V5) {
+		r.fail("payload", "no return code", "", ReasonProtocolError)
+	}
+	if t == UNSUBACK && v != V5 && len(s.Codes) != 0 {
+		r.fail("remaining length", "3.x UNSUBACK has a body after the packet id", "", ReasonMalformedPacket)
+	}
+	for _, c := range s.Codes {
+		if (v == V5 && !ReasonCode(c).ValidFor(t)) || (v != V5 && c > 2 && c != SubackFailure) {
+			r.fail("return code", "0x"+strconv.FormatUint(uint64(c), 16)+" not valid in "+t.String(), "", ReasonProtocolError)
+			break
+		}
+	}
+	return r.result()
+}
+
+// AppendSuback appends s as a packet of type s.Type and version v.
+func AppendSuback(dst []byte, v Version, s *Suback) []byte {
+	n := 2 + len(s.Codes)
+	if v == V5 {
+		n += s.Props.wireSize()
+	}
+	dst = appendHeader(dst, s.Type, 0, n)
+	dst = appendU16(dst, s.PacketID)
+	if v == V5 {
+		dst = s.Props.appendTo(dst)
+	}
+	return append(dst, s.Codes...)
+}
+
+// Disconnect is a DISCONNECT packet (spec 3.14). Below 5.0 it has no body.
+type Disconnect struct {
+	Reason ReasonCode
+	Props  Properties
+}
+
+// Decode decodes a DISCONNECT body: flags 0 [MQTT-3.14.1-1]; in 5.0 an
+// optional reason code valid for DISCONNECT and properties.
+func (d *Disconnect) Decode(v Version, flags byte, body []byte) error {
+	r := reader{b: body, pkt: DISCONNECT, v: v}
+	r.checkFlags(flags)
+	d.Props.Reset()
+	d.Reason = ReasonSuccess
+	if v == V5 {
+		d.Reason = r.reasonProps(&d.Props)
+	}
+	r.end()
+	return r.result()
+}
+
+// AppendDisconnect appends d as a DISCONNECT of version v (3.x: 0xE0 0x00).
+func AppendDisconnect(dst []byte, v Version, d *Disconnect) []byte {
+	if v != V5 {
+		return append(dst, byte(DISCONNECT)<<4, 0)
+	}
+	return appendReasonPacket(dst, DISCONNECT, false, 0, d.Reason, &d.Props)
+}
+
+// Auth is a 5.0 AUTH packet (spec 3.15).
+type Auth struct {
+	Reason ReasonCode // Success, Continue authentication or Re-authenticate
+	Props  Properties
+}
+
+// Decode decodes an AUTH body: 5.0 only (type 15 is reserved in 3.x),
+// flags 0 [MQTT-3.15.1-1], optional reason code and properties.
+func (a *Auth) Decode(v Version, flags byte, body []byte) error {
+	r := reader{b: body, pkt: AUTH, v: v}
+	if v != V5 {
+		r.fail("packet type", "AUTH below 5.0", "", ReasonMalformedPacket)
+	}
+	r.checkFlags(flags)
+	a.Props.Reset()
+	a.Reason = r.reasonProps(&a.Props)
+	r.end()
+	return r.result()
+}
+
+// AppendAuth appends a as an AUTH (5.0 only).
+func AppendAuth(dst []byte, a *Auth) []byte {
+	return appendReasonPacket(dst, AUTH, false, 0, a.Reason, &a.Props)
+}
