@@ -16,7 +16,7 @@ import (
 	"robustmq/raftgroups"
 )
 
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -41,13 +41,13 @@ type node struct {
 }
 
 type cluster struct {
-	t     *testing.T
+	t     testing.TB
 	addrs map[uint64]string
 	nodes map[uint64]*node
 	mod   func(*raftgroups.Config, *Config)
 }
 
-func newCluster(t *testing.T, n int, mod func(*raftgroups.Config, *Config)) *cluster {
+func newCluster(t testing.TB, n int, mod func(*raftgroups.Config, *Config)) *cluster {
 	c := &cluster{t: t, addrs: make(map[uint64]string), nodes: make(map[uint64]*node), mod: mod}
 	lns := make(map[uint64]net.Listener)
 	for id := uint64(1); id <= uint64(n); id++ {
@@ -144,7 +144,7 @@ func (c *cluster) leader(g raftgroups.GroupID) uint64 {
 	return lead
 }
 
-func put(t *testing.T, nd *node, key, val string) {
+func put(t testing.TB, nd *node, key, val string) {
 	t.Helper()
 	for range 5 {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -160,7 +160,7 @@ func put(t *testing.T, nd *node, key, val string) {
 	t.Fatalf("node %d: Put(%s) kept timing out", nd.id, key)
 }
 
-func get(t *testing.T, nd *node, key string) string {
+func get(t testing.TB, nd *node, key string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
