@@ -18,7 +18,8 @@
 // null header value). Tags and header names are never nil.
 //
 // Decode returns views into its input and never panics on bad input: a
-// truncated or inconsistent buffer gives ErrCorrupt.
+// truncated or inconsistent buffer, or a uvarint in more bytes than needed,
+// gives ErrCorrupt. So every valid encoding re-encodes to itself.
 package rec
 
 import (
@@ -104,7 +105,7 @@ func (d *reader) uvarint() uint64 {
 		return 0
 	}
 	x, n := binary.Uvarint(d.b)
-	if n <= 0 {
+	if n <= 0 || n != uvarintLen(x) { // non-minimal encodings are corrupt: one encoding per value
 		d.bad = true
 		return 0
 	}
