@@ -140,7 +140,7 @@ func TestDecodeErrors(t *testing.T) {
 	)
 	id := s16("id")
 	// CONNECT
-	f("s0", b(0x10, 0x01, 0x00), mal, "", Close)                                                         // truncated name, version unknown
+	f("s0", b(0x10, 0x01, 0x00), mal, "", Close)                                                   // truncated name, version unknown
 	f("s0", conn("MQTX", 4, 2, id), ReasonUnsupportedProtocolVersion, "MQTT-3.1.2-1", Close)       // unknown protocol name
 	f("s0", conn("MQTT", 3, 2, id), ReasonUnsupportedProtocolVersion, "MQTT-3.1.2-2", SendConnack) // 3.1.1 CONNACK 0x01
 	f("s0", conn("MQTT", 6, 2, id), ReasonUnsupportedProtocolVersion, "MQTT-3.1.2-2", SendConnack) // 5.0 CONNACK 0x84

@@ -266,8 +266,8 @@ func (p *Properties) decode(r *reader, pkt Type) {
 		case tBin:
 			p.bin[info.slot] = pr.bin(field)
 		case tPair:
-			k := pr.str(field + " name")
-			val := pr.str(field + " value")
+			k := pr.str("User Property name") // constants: a concatenation would allocate
+			val := pr.str("User Property value")
 			p.User = append(p.User, UserProperty{k, val})
 		}
 		if pr.err != nil {

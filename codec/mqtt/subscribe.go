@@ -60,11 +60,11 @@ func (r *reader) filter() (f []byte, shared bool) {
 	switch err {
 	case nil:
 	case ErrTopicUTF8:
-		r.fail("topic filter", err.Error(), "MQTT-1.5.4-1", ReasonMalformedPacket)
+		r.fail("topic filter", msg(err), "MQTT-1.5.4-1", ReasonMalformedPacket)
 	case ErrShareName, ErrShareFilter:
-		r.fail("topic filter", err.Error(), "MQTT-4.8.2-1", ReasonTopicFilterInvalid)
+		r.fail("topic filter", msg(err), "MQTT-4.8.2-1", ReasonTopicFilterInvalid)
 	default:
-		r.fail("topic filter", err.Error(), "MQTT-4.7.1-1", ReasonTopicFilterInvalid)
+		r.fail("topic filter", msg(err), "MQTT-4.7.1-1", ReasonTopicFilterInvalid)
 	}
 	return f, shared
 }

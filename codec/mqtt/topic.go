@@ -3,6 +3,7 @@ package mqtt
 import (
 	"bytes"
 	"errors"
+	"strings"
 )
 
 // Topic validation errors. They are plain sentinels (no allocation); the
@@ -98,3 +99,7 @@ func ParseShared(b []byte) (name, filter []byte, ok bool, err error) {
 	}
 	return name, filter, true, nil
 }
+
+// msg is a topic sentinel's text without the package prefix, for an
+// *Error that adds its own.
+func msg(err error) string { return strings.TrimPrefix(err.Error(), "mqtt: ") }
