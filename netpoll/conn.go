@@ -2,8 +2,10 @@ package netpoll
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 )
@@ -188,7 +190,7 @@ func (c *connBase) feed(data []byte) error {
 		c.in = appendBuffer(c.in, data)
 		in = c.in.B
 	}
-	n, err := c.l.h.OnData(c.self(), in)
+	n, err := c.callOnData(in)
 	if err != nil {
 		return err
 	}
@@ -220,21 +222,58 @@ func (c *connBase) self() Conn { return c.t.(Conn) }
 // meanwhile. Handler goroutine only.
 func (c *connBase) runTasks() (again bool) {
 	batch := c.box.take()
-	self := c.self()
 	for i := range batch {
-		t := &batch[i]
-		if t.fn != nil {
-			if c.reason.Load() == nil {
-				t.fn(self)
-			}
-			continue
-		}
-		err := c.Write(t.p)
-		if t.done != nil {
-			t.done(err)
-		}
+		c.runTask(&batch[i])
 	}
 	return c.box.finish(batch)
+}
+
+func (c *connBase) runTask(t *task) {
+	defer c.guard("a Do or AsyncWrite callback", nil)
+	if t.fn != nil {
+		if c.reason.Load() == nil {
+			t.fn(c.self())
+		}
+		return
+	}
+	err := c.Write(t.p)
+	if t.done != nil {
+		t.done(err)
+	}
+}
+
+// The Handler calls below turn a panic into a close with ErrHandlerPanic:
+// a codec bug hit by one client's bytes must not stop the process.
+
+func (c *connBase) callOnOpen() (err error) {
+	defer c.guard("OnOpen", &err)
+	return c.l.h.OnOpen(c.self())
+}
+
+func (c *connBase) callOnData(in []byte) (n int, err error) {
+	defer c.guard("OnData", &err)
+	return c.l.h.OnData(c.self(), in)
+}
+
+func (c *connBase) callOnClose(reason error) {
+	defer c.guard("OnClose", nil)
+	c.l.h.OnClose(c.self(), reason)
+}
+
+// guard recovers a panic of handler code, logs it with its stack and
+// closes the connection with ErrHandlerPanic, also reported through err.
+func (c *connBase) guard(where string, err *error) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	c.l.cfg.Logger.Error("netpoll: handler panicked", "in", where, "conn", c.id,
+		"remote", c.remote.String(), "panic", r, "stack", string(debug.Stack()))
+	e := fmt.Errorf("%w in %s: %v", ErrHandlerPanic, where, r)
+	if err != nil {
+		*err = e
+	}
+	c.setReason(e)
 }
 
 // releaseBuffers returns the buffers to their pools and fails the queued
@@ -250,9 +289,14 @@ func (c *connBase) releaseBuffers() {
 	}
 	for _, t := range c.box.close() {
 		if t.done != nil {
-			t.done(ErrClosed)
+			c.failTask(t.done)
 		}
 	}
+}
+
+func (c *connBase) failTask(done func(error)) {
+	defer c.guard("an AsyncWrite callback", nil)
+	done(ErrClosed)
 }
 
 // countClose counts the close and frees the connection's slot, just before

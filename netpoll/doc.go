@@ -68,8 +68,11 @@
 // Write returns ErrClosed, and output already written is flushed on a
 // best-effort basis (tls/ws: for at most CloseLinger; not at all after
 // ErrSlowConsumer or an I/O error). A peer's close is reported as io.EOF.
-// OnClose runs exactly once for every connection whose OnOpen ran (also when
-// OnOpen failed); then queued Do functions are dropped and queued
+// A panic in handler code (a Handler method, a Do function, an AsyncWrite
+// callback) is recovered, logged with its stack and closes that connection
+// with ErrHandlerPanic: one client's bytes hitting a codec bug must not stop
+// the process. OnClose runs exactly once for every connection whose OnOpen
+// ran (also when OnOpen failed); then queued Do functions are dropped and queued
 // AsyncWrites complete with ErrClosed. Connections over MaxConns are closed
 // before OnOpen and counted as rejected. Idle and half-open connections are
 // the protocol's to reap through its keepalive (Close from a timer);
@@ -89,7 +92,7 @@
 // (MaxConns or shutting down), robustmq_netpoll_handshake_failures_total,
 // robustmq_netpoll_read_bytes_total, robustmq_netpoll_written_bytes_total and
 // robustmq_netpoll_closed_total{reason=peer|io_error|slow_consumer|
-// inbound_limit|shutdown|handler}.
+// inbound_limit|shutdown|handler_panic|handler}.
 //
 // # Memory per connection
 //

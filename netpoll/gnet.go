@@ -146,7 +146,7 @@ func (s *gnetServer) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	c.init(s.l, c, TCP, ownAddr(gc.LocalAddr()), ownAddr(gc.RemoteAddr()))
 	c.drain = c.runOnLoop
 	gc.SetContext(c)
-	if err := s.l.h.OnOpen(c); err != nil {
+	if err := c.callOnOpen(); err != nil {
 		c.setReason(err)
 	}
 	return nil, c.afterCallback()
@@ -183,7 +183,7 @@ func (s *gnetServer) OnClose(gc gnet.Conn, err error) gnet.Action {
 	c.reason.CompareAndSwap(nil, &candidate)
 	reason := c.closeReason(candidate)
 	c.countClose(reason)
-	s.l.h.OnClose(c, reason)
+	c.callOnClose(reason)
 	c.releaseBuffers()
 	return gnet.None
 }

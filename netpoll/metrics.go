@@ -17,6 +17,7 @@ const (
 	closeSlowConsumer                   // ErrSlowConsumer
 	closeInboundLimit                   // ErrInboundLimit
 	closeShutdown                       // ErrListenerClosed
+	closePanic                          // ErrHandlerPanic
 	closeHandler                        // any other reason: the protocol closed it
 	numCloseClasses
 )
@@ -27,6 +28,7 @@ var closeClassNames = [numCloseClasses]string{
 	closeSlowConsumer: "slow_consumer",
 	closeInboundLimit: "inbound_limit",
 	closeShutdown:     "shutdown",
+	closePanic:        "handler_panic",
 	closeHandler:      "handler",
 }
 
@@ -40,6 +42,8 @@ func classify(reason error) closeClass {
 		return closeInboundLimit
 	case errors.Is(reason, ErrListenerClosed):
 		return closeShutdown
+	case errors.Is(reason, ErrHandlerPanic):
+		return closePanic
 	case errors.Is(reason, io.EOF):
 		return closePeer
 	case errors.As(reason, &ioErr):

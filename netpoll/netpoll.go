@@ -198,6 +198,9 @@ var (
 	ErrListenerClosed = errors.New("netpoll: listener shut down")
 	// ErrConfig wraps every ListenerConfig validation error.
 	ErrConfig = errors.New("netpoll: invalid listener config")
+	// ErrHandlerPanic closes a connection whose handler code panicked; the
+	// panic is logged with its stack and the process goes on.
+	ErrHandlerPanic = errors.New("netpoll: handler panicked")
 	// ErrBadConsume closes a connection whose handler returned a consumed
 	// count outside [0, len(in)].
 	ErrBadConsume = errors.New("netpoll: handler consumed more than it was given")

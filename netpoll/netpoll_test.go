@@ -384,6 +384,11 @@ func (h *closer) OnData(c Conn, in []byte) (int, error) {
 	case bytes.HasSuffix(in, []byte("now")):
 		_ = c.Write([]byte("ok"))
 		return len(in), errNow
+	case bytes.HasSuffix(in, []byte("boom")):
+		panic("closer: a codec bug")
+	case bytes.HasSuffix(in, []byte("later")):
+		_ = c.Do(func(Conn) { panic("closer: a bug in a completion") })
+		return len(in), nil
 	}
 	return 0, nil
 }
@@ -395,13 +400,20 @@ func (h *closer) OnClose(c Conn, reason error) {
 }
 
 // TestCloseReason: output written before the close reaches the client, then
-// the client sees the connection end, and OnClose sees the reason.
+// the client sees the connection end, and OnClose sees the reason. A
+// handler panic closes only its connection.
 func TestCloseReason(t *testing.T) {
 	for _, tr := range allTransports {
 		for _, tc := range []struct {
-			say  string
-			want error
-		}{{"bye", errBye}, {"now", errNow}} {
+			say, reply string
+			want       error
+			class      string
+		}{
+			{"bye", "ok", errBye, "handler"},
+			{"now", "ok", errNow, "handler"},
+			{"boom", "", ErrHandlerPanic, "handler_panic"},
+			{"later", "", ErrHandlerPanic, "handler_panic"},
+		} {
 			t.Run(tr.String()+"/"+tc.say, func(t *testing.T) {
 				h := &closer{}
 				l := listen(t, tr, h, nil)
@@ -412,15 +424,24 @@ func TestCloseReason(t *testing.T) {
 					t.Fatal(err)
 				}
 				got, err := io.ReadAll(c)
-				if string(got) != "ok" {
-					t.Errorf("client read %q (err %v); want \"ok\" then the end", got, err)
+				if string(got) != tc.reply {
+					t.Errorf("client read %q (err %v); want %q then the end", got, err, tc.reply)
 				}
 				waitFor(t, "OnClose", func() bool { return h.numClosed() == 1 })
 				if got := h.closedWith()[0]; !errors.Is(got, tc.want) {
 					t.Errorf("OnClose reason %v; want %v", got, tc.want)
 				}
-				if got := closedCount(l, "handler"); got != 1 {
-					t.Errorf("closed_total{reason=handler} = %d; want 1", got)
+				if got := closedCount(l, tc.class); got != 1 {
+					t.Errorf("closed_total{reason=%s} = %d; want 1", tc.class, got)
+				}
+				c2 := dial(t, l) // the listener still serves
+				defer c2.Close()
+				_ = c2.SetDeadline(time.Now().Add(10 * time.Second))
+				if _, err := c2.Write([]byte("bye")); err != nil {
+					t.Fatal(err)
+				}
+				if got, err := io.ReadAll(c2); string(got) != "ok" {
+					t.Errorf("next client read %q (err %v); want \"ok\"", got, err)
 				}
 			})
 		}

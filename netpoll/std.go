@@ -249,9 +249,8 @@ func (c *sconn) serve(handshake func() error) {
 		}
 	}
 	go c.writeLoop()
-	h := c.l.h
 	c.hmu.Lock()
-	if err := h.OnOpen(c); err != nil {
+	if err := c.callOnOpen(); err != nil {
 		c.setReason(err)
 	}
 	c.flush()
@@ -282,7 +281,7 @@ func (c *sconn) serve(handshake func() error) {
 	c.handlerClosed = true
 	reason := c.closeReason(ErrClosed)
 	c.countClose(reason)
-	h.OnClose(c, reason)
+	c.callOnClose(reason)
 	c.releaseBuffers()
 }
 
