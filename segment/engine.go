@@ -25,7 +25,7 @@ type Options struct {
 	PreallocBytes        int64         // fallocate step; 16 MiB
 	IndexIntervalBytes   int64         // an index entry every this many log bytes; 4 KiB
 	IndexIntervalRecords int64         // ... or this many records; 1024
-	QueueBytes           int64         // encoded bytes queued per worker before appends wait; 64 MiB
+	QueueBytes           int64         // encoded bytes queued per worker before appends wait; 8 MiB
 	FlushInterval        time.Duration // background fsync of DurabilityNone data; 1 s; <0: off
 	RetentionInterval    time.Duration // background EnforceRetention; 1 min; <0: off
 	Logger               *slog.Logger  // default slog.Default()
@@ -46,7 +46,7 @@ func (o *Options) setDefaults() {
 	def(&o.PreallocBytes, 16<<20)
 	def(&o.IndexIntervalBytes, 4<<10)
 	def(&o.IndexIntervalRecords, 1024)
-	def(&o.QueueBytes, 64<<20)
+	def(&o.QueueBytes, 8<<20)
 	if o.FlushInterval == 0 {
 		o.FlushInterval = time.Second
 	}
@@ -186,6 +186,9 @@ func (e *EngineSegment) background() {
 			if err := e.flush(true); err != nil && !errors.Is(err, shard.ErrClosed) {
 				e.log.Error("segment: background flush failed", "err", err)
 			}
+			for _, sl := range e.snapshot() {
+				sl.trim()
+			}
 		case now := <-retain:
 			if err := e.EnforceRetention(now.UnixMilli()); err != nil && !errors.Is(err, shard.ErrClosed) {
 				e.log.Error("segment: retention failed", "err", err)
@@ -276,8 +279,8 @@ func (sl *shardLog) shutdown(why error) {
 	sl.segs = nil
 	sl.mu.Unlock()
 	for _, s := range segs {
-		if s.f != nil && !s.sealed {
-			sl.persistIndex(s)
+		if s.f != nil && !s.sealed && !s.dirty {
+			sl.persistIndex(s) // Close flushed first: the entries point at durable data
 		}
 		s.release()
 	}

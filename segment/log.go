@@ -69,12 +69,13 @@ type shardLog struct {
 	cur        []byte
 	curWaits   []waiter
 	curAborted []waiter
-	needSync  bool
-	failAt    int // first waiter of curWaits that fails
-	failErr   error
-	roundSegs []*segment
-	scratch   []byte
-	now       time.Time
+	needSync   bool
+	failAt     int // first waiter of curWaits that fails
+	failErr    error
+	roundSegs  []*segment
+	maxRound   int // biggest round since the last trim
+	scratch    []byte
+	now        time.Time
 }
 
 func (sl *shardLog) active() *segment {
@@ -126,6 +127,30 @@ func (sl *shardLog) append(recs []shard.Record, opt shard.AppendOptions, done sh
 	}
 }
 
+// keepBufBytes is the pending-buffer capacity a shard keeps regardless of
+// use; above it a buffer survives a trim only while rounds fill a quarter.
+const keepBufBytes = 1 << 20
+
+// trim drops the shard's write buffers when recent rounds used much less
+// than they hold, so a burst's memory does not stay with a shard that went
+// quiet. The background tick calls it; a busy shard is skipped.
+func (sl *shardLog) trim() {
+	if !sl.ioMu.TryLock() {
+		return
+	}
+	defer sl.ioMu.Unlock()
+	small := func(c int) bool { return c > keepBufBytes && sl.maxRound < c/4 }
+	if small(cap(sl.cur)) {
+		sl.cur, sl.curWaits = nil, nil
+	}
+	sl.mu.Lock()
+	if len(sl.pend) == 0 && small(cap(sl.pend)) {
+		sl.pend, sl.waits = nil, nil
+	}
+	sl.mu.Unlock()
+	sl.maxRound = 0
+}
+
 // flushMarker queues a marker that completes once everything queued before
 // it is written and fsynced.
 func (sl *shardLog) flushMarker(done shard.AppendFunc) {
@@ -164,6 +189,7 @@ func (sl *shardLog) writePending() {
 	sl.now = time.Now()
 
 	buf, ws := sl.cur, sl.curWaits
+	sl.maxRound = max(sl.maxRound, len(buf))
 	seg := sl.active()
 	runStart, runFirst, prev := 0, 0, 0
 	var off int64 = -1 // offset expected next in seg
@@ -351,12 +377,21 @@ func (sl *shardLog) syncSeg(seg *segment) error {
 	mFsyncs.Inc()
 	mBatchBytes.Update(float64(seg.size))
 	seg.dirty = false
-	sl.persistIndex(seg)
+	if len(seg.idx)-seg.idxDone >= indexPersistEntries {
+		sl.persistIndex(seg)
+	}
 	return nil
 }
 
+// indexPersistEntries batches index writes: the active segment's entries
+// reach its index files in groups this big (and at seal and close), which
+// keeps index writes off most group commits and bounds the tail a
+// recovery rescans to this many index intervals.
+const indexPersistEntries = 32
+
 // persistIndex appends the index entries not yet in the index files. It
-// runs after an fsync, so persisted entries never point past durable data.
+// runs right after an fsync, or at close after the flush, so persisted
+// entries never point past durable data.
 // Index writes are not synced: a lost or torn entry is rebuilt on mount.
 func (sl *shardLog) persistIndex(seg *segment) {
 	if len(seg.idx) == seg.idxDone && len(seg.tidx) == seg.tidxDone || seg.openIndexFiles() != nil {
@@ -391,6 +426,7 @@ func (sl *shardLog) seal(seg *segment) error {
 			return err
 		}
 	}
+	sl.persistIndex(seg)
 	sl.mu.Lock()
 	seg.tidx = append(seg.tidx, timeEntry{ts: seg.ix.maxTS, rel: uint32(seg.endOff - seg.base)})
 	seg.sealed = true
@@ -970,4 +1006,3 @@ func logTruncation(l *slog.Logger, name, path string, at, size int64, cause erro
 	l.Warn("segment: truncated torn or corrupt tail", "shard", name, "file", path,
 		"at", at, "bytes", size-at, "cause", cause)
 }
-

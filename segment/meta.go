@@ -23,8 +23,13 @@ const (
 	metaFixed   = 42 // bytes before the name
 )
 
-// writeMeta atomically writes the shard's meta file (layout in doc.go).
+// writeMeta atomically writes the shard's meta file.
 func writeMeta(dir string, cfg *shard.ShardConfig, logStart int64) error {
+	return writeFileAtomic(filepath.Join(dir, metaFile), encodeMeta(cfg, logStart))
+}
+
+// encodeMeta encodes a meta file (layout in doc.go).
+func encodeMeta(cfg *shard.ShardConfig, logStart int64) []byte {
 	b := make([]byte, 0, metaFixed+len(cfg.Name)+4)
 	b = append(b, metaMagic...)
 	b = binary.LittleEndian.AppendUint32(b, metaVersion)
@@ -34,8 +39,7 @@ func writeMeta(dir string, cfg *shard.ShardConfig, logStart int64) error {
 	b = binary.LittleEndian.AppendUint64(b, uint64(logStart))
 	b = binary.LittleEndian.AppendUint16(b, uint16(len(cfg.Name)))
 	b = append(b, cfg.Name...)
-	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
-	return writeFileAtomic(filepath.Join(dir, metaFile), b)
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
 // decodeMeta parses a meta file; errors name what is wrong.

@@ -59,9 +59,9 @@ type segment struct {
 	alloc    int64 // file space reserved by fallocate
 	endOff   int64 // offset after the last batch written; -1 if unknown (sealed, unloaded)
 	ix       indexer
-	idxDone  int   // idx entries already written to idxF
-	tidxDone int   // tidx entries already written to tidxF
-	dirty    bool  // written since the last fsync
+	idxDone  int  // idx entries already written to idxF
+	tidxDone int  // tidx entries already written to tidxF
+	dirty    bool // written since the last fsync
 	created  time.Time
 	shrinkTo int64 // cut the file to this size at the last release; -1: keep
 }

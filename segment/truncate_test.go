@@ -85,4 +85,3 @@ func TestTruncateToRange(t *testing.T) {
 		t.Fatalf("TruncateTo(Latest) is a no-op: %v", err)
 	}
 }
-

@@ -22,6 +22,8 @@ type worker struct {
 	stop   chan struct{}
 	done   chan struct{}
 
+	lastRound int64 // bytes completed by the last round; worker goroutine only
+
 	limit   int64        // max bytes reserved by queued appends
 	queued  atomic.Int64 // bytes reserved
 	waiting atomic.Int32 // appenders blocked in reserve
@@ -100,21 +102,29 @@ func (w *worker) run() {
 			w.round() // Close waits for appends queued before it
 			return
 		}
-		// Let appenders that were made runnable by the last round's
-		// callbacks enqueue before we take the queue: bigger groups.
-		runtime.Gosched()
-		w.round()
+		// Let appenders woken by the last round's callbacks enqueue before
+		// we take the queue, so a group is as big as the last one: yield
+		// (bounded) while less is queued than the last round wrote. With
+		// nothing else runnable a yield returns at once.
+		for i := 0; i < maxYields && w.queued.Load() < w.lastRound; i++ {
+			runtime.Gosched()
+		}
+		w.lastRound = w.round()
 	}
 }
 
-func (w *worker) round() {
+// maxYields bounds how long a worker waits for a group to fill.
+const maxYields = 16
+
+// round runs one group commit and returns the bytes it completed.
+func (w *worker) round() int64 {
 	w.mu.Lock()
 	q := w.q
 	w.q = w.spare[:0]
 	w.mu.Unlock()
 	if len(q) == 0 {
 		w.spare = q
-		return
+		return 0
 	}
 	for _, sl := range q {
 		sl.ioMu.Lock()
@@ -127,9 +137,13 @@ func (w *worker) round() {
 		sl.publish()
 		sl.ioMu.Unlock()
 	}
+	var n int64
 	for i, sl := range q {
-		w.unreserve(sl.callbacks())
+		b := sl.callbacks()
+		w.unreserve(b)
+		n += b
 		q[i] = nil
 	}
 	w.spare = q[:0]
+	return n
 }
