@@ -82,7 +82,7 @@ func BenchmarkEcho(b *testing.B) {
 			for _, size := range []int{64, 1024, 16 << 10} {
 				name := fmt.Sprintf("conns=%d/depth=%d/size=%d", conns, depth, size)
 				b.Run("gnet/"+name, func(b *testing.B) {
-					l := listen(b, TCP, rawEcho{}, func(c *ListenerConfig) { c.EventLoops = 0 }) // the default: one per CPU
+					l := listen(b, TCP, rawEcho{}, func(c *ListenerConfig) { c.EventLoops = 0 }) // the default
 					benchEcho(b, l.Addr().String(), conns, depth, size)
 				})
 				b.Run("stdnet/"+name, func(b *testing.B) {

@@ -1,7 +1,7 @@
 // Package netpoll is where connections come from. A protocol implements
 // Handler once and is served over every transport:
 //
-//	tcp       gnet v2 event loops (EventLoops, default one per CPU): a main
+//	tcp       gnet v2 event loops (EventLoops, default half the Ps): a main
 //	          reactor accepts and hands connections to the loops, or with
 //	          ReusePort every loop accepts on its own SO_REUSEPORT socket.
 //	          TCP_NODELAY is on.

@@ -147,11 +147,14 @@ type ListenerConfig struct {
 	// SocketRecvBytes and SocketSendBytes set SO_RCVBUF and SO_SNDBUF on
 	// TCP. 0 keeps the OS default.
 	SocketRecvBytes, SocketSendBytes int
-	// EventLoops is the number of gnet loops for TCP. Default runtime.NumCPU().
-	// Each loop (and the accepting reactor without ReusePort) blocks in
-	// epoll_wait holding a P until sysmon takes it back, so several TCP
-	// listeners with a loop per CPU each can leave other goroutines waiting
-	// for a P; on small machines give the minor protocols fewer loops.
+	// EventLoops is the number of gnet loops for TCP. Default: half of
+	// GOMAXPROCS, at least 1. Each loop (and the accepting reactor without
+	// ReusePort) blocks in epoll_wait outside the Go scheduler, and wakes
+	// up needing a P; with as many loops as Ps, loops and every other
+	// goroutine (storage, raft, clients in a test) keep handing Ps to each
+	// other. On 2 CPUs, BenchmarkEcho conns=128 depth=1 size=1024 gave
+	// about 400 MB/s with 1 loop and 160-230 MB/s with 2. Several TCP
+	// listeners each have their own loops: give minor protocols fewer.
 	EventLoops int
 	// ReusePort gives each TCP event loop its own SO_REUSEPORT socket, so the
 	// kernel spreads accepts. Off by default: with it, a second process of
@@ -247,7 +250,7 @@ func (cfg ListenerConfig) withDefaults() (ListenerConfig, error) {
 	setDefault(&cfg.MaxOutboundBytes, DefaultMaxOutboundBytes)
 	setDefault(&cfg.MaxInboundBytes, DefaultMaxInboundBytes)
 	setDefault(&cfg.MaxQueuedTasks, DefaultMaxQueuedTasks)
-	setDefault(&cfg.EventLoops, runtime.NumCPU())
+	setDefault(&cfg.EventLoops, max(1, runtime.GOMAXPROCS(0)/2))
 	if cfg.Transport == TCP {
 		setDefault(&cfg.ReadBufferBytes, DefaultLoopReadBytes)
 	} else {
