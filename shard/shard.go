@@ -136,7 +136,9 @@ type ReadResult struct {
 	Records []Record
 	// Next is the offset to read from next: one past the last record
 	// returned, or the requested offset when nothing was returned. For
-	// ReadByKey/ReadByTag it is one past the last offset examined.
+	// ReadByKey/ReadByTag it is where to continue the lookup: past the last
+	// record returned and at or before the first match left out (at most
+	// Latest), so continuing from Next neither repeats nor skips a match.
 	Next     int64
 	Earliest int64 // log start when the read ran
 	Latest   int64 // high-water mark when the read ran

@@ -491,9 +491,14 @@ func checkLookup(t *testing.T, name string, all []shard.Record, earliest int64, 
 	t.Helper()
 	for _, c := range cases {
 		var want []shard.Record
+		wantNext := all[len(all)-1].Offset + 1 // Latest
 		for i := range all {
 			r := &all[i]
-			if r.Offset >= c.from && r.Offset >= earliest && match(r, c.what) && len(want) < max(c.maxRecords, 1) {
+			if r.Offset >= c.from && r.Offset >= earliest && match(r, c.what) {
+				if len(want) == max(c.maxRecords, 1) {
+					wantNext = r.Offset
+					break
+				}
 				want = append(want, *r)
 			}
 		}
@@ -505,8 +510,12 @@ func checkLookup(t *testing.T, name string, all []shard.Record, earliest int64, 
 		for i := range res.Records {
 			got[i] = Clone(&res.Records[i])
 		}
-		if len(got) > 0 && res.Next <= got[len(got)-1].Offset {
-			t.Fatalf("%s(%q, from %d): Next %d not past last offset %d", name, c.what, c.from, res.Next, got[len(got)-1].Offset)
+		lastGot := c.from - 1
+		if len(got) > 0 {
+			lastGot = got[len(got)-1].Offset
+		}
+		if res.Next <= lastGot || res.Next > wantNext {
+			t.Fatalf("%s(%q, from %d, max %d): Next %d; want in (%d, %d]: past what was returned, not past the next match", name, c.what, c.from, c.maxRecords, res.Next, lastGot, wantNext)
 		}
 		res.Release()
 		wantRecords(t, fmt.Sprintf("%s(%q, from %d, max %d)", name, c.what, c.from, c.maxRecords), got, want)
