@@ -79,7 +79,8 @@ type readBatch struct {
 }
 
 type inboxItem struct {
-	msg         *pb.Message // nil for reports
+	msg         *pb.Message // incoming, or (undelivered) an outgoing one that was lost
+	undelivered bool
 	from        uint64
 	unreachable bool
 	snapFailed  bool
@@ -306,6 +307,8 @@ func (g *Group) run() {
 
 func (g *Group) step(it *inboxItem) {
 	switch {
+	case it.undelivered:
+		g.undelivered(it.msg)
 	case it.msg != nil:
 		// Errors here are raft rejecting a stale or foreign message.
 		_ = g.rn.Step(it.msg)
@@ -317,6 +320,25 @@ func (g *Group) step(it *inboxItem) {
 			st = raft.SnapshotFailure
 		}
 		g.rn.ReportSnapshot(it.from, st)
+	}
+}
+
+// undelivered handles an outgoing message the transport never handed over.
+func (g *Group) undelivered(m *pb.Message) {
+	g.rn.ReportUnreachable(m.GetTo())
+	switch m.GetType() {
+	case pb.MsgSnap:
+		g.rn.ReportSnapshot(m.GetTo(), raft.SnapshotFailure)
+	case pb.MsgProp:
+		// Our forwarded proposals never reached the leader (typically it
+		// just died): propose them again on the next tick, when raft may
+		// know a new leader. Safe because they were never delivered.
+		deadline := time.Now().Add(g.cfg.ProposeTimeout)
+		for _, e := range m.GetEntries() {
+			if e.GetType() == pb.EntryNormal && len(e.GetData()) > 0 {
+				g.retry = append(g.retry, retryEntry{data: e.GetData(), deadline: deadline})
+			}
+		}
 	}
 }
 

@@ -25,8 +25,16 @@ type Transport interface {
 type Receiver interface {
 	// Receive hands an incoming message for group g to the node.
 	Receive(g GroupID, m *pb.Message)
-	// ReportUnreachable tells group g that a message to node to was lost.
+	// ReportUnreachable tells group g that a message to node to may have
+	// been lost.
 	ReportUnreachable(g GroupID, to uint64)
+	// ReportUndelivered tells group g that m certainly never reached its
+	// peer (queue full, peer down before the write): the peer is reported
+	// unreachable, a MsgSnap failed, and proposals m carried (a follower's
+	// MsgProp to its leader) are proposed again on the next tick. Only
+	// report messages that were not handed to the peer: a re-proposal of a
+	// delivered MsgProp would apply its commands twice.
+	ReportUndelivered(g GroupID, m *pb.Message)
 	// ReportSnapshot tells group g whether a MsgSnap to node to arrived.
 	ReportSnapshot(g GroupID, to uint64, failed bool)
 }
@@ -225,6 +233,13 @@ func (m *Manager) Receive(g GroupID, msg *pb.Message) {
 func (m *Manager) ReportUnreachable(g GroupID, to uint64) {
 	if grp := m.Group(g); grp != nil {
 		grp.receive(inboxItem{from: to, unreachable: true})
+	}
+}
+
+// ReportUndelivered implements Receiver.
+func (m *Manager) ReportUndelivered(g GroupID, msg *pb.Message) {
+	if grp := m.Group(g); grp != nil {
+		grp.receive(inboxItem{msg: msg, undelivered: true})
 	}
 }
 

@@ -140,19 +140,15 @@ func (n *MemNetwork) send(from uint64, g GroupID, m *pb.Message) {
 	}
 }
 
-// lost counts a dropped message and tells the sender, as a real transport
-// would after a failed write.
+// lost counts a dropped message and tells the sender it was never
+// delivered, as a real transport would after a failed connect.
 func (n *MemNetwork) lost(key [2]uint64, g GroupID, m *pb.Message) {
 	n.mu.Lock()
 	n.dropped++
 	sender := n.nodes[key[0]]
 	n.mu.Unlock()
-	if sender == nil {
-		return
-	}
-	sender.ReportUnreachable(g, key[1])
-	if m.GetType() == pb.MsgSnap {
-		sender.ReportSnapshot(g, key[1], true)
+	if sender != nil {
+		sender.ReportUndelivered(g, m)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 )
@@ -27,12 +28,16 @@ const (
 	pfxOffset = "o/"
 )
 
+// propose runs cmd on group g. Replication failures come back as Propose
+// words them ("raftgroups: metadata: propose: timed out after 30s"); the
+// state machine's own refusals get the operation named ("raftgroups:
+// metadata: create topic orders: already exists").
 func (a Meta) propose(ctx context.Context, g GroupID, what string, cmd []byte) ([]byte, error) {
 	v, err := a.m.Group(g).Propose(ctx, cmd)
-	if err != nil {
+	if errors.Is(err, ErrExists) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrCorrupt) {
 		return nil, fmt.Errorf("raftgroups: %s: %s: %w", g, what, err)
 	}
-	return v, nil
+	return v, err
 }
 
 func (a Meta) get(ctx context.Context, g GroupID, key []byte) ([]byte, bool, error) {

@@ -6,13 +6,15 @@
 //
 // Send (called on a group loop) never blocks. Each peer has a bounded queue
 // (Config.QueueMessages; full: the message is dropped, counted in
-// robustmq_raft_transport_dropped_total{peer} and the peer reported
-// unreachable to its group, which then probes it) and one goroutine that
-// drains the queue into RaftBatch frames of at most Config.MaxBatchBytes on
-// one long-lived Send stream. When the stream fails, everything queued for
-// that peer is dropped and reported, and the goroutine reconnects with a
-// backoff (Config.RetryMin doubling to Config.RetryMax). A down or slow peer
-// therefore only ever fills its own queue.
+// robustmq_raft_transport_dropped_total{peer} and reported undelivered to
+// its group, which marks the peer unreachable and re-proposes a forwarded
+// MsgProp) and one goroutine that drains the queue into RaftBatch frames of
+// at most Config.MaxBatchBytes on one long-lived Send stream. When the
+// stream fails, the frame being written is ambiguous (peer reported
+// unreachable only), everything after it is dropped and reported
+// undelivered, and the goroutine reconnects with a backoff (Config.RetryMin
+// doubling to Config.RetryMax). A down or slow peer therefore only ever
+// fills its own queue.
 //
 // MsgSnap goes on its own SendSnapshot stream, chunked into
 // Config.SnapshotChunkBytes pieces by a goroutine per snapshot; at most one
@@ -176,7 +178,7 @@ func (t *Transport) Send(g raftgroups.GroupID, msgs []*pb.Message) {
 		switch {
 		case p == nil:
 			t.log.Warn("raft message to unknown peer dropped", "group", g.String(), "to", m.GetTo())
-			t.unreachable(g, m)
+			t.undelivered(g, m)
 		case m.GetType() == pb.MsgSnap:
 			p.sendSnapshot(g, m)
 		default:
@@ -185,15 +187,10 @@ func (t *Transport) Send(g raftgroups.GroupID, msgs []*pb.Message) {
 	}
 }
 
-// unreachable reports a lost message to its group.
-func (t *Transport) unreachable(g raftgroups.GroupID, m *pb.Message) {
-	r := t.receiver()
-	if r == nil {
-		return
-	}
-	r.ReportUnreachable(g, m.GetTo())
-	if m.GetType() == pb.MsgSnap {
-		r.ReportSnapshot(g, m.GetTo(), true)
+// undelivered reports a message that never left this node.
+func (t *Transport) undelivered(g raftgroups.GroupID, m *pb.Message) {
+	if r := t.receiver(); r != nil {
+		r.ReportUndelivered(g, m)
 	}
 }
 
@@ -217,7 +214,7 @@ func (p *peer) enqueue(e envelope) {
 	if len(p.queue) >= p.t.cfg.QueueMessages {
 		p.mu.Unlock()
 		p.mDropped.Inc()
-		p.t.unreachable(e.group, e.msg)
+		p.t.undelivered(e.group, e.msg)
 		return
 	}
 	p.queue = append(p.queue, e)
@@ -249,19 +246,25 @@ func (p *peer) run() {
 			if len(batch) == 0 {
 				break
 			}
+			// sent counts envelopes whose frame was written; a frame whose
+			// write failed may or may not have arrived (ambiguous).
+			var ambiguous []envelope
+			sent := 0
 			err := st.open(p)
-			for start := 0; err == nil && start < len(batch); {
+			for err == nil && sent < len(batch) {
 				var n int
-				n, buf = p.fill(frame, batch[start:], buf)
-				if err = st.s.Send(frame); err == nil {
+				n, buf = p.fill(frame, batch[sent:], buf)
+				if err = st.s.Send(frame); err != nil {
+					ambiguous = batch[sent : sent+n]
+				} else {
 					p.mSent.Add(n)
 				}
-				start += n
+				sent += n
 			}
 			clear(frame.Messages)
 			if err != nil {
 				st.close()
-				p.fail(err, batch)
+				p.fail(err, ambiguous, batch[sent:])
 				if !p.sleep(backoff) {
 					return
 				}
@@ -334,24 +337,32 @@ func lastEnd(ends []int) int {
 	return ends[len(ends)-1]
 }
 
-// fail drops batch and everything queued behind it, reporting each group's
-// peer unreachable once.
-func (p *peer) fail(err error, batch []envelope) {
+// fail handles a broken stream: the peer is reported unreachable for the
+// ambiguous envelopes (their frame failed mid-write), and the envelopes
+// never written plus everything queued behind them are dropped and reported
+// undelivered (so forwarded proposals are proposed again).
+func (p *peer) fail(err error, ambiguous, unsent []envelope) {
 	p.mErrors.Inc()
 	p.mu.Lock()
-	batch = append(batch, p.queue...)
+	unsent = append(unsent, p.queue...)
 	clear(p.queue)
 	p.queue = p.queue[:0]
 	p.mu.Unlock()
-	p.mDropped.Add(len(batch))
-	var seen [4]bool
-	for _, e := range batch {
-		if int(e.group) < len(seen) && !seen[e.group] {
-			seen[e.group] = true
-			p.t.unreachable(e.group, e.msg)
+	p.mDropped.Add(len(ambiguous) + len(unsent))
+	r := p.t.receiver()
+	if r != nil {
+		var seen [4]bool
+		for _, e := range ambiguous {
+			if int(e.group) < len(seen) && !seen[e.group] {
+				seen[e.group] = true
+				r.ReportUnreachable(e.group, p.id)
+			}
+		}
+		for _, e := range unsent {
+			r.ReportUndelivered(e.group, e.msg)
 		}
 	}
-	p.t.log.Debug("raft stream to peer failed", "peer", p.id, "dropped", len(batch), "err", err)
+	p.t.log.Debug("raft stream to peer failed", "peer", p.id, "ambiguous", len(ambiguous), "dropped", len(unsent), "err", err)
 }
 
 // sleep waits d or until Close; false means closing.
@@ -374,7 +385,7 @@ func (p *peer) sendSnapshot(g raftgroups.GroupID, m *pb.Message) {
 	p.mu.Unlock()
 	if busy {
 		p.mDropped.Inc()
-		p.t.unreachable(g, m)
+		p.t.undelivered(g, m)
 		return
 	}
 	p.t.wg.Go(func() {

@@ -242,6 +242,12 @@ func (r *recorder) ReportUnreachable(raftgroups.GroupID, uint64) {
 	r.mu.Unlock()
 }
 
+func (r *recorder) ReportUndelivered(raftgroups.GroupID, *pb.Message) {
+	r.mu.Lock()
+	r.unreachable++
+	r.mu.Unlock()
+}
+
 func (r *recorder) ReportSnapshot(raftgroups.GroupID, uint64, bool) {}
 
 func (r *recorder) counts() (int, int) {
