@@ -136,7 +136,7 @@ func AppendConnect(dst []byte, c *Connect) []byte {
 	}
 	n := 2 + len(name) + 1 + 1 + 2 + 2 + len(c.ClientID)
 	if c.Version == V5 {
-		n += c.Props.wireSize()
+		n += wireLen(c.Props.size())
 	}
 	var cf byte
 	if c.CleanStart {
@@ -149,7 +149,7 @@ func AppendConnect(dst []byte, c *Connect) []byte {
 		}
 		n += 4 + len(c.WillTopic) + len(c.WillPayload)
 		if c.Version == V5 {
-			n += c.WillProps.wireSize()
+			n += wireLen(c.WillProps.size())
 		}
 	}
 	if c.HasPassword {
@@ -166,12 +166,12 @@ func AppendConnect(dst []byte, c *Connect) []byte {
 	dst = append(dst, byte(c.Version), cf)
 	dst = appendU16(dst, c.KeepAlive)
 	if c.Version == V5 {
-		dst = c.Props.appendTo(dst)
+		dst = c.Props.appendTo(dst, c.Props.size())
 	}
 	dst = appendBin(dst, c.ClientID)
 	if c.Will {
 		if c.Version == V5 {
-			dst = c.WillProps.appendTo(dst)
+			dst = c.WillProps.appendTo(dst, c.WillProps.size())
 		}
 		dst = appendBin(dst, c.WillTopic)
 		dst = appendBin(dst, c.WillPayload)
@@ -224,7 +224,7 @@ func (c *Connack) Decode(v Version, flags byte, body []byte) error {
 func AppendConnack(dst []byte, v Version, c *Connack) []byte {
 	n := 2
 	if v == V5 {
-		n += c.Props.wireSize()
+		n += wireLen(c.Props.size())
 	}
 	dst = appendHeader(dst, CONNACK, 0, n)
 	var af byte
@@ -233,7 +233,7 @@ func AppendConnack(dst []byte, v Version, c *Connack) []byte {
 	}
 	dst = append(dst, af, c.Code)
 	if v == V5 {
-		dst = c.Props.appendTo(dst)
+		dst = c.Props.appendTo(dst, c.Props.size())
 	}
 	return dst
 }

@@ -25,8 +25,14 @@
 //     allocates nothing; encoders append to the caller's buffer. Only a
 //     decode failure allocates (its *Error), once per connection.
 //   - Goroutines. Nothing here is shared: a Decoder and the structs in it
-//     belong to the connection's handler goroutine. The tables are
-//     read-only.
+//     belong to one goroutine at a time. The tables are read-only.
+//   - Memory per connection. A Decoder is about 4 KiB of scratch structs,
+//     but its only state between packets is Version (and the fixed
+//     MaxPacketSize and Role): decoded structs are dead once the input is.
+//     So a server need not keep one per connection: it keeps one per event
+//     loop (or handler goroutine), sets Version from the connection before
+//     decoding its input and stores d.Version back after a CONNECT. The
+//     per-connection cost is then one byte.
 //   - Errors. Every decode failure is an *Error: the packet and field, the
 //     normative statement broken ([MQTT-x.y.z-n], 5.0 numbering unless the
 //     rule is 3.1.1's own), the 5.0 reason code (0x81 Malformed Packet,
@@ -49,7 +55,11 @@
 // Identifier from a client. Rules that need session state are the
 // server's: packet id reuse, unknown topic aliases, Topic Alias Maximum,
 // Receive Maximum, Session Expiry set at DISCONNECT after 0 at CONNECT,
-// authentication exchanges, default values of absent properties.
+// authentication exchanges, default values of absent properties, payloads
+// flagged UTF-8 by Payload Format Indicator 1 (ValidUTF8 checks them; the
+// spec lets a receiver answer 0x99), and the peer's Maximum Packet Size on
+// output (an encoder appends; the server compares the length it added).
+// The codec never truncates, drops or rewrites a field.
 //
 // # Wire format (frozen: fixed by the MQTT specifications)
 //

@@ -67,7 +67,9 @@ var receives = [2]uint16{
 // structs: after Decode returns type t without error, the field of that
 // type (Connect for CONNECT, Ack for PUBACK..PUBCOMP, nothing for PINGREQ
 // and PINGRESP) holds the packet, as views into in valid until the caller
-// drops in. A Decoder belongs to the connection's handler goroutine.
+// drops in. A Decoder is used by one goroutine at a time; between packets
+// its only state is Version, so one Decoder may serve every connection of
+// an event loop (see "Memory per connection" in the package doc).
 //
 // The caller loop (see the package example) calls Decode until it returns
 // ErrIncomplete, consuming n bytes per packet.

@@ -328,16 +328,15 @@ func (p *Properties) size() int {
 	return n
 }
 
-// wireSize is size plus the Property Length prefix.
-func (p *Properties) wireSize() int {
-	n := p.size()
-	return vbiLen(uint32(n)) + n
-}
+// wireLen is the encoded size of properties of the given size with their
+// Property Length prefix.
+func wireLen(size int) int { return vbiLen(uint32(size)) + size }
 
 // appendTo appends Property Length and the properties in id order, then
 // subscription identifiers and user properties in slice order.
-func (p *Properties) appendTo(dst []byte) []byte {
-	dst = appendVBI(dst, uint32(p.size()))
+// REQUIRES: size == p.size() (callers computed it for the remaining length).
+func (p *Properties) appendTo(dst []byte, size int) []byte {
+	dst = appendVBI(dst, uint32(size))
 	for m := p.present; m != 0; m &= m - 1 {
 		id := bits.TrailingZeros64(m)
 		dst = append(dst, byte(id))

@@ -71,8 +71,10 @@ func AppendPublish(dst []byte, v Version, p *Publish) []byte {
 	if p.Retain {
 		flags |= 0x01
 	}
+	ps := 0
 	if v == V5 {
-		n += p.Props.wireSize()
+		ps = p.Props.size()
+		n += wireLen(ps)
 	}
 	dst = appendHeader(dst, PUBLISH, flags, n)
 	dst = appendBin(dst, p.Topic)
@@ -80,7 +82,7 @@ func AppendPublish(dst []byte, v Version, p *Publish) []byte {
 		dst = appendU16(dst, p.PacketID)
 	}
 	if v == V5 {
-		dst = p.Props.appendTo(dst)
+		dst = p.Props.appendTo(dst, ps)
 	}
 	return append(dst, p.Payload...)
 }
@@ -154,9 +156,11 @@ func appendReasonPacket(dst []byte, t Type, withID bool, id uint16, rc ReasonCod
 		n = 2
 	}
 	empty := p.Empty()
+	ps := 0
 	switch {
 	case !empty:
-		n += 1 + p.wireSize()
+		ps = p.size()
+		n += 1 + wireLen(ps)
 	case rc != ReasonSuccess:
 		n++
 	}
@@ -168,7 +172,7 @@ func appendReasonPacket(dst []byte, t Type, withID bool, id uint16, rc ReasonCod
 		dst = append(dst, byte(rc))
 	}
 	if !empty {
-		dst = p.appendTo(dst)
+		dst = p.appendTo(dst, ps)
 	}
 	return dst
 }

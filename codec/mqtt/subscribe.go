@@ -106,18 +106,11 @@ func (s *Subscribe) Decode(v Version, flags byte, body []byte) error {
 
 // AppendSubscribe appends s as a SUBSCRIBE of version v.
 func AppendSubscribe(dst []byte, v Version, s *Subscribe) []byte {
-	n := 2
-	if v == V5 {
-		n += s.Props.wireSize()
-	}
+	n := 0
 	for i := range s.Subs {
 		n += 3 + len(s.Subs[i].Filter)
 	}
-	dst = appendHeader(dst, SUBSCRIBE, fixedFlags[SUBSCRIBE], n)
-	dst = appendU16(dst, s.PacketID)
-	if v == V5 {
-		dst = s.Props.appendTo(dst)
-	}
+	dst = appendIDProps(dst, v, SUBSCRIBE, s.PacketID, &s.Props, n)
 	for i := range s.Subs {
 		sub := &s.Subs[i]
 		o := sub.QoS | sub.RetainHandling<<4
@@ -155,18 +148,11 @@ func (u *Unsubscribe) Decode(v Version, flags byte, body []byte) error {
 
 // AppendUnsubscribe appends u as an UNSUBSCRIBE of version v.
 func AppendUnsubscribe(dst []byte, v Version, u *Unsubscribe) []byte {
-	n := 2
-	if v == V5 {
-		n += u.Props.wireSize()
-	}
+	n := 0
 	for _, f := range u.Filters {
 		n += 2 + len(f)
 	}
-	dst = appendHeader(dst, UNSUBSCRIBE, fixedFlags[UNSUBSCRIBE], n)
-	dst = appendU16(dst, u.PacketID)
-	if v == V5 {
-		dst = u.Props.appendTo(dst)
-	}
+	dst = appendIDProps(dst, v, UNSUBSCRIBE, u.PacketID, &u.Props, n)
 	for _, f := range u.Filters {
 		dst = appendBin(dst, f)
 	}
@@ -215,16 +201,22 @@ func (s *Suback) Decode(v Version, t Type, flags byte, body []byte) error {
 
 // AppendSuback appends s as a packet of type s.Type and version v.
 func AppendSuback(dst []byte, v Version, s *Suback) []byte {
-	n := 2 + len(s.Codes)
+	return append(appendIDProps(dst, v, s.Type, s.PacketID, &s.Props, len(s.Codes)), s.Codes...)
+}
+
+// appendIDProps appends the fixed header, packet id and 5.0 properties of
+// a packet whose payload, payloadLen bytes, the caller appends next.
+func appendIDProps(dst []byte, v Version, t Type, id uint16, p *Properties, payloadLen int) []byte {
+	n, ps := 2+payloadLen, 0
 	if v == V5 {
-		n += s.Props.wireSize()
+		ps = p.size()
+		n += wireLen(ps)
 	}
-	dst = appendHeader(dst, s.Type, 0, n)
-	dst = appendU16(dst, s.PacketID)
+	dst = appendU16(appendHeader(dst, t, fixedFlags[t], n), id)
 	if v == V5 {
-		dst = s.Props.appendTo(dst)
+		dst = p.appendTo(dst, ps)
 	}
-	return append(dst, s.Codes...)
+	return dst
 }
 
 // Disconnect is a DISCONNECT packet (spec 3.14). Below 5.0 it has no body.
