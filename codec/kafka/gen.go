@@ -1,0 +1,3 @@
+package kafka
+
+//go:generate go run ./internal/gen messages.def generated.go

@@ -1,0 +1,441 @@
+package kafka
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+	"strconv"
+)
+
+// Sentinel decode errors; a *DecodeError wraps one of them.
+var (
+	// ErrTruncated: the input ended inside a field.
+	ErrTruncated = errors.New("kafka: truncated")
+	// ErrMalformed: a length, varint or null marker is impossible.
+	ErrMalformed = errors.New("kafka: malformed")
+)
+
+// DecodeError says which message failed to decode, at which version and
+// where. Err is ErrTruncated or ErrMalformed.
+type DecodeError struct {
+	Msg     string // message name, e.g. "ProduceRequest"
+	Version int16
+	Offset  int // byte offset in the message body where the failing field starts
+	Err     error
+}
+
+func (e *DecodeError) Error() string {
+	return e.Err.Error() + ": " + e.Msg + " v" + strconv.Itoa(int(e.Version)) + " at byte " + strconv.Itoa(e.Offset)
+}
+
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// Reader walks a message body. Failures are sticky: the first one is kept,
+// the reader then stays bad and every later call returns a zero value, so a
+// decoder reads a run of fields and checks Err once. Byte slices it returns
+// alias the input (views, no copy).
+type Reader struct {
+	src    []byte
+	off    int
+	errOff int
+	err    error
+}
+
+// NewReader returns a Reader over src.
+func NewReader(src []byte) Reader { return Reader{src: src} }
+
+// Err returns ErrTruncated or ErrMalformed after a failed read, else nil.
+func (r *Reader) Err() error { return r.err }
+
+// Offset returns how many bytes were read, or where the first failure was.
+func (r *Reader) Offset() int {
+	if r.err != nil {
+		return r.errOff
+	}
+	return r.off
+}
+
+// Remaining returns the bytes not read yet (nil once the reader is bad).
+func (r *Reader) Remaining() []byte {
+	if r.err != nil {
+		return nil
+	}
+	return r.src[r.off:]
+}
+
+func (r *Reader) fail(err error) {
+	if r.err == nil {
+		r.err = err
+		r.errOff = r.off
+	}
+	r.off = len(r.src)
+}
+
+// take returns the next n bytes, or nil and a failure.
+func (r *Reader) take(n int) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n < 0 || n > len(r.src)-r.off {
+		r.fail(ErrTruncated)
+		return nil
+	}
+	b := r.src[r.off : r.off+n : r.off+n]
+	r.off += n
+	return b
+}
+
+func (r *Reader) Bool() bool {
+	b := r.take(1)
+	return b != nil && b[0] != 0
+}
+
+func (r *Reader) Int8() int8 {
+	if b := r.take(1); b != nil {
+		return int8(b[0])
+	}
+	return 0
+}
+
+func (r *Reader) Int16() int16 {
+	if b := r.take(2); b != nil {
+		return int16(binary.BigEndian.Uint16(b))
+	}
+	return 0
+}
+
+func (r *Reader) Int32() int32 {
+	if b := r.take(4); b != nil {
+		return int32(binary.BigEndian.Uint32(b))
+	}
+	return 0
+}
+
+func (r *Reader) Int64() int64 {
+	if b := r.take(8); b != nil {
+		return int64(binary.BigEndian.Uint64(b))
+	}
+	return 0
+}
+
+func (r *Reader) Float64() float64 { return math.Float64frombits(uint64(r.Int64())) }
+
+func (r *Reader) UUID() (u [16]byte) {
+	if b := r.take(16); b != nil {
+		copy(u[:], b)
+	}
+	return u
+}
+
+// Uvarint reads an unsigned LEB128 varint of at most 5 bytes (Kafka's
+// unsigned varints are 32-bit).
+func (r *Reader) Uvarint() uint32 {
+	if r.err != nil {
+		return 0
+	}
+	var v uint32
+	for i := 0; i < 5; i++ {
+		if r.off >= len(r.src) {
+			r.fail(ErrTruncated)
+			return 0
+		}
+		c := r.src[r.off]
+		r.off++
+		if i == 4 && c > 0x0f {
+			r.off--
+			r.fail(ErrMalformed)
+			return 0
+		}
+		v |= uint32(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			return v
+		}
+	}
+	r.fail(ErrMalformed)
+	return 0
+}
+
+// Varint reads a zigzag signed 32-bit varint.
+func (r *Reader) Varint() int32 {
+	u := r.Uvarint()
+	return int32(u>>1) ^ -int32(u&1)
+}
+
+// length validates a decoded length: -1 is null when nullable, anything else
+// must fit in what is left (each element takes at least minElem bytes).
+func (r *Reader) length(n int64, nullable bool, minElem int) (int, bool) {
+	if r.err != nil {
+		return 0, false
+	}
+	if n < 0 {
+		if n == -1 && nullable {
+			return 0, true
+		}
+		r.fail(ErrMalformed)
+		return 0, false
+	}
+	if n*int64(minElem) > int64(len(r.src)-r.off) {
+		r.fail(ErrTruncated)
+		return 0, false
+	}
+	return int(n), false
+}
+
+// Str reads an int16-length string as a view; -1 (null) is malformed.
+func (r *Reader) Str() []byte {
+	n, _ := r.length(int64(r.Int16()), false, 1)
+	return r.take(n)
+}
+
+// NullableStr reads an int16-length string; null returns nil, empty
+// returns a non-nil empty view.
+func (r *Reader) NullableStr() []byte {
+	n, null := r.length(int64(r.Int16()), true, 1)
+	if null {
+		return nil
+	}
+	return r.take(n)
+}
+
+// CompactStr reads a uvarint(length+1) string; 0 (null) is malformed.
+func (r *Reader) CompactStr() []byte {
+	n, _ := r.length(int64(r.Uvarint())-1, false, 1)
+	return r.take(n)
+}
+
+// CompactNullableStr reads a uvarint(length+1) string; 0 is null (nil).
+func (r *Reader) CompactNullableStr() []byte {
+	n, null := r.length(int64(r.Uvarint())-1, true, 1)
+	if null {
+		return nil
+	}
+	return r.take(n)
+}
+
+// Bytes reads int32-length bytes; -1 is malformed.
+func (r *Reader) Bytes() []byte {
+	n, _ := r.length(int64(r.Int32()), false, 1)
+	return r.take(n)
+}
+
+// NullableBytes reads int32-length bytes; -1 returns nil.
+func (r *Reader) NullableBytes() []byte {
+	n, null := r.length(int64(r.Int32()), true, 1)
+	if null {
+		return nil
+	}
+	return r.take(n)
+}
+
+// CompactBytes reads uvarint(length+1) bytes; 0 is malformed.
+func (r *Reader) CompactBytes() []byte { return r.CompactStr() }
+
+// CompactNullableBytes reads uvarint(length+1) bytes; 0 returns nil.
+func (r *Reader) CompactNullableBytes() []byte { return r.CompactNullableStr() }
+
+// ArrayLen reads an array length: int32, or uvarint(n+1) when compact.
+// It returns -1 for a null array when nullable, and fails if n elements of
+// at least minElem bytes cannot fit in the rest of the input, so a lying
+// length never makes the caller allocate.
+func (r *Reader) ArrayLen(compact, nullable bool, minElem int) int {
+	var n int64
+	if compact {
+		n = int64(r.Uvarint()) - 1
+	} else {
+		n = int64(r.Int32())
+	}
+	l, null := r.length(n, nullable, minElem)
+	if null {
+		return -1
+	}
+	return l
+}
+
+// Span returns the next n bytes as a view (a tagged field's value).
+func (r *Reader) Span(n int) []byte { return r.take(n) }
+
+// Append primitives. Every one appends to dst and returns it.
+
+func AppendBool(dst []byte, v bool) []byte {
+	if v {
+		return append(dst, 1)
+	}
+	return append(dst, 0)
+}
+
+func AppendInt8(dst []byte, v int8) []byte   { return append(dst, byte(v)) }
+func AppendInt16(dst []byte, v int16) []byte { return binary.BigEndian.AppendUint16(dst, uint16(v)) }
+func AppendInt32(dst []byte, v int32) []byte { return binary.BigEndian.AppendUint32(dst, uint32(v)) }
+func AppendInt64(dst []byte, v int64) []byte { return binary.BigEndian.AppendUint64(dst, uint64(v)) }
+func AppendFloat64(dst []byte, v float64) []byte {
+	return binary.BigEndian.AppendUint64(dst, math.Float64bits(v))
+}
+func AppendUUID(dst []byte, v [16]byte) []byte { return append(dst, v[:]...) }
+
+func AppendUvarint(dst []byte, v uint32) []byte {
+	for v >= 0x80 {
+		dst = append(dst, byte(v)|0x80)
+		v >>= 7
+	}
+	return append(dst, byte(v))
+}
+
+func AppendVarint(dst []byte, v int32) []byte { return AppendUvarint(dst, uint32(v<<1)^uint32(v>>31)) }
+
+// UvarintLen returns how many bytes AppendUvarint writes for v.
+func UvarintLen(v uint32) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}
+
+// AppendString appends an int16-length string (nil as empty).
+func AppendString(dst, s []byte) []byte { return append(AppendInt16(dst, int16(len(s))), s...) }
+
+// AppendNullableString appends an int16-length string, nil as -1.
+func AppendNullableString(dst, s []byte) []byte {
+	if s == nil {
+		return AppendInt16(dst, -1)
+	}
+	return AppendString(dst, s)
+}
+
+// AppendCompactString appends uvarint(len+1) and s (nil as empty).
+func AppendCompactString(dst, s []byte) []byte {
+	return append(AppendUvarint(dst, uint32(len(s))+1), s...)
+}
+
+// AppendCompactNullableString appends uvarint(len+1) and s, nil as 0.
+func AppendCompactNullableString(dst, s []byte) []byte {
+	if s == nil {
+		return append(dst, 0)
+	}
+	return AppendCompactString(dst, s)
+}
+
+// AppendBytes appends int32-length bytes (nil as empty).
+func AppendBytes(dst, b []byte) []byte { return append(AppendInt32(dst, int32(len(b))), b...) }
+
+// AppendNullableBytes appends int32-length bytes, nil as -1.
+func AppendNullableBytes(dst, b []byte) []byte {
+	if b == nil {
+		return AppendInt32(dst, -1)
+	}
+	return AppendBytes(dst, b)
+}
+
+// AppendArrayLen appends an array length: int32, or uvarint(n+1) when
+// compact; null (nullable and nil) as -1 or 0.
+func AppendArrayLen(dst []byte, n int, null, compact bool) []byte {
+	switch {
+	case compact && null:
+		return append(dst, 0)
+	case compact:
+		return AppendUvarint(dst, uint32(n)+1)
+	case null:
+		return AppendInt32(dst, -1)
+	}
+	return AppendInt32(dst, int32(n))
+}
+
+// AppendTag appends one tagged field whose value was appended at
+// dst[start:]: it inserts uvarint(tag) and uvarint(size) before the value.
+func AppendTag(dst []byte, start int, tag uint32) []byte {
+	size := uint32(len(dst) - start)
+	hdr := UvarintLen(tag) + UvarintLen(size)
+	dst = append(dst, make([]byte, hdr)...)
+	copy(dst[start+hdr:], dst[start:start+int(size)])
+	AppendUvarint(AppendUvarint(dst[start:start], tag), size) // writes in place: capacity is there
+	return dst
+}
+
+// Helpers for generated code: flex selects the compact (flexible version)
+// encoding, nullable whether nil is null on the wire.
+
+func appendStr(dst, s []byte, flex, nullable bool) []byte {
+	switch {
+	case flex && nullable:
+		return AppendCompactNullableString(dst, s)
+	case flex:
+		return AppendCompactString(dst, s)
+	case nullable:
+		return AppendNullableString(dst, s)
+	}
+	return AppendString(dst, s)
+}
+
+func appendBytes(dst, b []byte, flex, nullable bool) []byte {
+	switch {
+	case flex && nullable:
+		return AppendCompactNullableString(dst, b)
+	case flex:
+		return AppendCompactString(dst, b)
+	case nullable:
+		return AppendNullableBytes(dst, b)
+	}
+	return AppendBytes(dst, b)
+}
+
+func (r *Reader) str(flex, nullable bool) []byte {
+	switch {
+	case flex && nullable:
+		return r.CompactNullableStr()
+	case flex:
+		return r.CompactStr()
+	case nullable:
+		return r.NullableStr()
+	}
+	return r.Str()
+}
+
+func (r *Reader) bytes(flex, nullable bool) []byte {
+	switch {
+	case flex && nullable:
+		return r.CompactNullableStr()
+	case flex:
+		return r.CompactStr()
+	case nullable:
+		return r.NullableBytes()
+	}
+	return r.Bytes()
+}
+
+func (r *Reader) arrayLen(flex, nullable bool, minElem int) int {
+	return r.ArrayLen(flex, nullable, minElem)
+}
+
+// tagCount reads the number of tagged fields; each takes at least 2 bytes.
+func (r *Reader) tagCount() int {
+	n, _ := r.length(int64(r.Uvarint()), false, 2)
+	return n
+}
+
+// skipTags reads a tagged-field section and skips every field.
+func (r *Reader) skipTags() {
+	for n := r.tagCount(); n > 0 && r.err == nil; n-- {
+		r.Uvarint()
+		r.take(int(r.Uvarint()))
+	}
+}
+
+// failWith makes r bad if sub, a reader over one tagged field, went bad.
+func (r *Reader) failWith(sub *Reader) {
+	if sub.err != nil && r.err == nil {
+		r.err, r.errOff = sub.err, r.off
+	}
+}
+
+// resize returns s with length n, reusing its backing array (and the
+// elements' own slices) when it is big enough. The result is never nil.
+func resize[T any](s []T, n int) []T {
+	if cap(s) >= n {
+		if s == nil {
+			return []T{}
+		}
+		return s[:n]
+	}
+	return append(s[:cap(s)], make([]T, n-cap(s))...)
+}
