@@ -51,8 +51,12 @@
 //
 // # Concurrency
 //
-// The engine's RWMutex (closeMu) is read-held by every operation and
-// write-held by Close. Each shard's mutex serializes its appends, deletes and
-// retention. Lock order: createMu -> closeMu (read) -> shard mu. Goroutines:
-// the syncer and the flusher, started by Open and stopped by Close.
+// The engine's RWMutex (closeMu) is read-held by every operation (a Sync
+// Append holds it through its fsync wait) and write-held by Close. createMu
+// serializes CreateShard and DeleteShard. Each shard's mutex serializes its
+// appends, deletes and retention. Lock order: closeMu (read) -> createMu ->
+// shard mu. Readers take no shard lock: they read the atomic start and
+// high-water mark and treat a hole at the front as ErrOffsetOutOfRange
+// (retention ran meanwhile). Goroutines: the syncer and the flusher, started
+// by Open and stopped by Close.
 package pebblestore
