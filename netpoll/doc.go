@@ -72,8 +72,8 @@
 // callback) is recovered, logged with its stack and closes that connection
 // with ErrHandlerPanic: one client's bytes hitting a codec bug must not stop
 // the process. OnClose runs exactly once for every connection whose OnOpen
-// ran (also when OnOpen failed); then queued Do functions are dropped and queued
-// AsyncWrites complete with ErrClosed. Connections over MaxConns are closed
+// ran (also when OnOpen failed); then queued Do functions are dropped and
+// queued AsyncWrites complete with ErrClosed. Connections over MaxConns are closed
 // before OnOpen and counted as rejected. Idle and half-open connections are
 // the protocol's to reap through its keepalive (Close from a timer);
 // TCPKeepAlive adds kernel probes for protocols without one.
@@ -98,8 +98,9 @@
 //
 // On tcp an idle connection holds gnet's conn, this package's conn and its
 // two addresses: input and output buffers are taken from pools only while
-// they hold bytes, and the read buffer belongs to the loop
-// (BenchmarkIdleConnMemory: about 610 B of Go heap per connection). tls/ws/wss hold
-// two goroutine stacks, a ReadBufferBytes buffer and the TLS or WebSocket
-// state.
+// they hold bytes, and the read buffer belongs to the loop.
+// BenchmarkIdleConnMemory measures about 610 B of Go heap and no stack per
+// idle connection, against 66 KB of heap and 2 KB of stack for a
+// goroutine-per-connection server with a 64 KiB buffer. tls/ws/wss hold two
+// goroutine stacks, a ReadBufferBytes buffer and the TLS or WebSocket state.
 package netpoll
