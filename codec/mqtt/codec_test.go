@@ -89,6 +89,15 @@ func TestGolden(t *testing.T) {
 	f("s4", b(0xe0, 0x00), DISCONNECT, func(d *Decoder) bool { return d.Disconnect.Reason == 0 })
 	f("s5", b(0xe0, 0x01, 0x8e), DISCONNECT, func(d *Decoder) bool { return d.Disconnect.Reason == ReasonSessionTakenOver })
 	f("s5", b(0xf0, 0x00), AUTH, func(d *Decoder) bool { return d.Auth.Reason == 0 })
+	// 5.0 DISCONNECT with remaining length 0 is Normal disconnection
+	// (3.14.2.1); the encoder writes the reason byte for paho.golang.
+	d := decoderFor("s5")
+	if typ, _, err := d.Decode(b(0xe0, 0x00)); err != nil || typ != DISCONNECT || d.Disconnect.Reason != 0 {
+		t.Fatalf("Decode(e0 00) = %v, %v, reason %x", typ, err, d.Disconnect.Reason)
+	}
+	if got := AppendDisconnect(nil, V5, &Disconnect{}); !bytes.Equal(got, b(0xe0, 0x01, 0x00)) {
+		t.Fatalf("AppendDisconnect(5.0, Success) = % x; want e0 01 00", got)
+	}
 }
 
 // TestDecodeErrors feeds one malformed or rule-breaking packet per case

@@ -145,12 +145,13 @@ func AppendAck(dst []byte, v Version, a *Ack) []byte {
 	if v != V5 {
 		return appendU16(appendHeader(dst, a.Type, fixedFlags[a.Type], 2), a.PacketID)
 	}
-	return appendReasonPacket(dst, a.Type, true, a.PacketID, a.Reason, &a.Props)
+	return appendReasonPacket(dst, a.Type, true, false, a.PacketID, a.Reason, &a.Props)
 }
 
 // appendReasonPacket appends a 5.0 packet whose body is an optional packet
-// id, then the optional reason code and properties, in the shortest form.
-func appendReasonPacket(dst []byte, t Type, withID bool, id uint16, rc ReasonCode, p *Properties) []byte {
+// id, then the optional reason code and properties, in the shortest form;
+// keepReason writes the reason code even when it is Success.
+func appendReasonPacket(dst []byte, t Type, withID, keepReason bool, id uint16, rc ReasonCode, p *Properties) []byte {
 	n := 0
 	if withID {
 		n = 2
@@ -161,14 +162,14 @@ func appendReasonPacket(dst []byte, t Type, withID bool, id uint16, rc ReasonCod
 	case !empty:
 		ps = p.size()
 		n += 1 + wireLen(ps)
-	case rc != ReasonSuccess:
+	case rc != ReasonSuccess || keepReason:
 		n++
 	}
 	dst = appendHeader(dst, t, fixedFlags[t], n)
 	if withID {
 		dst = appendU16(dst, id)
 	}
-	if rc != ReasonSuccess || !empty {
+	if rc != ReasonSuccess || keepReason || !empty {
 		dst = append(dst, byte(rc))
 	}
 	if !empty {

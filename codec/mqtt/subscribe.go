@@ -240,11 +240,14 @@ func (d *Disconnect) Decode(v Version, flags byte, body []byte) error {
 }
 
 // AppendDisconnect appends d as a DISCONNECT of version v (3.x: 0xE0 0x00).
+// In 5.0 the reason code is always written, although the spec lets a
+// Success without properties have remaining length 0 (3.14.2.1):
+// paho.golang v0.23 clients fail to read that form (see TestInterop).
 func AppendDisconnect(dst []byte, v Version, d *Disconnect) []byte {
 	if v != V5 {
 		return append(dst, byte(DISCONNECT)<<4, 0)
 	}
-	return appendReasonPacket(dst, DISCONNECT, false, 0, d.Reason, &d.Props)
+	return appendReasonPacket(dst, DISCONNECT, false, true, 0, d.Reason, &d.Props)
 }
 
 // Auth is a 5.0 AUTH packet (spec 3.15).
@@ -269,5 +272,5 @@ func (a *Auth) Decode(v Version, flags byte, body []byte) error {
 
 // AppendAuth appends a as an AUTH (5.0 only).
 func AppendAuth(dst []byte, a *Auth) []byte {
-	return appendReasonPacket(dst, AUTH, false, 0, a.Reason, &a.Props)
+	return appendReasonPacket(dst, AUTH, false, false, 0, a.Reason, &a.Props)
 }
