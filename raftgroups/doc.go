@@ -54,12 +54,17 @@
 // proposer's node id and a proposal id unique to that process (seeded from the
 // start time, then incremented), so when any replica applies the entry, the
 // proposing replica finds its waiter and hands it the state machine's result.
-// A proposal lost in flight (leader change, dropped message) is not retried:
-// the caller gets ErrTimeout after Config.ProposeTimeout (default 30 s,
-// "raftgroups: metadata: propose: timed out after 30s") and may retry; slow
+// A forwarded MsgProp that the transport certainly never handed to the
+// leader (queue full, leader down: Receiver.ReportUndelivered) is proposed
+// again on the next tick, so a leader crash costs the caller an election,
+// not a timeout. A proposal whose fate is unknown (the leader received it
+// and then lost leadership, a stream broke mid-write) is not retried, since
+// that could apply it twice: the caller gets ErrTimeout after
+// Config.ProposeTimeout (default 30 s, "raftgroups: metadata: propose: timed
+// out after 30s"), which means "outcome unknown", and may retry. Slow
 // proposals (> Config.SlowPropose, default 1 s) are logged at warn. When the
 // local raft has no leader (ErrProposalDropped) the loop keeps the batch and
-// proposes it again on the next tick until the waiters time out.
+// proposes it again on the next tick until its deadline.
 //
 // # Linearizable reads
 //
