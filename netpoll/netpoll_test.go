@@ -583,3 +583,32 @@ func TestPeerReset(t *testing.T) {
 		})
 	}
 }
+
+// TestHandshakeTimeout: a TLS client that never says hello is dropped after
+// HandshakeTimeout, never reaches OnOpen, and frees its slot.
+func TestHandshakeTimeout(t *testing.T) {
+	h := &frameEcho{}
+	l := listen(t, TLS, h, func(c *ListenerConfig) {
+		c.HandshakeTimeout = 50 * time.Millisecond
+		c.MaxConns = 1
+	})
+	raw, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	_ = raw.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := raw.Read(make([]byte, 1)); err == nil {
+		t.Fatalf("silent client read %d bytes; want the connection dropped", n)
+	}
+	failures := func() uint64 {
+		return counter(`robustmq_netpoll_handshake_failures_total{listener="` + l.Name() + `"}`)
+	}
+	waitFor(t, "handshake failure counted and slot free", func() bool { return failures() == 1 && l.ConnCount() == 0 })
+	if got := h.opened.Load(); got != 0 {
+		t.Errorf("OnOpen ran %d times; want 0", got)
+	}
+	if err := echoClient(l, 7, 2, 100); err != nil { // MaxConns 1: the slot was released
+		t.Errorf("client after the timeout: %v", err)
+	}
+}

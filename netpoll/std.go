@@ -55,6 +55,9 @@ func listenStd(l *Listener) (server, error) {
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			return context.WithValue(ctx, rawConnKey{}, c)
 		},
+		// No HTTP/2: a WebSocket upgrade needs HTTP/1.1 even when the TLS
+		// config offers h2.
+		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 	}
 	if cfg.Transport == WSS {
 		s.ln = tls.NewListener(s.ln, cfg.TLS)
