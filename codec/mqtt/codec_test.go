@@ -175,7 +175,7 @@ func TestDecodeErrors(t *testing.T) {
 	f("s0", conn("MQTT", 5, 2, pr(b(0x19, 2)), id), prot, "", SendConnack)                            // Request Response Information 2
 	f("s0", conn("MQTT", 5, 2, pr(b(0x16), s16("x")), id), prot, "", SendConnack)                     // auth data without method
 	f("s0", conn("MQTT", 5, 2, pr(b(0x26), s16("k")), id), mal, "", SendConnack)                      // user property without value
-	f("s0", conn("MQTT", 5, 0x06, b(0), id, b(0), s16("a/+"), s16("p")), ReasonTopicNameInvalid, "MQTT-3.1.3-11", SendConnack)
+	f("s0", conn("MQTT", 5, 0x06, b(0), id, b(0), s16("a/+"), s16("p")), ReasonTopicNameInvalid, "MQTT-3.3.2-2", SendConnack)
 	f("s0", conn("MQTT", 5, 0x06, b(0), id, pr(b(0x11, 0, 0, 0, 1)), s16("w"), s16("p")), mal, "", SendConnack) // Session Expiry in Will
 	f("s0", conn("MQTT", 5, 0x06, b(0), id, pr(b(0x18, 0, 0, 0, 1, 0x18, 0, 0, 0, 1)), s16("w"), s16("p")), prot, "", SendConnack)
 	f("s0", conn("MQTT", 4, 2, id, b(0)), mal, "", Close)                            // trailing byte
@@ -231,16 +231,18 @@ func TestDecodeErrors(t *testing.T) {
 	f("s5", fr(0x82, u16(1), b(0), s16("a"), b(0x40)), mal, "MQTT-3.8.3-5", SendDisconnect)
 	f("s4", fr(0x82, u16(1), s16("a"), b(0x04)), mal, "MQTT-3-8.3-4", Close)
 	f("s3", fr(0x82, u16(1), s16("a"), b(0x03)), mal, "MQTT-3-8.3-4", Close)
-	f("s5", fr(0x82, u16(1), b(0), s16("a"), b(0x03)), mal, "", SendDisconnect)
+	f("s5", fr(0x82, u16(1), b(0), s16("a"), b(0x03)), prot, "", SendDisconnect) // QoS 3
 	f("s5", fr(0x82, u16(1), b(0), s16("a"), b(0x30)), prot, "", SendDisconnect) // Retain Handling 3
 	f("s5", fr(0x82, u16(1), b(0), s16("$share/g/a"), b(0x04)), prot, "MQTT-3.8.3-4", SendDisconnect)
 	f("s5", fr(0x82, u16(1), b(0), s16("a")), mal, "", SendDisconnect) // no options byte
-	for _, bad := range []string{"a/#/b", "a#", "a+", "+a/b", "", "a/b+"} {
-		f("s5", fr(0x82, u16(1), b(0), s16(bad), b(0)), ReasonTopicFilterInvalid, "MQTT-4.7.1-1", SendDisconnect)
-		f("s4", fr(0x82, u16(1), s16(bad), b(0)), ReasonTopicFilterInvalid, "MQTT-4.7.1-1", Close)
+	for bad, rule := range map[string]string{"a/#/b": "MQTT-4.7.1-1", "a#": "MQTT-4.7.1-1", "a+": "MQTT-4.7.1-2",
+		"+a/b": "MQTT-4.7.1-2", "": "MQTT-4.7.3-1", "a/b+": "MQTT-4.7.1-2"} {
+		f("s5", fr(0x82, u16(1), b(0), s16(bad), b(0)), ReasonTopicFilterInvalid, rule, SendDisconnect)
+		f("s4", fr(0x82, u16(1), s16(bad), b(0)), ReasonTopicFilterInvalid, rule, Close)
 	}
-	for _, bad := range []string{"$share//a", "$share/g", "$share/g+/a", "$share/g#/a", "$share/g/"} {
-		f("s5", fr(0x82, u16(1), b(0), s16(bad), b(0)), ReasonTopicFilterInvalid, "MQTT-4.8.2-1", SendDisconnect)
+	for bad, rule := range map[string]string{"$share//a": "MQTT-4.8.2-1", "$share/g": "MQTT-4.8.2-2",
+		"$share/g+/a": "MQTT-4.8.2-1", "$share/g#/a": "MQTT-4.8.2-1", "$share/g/": "MQTT-4.8.2-2"} {
+		f("s5", fr(0x82, u16(1), b(0), s16(bad), b(0)), ReasonTopicFilterInvalid, rule, SendDisconnect)
 	}
 	f("s5", fr(0x82, u16(1), b(0), b(0, 2, 0xed, 0xa0), b(0)), mal, "MQTT-1.5.4-1", SendDisconnect)
 	f("s5", fr(0x82, u16(1), pr(b(0x0b, 0)), s16("a"), b(0)), prot, "", SendDisconnect)          // Subscription Identifier 0

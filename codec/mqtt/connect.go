@@ -112,7 +112,7 @@ func (c *Connect) Decode(flags byte, body []byte) error {
 		}
 		c.WillTopic = r.str("will topic")
 		if err := ValidTopicName(c.WillTopic); err != nil && r.err == nil {
-			r.fail("will topic", msg(err), "MQTT-3.1.3-11", ReasonTopicNameInvalid)
+			r.fail("will topic", msg(err), ruleOf(err), ReasonTopicNameInvalid)
 		}
 		c.WillPayload = r.bin("will payload")
 	}

@@ -48,9 +48,9 @@ func (p *Publish) Decode(v Version, flags byte, body []byte) error {
 			r.fail("topic name", "empty without a Topic Alias", rule(v, "MQTT-3.3.2-1", "MQTT-4.7.3-1"), ReasonProtocolError)
 		}
 	} else if err := ValidTopicName(p.Topic); err == ErrTopicUTF8 {
-		r.fail("topic name", msg(err), "MQTT-1.5.4-1", ReasonMalformedPacket)
+		r.fail("topic name", msg(err), ruleOf(err), ReasonMalformedPacket)
 	} else if err != nil {
-		r.fail("topic name", msg(err), "MQTT-3.3.2-2", ReasonTopicNameInvalid)
+		r.fail("topic name", msg(err), ruleOf(err), ReasonTopicNameInvalid)
 	}
 	p.Payload = r.b
 	return r.result()

@@ -60,19 +60,17 @@ func (r *reader) filter() (f []byte, shared bool) {
 	switch err {
 	case nil:
 	case ErrTopicUTF8:
-		r.fail("topic filter", msg(err), "MQTT-1.5.4-1", ReasonMalformedPacket)
-	case ErrShareName, ErrShareFilter:
-		r.fail("topic filter", msg(err), "MQTT-4.8.2-1", ReasonTopicFilterInvalid)
+		r.fail("topic filter", msg(err), ruleOf(err), ReasonMalformedPacket)
 	default:
-		r.fail("topic filter", msg(err), "MQTT-4.7.1-1", ReasonTopicFilterInvalid)
+		r.fail("topic filter", msg(err), ruleOf(err), ReasonTopicFilterInvalid)
 	}
 	return f, shared
 }
 
 // Decode decodes a SUBSCRIBE body. Options: reserved bits must be 0
-// (5.0 bits 6-7 [MQTT-3.8.3-5], 3.1.1 bits 2-7 [MQTT-3-8.3-4]) and QoS 3 is
-// malformed; Retain Handling 3 and No Local on a shared subscription
-// [MQTT-3.8.3-4] are Protocol Errors.
+// (5.0 bits 6-7 [MQTT-3.8.3-5], 3.1.1 bits 2-7 [MQTT-3-8.3-4]: malformed);
+// QoS 3 is malformed in 3.1.1 and a Protocol Error in 5.0, as are Retain
+// Handling 3 and No Local on a shared subscription [MQTT-3.8.3-4].
 func (s *Subscribe) Decode(v Version, flags byte, body []byte) error {
 	r := reader{b: body, pkt: SUBSCRIBE, v: v}
 	s.PacketID = r.head(flags, &s.Props)
@@ -92,8 +90,10 @@ func (s *Subscribe) Decode(v Version, flags byte, body []byte) error {
 		switch {
 		case o&reserved != 0:
 			r.fail("subscription options", "reserved bits set", rule(v, "MQTT-3.8.3-5", "MQTT-3-8.3-4"), ReasonMalformedPacket)
-		case sub.QoS == 3:
-			r.fail("subscription options", "QoS 3", rule(v, "MQTT-3.8.3-5", "MQTT-3-8.3-4"), ReasonMalformedPacket)
+		case sub.QoS == 3 && v != V5:
+			r.fail("subscription options", "QoS 3", "MQTT-3-8.3-4", ReasonMalformedPacket)
+		case sub.QoS == 3: // 5.0 3.8.3.1: "It is a Protocol Error if the Maximum QoS field has the value 3"
+			r.fail("subscription options", "QoS 3", "", ReasonProtocolError)
 		case sub.RetainHandling == 3:
 			r.fail("subscription options", "Retain Handling 3", "", ReasonProtocolError)
 		case sub.NoLocal && shared:

@@ -14,7 +14,7 @@ var (
 	ErrTopicWildcard = errors.New("mqtt: topic name contains a wildcard")                    // [MQTT-3.3.2-2]
 	ErrFilterHash    = errors.New("mqtt: '#' is not alone in the last level")                // [MQTT-4.7.1-1]
 	ErrFilterPlus    = errors.New("mqtt: '+' is not alone in its level")                     // [MQTT-4.7.1-2]
-	ErrShareName     = errors.New("mqtt: bad $share name")                                   // [MQTT-4.8.2-1]
+	ErrShareName     = errors.New("mqtt: bad $share name")                                   // [MQTT-4.8.2-1], [MQTT-4.8.2-2]
 	ErrShareFilter   = errors.New("mqtt: $share/{name} is not followed by /{filter}")        // [MQTT-4.8.2-2]
 )
 
@@ -98,6 +98,27 @@ func ParseShared(b []byte) (name, filter []byte, ok bool, err error) {
 		return nil, nil, true, ErrTopicUTF8
 	}
 	return name, filter, true, nil
+}
+
+// ruleOf is the normative statement a topic error breaks.
+func ruleOf(err error) string {
+	switch err {
+	case ErrTopicEmpty:
+		return "MQTT-4.7.3-1"
+	case ErrTopicUTF8:
+		return "MQTT-1.5.4-1"
+	case ErrTopicWildcard:
+		return "MQTT-3.3.2-2"
+	case ErrFilterHash:
+		return "MQTT-4.7.1-1"
+	case ErrFilterPlus:
+		return "MQTT-4.7.1-2"
+	case ErrShareName:
+		return "MQTT-4.8.2-1"
+	case ErrShareFilter:
+		return "MQTT-4.8.2-2"
+	}
+	return ""
 }
 
 // msg is a topic sentinel's text without the package prefix, for an
