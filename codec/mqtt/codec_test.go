@@ -489,3 +489,26 @@ func TestReasonTable(t *testing.T) {
 		t.Fatal("IsError")
 	}
 }
+
+// TestReuseBounded checks a decoder drops a reused slice that one huge
+// packet grew past maxKept, and keeps a small one.
+func TestReuseBounded(t *testing.T) {
+	p := Publish{Topic: []byte("t")}
+	for i := 0; i < maxKept+1; i++ {
+		p.Props.User = append(p.Props.User, user("k", "v"))
+	}
+	big := AppendPublish(nil, V5, &p)
+	small := AppendPublish(nil, V5, &Publish{Topic: []byte("t"), Props: Properties{User: []UserProperty{user("a", "b")}}})
+	d := &Decoder{Version: V5}
+	for _, in := range [][]byte{big, small} {
+		if _, _, err := d.Decode(in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c := cap(d.Publish.Props.User); c > maxKept {
+		t.Fatalf("after a small packet the user property slice keeps cap %d; want <= %d", c, maxKept)
+	}
+	if len(d.Publish.Props.User) != 1 || string(d.Publish.Props.User[0].Key) != "a" {
+		t.Fatalf("user properties = %q", d.Publish.Props.User)
+	}
+}

@@ -228,7 +228,7 @@ func AppendConnack(dst []byte, v Version, c *Connack) []byte {
 	}
 	dst = appendHeader(dst, CONNACK, 0, n)
 	var af byte
-	if c.SessionPresent {
+	if c.SessionPresent && v != V31 { // 3.1 has no Session Present flag
 		af = 1
 	}
 	dst = append(dst, af, c.Code)

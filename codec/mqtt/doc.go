@@ -21,8 +21,9 @@
 //     Properties.Clone.
 //   - Allocation. Packets decode into caller-owned structs (Decoder holds
 //     one of each) whose slices (user properties, subscription ids,
-//     subscriptions, filters) keep their capacity, so steady-state decoding
-//     allocates nothing; encoders append to the caller's buffer. Only a
+//     subscriptions, filters) keep their capacity (up to maxKept = 256
+//     entries: one huge packet does not pin memory for good), so
+//     steady-state decoding allocates nothing; encoders append to the caller's buffer. Only a
 //     decode failure allocates (its *Error), once per connection.
 //   - Goroutines. Nothing here is shared: a Decoder and the structs in it
 //     belong to one goroutine at a time. The tables are read-only.

@@ -147,11 +147,25 @@ type Properties struct {
 	SubIDs  []uint32 // Subscription Identifier(s): several in PUBLISH, at most one in SUBSCRIBE
 }
 
-// Reset forgets every property, keeping slice capacity.
+// maxKept bounds the capacity a reused slice keeps between decodes. A
+// 1 MiB packet can hold 200,000 user properties; a decoder that kept that
+// slice would pin ~10 MB for the rest of its life, so a slice grown past
+// maxKept is dropped at the next decode, as an oversize pooled buffer is.
+const maxKept = 256
+
+// reuse empties s for the next decode, dropping it when oversize.
+func reuse[T any](s []T) []T {
+	if cap(s) > maxKept {
+		return nil
+	}
+	return s[:0]
+}
+
+// Reset forgets every property, keeping slice capacity up to maxKept.
 func (p *Properties) Reset() {
 	p.present = 0
-	p.User = p.User[:0]
-	p.SubIDs = p.SubIDs[:0]
+	p.User = reuse(p.User)
+	p.SubIDs = reuse(p.SubIDs)
 }
 
 // Has reports whether the single-valued property id is set.

@@ -74,7 +74,7 @@ func (r *reader) filter() (f []byte, shared bool) {
 func (s *Subscribe) Decode(v Version, flags byte, body []byte) error {
 	r := reader{b: body, pkt: SUBSCRIBE, v: v}
 	s.PacketID = r.head(flags, &s.Props)
-	s.Subs = s.Subs[:0]
+	s.Subs = reuse(s.Subs)
 	reserved := byte(0xFC)
 	if v == V5 {
 		reserved = 0xC0
@@ -138,7 +138,7 @@ type Unsubscribe struct {
 func (u *Unsubscribe) Decode(v Version, flags byte, body []byte) error {
 	r := reader{b: body, pkt: UNSUBSCRIBE, v: v}
 	u.PacketID = r.head(flags, &u.Props)
-	u.Filters = u.Filters[:0]
+	u.Filters = reuse(u.Filters)
 	for r.err == nil && len(r.b) > 0 {
 		f, _ := r.filter()
 		u.Filters = append(u.Filters, f)
