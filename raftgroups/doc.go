@@ -64,7 +64,7 @@
 // out after 30s"), which means "outcome unknown", and may retry. Slow
 // proposals (> Config.SlowPropose, default 1 s) are logged at warn. When the
 // local raft has no leader (ErrProposalDropped) the loop keeps the batch and
-// proposes it again on the next tick until its deadline.
+// proposes it again on every tick while any of its waiters still waits.
 //
 // # Linearizable reads
 //

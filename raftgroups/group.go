@@ -39,7 +39,7 @@ type Group struct {
 	applied   uint64
 	snapIndex uint64
 	ticks     uint64
-	retry     []retryEntry // batches raft dropped (no leader), proposed again on tick
+	retry     [][]byte     // batches raft dropped or the transport never delivered, proposed again on tick
 	reading   []*readBatch // ReadIndex requests in flight
 
 	mu      sync.Mutex           // guards the fields below; never held across raft calls
@@ -50,7 +50,7 @@ type Group struct {
 	stopped bool                 // no more work accepted
 	status  GroupStatus          // published by the loop after each round
 
-	mProposals, mInboxDropped, mSnapshots *metrics.Counter
+	mProposals, mInboxDropped, mSnapshots, mLeaderChanges *metrics.Counter
 	mProposeSeconds                       *metrics.Histogram
 }
 
@@ -63,11 +63,6 @@ type proposal struct {
 type result struct {
 	val []byte
 	err error
-}
-
-type retryEntry struct {
-	data     []byte
-	deadline time.Time
 }
 
 type readBatch struct {
@@ -113,6 +108,7 @@ func newGroup(id GroupID, cfg *Config, st *Storage) (*Group, error) {
 	g.mProposals = metrics.GetOrCreateCounter("robustmq_raft_proposals_total" + label)
 	g.mInboxDropped = metrics.GetOrCreateCounter("robustmq_raft_inbox_dropped_total" + label)
 	g.mSnapshots = metrics.GetOrCreateCounter("robustmq_raft_snapshots_total" + label)
+	g.mLeaderChanges = metrics.GetOrCreateCounter("robustmq_raft_leader_changes_total" + label)
 	g.mProposeSeconds = metrics.GetOrCreateHistogram("robustmq_raft_propose_seconds" + label)
 	g.ids.Store(uint64(time.Now().UnixNano()))
 
@@ -333,10 +329,9 @@ func (g *Group) undelivered(m *pb.Message) {
 		// Our forwarded proposals never reached the leader (typically it
 		// just died): propose them again on the next tick, when raft may
 		// know a new leader. Safe because they were never delivered.
-		deadline := time.Now().Add(g.cfg.ProposeTimeout)
 		for _, e := range m.GetEntries() {
 			if e.GetType() == pb.EntryNormal && len(e.GetData()) > 0 {
-				g.retry = append(g.retry, retryEntry{data: e.GetData(), deadline: deadline})
+				g.retry = append(g.retry, e.GetData())
 			}
 		}
 	}
@@ -352,7 +347,7 @@ func (g *Group) propose(props []*proposal) {
 			return
 		}
 		setBatchCount(buf, n)
-		g.proposeEntry(buf, time.Now().Add(g.cfg.ProposeTimeout))
+		g.proposeEntry(buf)
 		buf, n = nil, 0
 	}
 	for _, p := range props {
@@ -369,30 +364,43 @@ func (g *Group) propose(props []*proposal) {
 	flush()
 }
 
-func (g *Group) proposeEntry(data []byte, deadline time.Time) {
+func (g *Group) proposeEntry(data []byte) {
 	err := g.rn.Propose(data)
 	if errors.Is(err, raft.ErrProposalDropped) {
 		// No leader known (or a transfer in progress): nothing was sent, so
-		// proposing again later cannot duplicate. Bounded by the waiters'
-		// deadline and, through them, by MaxPendingProposals.
-		g.retry = append(g.retry, retryEntry{data: data, deadline: deadline})
+		// proposing again later cannot duplicate.
+		g.retry = append(g.retry, data)
 	} else if err != nil {
 		g.log.Warn("propose failed", "err", err)
 	}
 }
 
+// proposeRetries proposes the retry list again, dropping batches nobody
+// waits for any more (every waiter timed out or gave up). That bounds the
+// list by the pending proposals even if a leader stays unreachable.
 func (g *Group) proposeRetries() {
 	if len(g.retry) == 0 {
 		return
 	}
 	retry := g.retry
 	g.retry = nil
-	now := time.Now()
-	for _, r := range retry {
-		if now.Before(r.deadline) {
-			g.proposeEntry(r.data, r.deadline)
+	for _, data := range retry {
+		if g.awaited(data) {
+			g.proposeEntry(data)
 		}
 	}
+}
+
+// awaited reports whether a waiter still waits for any command of batch.
+func (g *Group) awaited(batch []byte) bool {
+	found := false
+	g.mu.Lock()
+	_, _ = decodeBatch(batch, func(id uint64, _ []byte) {
+		_, ok := g.pending[id]
+		found = found || ok
+	})
+	g.mu.Unlock()
+	return found
 }
 
 // reissueReads asks again for read batches unanswered for an election
@@ -530,6 +538,9 @@ func (g *Group) maybeSnapshot() error {
 func (g *Group) publishStatus() {
 	bs := g.rn.BasicStatus()
 	g.mu.Lock()
+	if bs.Lead != g.status.Leader && bs.Lead != raft.None {
+		g.mLeaderChanges.Inc()
+	}
 	g.status = GroupStatus{
 		Group: g.id.String(), Node: g.node, Leader: bs.Lead, State: bs.RaftState.String(),
 		Term: bs.HardState.GetTerm(), Commit: bs.HardState.GetCommit(), Applied: g.applied,
