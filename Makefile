@@ -32,7 +32,7 @@ perf: build
 	@echo "no benchmarks yet"
 
 soak:
-	@echo "no soak tests yet"
+	ROBUSTMQ_SOAK=1 $(GO) test -race -timeout 60m -run 'TestCrash$$' -v ./segment/
 
 # proto regenerates server/pb from its .proto files (the generated code is committed; CI does not run this).
 # protoc comes from Debian's protobuf-compiler; the Go plugins are pinned and installed into bin/.
