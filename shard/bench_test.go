@@ -39,24 +39,30 @@ func benchRecords(size, batch int) []shard.Record {
 	return recs
 }
 
-// newBenchRouter returns a router over a bounded memory engine and a pebble
-// engine in a temp dir, with benchShards shards per engine.
-func newBenchRouter(b *testing.B) *shard.Router {
+// newBenchRouter returns a router over one engine of type t (memory bounded
+// to 8 MiB per shard; pebble in a temp dir) with a topic named t of
+// benchShards partitions. The router closes when b ends, so one engine's
+// background work (pebble compactions) does not run into, or count allocations
+// against, another's benchmark.
+func newBenchRouter(b *testing.B, t shard.EngineType) *shard.Router {
 	b.Helper()
-	p, err := pebblestore.Open(b.TempDir(), pebblestore.Options{})
-	if err != nil {
-		b.Fatal(err)
+	var e shard.Engine
+	if t == shard.EnginePebble {
+		p, err := pebblestore.Open(b.TempDir(), pebblestore.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		e = p
+	} else {
+		e = memory.New(memory.Options{MaxShardBytes: 8 << 20, MaxBytes: 1 << 30})
 	}
-	mem := memory.New(memory.Options{MaxShardBytes: 8 << 20, MaxBytes: 1 << 30})
-	r, err := shard.NewRouter([]shard.Engine{mem, p}, shard.RouterOptions{RetentionInterval: -1})
+	r, err := shard.NewRouter([]shard.Engine{e}, shard.RouterOptions{RetentionInterval: -1})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = r.Close() })
-	for _, t := range []shard.EngineType{shard.EngineMemory, shard.EnginePebble} {
-		if err := r.CreateTopic(shard.TopicConfig{Name: string(t), Partitions: benchShards, Shard: shard.ShardConfig{Engine: t}}); err != nil {
-			b.Fatal(err)
-		}
+	if err := r.CreateTopic(shard.TopicConfig{Name: string(t), Partitions: benchShards, Shard: shard.ShardConfig{Engine: t}}); err != nil {
+		b.Fatal(err)
 	}
 	return r
 }
@@ -74,7 +80,6 @@ func reportRecords(b *testing.B, perOp int) {
 }
 
 func BenchmarkAppend(b *testing.B) {
-	r := newBenchRouter(b)
 	ctx := context.Background()
 	for _, size := range []int{128, 1024, 16384} {
 		for _, batch := range []int{1, 64} {
@@ -118,6 +123,7 @@ func BenchmarkAppend(b *testing.B) {
 			for _, t := range []shard.EngineType{shard.EngineMemory, shard.EnginePebble} {
 				names := shardNames(string(t))
 				b.Run(name+"/engine="+string(t), func(b *testing.B) {
+					r := newBenchRouter(b, t)
 					b.ReportAllocs()
 					b.SetBytes(bytes)
 					i := 0
@@ -135,18 +141,9 @@ func BenchmarkAppend(b *testing.B) {
 }
 
 func BenchmarkRead(b *testing.B) {
-	r := newBenchRouter(b)
 	ctx := context.Background()
 	const size, page, total = 1024, 100, 2000
 	recs := benchRecords(size, page)
-	for _, t := range []shard.EngineType{shard.EngineMemory, shard.EnginePebble} {
-		name := shard.Name(string(t), 0)
-		for n := 0; n < total; n += page {
-			if _, err := r.Append(ctx, name, recs, shard.AppendOptions{}); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
 	b.Run("baseline=memcpy", func(b *testing.B) {
 		dst := make([]byte, size*page)
 		b.ReportAllocs()
@@ -161,6 +158,12 @@ func BenchmarkRead(b *testing.B) {
 	for _, t := range []shard.EngineType{shard.EngineMemory, shard.EnginePebble} {
 		name := shard.Name(string(t), 0)
 		b.Run("engine="+string(t), func(b *testing.B) {
+			r := newBenchRouter(b, t)
+			for n := 0; n < total; n += page {
+				if _, err := r.Append(ctx, name, recs, shard.AppendOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
 			b.ReportAllocs()
 			b.SetBytes(size * page)
 			off := int64(0)
@@ -185,7 +188,7 @@ func BenchmarkRead(b *testing.B) {
 // the second core; the globallock line, which does the same appends behind
 // one mutex, shows what a global lock would give.
 func BenchmarkRouterAppendParallel(b *testing.B) {
-	r := newBenchRouter(b)
+	r := newBenchRouter(b, shard.EngineMemory)
 	names := shardNames(string(shard.EngineMemory))
 	recs := benchRecords(1024, 1)
 	var global sync.Mutex
@@ -261,7 +264,7 @@ func BenchmarkSyncAppend64(b *testing.B) {
 			})
 		}
 		b.Run(name+"/engine=pebble", func(b *testing.B) {
-			r := newBenchRouter(b)
+			r := newBenchRouter(b, shard.EnginePebble)
 			names := shardNames(string(shard.EnginePebble))
 			ctx := context.Background()
 			run(b, func(i int) error {
