@@ -1,0 +1,50 @@
+package record
+
+import (
+	"testing"
+)
+
+// FuzzBatch feeds arbitrary bytes to the batch splitter, the decompressors
+// and the record iterator: errors are fine, panics are not.
+func FuzzBatch(f *testing.F) {
+	for _, c := range codecs {
+		f.Add(testBatchBytes(f, c.c))
+	}
+	f.Add([]byte{})
+	d := Decompressor{MaxBytes: 1 << 20}
+	var buf []byte
+	f.Fuzz(func(t *testing.T, in []byte) {
+		for len(in) > 0 {
+			b, rest, err := Next(in)
+			if err != nil {
+				return
+			}
+			in = rest
+			data, err := d.Records(&b, buf[:0])
+			if err != nil {
+				continue
+			}
+			if b.Compression() != None {
+				buf = data[:0]
+			}
+			it := NewIter(data, b.NumRecords)
+			var r Record
+			for it.Next(&r) {
+				h := r.HeaderIter()
+				for h.Next() {
+				}
+			}
+		}
+	})
+}
+
+func testBatchBytes(tb testing.TB, c Compression) []byte {
+	raw := AppendRecord(nil, &Record{Key: []byte("k"), Value: []byte("value"), NumHeaders: 1,
+		Headers: AppendHeader(nil, []byte("h"), nil)})
+	var z Compressor
+	enc, err := AppendBatch(nil, Header{Attributes: int16(c)}, raw, 1, &z)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return enc
+}
