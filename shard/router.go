@@ -330,24 +330,51 @@ func batchBytes(recs []Record) int {
 	return n
 }
 
-// AppendAsync implements Adapter. It wraps done to count the outcome: one
-// small allocation per batch.
+// AppendAsync implements Adapter. It counts the outcome through a pooled
+// completion object, so it allocates nothing per call in steady state.
 func (r *Router) AppendAsync(shard string, recs []Record, opt AppendOptions, done AppendFunc) {
 	e, err := r.route(shard)
 	if err != nil {
 		done(0, err)
 		return
 	}
-	n, size := uint64(len(recs)), uint64(batchBytes(recs))
-	e.AppendAsync(shard, recs, opt, func(first int64, err error) {
-		if err != nil {
-			e.fail(err)
-		} else {
-			atomic.AddUint64(&e.stats.AppendRecords, n)
-			atomic.AddUint64(&e.stats.AppendBytes, size)
-		}
-		done(first, err)
-	})
+	c := asyncPool.Get().(*asyncCall)
+	c.r, c.n, c.size, c.done = e, uint64(len(recs)), uint64(batchBytes(recs)), done
+	e.AppendAsync(shard, recs, opt, c.complete)
+}
+
+// asyncCall carries one AppendAsync's counts to its completion. complete is
+// bound once per object, so handing it to the engine does not allocate.
+type asyncCall struct {
+	r        *route
+	n, size  uint64
+	done     AppendFunc
+	complete AppendFunc
+}
+
+// asyncPool holds idle asyncCalls; its New is set in init (finish refers
+// back to the pool).
+var asyncPool sync.Pool
+
+func init() {
+	asyncPool.New = func() any {
+		c := new(asyncCall)
+		c.complete = c.finish
+		return c
+	}
+}
+
+func (c *asyncCall) finish(first int64, err error) {
+	r, n, size, done := c.r, c.n, c.size, c.done
+	c.r, c.done = nil, nil
+	asyncPool.Put(c) // engines call complete exactly once
+	if err != nil {
+		r.fail(err)
+	} else {
+		atomic.AddUint64(&r.stats.AppendRecords, n)
+		atomic.AddUint64(&r.stats.AppendBytes, size)
+	}
+	done(first, err)
 }
 
 // Append implements Adapter.
