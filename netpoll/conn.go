@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"runtime/debug"
 	"sync"
@@ -13,6 +14,7 @@ import (
 // Listener serves one Handler on one address and transport.
 type Listener struct {
 	cfg   ListenerConfig
+	log   *slog.Logger // cfg.Logger with the listener's name
 	h     Handler
 	m     *listenerMetrics
 	srv   server
@@ -267,7 +269,7 @@ func (c *connBase) guard(where string, err *error) {
 	if r == nil {
 		return
 	}
-	c.l.cfg.Logger.Error("netpoll: handler panicked", "in", where, "conn", c.id,
+	c.l.log.Error("netpoll: handler panicked", "in", where, "conn", c.id,
 		"remote", c.remote.String(), "panic", r, "stack", string(debug.Stack()))
 	e := fmt.Errorf("%w in %s: %v", ErrHandlerPanic, where, r)
 	if err != nil {

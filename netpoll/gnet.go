@@ -7,144 +7,144 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
-	"golang.org/x/sys/unix"
 )
 
-// gnetServer runs one gnet engine for a TCP listener. Its EventHandler
-// methods run on the engine's loops.
-type gnetServer struct {
+// TCP listeners accept with the standard library (the Go netpoller, so a
+// bind error names the port and port 0 just works) and enroll every
+// accepted socket into one gnet engine shared by all TCP listeners of the
+// process. Its loops are the only threads that block in epoll_wait outside
+// the Go scheduler: five protocols cost EventLoops threads, not five times
+// as many.
+//
+// The engine needs a listener of its own to run; it binds one on a
+// loopback port 0 that nobody is told about, and drops what connects there.
+
+// loops is the shared engine. Its EventHandler methods run on its loops.
+type loops struct {
 	gnet.BuiltinEventEngine
-	l *Listener
+	log *slog.Logger
 
-	// Written by the Run goroutine before ready is signalled, read-only after.
-	eng   gnet.Engine
-	bound net.Addr
-
+	eng   gnet.Engine   // written in OnBoot, before ready; read-only after
 	ready chan error    // gets one value: nil once the loops run, or why Run failed
 	up    atomic.Bool   // the loops ran (ready got nil)
 	done  chan struct{} // closed when gnet.Run has returned
 }
 
+// shared counts the TCP listeners using the engine; the first starts it,
+// the last stops it and waits for it.
+var shared struct {
+	mu    sync.Mutex
+	lp    *loops // guarded by mu
+	users int    // guarded by mu
+}
+
 // errEngineStopped is reported when gnet.Run returns before its loops ran.
 var errEngineStopped = errors.New("netpoll: gnet engine stopped before it started")
 
-func listenGnet(l *Listener) (server, error) {
-	cfg := l.cfg
-	addr := cfg.Addr
-	if cfg.ReusePort {
-		// Every loop binds its own socket to addr, so port 0 would give each
-		// a different port, and SO_REUSEPORT would not report a port held by
-		// another socket with SO_REUSEPORT. Bind once without it to fix the
-		// port and find a port in use. The port is free again between this
-		// probe and gnet's bind; only port 0 makes that window matter.
-		probe, err := net.Listen("tcp", addr)
+// acquireLoops returns the running engine, starting it with cfg's
+// EventLoops and ReadBufferBytes if no TCP listener is open.
+func acquireLoops(cfg ListenerConfig) (*loops, error) {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.lp == nil {
+		lp, err := startLoops(cfg)
 		if err != nil {
 			return nil, err
 		}
-		addr = probe.Addr().String()
-		if err := probe.Close(); err != nil {
-			return nil, err
-		}
+		shared.lp = lp
 	}
-	s := &gnetServer{l: l, ready: make(chan error, 1), done: make(chan struct{})}
+	shared.users++
+	return shared.lp, nil
+}
+
+// releaseLoops stops the engine when the last TCP listener leaves.
+func releaseLoops() {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.users--; shared.users > 0 {
+		return
+	}
+	lp := shared.lp
+	shared.lp = nil
+	// Engine.Stop polls every 500ms for the end; with a done context it
+	// only starts the shutdown, and lp.done tells when gnet.Run returned.
+	stopped, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = lp.eng.Stop(stopped)
+	<-lp.done
+}
+
+func startLoops(cfg ListenerConfig) (*loops, error) {
+	lp := &loops{log: cfg.Logger, ready: make(chan error, 1), done: make(chan struct{})}
 	opts := []gnet.Option{
 		gnet.WithNumEventLoop(cfg.EventLoops),
-		gnet.WithReusePort(cfg.ReusePort),
-		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		// One private loopback socket per loop, so no reactor goroutine
+		// blocks in epoll_wait just to accept from it.
+		gnet.WithReusePort(true),
 		gnet.WithReadBufferCap(cfg.ReadBufferBytes),
-		gnet.WithSocketRecvBuffer(cfg.SocketRecvBytes),
-		gnet.WithSocketSendBuffer(cfg.SocketSendBytes),
-		gnet.WithTCPKeepAlive(cfg.TCPKeepAlive),
-		gnet.WithTicker(true), // the first OnTick tells Listen the loops run
+		// Accepts come from several listeners' goroutines at once, which
+		// the default round robin does not allow.
+		gnet.WithLoadBalancing(gnet.LeastConnections),
+		gnet.WithTicker(true), // the first OnTick tells that the loops run
 		gnet.WithLogger(gnetLogger{cfg.Logger}),
 	}
 	go func() {
-		defer close(s.done)
-		err := gnet.Run(s, "tcp://"+addr, opts...)
-		switch {
-		case !s.up.Load():
-			if err == nil {
-				err = errEngineStopped
+		defer close(lp.done)
+		err := gnet.Run(lp, "tcp://127.0.0.1:0", opts...)
+		if lp.up.Load() {
+			if err != nil {
+				lp.log.Error("netpoll: gnet engine stopped", "err", err)
 			}
-			select {
-			case s.ready <- err:
-			default: // OnBoot already reported why
-			}
-		case err != nil || !l.closing.Load():
-			cfg.Logger.Error("netpoll: gnet engine stopped before Shutdown", "err", err)
+			return
 		}
+		if err == nil {
+			err = errEngineStopped
+		}
+		lp.ready <- err
 	}()
-	if err := <-s.ready; err != nil {
-		<-s.done
-		return nil, err
+	if err := <-lp.ready; err != nil {
+		<-lp.done
+		return nil, fmt.Errorf("start gnet loops: %w", err)
 	}
-	return s, nil
+	return lp, nil
 }
 
-func (s *gnetServer) addr() net.Addr { return s.bound }
-
-func (s *gnetServer) shutdown(ctx context.Context) error {
-	// Engine.Stop polls every 500ms for the end; with a done context it only
-	// starts the shutdown, and s.done tells when gnet.Run has returned, after
-	// every loop closed its connections.
-	stopped, cancel := context.WithCancel(context.Background())
-	cancel()
-	_ = s.eng.Stop(stopped)
-	select {
-	case <-s.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// OnBoot records the bound address: the listener socket exists, the loops
-// do not run yet.
-func (s *gnetServer) OnBoot(eng gnet.Engine) gnet.Action {
-	s.eng = eng
-	fd, err := eng.Dup()
-	if err != nil {
-		s.ready <- fmt.Errorf("dup listener socket: %w", err)
-		return gnet.Shutdown
-	}
-	defer unix.Close(fd)
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		s.ready <- fmt.Errorf("getsockname: %w", err)
-		return gnet.Shutdown
-	}
-	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
-		s.bound = &net.TCPAddr{IP: net.IP(sa.Addr[:]).To16(), Port: sa.Port}
-	case *unix.SockaddrInet6:
-		s.bound = &net.TCPAddr{IP: net.IP(sa.Addr[:]), Port: sa.Port}
-	default:
-		s.ready <- fmt.Errorf("listener socket has address %T, want IPv4 or IPv6", sa)
-		return gnet.Shutdown
-	}
+func (lp *loops) OnBoot(eng gnet.Engine) gnet.Action {
+	lp.eng = eng
 	return gnet.None
 }
 
-// OnTick fires first once every loop runs; Listen waits for it.
-func (s *gnetServer) OnTick() (time.Duration, gnet.Action) {
-	if !s.up.Load() {
-		s.up.Store(true)
-		s.ready <- nil
+// OnTick fires first once every loop runs; startLoops waits for it.
+func (lp *loops) OnTick() (time.Duration, gnet.Action) {
+	if !lp.up.Load() {
+		lp.up.Store(true)
+		lp.ready <- nil
 	}
 	return time.Hour, gnet.None
 }
 
-func (s *gnetServer) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
-	if !s.l.admit() {
-		return nil, gnet.Close
+func (lp *loops) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	s, _ := gc.Context().(*tcpServer)
+	if s == nil {
+		return nil, gnet.Close // someone found the engine's own socket
 	}
-	c := &gconn{gc: gc}
+	c := &gconn{gc: gc, s: s}
 	c.init(s.l, c, TCP, ownAddr(gc.LocalAddr()), ownAddr(gc.RemoteAddr()))
 	c.drain = c.runOnLoop
+	s.mu.Lock()
+	closed := s.closed
+	if !closed {
+		s.conns[c] = struct{}{}
+	}
+	s.mu.Unlock()
+	if closed {
+		return nil, gnet.Close // OnClose sees the *tcpServer and settles it
+	}
 	gc.SetContext(c)
 	if err := c.callOnOpen(); err != nil {
 		c.setReason(err)
@@ -152,13 +152,13 @@ func (s *gnetServer) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	return nil, c.afterCallback()
 }
 
-func (s *gnetServer) OnTraffic(gc gnet.Conn) gnet.Action {
+func (lp *loops) OnTraffic(gc gnet.Conn) gnet.Action {
 	c, _ := gc.Context().(*gconn)
 	data, _ := gc.Next(-1)
 	if c == nil {
 		return gnet.Close
 	}
-	s.l.m.bytesIn.Add(len(data))
+	c.l.m.bytesIn.Add(len(data))
 	if c.reason.Load() == nil {
 		if err := c.feed(data); err != nil {
 			c.setReason(err)
@@ -167,25 +167,98 @@ func (s *gnetServer) OnTraffic(gc gnet.Conn) gnet.Action {
 	return c.afterCallback()
 }
 
-func (s *gnetServer) OnClose(gc gnet.Conn, err error) gnet.Action {
-	c, _ := gc.Context().(*gconn)
-	if c == nil {
-		return gnet.None // refused by admit, never opened
+func (lp *loops) OnClose(gc gnet.Conn, err error) gnet.Action {
+	switch v := gc.Context().(type) {
+	case *gconn:
+		v.onClose(err)
+	case *tcpServer: // enrolled after its listener began shutting down
+		v.l.m.closed[closeShutdown].Inc()
+		v.l.release()
+		v.wg.Done()
 	}
-	c.closed = true
-	candidate := ErrClosed
-	switch {
-	case err != nil:
-		candidate = transportErr(err)
-	case s.l.closing.Load():
-		candidate = ErrListenerClosed
-	}
-	c.reason.CompareAndSwap(nil, &candidate)
-	reason := c.closeReason(candidate)
-	c.countClose(reason)
-	c.callOnClose(reason)
-	c.releaseBuffers()
 	return gnet.None
+}
+
+// tcpServer is one TCP listener: its own accept goroutine, the shared
+// loops for everything else.
+type tcpServer struct {
+	l          *Listener
+	lp         *loops
+	ln         net.Listener
+	acceptDone chan struct{} // closed when acceptLoop returns
+
+	mu     sync.Mutex
+	conns  map[*gconn]struct{} // guarded by mu: opened, OnClose not yet run
+	closed bool                // guarded by mu: shutdown started
+	wg     sync.WaitGroup      // one per enrolled socket until it is settled; Add under mu
+}
+
+func listenTCP(l *Listener) (server, error) {
+	ln, err := listenSocket(l.cfg)
+	if err != nil {
+		return nil, err
+	}
+	lp, err := acquireLoops(l.cfg)
+	if err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	s := &tcpServer{l: l, lp: lp, ln: ln, acceptDone: make(chan struct{}), conns: make(map[*gconn]struct{})}
+	go s.acceptLoop()
+	return s, nil
+}
+
+func (s *tcpServer) addr() net.Addr { return s.ln.Addr() }
+
+func (s *tcpServer) acceptLoop() {
+	defer close(s.acceptDone)
+	acceptLoop(s.ln, s.l, func(raw net.Conn) {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			_ = raw.Close()
+			s.l.m.rejected.Inc()
+			s.l.release()
+			return
+		}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		// gnet dups the socket, closes raw and opens the copy on a loop.
+		ctx := gnet.NewNetConnContext(gnet.NewContext(context.Background(), s), raw)
+		if _, err := s.lp.eng.Register(ctx); err != nil {
+			s.l.log.Error("netpoll: enroll connection in gnet", "err", err)
+			_ = raw.Close()
+			s.l.release()
+			s.wg.Done()
+		}
+	})
+}
+
+func (s *tcpServer) shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	conns := make([]*gconn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	err := s.ln.Close()
+	<-s.acceptDone
+	for _, c := range conns {
+		c.setReason(ErrListenerClosed)
+	}
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		releaseLoops()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // gconn is a connection served by a gnet loop; the loop is its handler
@@ -193,6 +266,7 @@ func (s *gnetServer) OnClose(gc gnet.Conn, err error) gnet.Action {
 type gconn struct {
 	connBase
 	gc     gnet.Conn
+	s      *tcpServer
 	drain  gnet.RunnableFunc // c.runOnLoop, made once so scheduling does not allocate
 	closed bool              // loop only: OnClose ran
 }
@@ -200,8 +274,8 @@ type gconn struct {
 func (c *gconn) unsent() int { return c.gc.OutboundBuffered() }
 
 func (c *gconn) schedule() {
-	// The loop may be gone (engine shutting down); then the connection is
-	// closed by the loop's exit and the mailbox fails what it holds.
+	// The engine stops only after every connection of every TCP listener
+	// was settled, so the loop is there to run the drain.
 	_ = c.gc.EventLoop().Execute(context.Background(), c.drain)
 }
 
@@ -257,8 +331,29 @@ func (c *gconn) afterCallback() gnet.Action {
 	return gnet.None
 }
 
-// ownAddr copies a TCP address whose zone string gnet returns to a pool when
-// the connection closes.
+// onClose settles a closed connection. Loop only, once.
+func (c *gconn) onClose(err error) {
+	c.closed = true
+	candidate := ErrClosed
+	switch {
+	case err != nil:
+		candidate = transportErr(err)
+	case c.l.closing.Load():
+		candidate = ErrListenerClosed
+	}
+	c.reason.CompareAndSwap(nil, &candidate)
+	reason := c.closeReason(candidate)
+	c.countClose(reason)
+	c.callOnClose(reason)
+	c.releaseBuffers()
+	c.s.mu.Lock()
+	delete(c.s.conns, c)
+	c.s.mu.Unlock()
+	c.s.wg.Done()
+}
+
+// ownAddr copies a TCP address whose zone string gnet hands to a byte
+// pool when the connection closes.
 func ownAddr(a net.Addr) net.Addr {
 	if t, ok := a.(*net.TCPAddr); ok && t.Zone != "" {
 		return &net.TCPAddr{IP: t.IP, Port: t.Port, Zone: strings.Clone(t.Zone)}

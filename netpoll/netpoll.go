@@ -140,26 +140,22 @@ type ListenerConfig struct {
 	// queue closes the connection with ErrSlowConsumer. Default 4096.
 	MaxQueuedTasks int
 
-	// ReadBufferBytes is the read size: one buffer per event loop on TCP
-	// (default 64 KiB), one per connection on the other transports
-	// (default 4 KiB).
+	// ReadBufferBytes is the read size: one buffer per shared event loop on
+	// TCP (default 64 KiB; set like EventLoops), one per connection on the
+	// other transports (default 4 KiB).
 	ReadBufferBytes int
 	// SocketRecvBytes and SocketSendBytes set SO_RCVBUF and SO_SNDBUF on
 	// TCP. 0 keeps the OS default.
 	SocketRecvBytes, SocketSendBytes int
-	// EventLoops is the number of gnet loops for TCP. Default: half of
-	// GOMAXPROCS, at least 1. Each loop (and the accepting reactor without
-	// ReusePort) blocks in epoll_wait outside the Go scheduler, and wakes
-	// up needing a P; with as many loops as Ps, loops and every other
-	// goroutine (storage, raft, clients in a test) keep handing Ps to each
-	// other. On 2 CPUs, BenchmarkEcho conns=128 depth=1 size=1024 gave
-	// about 400 MB/s with 1 loop and 160-230 MB/s with 2. Several TCP
-	// listeners each have their own loops: give minor protocols fewer.
+	// EventLoops is the number of gnet loops, which all TCP listeners of the
+	// process share; the TCP listener that starts them (the first one open)
+	// sets it. Default: half of GOMAXPROCS, at least 1. A loop blocks in
+	// epoll_wait outside the Go scheduler and wakes up needing a P; with as
+	// many loops as Ps, loops and every other goroutine (storage, raft,
+	// clients in a test) keep handing Ps to each other. On 2 CPUs,
+	// BenchmarkEcho conns=128 depth=1 size=1024 gave about 400 MB/s with 1
+	// loop and 160-230 MB/s with 2.
 	EventLoops int
-	// ReusePort gives each TCP event loop its own SO_REUSEPORT socket, so the
-	// kernel spreads accepts. Off by default: with it, a second process of
-	// the same user can bind the same port without an error.
-	ReusePort bool
 	// TCPKeepAlive enables kernel keepalive probes with this idle time, to
 	// find half-open connections whose protocol has no keepalive. 0 is off.
 	TCPKeepAlive time.Duration
@@ -265,7 +261,6 @@ func (cfg ListenerConfig) withDefaults() (ListenerConfig, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	cfg.Logger = cfg.Logger.With("listener", cfg.Name, "transport", cfg.Transport.String())
 	return cfg, nil
 }
 
@@ -307,16 +302,17 @@ func Listen(cfg ListenerConfig, h Handler) (*Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Listener{cfg: cfg, h: h, m: newListenerMetrics(cfg.Name)}
+	l := &Listener{cfg: cfg, h: h, m: newListenerMetrics(cfg.Name),
+		log: cfg.Logger.With("listener", cfg.Name, "transport", cfg.Transport.String())}
 	if cfg.Transport == TCP {
-		l.srv, err = listenGnet(l)
+		l.srv, err = listenTCP(l)
 	} else {
 		l.srv, err = listenStd(l)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("netpoll: listener %q: listen %s %s: %w", cfg.Name, cfg.Transport, cfg.Addr, err)
 	}
-	cfg.Logger.Info("netpoll: listening", "addr", l.srv.addr().String())
+	l.log.Info("netpoll: listening", "addr", l.srv.addr().String())
 	return l, nil
 }
 
@@ -338,7 +334,7 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 	l.shutOnce.Do(func() {
 		l.closing.Store(true)
 		l.shutErr = l.srv.shutdown(ctx)
-		l.cfg.Logger.Info("netpoll: shut down", "err", l.shutErr)
+		l.log.Info("netpoll: shut down", "err", l.shutErr)
 	})
 	return l.shutErr
 }

@@ -503,13 +503,10 @@ func TestBindError(t *testing.T) {
 	}
 	defer held.Close()
 	addr := held.Addr().String()
-	for _, tc := range []struct {
-		tr        Transport
-		reusePort bool
-	}{{TCP, false}, {TCP, true}, {TLS, false}, {WS, false}} {
-		t.Run(fmt.Sprintf("%s/reuseport=%v", tc.tr, tc.reusePort), func(t *testing.T) {
+	for _, tr := range allTransports {
+		t.Run(tr.String(), func(t *testing.T) {
 			srvTLS, _ := testTLS()
-			l, err := Listen(ListenerConfig{Name: "busy", Transport: tc.tr, Addr: addr, TLS: srvTLS, ReusePort: tc.reusePort}, &frameEcho{})
+			l, err := Listen(ListenerConfig{Name: "busy", Transport: tr, Addr: addr, TLS: srvTLS}, &frameEcho{})
 			if err == nil {
 				l.Shutdown(context.Background())
 				t.Fatalf("Listen on %s in use succeeded", addr)
@@ -519,14 +516,6 @@ func TestBindError(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestReusePort serves the echo contract with one SO_REUSEPORT socket per
-// loop, port 0 included.
-func TestReusePort(t *testing.T) {
-	h := &frameEcho{}
-	l := listen(t, TCP, h, func(c *ListenerConfig) { c.ReusePort = true })
-	runClients(t, l, 20, 4, 3000)
 }
 
 func TestConfigErrors(t *testing.T) {
@@ -610,5 +599,33 @@ func TestHandshakeTimeout(t *testing.T) {
 	}
 	if err := echoClient(l, 7, 2, 100); err != nil { // MaxConns 1: the slot was released
 		t.Errorf("client after the timeout: %v", err)
+	}
+}
+
+// TestSharedLoops: TCP listeners share one gnet engine; one listener
+// shutting down leaves the other serving, and the last one stops the
+// engine.
+func TestSharedLoops(t *testing.T) {
+	h1, h2 := &frameEcho{}, &frameEcho{}
+	l1 := listen(t, TCP, h1, nil)
+	l2 := listen(t, TCP, h2, nil)
+	var wg sync.WaitGroup
+	wg.Go(func() { runClients(t, l1, 10, 4, 2000) })
+	wg.Go(func() { runClients(t, l2, 10, 4, 2000) })
+	wg.Wait()
+	c := dial(t, l1) // open while l1 shuts down
+	defer c.Close()
+	waitFor(t, "OnOpen", func() bool { return h1.opened.Load() == 11 })
+	if err := l1.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	runClients(t, l2, 10, 4, 2000)
+	if err := l2.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.lp != nil || shared.users != 0 {
+		t.Errorf("after the last TCP listener: engine %p, users %d; want none", shared.lp, shared.users)
 	}
 }

@@ -30,8 +30,9 @@ type stdServer struct {
 // rawConnKey finds the accepted net.Conn of a WebSocket request.
 type rawConnKey struct{}
 
-func listenStd(l *Listener) (server, error) {
-	cfg := l.cfg
+// listenSocket binds cfg.Addr with the standard library; accepted
+// connections get cfg's keepalive and socket buffer sizes.
+func listenSocket(cfg ListenerConfig) (net.Listener, error) {
 	lc := net.ListenConfig{KeepAlive: -1}
 	if cfg.TCPKeepAlive > 0 {
 		lc.KeepAlive = cfg.TCPKeepAlive
@@ -40,7 +41,41 @@ func listenStd(l *Listener) (server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &stdServer{l: l, ln: sockListener{ln, cfg.SocketRecvBytes, cfg.SocketSendBytes}, conns: make(map[*sconn]struct{})}
+	return sockListener{ln, cfg.SocketRecvBytes, cfg.SocketSendBytes}, nil
+}
+
+// acceptLoop accepts until ln is closed and hands every connection that
+// l admits to handle.
+func acceptLoop(ln net.Listener, l *Listener, handle func(raw net.Conn)) {
+	var backoff time.Duration
+	for {
+		raw, err := ln.Accept()
+		if errors.Is(err, net.ErrClosed) {
+			return
+		}
+		if err != nil {
+			// Out of file descriptors and the like: wait, as net/http does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			l.log.Warn("netpoll: accept failed", "err", err, "retry_in", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		if !l.admit() {
+			_ = raw.Close()
+			continue
+		}
+		handle(raw)
+	}
+}
+
+func listenStd(l *Listener) (server, error) {
+	cfg := l.cfg
+	ln, err := listenSocket(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &stdServer{l: l, ln: ln, conns: make(map[*sconn]struct{})}
 	s.wg.Add(1)
 	if cfg.Transport == TLS {
 		go s.acceptLoop()
@@ -51,7 +86,7 @@ func listenStd(l *Listener) (server, error) {
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: cfg.HandshakeTimeout, // also bounds the TLS handshake
-		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(l.log.Handler(), slog.LevelWarn),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			return context.WithValue(ctx, rawConnKey{}, c)
 		},
@@ -65,7 +100,7 @@ func listenStd(l *Listener) (server, error) {
 	go func() {
 		defer s.wg.Done()
 		if err := s.http.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
-			cfg.Logger.Error("netpoll: http server stopped", "err", err)
+			l.log.Error("netpoll: http server stopped", "err", err)
 		}
 	}()
 	return s, nil
@@ -102,41 +137,18 @@ func (s *stdServer) shutdown(ctx context.Context) error {
 
 func (s *stdServer) acceptLoop() {
 	defer s.wg.Done()
-	var backoff time.Duration
-	for {
-		raw, err := s.ln.Accept()
-		if err != nil {
-			if s.isClosed() {
-				return
-			}
-			// Out of file descriptors and the like: wait, as net/http does.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			s.l.cfg.Logger.Warn("netpoll: accept failed", "err", err, "retry_in", backoff)
-			time.Sleep(backoff)
-			continue
-		}
-		backoff = 0
-		if !s.l.admit() {
-			_ = raw.Close()
-			continue
-		}
+	acceptLoop(s.ln, s.l, func(raw net.Conn) {
 		tc := tls.Server(raw, s.l.cfg.TLS)
 		c := s.newConn(raw, tc, nil, TLS)
 		if c == nil {
-			continue
+			return
 		}
 		go c.serve(func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), s.l.cfg.HandshakeTimeout)
 			defer cancel()
 			return tc.HandshakeContext(ctx)
 		})
-	}
-}
-
-func (s *stdServer) isClosed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed
+	})
 }
 
 func (s *stdServer) serveWS(w http.ResponseWriter, r *http.Request) {
@@ -245,7 +257,7 @@ func (c *sconn) serve(handshake func() error) {
 	if handshake != nil {
 		if err := handshake(); err != nil {
 			c.l.m.handshakeFailures.Inc()
-			c.l.cfg.Logger.Debug("netpoll: handshake failed", "remote", c.remote.String(), "err", err)
+			c.l.log.Debug("netpoll: handshake failed", "remote", c.remote.String(), "err", err)
 			c.closeTransport(err)
 			c.l.release()
 			return
