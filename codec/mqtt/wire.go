@@ -32,34 +32,36 @@ func (r *reader) fail(field, msg, rule string, reason ReasonCode) {
 
 func (r *reader) short(field string) { r.fail(field, "truncated", "", ReasonMalformedPacket) }
 
-func (r *reader) u8(field string) byte {
-	if len(r.b) < 1 {
+// take returns the next n bytes, or nil after failing r when fewer are left.
+func (r *reader) take(field string, n int) []byte {
+	if len(r.b) < n {
 		r.short(field)
-		return 0
+		return nil
 	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	return c
+	s := r.b[:n:n]
+	r.b = r.b[n:]
+	return s
+}
+
+func (r *reader) u8(field string) byte {
+	if s := r.take(field, 1); s != nil {
+		return s[0]
+	}
+	return 0
 }
 
 func (r *reader) u16(field string) uint16 {
-	if len(r.b) < 2 {
-		r.short(field)
-		return 0
+	if s := r.take(field, 2); s != nil {
+		return binary.BigEndian.Uint16(s)
 	}
-	v := binary.BigEndian.Uint16(r.b)
-	r.b = r.b[2:]
-	return v
+	return 0
 }
 
 func (r *reader) u32(field string) uint32 {
-	if len(r.b) < 4 {
-		r.short(field)
-		return 0
+	if s := r.take(field, 4); s != nil {
+		return binary.BigEndian.Uint32(s)
 	}
-	v := binary.BigEndian.Uint32(r.b)
-	r.b = r.b[4:]
-	return v
+	return 0
 }
 
 // vbi reads a Variable Byte Integer (spec 1.5.5).
@@ -84,13 +86,8 @@ func (r *reader) bin(field string) []byte {
 		return nil
 	}
 	n := int(binary.BigEndian.Uint16(r.b))
-	if len(r.b) < 2+n {
-		r.short(field)
-		return nil
-	}
-	s := r.b[2 : 2+n : 2+n]
-	r.b = r.b[2+n:]
-	return s
+	r.b = r.b[2:]
+	return r.take(field, n)
 }
 
 // str reads a UTF-8 Encoded String (spec 1.5.4) and validates it.
