@@ -375,3 +375,45 @@ func TestManagerStopFailsWaiters(t *testing.T) {
 		t.Fatalf("Put during Stop = %v; want ErrStopped", err)
 	}
 }
+
+// TestClusterMembershipChange adds a fourth node to a running cluster (it
+// joins empty and is caught up by snapshot), then removes two founders and
+// shows the new member's vote is needed to commit.
+func TestClusterMembershipChange(t *testing.T) {
+	c := newCluster(t, 3, func(cfg *Config) { cfg.SnapshotEntries, cfg.CompactKeepEntries = 10, 2 })
+	c.leader(GroupMetadata)
+	for i := range 30 {
+		putRetry(t, c.nodes[1], fmt.Sprintf("k%02d", i), fmt.Sprint(i))
+	}
+	c.nodes[4] = &testNode{id: 4, dir: t.TempDir()}
+	c.peers = append(c.peers, 4)
+	prev := c.mod
+	c.mod = func(cfg *Config) {
+		prev(cfg)
+		cfg.Join = cfg.NodeID == 4
+	}
+	c.start(4)
+	if err := c.nodes[2].m.AddMember(ctxT(t), 4); err != nil {
+		t.Fatal(err)
+	}
+	all := []uint64{1, 2, 3, 4}
+	waitFor(t, 10*time.Second, "node 4 to learn the membership", func() bool {
+		for _, s := range c.nodes[4].m.Status() {
+			if !slices.Equal(s.Members, all) {
+				return false
+			}
+		}
+		return true
+	})
+	requireGet(t, c.nodes[4], "k29", "29")
+
+	c.stop(1)
+	if err := c.nodes[2].m.RemoveMember(ctxT(t), 1); err != nil {
+		t.Fatal(err)
+	}
+	c.stop(2)
+	// Voters are now {2, 3, 4} with 2 down: 3 and 4 are a quorum only
+	// because 4 votes.
+	putRetry(t, c.nodes[3], "after", "removal")
+	requireGet(t, c.nodes[4], "after", "removal")
+}

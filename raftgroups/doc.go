@@ -74,6 +74,19 @@
 // to read the local state machine. An unanswered request is re-issued every
 // election timeout until the readers time out. No leases.
 //
+// # Membership
+//
+// Founding members (Config.Peers) bootstrap every group identically: a
+// snapshot at index 1, term 1 holding the voters and an empty image, with
+// HardState{Term: 1, Commit: 1} (etcd raft's recommended manual bootstrap).
+// A node started with Config.Join has no bootstrap; a member adds it with
+// Manager.AddMember (one raft ConfChange per group, in creation order) and
+// the leader catches it up by snapshot. Raft only restores a snapshot that
+// lists the receiving node, so every replica snapshots right after applying
+// a membership change. Manager.RemoveMember removes a node the same way.
+// Conf change proposals carry proposer(8) | proposal id(8) in
+// ConfChange.Context so the proposer's waiter is told when it is applied.
+//
 // # State machines and restart
 //
 // State machines are in memory, deterministic (no clock, no randomness, no

@@ -38,8 +38,9 @@ type Group struct {
 	confState *pb.ConfState
 	applied   uint64
 	snapIndex uint64
+	snapNow   bool // a membership change was applied: snapshot at once
 	ticks     uint64
-	retry     [][]byte     // batches raft dropped or the transport never delivered, proposed again on tick
+	retry     []retryEntry // proposals raft dropped or the transport never delivered, proposed again on tick
 	reading   []*readBatch // ReadIndex requests in flight
 
 	mu      sync.Mutex           // guards the fields below; never held across raft calls
@@ -51,18 +52,26 @@ type Group struct {
 	status  GroupStatus          // published by the loop after each round
 
 	mProposals, mInboxDropped, mSnapshots, mLeaderChanges *metrics.Counter
-	mProposeSeconds                       *metrics.Histogram
+	mProposeSeconds                                       *metrics.Histogram
 }
 
 type proposal struct {
 	id   uint64
 	cmd  []byte
-	done chan result // buffered(1): the loop never blocks on it
+	cc   *pb.ConfChange // a membership change instead of cmd
+	done chan result    // buffered(1): the loop never blocks on it
 }
 
 type result struct {
 	val []byte
 	err error
+}
+
+// retryEntry is a proposal to make again: a batch (normal entry data) or a
+// marshalled ConfChange.
+type retryEntry struct {
+	conf bool
+	data []byte
 }
 
 type readBatch struct {
@@ -112,9 +121,10 @@ func newGroup(id GroupID, cfg *Config, st *Storage) (*Group, error) {
 	g.mProposeSeconds = metrics.GetOrCreateHistogram("robustmq_raft_propose_seconds" + label)
 	g.ids.Store(uint64(time.Now().UnixNano()))
 
-	voters := cfg.Peers
-	if err := st.Bootstrap(&pb.ConfState{Voters: voters}); err != nil {
-		return nil, err
+	if !cfg.Join {
+		if err := st.Bootstrap(&pb.ConfState{Voters: cfg.Peers}); err != nil {
+			return nil, err
+		}
 	}
 	snap, _ := st.Snapshot()
 	if err := g.sm.Restore(snap.GetData()); err != nil {
@@ -158,16 +168,33 @@ func signal(c chan struct{}) {
 // the proposal queue is full, ErrTimeout after Config.ProposeTimeout, or the
 // context's error; on timeout the command may still be applied later.
 func (g *Group) Propose(ctx context.Context, cmd []byte) ([]byte, error) {
+	return g.submit(ctx, "propose", &proposal{id: g.ids.Add(1), cmd: cmd, done: make(chan result, 1)})
+}
+
+// ProposeConfChange changes the group's membership (etcd raft single-step
+// change: add, remove or update one node) and returns once this node applied
+// it. Raft allows one unapplied change at a time: a change proposed while
+// another is pending is dropped by raft and times out here.
+func (g *Group) ProposeConfChange(ctx context.Context, cc *pb.ConfChange) error {
+	p := &proposal{id: g.ids.Add(1), done: make(chan result, 1)}
+	cc = proto.Clone(cc).(*pb.ConfChange)
+	cc.Context = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, g.node), p.id)
+	p.cc = cc
+	_, err := g.submit(ctx, "conf change", p)
+	return err
+}
+
+// submit queues p for the loop and waits for its result.
+func (g *Group) submit(ctx context.Context, what string, p *proposal) ([]byte, error) {
 	start := time.Now()
-	p := &proposal{id: g.ids.Add(1), cmd: cmd, done: make(chan result, 1)}
 	g.mu.Lock()
 	switch {
 	case g.stopped:
 		g.mu.Unlock()
-		return nil, fmt.Errorf("raftgroups: %s: propose: %w", g.id, ErrStopped)
+		return nil, fmt.Errorf("raftgroups: %s: %s: %w", g.id, what, ErrStopped)
 	case len(g.pending) >= g.cfg.MaxPendingProposals:
 		g.mu.Unlock()
-		return nil, fmt.Errorf("raftgroups: %s: propose: %d pending: %w", g.id, len(g.pending), ErrBusy)
+		return nil, fmt.Errorf("raftgroups: %s: %s: %d pending: %w", g.id, what, len(g.pending), ErrBusy)
 	}
 	g.props = append(g.props, p)
 	g.pending[p.id] = p
@@ -180,16 +207,16 @@ func (g *Group) Propose(ctx context.Context, cmd []byte) ([]byte, error) {
 	select {
 	case r := <-p.done:
 		if d := time.Since(start); d > g.cfg.SlowPropose {
-			g.log.Warn("slow proposal", "duration", d, "bytes", len(cmd))
+			g.log.Warn("slow proposal", "what", what, "duration", d, "bytes", len(p.cmd))
 		}
 		g.mProposeSeconds.UpdateDuration(start)
 		return r.val, r.err
 	case <-timer.C:
 		g.forget(p.id)
-		return nil, fmt.Errorf("raftgroups: %s: propose: %w after %s", g.id, ErrTimeout, g.cfg.ProposeTimeout)
+		return nil, fmt.Errorf("raftgroups: %s: %s: %w after %s", g.id, what, ErrTimeout, g.cfg.ProposeTimeout)
 	case <-ctx.Done():
 		g.forget(p.id)
-		return nil, fmt.Errorf("raftgroups: %s: propose: %w", g.id, ctx.Err())
+		return nil, fmt.Errorf("raftgroups: %s: %s: %w", g.id, what, ctx.Err())
 	}
 }
 
@@ -330,8 +357,11 @@ func (g *Group) undelivered(m *pb.Message) {
 		// just died): propose them again on the next tick, when raft may
 		// know a new leader. Safe because they were never delivered.
 		for _, e := range m.GetEntries() {
-			if e.GetType() == pb.EntryNormal && len(e.GetData()) > 0 {
-				g.retry = append(g.retry, e.GetData())
+			switch {
+			case e.GetType() == pb.EntryNormal && len(e.GetData()) > 0:
+				g.retry = append(g.retry, retryEntry{data: e.GetData()})
+			case e.GetType() == pb.EntryConfChange:
+				g.retry = append(g.retry, retryEntry{conf: true, data: e.GetData()})
 			}
 		}
 	}
@@ -347,10 +377,19 @@ func (g *Group) propose(props []*proposal) {
 			return
 		}
 		setBatchCount(buf, n)
-		g.proposeEntry(buf)
+		g.proposeRetry(retryEntry{data: buf})
 		buf, n = nil, 0
 	}
 	for _, p := range props {
+		if p.cc != nil {
+			data, err := proto.Marshal(p.cc)
+			if err != nil {
+				g.finish(p.id, result{err: fmt.Errorf("raftgroups: %s: conf change: %w", g.id, err)})
+				continue
+			}
+			g.proposeRetry(retryEntry{conf: true, data: data})
+			continue
+		}
 		if n > 0 && len(buf)+recordOverhead+len(p.cmd) > g.cfg.MaxEntryBytes {
 			flush()
 		}
@@ -364,18 +403,27 @@ func (g *Group) propose(props []*proposal) {
 	flush()
 }
 
-func (g *Group) proposeEntry(data []byte) {
-	err := g.rn.Propose(data)
+// proposeRetry proposes e; if raft drops it (no leader known, or a leader
+// transfer in progress: nothing was sent, so proposing again later cannot
+// duplicate) it goes to the retry list.
+func (g *Group) proposeRetry(e retryEntry) {
+	var err error
+	if e.conf {
+		var cc pb.ConfChange
+		if err = proto.Unmarshal(e.data, &cc); err == nil {
+			err = g.rn.ProposeConfChange(&cc)
+		}
+	} else {
+		err = g.rn.Propose(e.data)
+	}
 	if errors.Is(err, raft.ErrProposalDropped) {
-		// No leader known (or a transfer in progress): nothing was sent, so
-		// proposing again later cannot duplicate.
-		g.retry = append(g.retry, data)
+		g.retry = append(g.retry, e)
 	} else if err != nil {
 		g.log.Warn("propose failed", "err", err)
 	}
 }
 
-// proposeRetries proposes the retry list again, dropping batches nobody
+// proposeRetries proposes the retry list again, dropping entries nobody
 // waits for any more (every waiter timed out or gave up). That bounds the
 // list by the pending proposals even if a leader stays unreachable.
 func (g *Group) proposeRetries() {
@@ -384,23 +432,34 @@ func (g *Group) proposeRetries() {
 	}
 	retry := g.retry
 	g.retry = nil
-	for _, data := range retry {
-		if g.awaited(data) {
-			g.proposeEntry(data)
+	for _, e := range retry {
+		if g.awaited(e) {
+			g.proposeRetry(e)
 		}
 	}
 }
 
-// awaited reports whether a waiter still waits for any command of batch.
-func (g *Group) awaited(batch []byte) bool {
-	found := false
+// awaited reports whether a local waiter still waits for e (any command of
+// a batch, or the conf change).
+func (g *Group) awaited(e retryEntry) bool {
+	var ids []uint64
+	if e.conf {
+		var cc pb.ConfChange
+		if proto.Unmarshal(e.data, &cc) != nil || len(cc.GetContext()) != 16 {
+			return false
+		}
+		ids = append(ids, binary.BigEndian.Uint64(cc.GetContext()[8:]))
+	} else {
+		_, _ = decodeBatch(e.data, func(id uint64, _ []byte) { ids = append(ids, id) })
+	}
 	g.mu.Lock()
-	_, _ = decodeBatch(batch, func(id uint64, _ []byte) {
-		_, ok := g.pending[id]
-		found = found || ok
-	})
-	g.mu.Unlock()
-	return found
+	defer g.mu.Unlock()
+	for _, id := range ids {
+		if _, ok := g.pending[id]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // reissueReads asks again for read batches unanswered for an election
@@ -468,12 +527,17 @@ func (g *Group) apply(e *pb.Entry) error {
 			return fmt.Errorf("raftgroups: %s: conf change at %d: %w", g.id, e.GetIndex(), err)
 		}
 		g.confState = g.rn.ApplyConfChange(&cc)
+		g.snapNow = true
+		if c := cc.GetContext(); len(c) == 16 && binary.BigEndian.Uint64(c) == g.node {
+			g.finish(binary.BigEndian.Uint64(c[8:]), result{})
+		}
 	case pb.EntryConfChangeV2:
 		var cc pb.ConfChangeV2
 		if err := proto.Unmarshal(e.GetData(), &cc); err != nil {
 			return fmt.Errorf("raftgroups: %s: conf change at %d: %w", g.id, e.GetIndex(), err)
 		}
 		g.confState = g.rn.ApplyConfChange(&cc)
+		g.snapNow = true
 	}
 	g.applied = e.GetIndex()
 	return nil
@@ -508,6 +572,16 @@ func (g *Group) applyBatch(e *pb.Entry) {
 	g.mu.Unlock()
 }
 
+// finish hands a local waiter its result, if it still waits.
+func (g *Group) finish(id uint64, r result) {
+	g.mu.Lock()
+	if p, ok := g.pending[id]; ok {
+		delete(g.pending, id)
+		p.done <- r
+	}
+	g.mu.Unlock()
+}
+
 func (g *Group) serveReads() {
 	kept := g.reading[:0]
 	for _, b := range g.reading {
@@ -523,10 +597,15 @@ func (g *Group) serveReads() {
 	g.reading = kept
 }
 
+// maybeSnapshot snapshots every SnapshotEntries applied entries, and right
+// after a membership change: raft refuses to restore a snapshot whose
+// ConfState lacks the node, so a member being added must be sent one taken
+// after its addition.
 func (g *Group) maybeSnapshot() error {
-	if g.applied-g.snapIndex < g.cfg.SnapshotEntries {
+	if g.applied-g.snapIndex < g.cfg.SnapshotEntries && !(g.snapNow && g.applied > g.snapIndex) {
 		return nil
 	}
+	g.snapNow = false
 	if _, err := g.st.CreateSnapshot(g.applied, g.confState, g.sm.Image(), g.cfg.CompactKeepEntries); err != nil {
 		return err
 	}

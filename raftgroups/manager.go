@@ -1,6 +1,7 @@
 package raftgroups
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,7 +46,11 @@ type Config struct {
 	NodeID uint64 // this node's raft id, > 0
 	// Peers are the voters of every group, NodeID included (from the
 	// config's meta_addrs). Empty means standalone: a single-member group.
-	Peers     []uint64
+	Peers []uint64
+	// Join: this node joins a running cluster. Its groups start empty (no
+	// bootstrap, no campaign) until a member adds it (Manager.AddMember)
+	// and the leader sends it a snapshot. Peers is then ignored.
+	Join      bool
 	DB        *pebble.DB // from OpenDB; the caller closes it after Stop
 	Transport Transport  // required unless standalone
 	Logger    *slog.Logger
@@ -83,7 +88,7 @@ func (c *Config) setDefaults() error {
 		errs = append(errs, fmt.Errorf("raftgroups: config: peers %v: do not include node id %d", c.Peers, c.NodeID))
 	}
 	if c.Transport == nil {
-		if len(c.Peers) > 1 {
+		if len(c.Peers) > 1 || c.Join {
 			errs = append(errs, errors.New("raftgroups: config: transport: required with more than one peer"))
 		}
 		c.Transport = nopTransport{}
@@ -199,6 +204,27 @@ func (m *Manager) Stop() {
 			}
 		}
 	})
+}
+
+// AddMember adds node id as a voter to every group, in creation order, and
+// returns once this node applied each change. The transport must already
+// reach id; id starts with Config.Join.
+func (m *Manager) AddMember(ctx context.Context, id uint64) error {
+	return m.changeMembers(ctx, pb.ConfChangeAddNode, id)
+}
+
+// RemoveMember removes node id from every group.
+func (m *Manager) RemoveMember(ctx context.Context, id uint64) error {
+	return m.changeMembers(ctx, pb.ConfChangeRemoveNode, id)
+}
+
+func (m *Manager) changeMembers(ctx context.Context, t pb.ConfChangeType, id uint64) error {
+	for _, g := range m.groups {
+		if err := g.ProposeConfChange(ctx, &pb.ConfChange{Type: t.Enum(), NodeId: new(id)}); err != nil {
+			return fmt.Errorf("raftgroups: %s node %d: %w", t, id, err)
+		}
+	}
+	return nil
 }
 
 // Group returns group id, or nil if id is not a group.

@@ -353,27 +353,42 @@ func (s *Storage) ApplySnapshot(snap *pb.Snapshot) error {
 	return s.Save(nil, nil, snap, true)
 }
 
-// Bootstrap records the initial membership of a group that has no state yet,
-// as a snapshot at index 0 holding only cs (the way etcd raft's own tests
-// bootstrap a MemoryStorage). It is a no-op when the group has any state.
+// Bootstrap gives a group that has no state yet its initial membership cs,
+// the way etcd raft recommends (instead of RawNode.Bootstrap): a snapshot at
+// index 1, term 1 holding cs and an empty state machine image, with
+// HardState{Term: 1, Commit: 1}. Every founding member writes the same
+// bytes. The log then starts at index 2, so a member added later (which has
+// no bootstrap) is caught up by snapshot and learns the founding membership
+// from it. It is a no-op when the group has any state or cs has no voters.
 func (s *Storage) Bootstrap(cs *pb.ConfState) error {
 	if len(cs.GetVoters()) == 0 {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.lastIndex() != 0 || !raft.IsEmptyHardState(s.hardState) || len(s.snap.GetMetadata().GetConfState().GetVoters()) > 0 {
+	if s.lastIndex() != 0 || !raft.IsEmptyHardState(s.hardState) {
 		return nil
 	}
-	snap := &pb.Snapshot{Metadata: &pb.SnapshotMetadata{ConfState: cs, Index: new(uint64(0)), Term: new(uint64(0))}}
-	v, err := proto.Marshal(snap)
+	snap := pb.EnsureSnapshot(&pb.Snapshot{Metadata: &pb.SnapshotMetadata{ConfState: proto.Clone(cs).(*pb.ConfState), Index: new(uint64(1)), Term: new(uint64(1))}})
+	hs := &pb.HardState{Term: new(uint64(1)), Vote: new(uint64(0)), Commit: new(uint64(1))}
+	sv, err := proto.Marshal(snap)
 	if err != nil {
 		return fmt.Errorf("raftgroups: %s: marshal bootstrap: %w", s.group, err)
 	}
-	if err := s.db.Set(stateKey(s.group, kindSnapshot), v, pebble.Sync); err != nil {
+	hv, err := proto.Marshal(hs)
+	if err != nil {
+		return fmt.Errorf("raftgroups: %s: marshal bootstrap: %w", s.group, err)
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	_ = b.Set(stateKey(s.group, kindSnapshot), sv, nil)
+	_ = b.Set(stateKey(s.group, kindHardState), hv, nil)
+	s.truncate(b, 1, 1)
+	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("raftgroups: %s: sync bootstrap: %w", s.group, err)
 	}
-	s.snap = pb.EnsureSnapshot(snap)
+	s.installSnap(snap)
+	s.hardState = hs
 	return nil
 }
 
