@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+
+	"robustmq/shard/internal/every"
 )
 
 // RouterOptions configure a Router. Zero values take the defaults.
@@ -234,18 +236,11 @@ func NewRouter(engines []Engine, opts RouterOptions) (*Router, error) {
 // until Close.
 func (r *Router) retention() {
 	defer r.wg.Done()
-	t := time.NewTicker(r.opts.RetentionInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-r.stop:
-			return
-		case <-t.C:
-			if err := r.EnforceRetention(r.opts.Now()); err != nil {
-				r.opts.Logger.Error("shard: retention", "err", err)
-			}
+	every.Run(r.stop, r.opts.RetentionInterval, func() {
+		if err := r.EnforceRetention(r.opts.Now()); err != nil {
+			r.opts.Logger.Error("shard: retention", "err", err)
 		}
-	}
+	})
 }
 
 func (r *Router) route(name string) (*route, error) {

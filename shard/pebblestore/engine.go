@@ -14,6 +14,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"robustmq/shard"
+	"robustmq/shard/internal/every"
 	"robustmq/shard/internal/pebblelog"
 	"robustmq/shard/internal/rec"
 )
@@ -477,20 +478,13 @@ func (e *Engine) syncer() {
 // flusher syncs the WAL every FlushInterval while None appends happen.
 func (e *Engine) flusher() {
 	defer e.wg.Done()
-	t := time.NewTicker(e.opts.FlushInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-e.stop:
-			return
-		case <-t.C:
-			if e.unsynced.Swap(false) {
-				if err := e.db.LogData(nil, pebble.Sync); err != nil {
-					e.opts.Logger.Error("pebblestore: periodic WAL sync", "err", err)
-				}
+	every.Run(e.stop, e.opts.FlushInterval, func() {
+		if e.unsynced.Swap(false) {
+			if err := e.db.LogData(nil, pebble.Sync); err != nil {
+				e.opts.Logger.Error("pebblestore: periodic WAL sync", "err", err)
 			}
 		}
-	}
+	})
 }
 
 // result is a pooled ReadResult with the buffer its records point into.
@@ -566,40 +560,45 @@ func (e *Engine) Read(name string, offset int64, maxRecords, maxBytes int) (*sha
 		return &r.res, nil
 	}
 	r.lo, r.hi = recordKey(r.lo[:0], l.id, offset), recordKey(r.hi[:0], l.id, hw)
+	fail := func(err error) (*shard.ReadResult, error) {
+		r.res.Release()
+		if errors.Is(err, shard.ErrOffsetOutOfRange) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("pebblestore: read %q: %w", name, err)
+	}
+	// Only the front of a log is ever deleted: a hole means retention ran
+	// after we checked start.
+	gone := func(off int64) error {
+		return fmt.Errorf("%w: pebblestore: %q: offset %d deleted meanwhile", shard.ErrOffsetOutOfRange, name, off)
+	}
 	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: r.lo, UpperBound: r.hi})
 	if err != nil {
-		r.res.Release()
-		return nil, fmt.Errorf("pebblestore: read %q: %w", name, err)
+		return fail(err)
 	}
 	defer it.Close()
 	for ok := it.First(); ok && len(r.res.Records) < maxRecords; ok = it.Next() {
 		off := tailOffset(it.Key())
 		if want := offset + int64(len(r.res.Records)); off != want {
-			// Only the front of a log is ever deleted: a hole means
-			// retention ran after we checked start.
-			r.res.Release()
-			return nil, fmt.Errorf("%w: pebblestore: %q: offset %d deleted meanwhile", shard.ErrOffsetOutOfRange, name, want)
+			return fail(gone(want))
 		}
 		v, err := it.ValueAndErr()
-		if err == nil {
-			var added bool
-			added, err = r.add(v, off, maxBytes)
-			if err == nil && !added {
-				break
-			}
-		}
 		if err != nil {
-			r.res.Release()
-			return nil, fmt.Errorf("pebblestore: read %q: %w", name, err)
+			return fail(err)
+		}
+		added, err := r.add(v, off, maxBytes)
+		if err != nil {
+			return fail(err)
+		}
+		if !added {
+			break
 		}
 	}
 	if err := it.Error(); err != nil {
-		r.res.Release()
-		return nil, fmt.Errorf("pebblestore: read %q: %w", name, err)
+		return fail(err)
 	}
 	if len(r.res.Records) == 0 {
-		r.res.Release()
-		return nil, fmt.Errorf("%w: pebblestore: %q: offset %d deleted meanwhile", shard.ErrOffsetOutOfRange, name, offset)
+		return fail(gone(offset))
 	}
 	r.res.Next = offset + int64(len(r.res.Records))
 	return &r.res, nil
@@ -628,10 +627,13 @@ func (e *Engine) lookup(name string, kind byte, what []byte, from int64, maxReco
 	prefix := indexPrefix(r.lo[:0], kind, l.id, what)
 	r.hi = append(r.hi[:0], successor(prefix)...)
 	r.lo = binaryOff(prefix, from)
-	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: r.lo, UpperBound: r.hi})
-	if err != nil {
+	fail := func(err error) (*shard.ReadResult, error) {
 		r.res.Release()
 		return nil, fmt.Errorf("pebblestore: lookup %q: %w", name, err)
+	}
+	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: r.lo, UpperBound: r.hi})
+	if err != nil {
+		return fail(err)
 	}
 	defer it.Close()
 	var key []byte
@@ -649,18 +651,17 @@ func (e *Engine) lookup(name string, kind byte, what []byte, from int64, maxReco
 		if errors.Is(err, pebble.ErrNotFound) {
 			continue // deleted by retention after we read start
 		}
-		if err == nil {
-			_, err = r.add(v, off, 1<<62)
-			closer.Close()
-		}
 		if err != nil {
-			r.res.Release()
-			return nil, fmt.Errorf("pebblestore: lookup %q: %w", name, err)
+			return fail(err)
+		}
+		_, err = r.add(v, off, 1<<62)
+		closer.Close()
+		if err != nil {
+			return fail(err)
 		}
 	}
 	if err := it.Error(); err != nil {
-		r.res.Release()
-		return nil, fmt.Errorf("pebblestore: lookup %q: %w", name, err)
+		return fail(err)
 	}
 	return &r.res, nil
 }
