@@ -375,12 +375,8 @@ func (e *EngineSegment) Read(name string, offset int64, maxRecords, maxBytes int
 	}
 	res := getResult()
 	res.Earliest, res.Latest = earliest, latest
-	err = sl.scan(res, offset, 0, func(r *shard.Record) (bool, bool) {
-		if len(res.Records) > 0 && res.Bytes+r.Size() > maxBytes {
-			return false, false
-		}
-		return true, len(res.Records)+1 < maxRecords
-	})
+	f := filter{kind: filterRead, maxRecords: maxRecords, maxBytes: maxBytes}
+	err = sl.scan(res, offset, 0, &f)
 	return finish(res, err, offset)
 }
 
@@ -404,27 +400,19 @@ const maxLookupScan = 64 << 20
 
 // ReadByKey scans for records whose key equals key.
 func (e *EngineSegment) ReadByKey(name string, key []byte, from int64, maxRecords int) (*shard.ReadResult, error) {
-	return e.lookup(name, from, maxRecords, func(r *shard.Record) bool { return r.Key != nil && string(r.Key) == string(key) })
+	return e.lookup(name, from, filter{kind: filterKey, match: key, maxRecords: max(maxRecords, 1)})
 }
 
 // ReadByTag scans for records carrying tag.
 func (e *EngineSegment) ReadByTag(name string, tag []byte, from int64, maxRecords int) (*shard.ReadResult, error) {
-	return e.lookup(name, from, maxRecords, func(r *shard.Record) bool {
-		for _, t := range r.Tags {
-			if string(t) == string(tag) {
-				return true
-			}
-		}
-		return false
-	})
+	return e.lookup(name, from, filter{kind: filterTag, match: tag, maxRecords: max(maxRecords, 1)})
 }
 
-func (e *EngineSegment) lookup(name string, from int64, maxRecords int, match func(*shard.Record) bool) (*shard.ReadResult, error) {
+func (e *EngineSegment) lookup(name string, from int64, f filter) (*shard.ReadResult, error) {
 	sl, err := e.get(name)
 	if err != nil {
 		return nil, err
 	}
-	maxRecords = max(maxRecords, 1)
 	sl.mu.Lock()
 	earliest, latest := sl.earliest(), sl.latest.Load()
 	sl.mu.Unlock()
@@ -435,13 +423,7 @@ func (e *EngineSegment) lookup(name string, from int64, maxRecords int, match fu
 		res.Next = max(from, latest)
 		return &res.ReadResult, nil
 	}
-	err = sl.scan(res, from, maxLookupScan, func(r *shard.Record) (bool, bool) {
-		if !match(r) {
-			return false, true
-		}
-		return true, len(res.Records)+1 < maxRecords
-	})
-	if err != nil {
+	if err := sl.scan(res, from, maxLookupScan, &f); err != nil {
 		res.put()
 		return nil, err
 	}
@@ -504,7 +486,7 @@ func (e *EngineSegment) TruncateTo(name string, offset int64) error {
 func (e *EngineSegment) EnforceRetention(nowMs int64) error {
 	var errs []error
 	for _, sl := range e.snapshot() {
-		if err := sl.enforceRetention(nowMs); err != nil {
+		if err := sl.enforceRetention(nowMs, true); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -331,6 +331,7 @@ func (sl *shardLog) abortPendingLocked() {
 func (sl *shardLog) fatal(err error) {
 	err = sl.markFailed(err)
 	sl.fail(0, err)
+	sl.roundSegs = sl.roundSegs[:0] // nothing of the round becomes visible
 }
 
 // markFailed makes a failed fsync sticky: later appends fail with ErrFailed.
@@ -551,14 +552,61 @@ func (r *readResult) put() {
 	resultPool.Put(r)
 }
 
-// visitFunc sees each record at or after the scan's start; keep adds it to
-// the result, more=false ends the scan after it.
-type visitFunc func(r *shard.Record) (keep, more bool)
+// filterKind says what a scan looks for.
+type filterKind uint8
+
+const (
+	filterRead filterKind = iota // every record, up to maxRecords/maxBytes
+	filterKey                    // records whose key equals match
+	filterTag                    // records carrying the tag match
+	filterTime                   // the first record with a timestamp >= ts
+)
+
+// filter sees each record a scan meets: keep adds it to the result,
+// more=false ends the scan after it. It is a struct rather than a closure
+// so reads do not allocate.
+type filter struct {
+	kind       filterKind
+	match      []byte
+	ts         int64
+	maxRecords int
+	maxBytes   int
+	found      int64 // filterTime: offset of the match, -1 if none
+}
+
+func (f *filter) visit(res *readResult, r *shard.Record) (keep, more bool) {
+	switch f.kind {
+	case filterRead:
+		if len(res.Records) > 0 && res.Bytes+r.Size() > f.maxBytes {
+			return false, false
+		}
+		return true, len(res.Records)+1 < f.maxRecords
+	case filterKey:
+		if r.Key == nil || string(r.Key) != string(f.match) {
+			return false, true
+		}
+	case filterTag:
+		i := 0
+		for i < len(r.Tags) && string(r.Tags[i]) != string(f.match) {
+			i++
+		}
+		if i == len(r.Tags) {
+			return false, true
+		}
+	case filterTime:
+		if r.Timestamp < f.ts {
+			return false, true
+		}
+		f.found = r.Offset
+		return false, false
+	}
+	return true, len(res.Records)+1 < f.maxRecords
+}
 
 // scan walks records from off on, segment by segment, calling fn, until fn
 // says stop, the high-water mark is reached, or maxScan bytes of log were
 // examined (0: no limit). res.Next is set one past the last record examined.
-func (sl *shardLog) scan(res *readResult, off int64, maxScan int64, fn visitFunc) error {
+func (sl *shardLog) scan(res *readResult, off int64, maxScan int64, f *filter) error {
 	res.Next = off
 	var scanned int64
 	for {
@@ -588,7 +636,7 @@ func (sl *shardLog) scan(res *readResult, off int64, maxScan int64, fn visitFunc
 		sl.mu.Unlock()
 
 		kept := len(res.Records)
-		more, n, err := sl.scanSeg(res, seg, data, start, off, endOff, fn)
+		more, n, err := sl.scanSeg(res, seg, data, start, off, endOff, f)
 		scanned += n
 		if len(res.Records) > kept {
 			res.segs = append(res.segs, seg)
@@ -650,7 +698,7 @@ func (sl *shardLog) prepareRead(seg *segment, off, endOff int64) (int64, error) 
 
 // scanSeg decodes the batches of data from start, calling fn for records in
 // [off, endOff). It returns whether the scan goes on and bytes examined.
-func (sl *shardLog) scanSeg(res *readResult, seg *segment, data []byte, start, off, endOff int64, fn visitFunc) (bool, int64, error) {
+func (sl *shardLog) scanSeg(res *readResult, seg *segment, data []byte, start, off, endOff int64, f *filter) (bool, int64, error) {
 	var rec shard.Record
 	pos := start
 	for pos < int64(len(data)) {
@@ -678,7 +726,7 @@ func (sl *shardLog) scanSeg(res *readResult, seg *segment, data []byte, start, o
 			if rec.Offset >= endOff {
 				return true, pos - start, nil
 			}
-			keep, more := fn(&rec)
+			keep, more := f.visit(res, &rec)
 			res.Next = rec.Offset + 1
 			if keep {
 				res.hdrs, res.tags = hdrs, tags
@@ -726,15 +774,14 @@ func (sl *shardLog) offsetForTime(ts int64) (int64, error) {
 	}
 	res := getResult()
 	defer res.put()
-	found := hw
-	err := sl.scan(res, start, 0, func(r *shard.Record) (bool, bool) {
-		if r.Timestamp >= ts {
-			found = r.Offset
-			return false, false
-		}
-		return false, true
-	})
-	return found, err
+	f := filter{kind: filterTime, ts: ts, found: -1}
+	if err := sl.scan(res, start, 0, &f); err != nil {
+		return 0, err
+	}
+	if f.found < 0 {
+		return hw, nil
+	}
+	return f.found, nil
 }
 
 // retire removes segs[i:j] from the list and unlinks their files, oldest
@@ -755,8 +802,9 @@ func (sl *shardLog) retire(i, j int, newestFirst bool) []*segment {
 }
 
 // enforceRetention deletes whole sealed segments from the front that are
-// below the log start, past RetentionBytes or older than RetentionMs.
-func (sl *shardLog) enforceRetention(nowMs int64) error {
+// below the log start, past RetentionBytes or (byTime) older than
+// RetentionMs as of nowMs.
+func (sl *shardLog) enforceRetention(nowMs int64, byTime bool) error {
 	sl.ioMu.Lock()
 	defer sl.ioMu.Unlock()
 	sl.mu.Lock()
@@ -776,7 +824,7 @@ func (sl *shardLog) enforceRetention(nowMs int64) error {
 			total -= seg.visible
 			continue
 		}
-		if sl.cfg.RetentionMs > 0 {
+		if byTime && sl.cfg.RetentionMs > 0 {
 			if _, err = sl.prepareRead(seg, seg.base, endOff); err != nil {
 				break
 			}
@@ -823,7 +871,7 @@ func (sl *shardLog) deleteRecords(before int64) error {
 	if err != nil {
 		return fmt.Errorf("segment: shard %s: delete records: %w", sl.name, err)
 	}
-	return sl.enforceRetention(math.MinInt64)
+	return sl.enforceRetention(0, false)
 }
 
 // truncateTo removes every record at or after off (raft: drop an

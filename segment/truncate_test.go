@@ -85,3 +85,34 @@ func TestTruncateToRange(t *testing.T) {
 		t.Fatalf("TruncateTo(Latest) is a no-op: %v", err)
 	}
 }
+
+// DeleteRecords persists the log start (it survives a reopen), drops only
+// whole segments below it, and ignores the time limit (regression: it must
+// not treat "no clock" as "everything expired").
+func TestDeleteRecordsPersists(t *testing.T) {
+	o := testOptions(t.TempDir())
+	e := openTest(t, o)
+	if err := e.CreateShard(shard.ShardConfig{Name: "dr_0", Engine: shard.EngineSegment, RetentionMs: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	appendBatches(t, e, "dr_0", 400, 4, shard.DurabilitySync)
+	segsBefore := len(segFiles(t, o.Dir, logSuffix))
+	if err := e.DeleteRecords("dr_0", 150); err != nil {
+		t.Fatal(err)
+	}
+	segsAfter := len(segFiles(t, o.Dir, logSuffix))
+	if segsAfter >= segsBefore || segsAfter < 2 {
+		t.Fatalf("DeleteRecords(150): %d segments, %d before; want fewer but the ones at and after 150", segsAfter, segsBefore)
+	}
+	checkRange(t, e, "dr_0", 150, 400)
+	e.Close()
+	e = openTest(t, o)
+	defer e.Close()
+	if got, _ := e.EarliestOffset("dr_0"); got != 150 {
+		t.Fatalf("after reopen Earliest %d; want 150", got)
+	}
+	if _, err := e.Read("dr_0", 149, 1, 0); !errors.Is(err, shard.ErrOffsetOutOfRange) {
+		t.Fatalf("Read below the log start: %v; want ErrOffsetOutOfRange", err)
+	}
+	checkRange(t, e, "dr_0", 150, 400)
+}
