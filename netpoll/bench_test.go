@@ -179,9 +179,9 @@ func benchIdle(b *testing.B, addr *net.TCPAddr, open func() int) {
 			}
 		}
 	}
-	// Warm up: gnet enrolls sockets through a worker pool whose idle
-	// goroutines live for 10s; a first round creates them, so what is
-	// measured below is the connections' own memory.
+	// Warm up: a first round creates what outlives its connections (gnet's
+	// enrollment worker, pooled conn structures), so what is measured
+	// below is the connections' own memory.
 	disconnect(connect())
 	waitFor(b, "warm-up conns closed", func() bool { return open() == 0 })
 	for b.Loop() {

@@ -224,10 +224,18 @@ func (s *tcpServer) acceptLoop() {
 		s.wg.Add(1)
 		s.mu.Unlock()
 		// gnet dups the socket, closes raw and opens the copy on a loop.
+		// Waiting for that keeps one enrollment in flight per listener, so
+		// gnet's enrollment worker pool stays small in a connection storm.
 		ctx := gnet.NewNetConnContext(gnet.NewContext(context.Background(), s), raw)
-		if _, err := s.lp.eng.Register(ctx); err != nil {
-			s.l.log.Error("netpoll: enroll connection in gnet", "err", err)
+		res, err := s.lp.eng.Register(ctx)
+		if err == nil {
+			err = (<-res).Err
+		} else {
 			_ = raw.Close()
+		}
+		if err != nil {
+			s.l.log.Error("netpoll: enroll connection in gnet", "err", err)
+			s.l.m.rejected.Inc()
 			s.l.release()
 			s.wg.Done()
 		}
