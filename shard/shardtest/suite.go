@@ -53,6 +53,7 @@ func Run(t *testing.T, newEngine Factory, caps Caps) {
 		{"Wait", testWait},
 		{"AppendAsync", testAppendAsync},
 		{"Concurrent", testConcurrent},
+		{"Churn", testChurn},
 		{"Closed", testClosed},
 		{"Reopen", testReopen},
 	}
@@ -908,9 +909,9 @@ func testAppendAsync(t *testing.T, h *harness) {
 func testConcurrent(t *testing.T, h *harness) {
 	e, _ := h.open(t)
 	const (
-		shards  = 6
+		shards  = 12
 		writers = 3 // per shard
-		batches = 40
+		batches = 30
 		batch   = 5
 		total   = writers * batches * batch
 	)
@@ -1008,6 +1009,67 @@ func tail(t *testing.T, e shard.Adapter, name string, writers, total int) {
 				cancel()
 			}
 		}
+	}
+}
+
+// testChurn creates and deletes shards while others append to, read and wait
+// on the same names: every call either works or says ErrShardNotFound /
+// ErrShardExists, and a shard created again starts empty.
+func testChurn(t *testing.T, h *harness) {
+	e, _ := h.open(t)
+	names := []string{"churn_0", "churn_1", "churn_2"}
+	ok := func(err error, allowed ...error) bool {
+		if err == nil {
+			return true
+		}
+		for _, a := range allowed {
+			if errors.Is(err, a) {
+				return false
+			}
+		}
+		t.Errorf("unexpected error: %v", err)
+		return false
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 40; i++ {
+				n := names[(g+i)%len(names)]
+				switch (g + i) % 4 {
+				case 0:
+					ok(e.CreateShard(cfg(e, n)), shard.ErrShardExists)
+				case 1:
+					_, err := e.Append(context.Background(), n, gen(0, 2, 1), shard.AppendOptions{Durability: shard.Durability(i % 2)})
+					ok(err, shard.ErrShardNotFound)
+				case 2:
+					res, err := e.Read(n, 0, 10, 1<<20)
+					if ok(err, shard.ErrShardNotFound, shard.ErrOffsetOutOfRange) {
+						res.Release()
+					}
+					if cancel, err := e.Wait(n, 1<<40, func() {}); ok(err, shard.ErrShardNotFound) {
+						cancel()
+					}
+				case 3:
+					ok(e.DeleteShard(n), shard.ErrShardNotFound)
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 40; i++ {
+			_, err := e.ListShards()
+			ok(err)
+		}
+	}()
+	wg.Wait()
+	for _, n := range names {
+		_ = e.DeleteShard(n)
+		mustCreate(t, e, cfg(e, n))
+		wantOffsets(t, e, n, 0, 0)
 	}
 }
 
