@@ -64,8 +64,8 @@ var ErrNotInCodec = errors.New("kafka: api not in codec")
 func (r *Registry) Register(key, min, max int16) error {
 	a, ok := LookupAPI(key)
 	if !ok || min < a.MinVersion || max > a.MaxVersion || min > max {
-		return errors.New(ErrNotInCodec.Error() + ": key " + strconv.Itoa(int(key)) + " versions " +
-			strconv.Itoa(int(min)) + "-" + strconv.Itoa(int(max)))
+		return &detailed{ErrNotInCodec, "key " + strconv.Itoa(int(key)) + " versions " +
+			strconv.Itoa(int(min)) + "-" + strconv.Itoa(int(max))}
 	}
 	a.MinVersion, a.MaxVersion = min, max
 	i, found := slices.BinarySearchFunc(r.apis, key, func(a API, k int16) int { return int(a.Key) - int(k) })

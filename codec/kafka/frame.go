@@ -31,8 +31,8 @@ func Frame(in []byte, maxBytes int) (frame []byte, n int, err error) {
 	}
 	size := int64(int32(binary.BigEndian.Uint32(in)))
 	if size < 0 || size > int64(maxBytes) {
-		return nil, 0, errors.New(ErrFrameTooLarge.Error() + ": declared " + strconv.FormatInt(size, 10) +
-			" bytes, limit " + strconv.Itoa(maxBytes))
+		return nil, 0, &detailed{ErrFrameTooLarge, "declared " + strconv.FormatInt(size, 10) +
+			" bytes, limit " + strconv.Itoa(maxBytes)}
 	}
 	if int64(len(in)-4) < size {
 		return nil, 0, nil

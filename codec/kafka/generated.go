@@ -376,10 +376,10 @@ func (v *ProduceResponse) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.ThrottleMs = 0
 	}
+	v.NodeEndpoints = v.NodeEndpoints[:0]
 	if !flex {
 		return
 	}
-	v.NodeEndpoints = v.NodeEndpoints[:0]
 	for n := r.tagCount(); n > 0 && r.err == nil; n-- {
 		tag := r.Uvarint()
 		sub := Reader{src: r.Span(int(r.Uvarint()))}
@@ -574,10 +574,10 @@ func (v *ProduceResponseTopicPartition) readFrom(r *Reader, version int16, flex 
 	} else {
 		v.ErrorMessage = nil
 	}
+	v.CurrentLeader.Default()
 	if !flex {
 		return
 	}
-	v.CurrentLeader.Default()
 	for n := r.tagCount(); n > 0 && r.err == nil; n-- {
 		tag := r.Uvarint()
 		sub := Reader{src: r.Span(int(r.Uvarint()))}
@@ -805,11 +805,11 @@ func (v *FetchRequest) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.RackID = nil
 	}
+	v.ClusterID = nil
+	v.ReplicaState.Default()
 	if !flex {
 		return
 	}
-	v.ClusterID = nil
-	v.ReplicaState.Default()
 	for n := r.tagCount(); n > 0 && r.err == nil; n-- {
 		tag := r.Uvarint()
 		sub := Reader{src: r.Span(int(r.Uvarint()))}
@@ -1048,11 +1048,11 @@ func (v *FetchRequestTopicPartition) readFrom(r *Reader, version int16, flex boo
 		v.LogStartOffset = -1
 	}
 	v.MaxBytes = r.Int32()
+	v.ReplicaDirectoryID = [16]byte{}
+	v.HighWatermark = 9223372036854775807
 	if !flex {
 		return
 	}
-	v.ReplicaDirectoryID = [16]byte{}
-	v.HighWatermark = 9223372036854775807
 	for n := r.tagCount(); n > 0 && r.err == nil; n-- {
 		tag := r.Uvarint()
 		sub := Reader{src: r.Span(int(r.Uvarint()))}
@@ -1163,10 +1163,10 @@ func (v *FetchResponse) readFrom(r *Reader, version int16, flex bool) {
 			v.Topics[i].readFrom(r, version, flex)
 		}
 	}
+	v.NodeEndpoints = v.NodeEndpoints[:0]
 	if !flex {
 		return
 	}
-	v.NodeEndpoints = v.NodeEndpoints[:0]
 	for n := r.tagCount(); n > 0 && r.err == nil; n-- {
 		tag := r.Uvarint()
 		sub := Reader{src: r.Span(int(r.Uvarint()))}
@@ -1384,12 +1384,12 @@ func (v *FetchResponseTopicPartition) readFrom(r *Reader, version int16, flex bo
 		v.PreferredReadReplica = -1
 	}
 	v.Records = r.bytes(flex, true)
-	if !flex {
-		return
-	}
 	v.DivergingEpoch.Default()
 	v.CurrentLeader.Default()
 	v.SnapshotID.Default()
+	if !flex {
+		return
+	}
 	for n := r.tagCount(); n > 0 && r.err == nil; n-- {
 		tag := r.Uvarint()
 		sub := Reader{src: r.Span(int(r.Uvarint()))}
@@ -5062,13 +5062,13 @@ func (v *ApiVersionsResponse) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.ThrottleMs = 0
 	}
-	if !flex {
-		return
-	}
 	v.SupportedFeatures = v.SupportedFeatures[:0]
 	v.FinalizedFeaturesEpoch = -1
 	v.FinalizedFeatures = v.FinalizedFeatures[:0]
 	v.ZkMigrationReady = false
+	if !flex {
+		return
+	}
 	for n := r.tagCount(); n > 0 && r.err == nil; n-- {
 		tag := r.Uvarint()
 		sub := Reader{src: r.Span(int(r.Uvarint()))}
@@ -5557,10 +5557,10 @@ func (v *CreateTopicsResponseTopic) readFrom(r *Reader, version int16, flex bool
 	} else {
 		v.Configs = v.Configs[:0]
 	}
+	v.TopicConfigErrorCode = 0
 	if !flex {
 		return
 	}
-	v.TopicConfigErrorCode = 0
 	for n := r.tagCount(); n > 0 && r.err == nil; n-- {
 		tag := r.Uvarint()
 		sub := Reader{src: r.Span(int(r.Uvarint()))}

@@ -15,6 +15,15 @@ var (
 	ErrMalformed = errors.New("kafka: malformed")
 )
 
+// detailed adds detail to a sentinel error and keeps errors.Is working.
+type detailed struct {
+	sentinel error
+	detail   string
+}
+
+func (e *detailed) Error() string { return e.sentinel.Error() + ": " + e.detail }
+func (e *detailed) Unwrap() error { return e.sentinel }
+
 // DecodeError says which message failed to decode, at which version and
 // where. Err is ErrTruncated or ErrMalformed.
 type DecodeError struct {

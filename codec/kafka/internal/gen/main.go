@@ -502,13 +502,13 @@ func (e *emitter) methods(name string, fields []*field) {
 			e.readField(fd)
 		}
 	}
+	for _, fd := range tagged {
+		e.p("%s", defaultStmt(fd))
+	}
 	e.p("if !flex {\nreturn\n}")
 	if len(tagged) == 0 {
 		e.p("r.skipTags()\n}\n")
 	} else {
-		for _, fd := range tagged {
-			e.p("%s", defaultStmt(fd))
-		}
 		e.p("for n := r.tagCount(); n > 0 && r.err == nil; n-- {")
 		e.p("tag := r.Uvarint()\nsub := Reader{src: r.Span(int(r.Uvarint()))}\nswitch tag {")
 		for _, fd := range tagged {
