@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -408,4 +409,40 @@ func TestFsyncFailure(t *testing.T) {
 	checkRange(t, e, "fs_0", 0, 50)
 	latest, _ := e.LatestOffset("fs_0")
 	appendBatches(t, e, "fs_0", int(latest)+5, 5, shard.DurabilitySync)
+}
+
+// slowSyncOps makes every fsync take a while, as a loaded disk does.
+type slowSyncOps struct{ osOps }
+
+func (s slowSyncOps) sync(f *os.File) error {
+	time.Sleep(3 * time.Millisecond)
+	return s.osOps.sync(f)
+}
+
+// Group commit: many concurrent Sync appenders share fsyncs.
+func TestGroupCommit(t *testing.T) {
+	o := testOptions(t.TempDir())
+	o.ops = slowSyncOps{}
+	e := openTest(t, o)
+	defer e.Close()
+	mustCreateShard(t, e, "gc_0")
+	const producers, each = 32, 20
+	fsyncs := mFsyncs.Get()
+	var wg sync.WaitGroup
+	for range producers {
+		wg.Go(func() {
+			for range each {
+				if _, err := e.Append(t.Context(), "gc_0", []shard.Record{{Value: []byte("x")}}, shard.AppendOptions{Durability: shard.DurabilitySync}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	n := mFsyncs.Get() - fsyncs
+	if n == 0 || n > producers*each/4 {
+		t.Fatalf("%d sync appends took %d fsyncs; want at most a quarter (group commit)", producers*each, n)
+	}
+	t.Logf("%d sync appends from %d producers: %d fsyncs", producers*each, producers, n)
 }
