@@ -194,7 +194,8 @@ func (r *route) appended(recs []Record) {
 
 // NewRouter returns a router over engines and loads the shards they already
 // hold (persistent engines after a restart). A shard name held by two engines
-// is an error. The router owns the engines from now on.
+// is an error. On success the router owns the engines (Close closes them);
+// on error the caller still does.
 func NewRouter(engines []Engine, opts RouterOptions) (*Router, error) {
 	if opts.RetentionInterval == 0 {
 		opts.RetentionInterval = 30 * time.Second
