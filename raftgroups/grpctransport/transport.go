@@ -78,14 +78,15 @@ type Config struct {
 
 // Transport implements raftgroups.Transport over gRPC.
 type Transport struct {
-	cfg   Config
-	log   *slog.Logger
-	recv  atomic.Pointer[receiver]
-	peers map[uint64]*peer
-	ctx   context.Context // cancelled by Close; parent of every stream
-	stop  context.CancelFunc
-	wg    sync.WaitGroup
-	once  sync.Once
+	cfg     Config
+	log     *slog.Logger
+	recv    atomic.Pointer[receiver]
+	peers   atomic.Pointer[map[uint64]*peer] // copy-on-write under peersMu
+	peersMu sync.Mutex
+	ctx     context.Context // cancelled by Close; parent of every stream
+	stop    context.CancelFunc
+	wg      sync.WaitGroup
+	once    sync.Once
 }
 
 type receiver struct{ r raftgroups.Receiver }
@@ -122,30 +123,78 @@ func New(cfg Config) (*Transport, error) {
 	if len(cfg.DialOptions) == 0 {
 		cfg.DialOptions = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 	}
-	t := &Transport{cfg: cfg, log: cfg.Logger.With("component", "raft-transport"), peers: make(map[uint64]*peer)}
+	t := &Transport{cfg: cfg, log: cfg.Logger.With("component", "raft-transport")}
 	t.ctx, t.stop = context.WithCancel(context.Background())
+	t.peers.Store(&map[uint64]*peer{})
 	for id, addr := range cfg.Peers {
 		if id == cfg.NodeID {
 			continue
 		}
-		conn, err := grpc.NewClient(addr, cfg.DialOptions...)
-		if err != nil {
+		if err := t.AddPeer(id, addr); err != nil {
 			t.Close()
-			return nil, fmt.Errorf("grpctransport: peer %d at %q: %w", id, addr, err)
+			return nil, err
 		}
-		label := `{peer="` + strconv.FormatUint(id, 10) + `"}`
-		p := &peer{
-			t: t, id: id, conn: conn, client: rpb.NewRaftTransportClient(conn),
-			signal:   make(chan struct{}, 1),
-			mDropped: metrics.GetOrCreateCounter("robustmq_raft_transport_dropped_total" + label),
-			mSent:    metrics.GetOrCreateCounter("robustmq_raft_transport_sent_total" + label),
-			mErrors:  metrics.GetOrCreateCounter("robustmq_raft_transport_stream_errors_total" + label),
-			mChunks:  metrics.GetOrCreateCounter("robustmq_raft_transport_snapshot_chunks_total" + label),
-		}
-		t.peers[id] = p
-		t.wg.Go(p.run)
 	}
 	return t, nil
+}
+
+// AddPeer starts sending to node id at addr (a member being added). Adding
+// a known peer at the same address is a no-op.
+func (t *Transport) AddPeer(id uint64, addr string) error {
+	t.peersMu.Lock()
+	defer t.peersMu.Unlock()
+	old := *t.peers.Load()
+	if p, ok := old[id]; ok {
+		if p.addr == addr {
+			return nil
+		}
+		return fmt.Errorf("grpctransport: add peer %d at %q: already at %q", id, addr, p.addr)
+	}
+	if t.ctx.Err() != nil {
+		return fmt.Errorf("grpctransport: add peer %d: transport closed", id)
+	}
+	conn, err := grpc.NewClient(addr, t.cfg.DialOptions...)
+	if err != nil {
+		return fmt.Errorf("grpctransport: peer %d at %q: %w", id, addr, err)
+	}
+	label := `{peer="` + strconv.FormatUint(id, 10) + `"}`
+	p := &peer{
+		t: t, id: id, addr: addr, conn: conn, client: rpb.NewRaftTransportClient(conn),
+		signal:   make(chan struct{}, 1),
+		mDropped: metrics.GetOrCreateCounter("robustmq_raft_transport_dropped_total" + label),
+		mSent:    metrics.GetOrCreateCounter("robustmq_raft_transport_sent_total" + label),
+		mErrors:  metrics.GetOrCreateCounter("robustmq_raft_transport_stream_errors_total" + label),
+		mChunks:  metrics.GetOrCreateCounter("robustmq_raft_transport_snapshot_chunks_total" + label),
+	}
+	p.ctx, p.cancel = context.WithCancel(t.ctx)
+	next := make(map[uint64]*peer, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[id] = p
+	t.peers.Store(&next)
+	t.wg.Go(p.run)
+	return nil
+}
+
+// RemovePeer stops sending to node id (a removed member); messages to it
+// are then reported undelivered.
+func (t *Transport) RemovePeer(id uint64) {
+	t.peersMu.Lock()
+	defer t.peersMu.Unlock()
+	old := *t.peers.Load()
+	p, ok := old[id]
+	if !ok {
+		return
+	}
+	next := make(map[uint64]*peer, len(old))
+	for k, v := range old {
+		if k != id {
+			next[k] = v
+		}
+	}
+	t.peers.Store(&next)
+	p.cancel() // run closes the connection on its way out
 }
 
 // SetReceiver sets where incoming messages and send reports go (the node's
@@ -163,18 +212,17 @@ func (t *Transport) receiver() raftgroups.Receiver {
 // closes the connections.
 func (t *Transport) Close() {
 	t.once.Do(func() {
-		t.stop()
+		t.peersMu.Lock()
+		t.stop() // under peersMu: no AddPeer starts a goroutine after this
+		t.peersMu.Unlock()
 		t.wg.Wait()
-		for _, p := range t.peers {
-			_ = p.conn.Close()
-		}
 	})
 }
 
 // Send implements raftgroups.Transport. It never blocks.
 func (t *Transport) Send(g raftgroups.GroupID, msgs []*pb.Message) {
 	for _, m := range msgs {
-		p := t.peers[m.GetTo()]
+		p := (*t.peers.Load())[m.GetTo()]
 		switch {
 		case p == nil:
 			t.log.Warn("raft message to unknown peer dropped", "group", g.String(), "to", m.GetTo())
@@ -198,6 +246,9 @@ func (t *Transport) undelivered(g raftgroups.GroupID, m *pb.Message) {
 type peer struct {
 	t      *Transport
 	id     uint64
+	addr   string
+	ctx    context.Context // ends on RemovePeer or Close
+	cancel context.CancelFunc
 	conn   *grpc.ClientConn
 	client rpb.RaftTransportClient
 	signal chan struct{} // one-slot: queue has messages
@@ -228,14 +279,17 @@ func (p *peer) enqueue(e envelope) {
 // run is the peer's sending goroutine.
 func (p *peer) run() {
 	var st sendStream
-	defer st.close()
+	defer func() {
+		st.close()
+		_ = p.conn.Close()
+	}()
 	var batch []envelope
 	var buf []byte
 	backoff := p.t.cfg.RetryMin
 	frame := &rpb.RaftBatch{From: p.t.cfg.NodeID, To: p.id}
 	for {
 		select {
-		case <-p.t.ctx.Done():
+		case <-p.ctx.Done():
 			return
 		case <-p.signal:
 		}
@@ -287,7 +341,7 @@ func (st *sendStream) open(p *peer) error {
 	if st.s != nil {
 		return nil
 	}
-	ctx, cancel := context.WithCancel(p.t.ctx)
+	ctx, cancel := context.WithCancel(p.ctx)
 	s, err := p.client.Send(ctx)
 	if err != nil {
 		cancel()
@@ -370,7 +424,7 @@ func (p *peer) sleep(d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
-	case <-p.t.ctx.Done():
+	case <-p.ctx.Done():
 		return false
 	case <-t.C:
 		return true
@@ -383,7 +437,16 @@ func (p *peer) sendSnapshot(g raftgroups.GroupID, m *pb.Message) {
 	busy := p.snapBusy
 	p.snapBusy = true
 	p.mu.Unlock()
-	if busy {
+	// Under peersMu: Close cancels under it too, so no sender starts once
+	// Close is waiting for the others.
+	p.t.peersMu.Lock()
+	defer p.t.peersMu.Unlock()
+	if busy || p.ctx.Err() != nil {
+		if !busy {
+			p.mu.Lock()
+			p.snapBusy = false
+			p.mu.Unlock()
+		}
 		p.mDropped.Inc()
 		p.t.undelivered(g, m)
 		return
@@ -413,7 +476,7 @@ func (p *peer) streamSnapshot(g raftgroups.GroupID, m *pb.Message) error {
 	if err != nil {
 		return err
 	}
-	s, err := p.client.SendSnapshot(p.t.ctx)
+	s, err := p.client.SendSnapshot(p.ctx)
 	if err != nil {
 		return err
 	}

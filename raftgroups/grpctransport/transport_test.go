@@ -38,6 +38,7 @@ type node struct {
 	tr   *Transport
 	srv  *grpc.Server
 	meta raftgroups.Meta
+	join bool // started with raftgroups.Config.Join
 }
 
 type cluster struct {
@@ -79,6 +80,7 @@ func (c *cluster) start(id uint64, ln net.Listener) {
 		}
 	}
 	tcfg := Config{NodeID: id, Peers: c.addrs, RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond}
+	rcfgJoin := nd.join
 	rcfg := raftgroups.Config{
 		NodeID: id, TickInterval: 10 * time.Millisecond, HeartbeatTick: 2, ElectionTick: 15,
 		ProposeTimeout: 5 * time.Second,
@@ -86,6 +88,7 @@ func (c *cluster) start(id uint64, ln net.Listener) {
 	for p := range c.addrs {
 		rcfg.Peers = append(rcfg.Peers, p)
 	}
+	rcfg.Join = rcfgJoin
 	if c.mod != nil {
 		c.mod(&rcfg, &tcfg)
 	}
@@ -214,7 +217,7 @@ func TestSnapshotInChunks(t *testing.T) {
 	waitFor(t, 10*time.Second, "catch-up by snapshot", func() bool { return get(t, c.nodes[behind], "k099") == "99" })
 	var chunks uint64
 	for _, nd := range c.nodes {
-		for _, p := range nd.tr.peers {
+		for _, p := range *nd.tr.peers.Load() {
 			chunks += p.mChunks.Get()
 		}
 	}
@@ -313,5 +316,44 @@ func TestDownPeerDoesNotBlockOthers(t *testing.T) {
 		if m.GetCommit() != uint64(i) {
 			t.Fatalf("message %d has commit %d: order lost", i, m.GetCommit())
 		}
+	}
+}
+
+// TestAddMemberOverGRPC grows a running 3-node cluster to 4: every
+// transport learns the new address, the new node joins empty, a member adds
+// it, and it catches up (by snapshot) and serves linearizable reads.
+func TestAddMemberOverGRPC(t *testing.T) {
+	c := newCluster(t, 3, func(r *raftgroups.Config, _ *Config) { r.SnapshotEntries, r.CompactKeepEntries = 10, 2 })
+	c.leader(raftgroups.GroupMetadata)
+	for i := range 20 {
+		put(t, c.nodes[1], fmt.Sprintf("k%02d", i), fmt.Sprint(i))
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.addrs[4] = ln.Addr().String()
+	c.nodes[4] = &node{id: 4, addr: ln.Addr().String(), dir: t.TempDir(), join: true}
+	for id := uint64(1); id <= 3; id++ {
+		if err := c.nodes[id].tr.AddPeer(4, c.addrs[4]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.start(4, ln)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := c.nodes[3].m.AddMember(ctx, 4); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "node 4 to learn the membership of every group", func() bool {
+		for _, s := range c.nodes[4].m.Status() {
+			if len(s.Members) != 4 {
+				return false
+			}
+		}
+		return true
+	})
+	if got := get(t, c.nodes[4], "k19"); got != "19" {
+		t.Fatalf("node 4: k19 = %q; want 19", got)
 	}
 }
