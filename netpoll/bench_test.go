@@ -156,7 +156,7 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 }
 
 func benchIdle(b *testing.B, addr *net.TCPAddr, open func() int) {
-	const n = 5000
+	const n = 2000
 	sa := &unix.SockaddrInet4{Port: addr.Port, Addr: [4]byte{127, 0, 0, 1}}
 	connect := func() []int {
 		fds := make([]int, 0, n)
