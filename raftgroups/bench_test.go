@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"robustmq/raftgroups/internal/loadgen"
+	"robustmq/raftgroups/internal/harness"
 )
 
 // BenchmarkOffsetCommit commits one offset per call through the offset
@@ -24,7 +24,7 @@ func BenchmarkOffsetCommit(b *testing.B) {
 		lead := c.nodes[c.leader(GroupOffset)].meta
 		for _, committers := range []int{1, 16, 256} {
 			b.Run(fmt.Sprintf("nodes=%d/committers=%d", nodes, committers), func(b *testing.B) {
-				loadgen.Run(b, committers, func(ctx context.Context, i int) error {
+				harness.Load(b, committers, func(ctx context.Context, i int) error {
 					return lead.CommitOffsets(ctx, "bench", []OffsetCommit{{Topic: "t", Partition: int32(i % 64), Offset: int64(i)}})
 				})
 			})

@@ -9,19 +9,9 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
-)
 
-// waitFor polls cond until it holds or d passes.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+	"robustmq/raftgroups/internal/harness"
+)
 
 type testNode struct {
 	id   uint64
@@ -109,7 +99,7 @@ func (c *testCluster) stop(id uint64) {
 func (c *testCluster) leader(g GroupID) uint64 {
 	c.t.Helper()
 	var lead uint64
-	waitFor(c.t, 10*time.Second, fmt.Sprintf("a %s leader", g), func() bool {
+	harness.WaitFor(c.t, 10*time.Second, fmt.Sprintf("a %s leader", g), func() bool {
 		lead = 0
 		for _, tn := range c.nodes {
 			if tn.m == nil {
@@ -267,7 +257,7 @@ func TestClusterMinorityCannotCommit(t *testing.T) {
 
 	c.net.Heal()
 	// The minority's uncommitted write never surfaces; node 1 catches up.
-	waitFor(t, 10*time.Second, "node 1 to see the majority's write", func() bool {
+	harness.WaitFor(t, 10*time.Second, "node 1 to see the majority's write", func() bool {
 		v, ok, err := c.nodes[1].meta.Get(context.Background(), "test", []byte("k"))
 		return err == nil && ok && string(v) == "majority"
 	})
@@ -364,7 +354,7 @@ func TestManagerStopFailsWaiters(t *testing.T) {
 	c.net.Partition([]uint64{1}, []uint64{2, 3})
 	errc := make(chan error, 1)
 	go func() { errc <- c.nodes[1].meta.Put(context.Background(), "test", []byte("k"), []byte("v")) }()
-	waitFor(t, 5*time.Second, "the proposal to be queued", func() bool {
+	harness.WaitFor(t, 5*time.Second, "the proposal to be queued", func() bool {
 		g := c.nodes[1].m.Group(GroupMetadata)
 		g.mu.Lock()
 		defer g.mu.Unlock()
@@ -397,7 +387,7 @@ func TestClusterMembershipChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := []uint64{1, 2, 3, 4}
-	waitFor(t, 10*time.Second, "node 4 to learn the membership", func() bool {
+	harness.WaitFor(t, 10*time.Second, "node 4 to learn the membership", func() bool {
 		for _, s := range c.nodes[4].m.Status() {
 			if !slices.Equal(s.Members, all) {
 				return false

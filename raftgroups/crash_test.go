@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"robustmq/raftgroups/internal/harness"
 )
 
 // TestCrashKeepsAckedWrites crashes a standalone node to its synced bytes
@@ -52,7 +54,7 @@ func TestCrashKeepsAckedWrites(t *testing.T) {
 			}
 		})
 	}
-	waitFor(t, 10*time.Second, "200 acked writes", func() bool {
+	harness.WaitFor(t, 10*time.Second, "200 acked writes", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(acked) >= 200

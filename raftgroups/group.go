@@ -521,23 +521,24 @@ func (g *Group) apply(e *pb.Entry) error {
 		if len(e.GetData()) > 0 {
 			g.applyBatch(e)
 		}
-	case pb.EntryConfChange:
-		var cc pb.ConfChange
-		if err := proto.Unmarshal(e.GetData(), &cc); err != nil {
+	case pb.EntryConfChange, pb.EntryConfChangeV2:
+		var cc pb.ConfChangeI
+		var err error
+		if e.GetType() == pb.EntryConfChange {
+			v1 := &pb.ConfChange{}
+			cc, err = v1, proto.Unmarshal(e.GetData(), v1)
+		} else {
+			v2 := &pb.ConfChangeV2{}
+			cc, err = v2, proto.Unmarshal(e.GetData(), v2)
+		}
+		if err != nil {
 			return fmt.Errorf("raftgroups: %s: conf change at %d: %w", g.id, e.GetIndex(), err)
 		}
-		g.confState = g.rn.ApplyConfChange(&cc)
+		g.confState = g.rn.ApplyConfChange(cc)
 		g.snapNow = true
-		if c := cc.GetContext(); len(c) == 16 && binary.BigEndian.Uint64(c) == g.node {
+		if c := cc.AsV2().GetContext(); len(c) == 16 && binary.BigEndian.Uint64(c) == g.node {
 			g.finish(binary.BigEndian.Uint64(c[8:]), result{})
 		}
-	case pb.EntryConfChangeV2:
-		var cc pb.ConfChangeV2
-		if err := proto.Unmarshal(e.GetData(), &cc); err != nil {
-			return fmt.Errorf("raftgroups: %s: conf change at %d: %w", g.id, e.GetIndex(), err)
-		}
-		g.confState = g.rn.ApplyConfChange(&cc)
-		g.snapNow = true
 	}
 	g.applied = e.GetIndex()
 	return nil

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"robustmq/raftgroups"
-	"robustmq/raftgroups/internal/loadgen"
+	"robustmq/raftgroups/internal/harness"
 )
 
 // BenchmarkOffsetCommitGRPC is raftgroups' BenchmarkOffsetCommit on a 3-node
@@ -21,7 +21,7 @@ func BenchmarkOffsetCommitGRPC(b *testing.B) {
 	lead := c.nodes[c.leader(raftgroups.GroupOffset)].meta
 	for _, committers := range []int{1, 16, 256} {
 		b.Run(fmt.Sprintf("committers=%d", committers), func(b *testing.B) {
-			loadgen.Run(b, committers, func(ctx context.Context, i int) error {
+			harness.Load(b, committers, func(ctx context.Context, i int) error {
 				return lead.CommitOffsets(ctx, "bench", []raftgroups.OffsetCommit{{Topic: "t", Partition: int32(i % 64), Offset: int64(i)}})
 			})
 		})

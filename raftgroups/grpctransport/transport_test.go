@@ -14,18 +14,8 @@ import (
 	"google.golang.org/grpc"
 
 	"robustmq/raftgroups"
+	"robustmq/raftgroups/internal/harness"
 )
-
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // node is one meta node: pebble, manager, transport and a gRPC server on a
 // real loopback socket.
@@ -130,7 +120,7 @@ func (c *cluster) stop(id uint64) {
 func (c *cluster) leader(g raftgroups.GroupID) uint64 {
 	c.t.Helper()
 	var lead uint64
-	waitFor(c.t, 10*time.Second, "a leader", func() bool {
+	harness.WaitFor(c.t, 10*time.Second, "a leader", func() bool {
 		lead = 0
 		for _, nd := range c.nodes {
 			if nd.m == nil {
@@ -199,7 +189,7 @@ func TestClusterOverGRPC(t *testing.T) {
 	}
 	// It comes back on the same address and catches up.
 	c.start(down, nil)
-	waitFor(t, 10*time.Second, "the restarted node to catch up", func() bool { return get(t, c.nodes[down], "d49") == "x" })
+	harness.WaitFor(t, 10*time.Second, "the restarted node to catch up", func() bool { return get(t, c.nodes[down], "d49") == "x" })
 }
 
 func TestSnapshotInChunks(t *testing.T) {
@@ -214,7 +204,7 @@ func TestSnapshotInChunks(t *testing.T) {
 		put(t, c.nodes[lead], fmt.Sprintf("k%03d", i), fmt.Sprint(i))
 	}
 	c.start(behind, nil)
-	waitFor(t, 10*time.Second, "catch-up by snapshot", func() bool { return get(t, c.nodes[behind], "k099") == "99" })
+	harness.WaitFor(t, 10*time.Second, "catch-up by snapshot", func() bool { return get(t, c.nodes[behind], "k099") == "99" })
 	var chunks uint64
 	for _, nd := range c.nodes {
 		for _, p := range *nd.tr.peers.Load() {
@@ -300,7 +290,7 @@ func TestDownPeerDoesNotBlockOthers(t *testing.T) {
 				tr.Send(raftgroups.GroupOffset, []*pb.Message{{Type: pb.MsgHeartbeat.Enum(), To: new(to), From: new(uint64(1)), Commit: new(uint64(j))}})
 			}
 		}
-		waitFor(t, 10*time.Second, "the live peer to receive the round", func() bool {
+		harness.WaitFor(t, 10*time.Second, "the live peer to receive the round", func() bool {
 			got, _ := liveRec.counts()
 			return got == i+round
 		})
@@ -345,7 +335,7 @@ func TestAddMemberOverGRPC(t *testing.T) {
 	if err := c.nodes[3].m.AddMember(ctx, 4); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "node 4 to learn the membership of every group", func() bool {
+	harness.WaitFor(t, 10*time.Second, "node 4 to learn the membership of every group", func() bool {
 		for _, s := range c.nodes[4].m.Status() {
 			if len(s.Members) != 4 {
 				return false

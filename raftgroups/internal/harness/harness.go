@@ -1,7 +1,7 @@
-// Package loadgen drives a benchmark with a fixed number of concurrent
-// callers and reports throughput and latency percentiles. It is shared by
-// the raftgroups benchmarks over the in-memory and the gRPC transports.
-package loadgen
+// Package harness holds what the raftgroups tests and benchmarks over the
+// in-memory and the gRPC transports share: polling to a deadline and a load
+// driver reporting throughput and latency percentiles.
+package harness
 
 import (
 	"context"
@@ -11,10 +11,22 @@ import (
 	"time"
 )
 
-// Run calls op b.N times from callers goroutines (op gets the call number)
+// WaitFor polls cond every 5ms until it holds, failing t after d.
+func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Load calls op b.N times from callers goroutines (op gets the call number)
 // and reports ops/s and the p50/p99 latency in milliseconds. The first
 // error fails the benchmark.
-func Run(b *testing.B, callers int, op func(ctx context.Context, i int) error) {
+func Load(b *testing.B, callers int, op func(ctx context.Context, i int) error) {
 	b.ReportAllocs()
 	work := make(chan int, callers)
 	lat := make([][]time.Duration, callers)
