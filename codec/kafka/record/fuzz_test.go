@@ -1,6 +1,9 @@
 package record
 
 import (
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
 	"testing"
 )
 
@@ -12,8 +15,8 @@ func FuzzBatch(f *testing.F) {
 	}
 	f.Add([]byte{})
 	d := Decompressor{MaxBytes: 1 << 20}
-	var buf []byte
-	f.Fuzz(func(t *testing.T, in []byte) {
+	var buf, fixed []byte
+	walk := func(in []byte) {
 		for len(in) > 0 {
 			b, rest, err := Next(in)
 			if err != nil {
@@ -35,6 +38,22 @@ func FuzzBatch(f *testing.F) {
 				}
 			}
 		}
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		walk(in)
+		// Most mutations break the length or the CRC; fix both up in a copy
+		// so the decompressors and the record iterator see arbitrary bytes.
+		if len(in) < HeaderSize {
+			return
+		}
+		fixed = append(fixed[:0], in...)
+		fixed[offMagic] = 2
+		binary.BigEndian.PutUint32(fixed[offLength:], uint32(len(fixed)-lengthOverhead))
+		binary.BigEndian.PutUint32(fixed[offCRC:], crc32.Checksum(fixed[offAttributes:], castagnoli))
+		if _, _, err := Next(fixed); err != nil && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrCompression) {
+			t.Fatalf("fixed-up batch: %v", err)
+		}
+		walk(fixed)
 	})
 }
 
