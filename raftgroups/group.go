@@ -283,8 +283,10 @@ func (g *Group) run() {
 	defer close(g.done)
 	defer g.failAll()
 	if len(g.confState.GetVoters()) == 1 && g.confState.GetVoters()[0] == g.node {
-		// Standalone: no one else can win, so do not wait for a timeout.
+		// Standalone: no one else can win, so do not wait for a timeout,
+		// and process the election's Ready at once.
 		_ = g.rn.Campaign()
+		signal(g.workc)
 	}
 	var inbox []inboxItem
 	var props []*proposal
