@@ -210,6 +210,12 @@ func (c *connBase) feed(data []byte) error {
 		return ErrInboundLimit
 	case c.in == nil:
 		c.in = appendBuffer(nil, rest)
+	case cap(c.in.B) > 4<<10 && len(rest) <= cap(c.in.B)/4:
+		// A big frame left a big buffer behind: keep the rest in a small
+		// one, so an idle connection does not hold its largest frame.
+		small := appendBuffer(nil, rest)
+		putBuffer(c.in)
+		c.in = small
 	default:
 		c.in.B = c.in.B[:copy(c.in.B, rest)]
 	}

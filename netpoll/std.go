@@ -86,6 +86,7 @@ func listenStd(l *Listener) (server, error) {
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: cfg.HandshakeTimeout, // also bounds the TLS handshake
+		IdleTimeout:       cfg.HandshakeTimeout, // a kept-alive connection that never upgrades
 		ErrorLog:          slog.NewLogLogger(l.log.Handler(), slog.LevelWarn),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			return context.WithValue(ctx, rawConnKey{}, c)
