@@ -21,6 +21,12 @@
 // reader goroutine (OnOpen, OnData, OnClose) or the writer goroutine (Do,
 // AsyncWrite), serialized by a per-connection mutex.
 //
+// Owners: a Listener owns its accept goroutine (net/http's Serve for
+// ws/wss) and, on tls/ws/wss, each connection's reader, which owns that
+// connection's writer; Shutdown waits for all of them. The gnet engine is
+// owned by the open TCP listeners together: the first starts it, the last
+// one's Shutdown stops it and waits for its loops.
+//
 // On tls/ws/wss the lock order is hmu (the handler mutex), then the output
 // queue's mutex or the task queue's mutex; neither of those is held while
 // taking another lock.
