@@ -66,7 +66,7 @@ func ReadRequestHeader(frame []byte) (h RequestHeader, body []byte, err error) {
 	h.APIKey = r.Int16()
 	h.APIVersion = r.Int16()
 	h.CorrelationID = r.Int32()
-	h.ClientID = r.NullableStr()
+	h.ClientID = r.Str(false, true)
 	if r.err != nil {
 		return h, nil, &DecodeError{Msg: "RequestHeader", Version: h.APIVersion, Offset: r.errOff, Err: r.err}
 	}
@@ -100,7 +100,7 @@ func AppendRequest(dst []byte, h RequestHeader, m Message) []byte {
 	dst = AppendInt16(dst, m.APIKey())
 	dst = AppendInt16(dst, h.APIVersion)
 	dst = AppendInt32(dst, h.CorrelationID)
-	dst = AppendNullableString(dst, h.ClientID)
+	dst = AppendStr(dst, h.ClientID, false, true)
 	if a, ok := LookupAPI(m.APIKey()); ok && a.Flexible(h.APIVersion) {
 		dst = append(dst, 0)
 	}

@@ -183,7 +183,7 @@ func (v *ProduceRequest) ReadFrom(src []byte, version int16) error {
 
 func (v *ProduceRequest) appendTo(dst []byte, version int16, flex bool) []byte {
 	if version >= 3 {
-		dst = appendStr(dst, v.TransactionalID, flex, true)
+		dst = AppendStr(dst, v.TransactionalID, flex, true)
 	}
 	dst = AppendInt16(dst, v.Acks)
 	dst = AppendInt32(dst, v.TimeoutMs)
@@ -199,13 +199,13 @@ func (v *ProduceRequest) appendTo(dst []byte, version int16, flex bool) []byte {
 
 func (v *ProduceRequest) readFrom(r *Reader, version int16, flex bool) {
 	if version >= 3 {
-		v.TransactionalID = r.str(flex, true)
+		v.TransactionalID = r.Str(flex, true)
 	} else {
 		v.TransactionalID = nil
 	}
 	v.Acks = r.Int16()
 	v.TimeoutMs = r.Int32()
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Topics = nil
 	} else {
 		v.Topics = resize(v.Topics, n)
@@ -235,7 +235,7 @@ type ProduceRequestTopic struct {
 
 func (v *ProduceRequestTopic) appendTo(dst []byte, version int16, flex bool) []byte {
 	if version <= 12 {
-		dst = appendStr(dst, v.Name, flex, false)
+		dst = AppendStr(dst, v.Name, flex, false)
 	}
 	if version >= 13 {
 		dst = AppendUUID(dst, v.TopicID)
@@ -252,7 +252,7 @@ func (v *ProduceRequestTopic) appendTo(dst []byte, version int16, flex bool) []b
 
 func (v *ProduceRequestTopic) readFrom(r *Reader, version int16, flex bool) {
 	if version <= 12 {
-		v.Name = r.str(flex, false)
+		v.Name = r.Str(flex, false)
 	} else {
 		v.Name = nil
 	}
@@ -261,7 +261,7 @@ func (v *ProduceRequestTopic) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.TopicID = [16]byte{}
 	}
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Partitions = nil
 	} else {
 		v.Partitions = resize(v.Partitions, n)
@@ -289,7 +289,7 @@ type ProduceRequestTopicPartition struct {
 
 func (v *ProduceRequestTopicPartition) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendInt32(dst, v.Index)
-	dst = appendBytes(dst, v.Records, flex, true)
+	dst = AppendBytes(dst, v.Records, flex, true)
 	if flex {
 		dst = append(dst, 0)
 	}
@@ -298,7 +298,7 @@ func (v *ProduceRequestTopicPartition) appendTo(dst []byte, version int16, flex 
 
 func (v *ProduceRequestTopicPartition) readFrom(r *Reader, version int16, flex bool) {
 	v.Index = r.Int32()
-	v.Records = r.bytes(flex, true)
+	v.Records = r.Bytes(flex, true)
 	if !flex {
 		return
 	}
@@ -363,7 +363,7 @@ func (v *ProduceResponse) appendTo(dst []byte, version int16, flex bool) []byte 
 }
 
 func (v *ProduceResponse) readFrom(r *Reader, version int16, flex bool) {
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Topics = nil
 	} else {
 		v.Topics = resize(v.Topics, n)
@@ -386,7 +386,7 @@ func (v *ProduceResponse) readFrom(r *Reader, version int16, flex bool) {
 		switch tag {
 		case 0:
 			r := &sub
-			if n := r.arrayLen(flex, false, 1); n < 0 {
+			if n := r.ArrayLen(flex, false, 1); n < 0 {
 				v.NodeEndpoints = nil
 			} else {
 				v.NodeEndpoints = resize(v.NodeEndpoints, n)
@@ -414,7 +414,7 @@ type ProduceResponseTopic struct {
 
 func (v *ProduceResponseTopic) appendTo(dst []byte, version int16, flex bool) []byte {
 	if version <= 12 {
-		dst = appendStr(dst, v.Name, flex, false)
+		dst = AppendStr(dst, v.Name, flex, false)
 	}
 	if version >= 13 {
 		dst = AppendUUID(dst, v.TopicID)
@@ -431,7 +431,7 @@ func (v *ProduceResponseTopic) appendTo(dst []byte, version int16, flex bool) []
 
 func (v *ProduceResponseTopic) readFrom(r *Reader, version int16, flex bool) {
 	if version <= 12 {
-		v.Name = r.str(flex, false)
+		v.Name = r.Str(flex, false)
 	} else {
 		v.Name = nil
 	}
@@ -440,7 +440,7 @@ func (v *ProduceResponseTopic) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.TopicID = [16]byte{}
 	}
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Partitions = nil
 	} else {
 		v.Partitions = resize(v.Partitions, n)
@@ -470,9 +470,9 @@ type ProduceResponseNode struct {
 
 func (v *ProduceResponseNode) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendInt32(dst, v.NodeID)
-	dst = appendStr(dst, v.Host, flex, false)
+	dst = AppendStr(dst, v.Host, flex, false)
 	dst = AppendInt32(dst, v.Port)
-	dst = appendStr(dst, v.Rack, flex, true)
+	dst = AppendStr(dst, v.Rack, flex, true)
 	if flex {
 		dst = append(dst, 0)
 	}
@@ -481,9 +481,9 @@ func (v *ProduceResponseNode) appendTo(dst []byte, version int16, flex bool) []b
 
 func (v *ProduceResponseNode) readFrom(r *Reader, version int16, flex bool) {
 	v.NodeID = r.Int32()
-	v.Host = r.str(flex, false)
+	v.Host = r.Str(flex, false)
 	v.Port = r.Int32()
-	v.Rack = r.str(flex, true)
+	v.Rack = r.Str(flex, true)
 	if !flex {
 		return
 	}
@@ -526,7 +526,7 @@ func (v *ProduceResponseTopicPartition) appendTo(dst []byte, version int16, flex
 		}
 	}
 	if version >= 8 {
-		dst = appendStr(dst, v.ErrorMessage, flex, true)
+		dst = AppendStr(dst, v.ErrorMessage, flex, true)
 	}
 	if flex {
 		var n uint32
@@ -558,7 +558,7 @@ func (v *ProduceResponseTopicPartition) readFrom(r *Reader, version int16, flex 
 		v.LogStartOffset = -1
 	}
 	if version >= 8 {
-		if n := r.arrayLen(flex, false, 1); n < 0 {
+		if n := r.ArrayLen(flex, false, 1); n < 0 {
 			v.RecordErrors = nil
 		} else {
 			v.RecordErrors = resize(v.RecordErrors, n)
@@ -570,7 +570,7 @@ func (v *ProduceResponseTopicPartition) readFrom(r *Reader, version int16, flex 
 		v.RecordErrors = v.RecordErrors[:0]
 	}
 	if version >= 8 {
-		v.ErrorMessage = r.str(flex, true)
+		v.ErrorMessage = r.Str(flex, true)
 	} else {
 		v.ErrorMessage = nil
 	}
@@ -609,7 +609,7 @@ type ProduceResponseTopicPartitionRecordError struct {
 
 func (v *ProduceResponseTopicPartitionRecordError) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendInt32(dst, v.BatchIndex)
-	dst = appendStr(dst, v.Message, flex, true)
+	dst = AppendStr(dst, v.Message, flex, true)
 	if flex {
 		dst = append(dst, 0)
 	}
@@ -618,7 +618,7 @@ func (v *ProduceResponseTopicPartitionRecordError) appendTo(dst []byte, version 
 
 func (v *ProduceResponseTopicPartitionRecordError) readFrom(r *Reader, version int16, flex bool) {
 	v.BatchIndex = r.Int32()
-	v.Message = r.str(flex, true)
+	v.Message = r.Str(flex, true)
 	if !flex {
 		return
 	}
@@ -727,7 +727,7 @@ func (v *FetchRequest) appendTo(dst []byte, version int16, flex bool) []byte {
 		}
 	}
 	if version >= 11 {
-		dst = appendStr(dst, v.RackID, flex, false)
+		dst = AppendStr(dst, v.RackID, flex, false)
 	}
 	if flex {
 		var n uint32
@@ -740,7 +740,7 @@ func (v *FetchRequest) appendTo(dst []byte, version int16, flex bool) []byte {
 		dst = AppendUvarint(dst, n)
 		if v.ClusterID != nil {
 			start := len(dst)
-			dst = appendStr(dst, v.ClusterID, flex, true)
+			dst = AppendStr(dst, v.ClusterID, flex, true)
 			dst = AppendTag(dst, start, 0)
 		}
 		if !v.ReplicaState.isDefault() {
@@ -780,7 +780,7 @@ func (v *FetchRequest) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.SessionEpoch = -1
 	}
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Topics = nil
 	} else {
 		v.Topics = resize(v.Topics, n)
@@ -789,7 +789,7 @@ func (v *FetchRequest) readFrom(r *Reader, version int16, flex bool) {
 		}
 	}
 	if version >= 7 {
-		if n := r.arrayLen(flex, false, 1); n < 0 {
+		if n := r.ArrayLen(flex, false, 1); n < 0 {
 			v.ForgottenTopics = nil
 		} else {
 			v.ForgottenTopics = resize(v.ForgottenTopics, n)
@@ -801,7 +801,7 @@ func (v *FetchRequest) readFrom(r *Reader, version int16, flex bool) {
 		v.ForgottenTopics = v.ForgottenTopics[:0]
 	}
 	if version >= 11 {
-		v.RackID = r.str(flex, false)
+		v.RackID = r.Str(flex, false)
 	} else {
 		v.RackID = nil
 	}
@@ -816,7 +816,7 @@ func (v *FetchRequest) readFrom(r *Reader, version int16, flex bool) {
 		switch tag {
 		case 0:
 			r := &sub
-			v.ClusterID = r.str(flex, true)
+			v.ClusterID = r.Str(flex, true)
 		case 1:
 			r := &sub
 			v.ReplicaState.readFrom(r, version, flex)
@@ -880,7 +880,7 @@ type FetchRequestTopic struct {
 
 func (v *FetchRequestTopic) appendTo(dst []byte, version int16, flex bool) []byte {
 	if version <= 12 {
-		dst = appendStr(dst, v.Name, flex, false)
+		dst = AppendStr(dst, v.Name, flex, false)
 	}
 	if version >= 13 {
 		dst = AppendUUID(dst, v.TopicID)
@@ -897,7 +897,7 @@ func (v *FetchRequestTopic) appendTo(dst []byte, version int16, flex bool) []byt
 
 func (v *FetchRequestTopic) readFrom(r *Reader, version int16, flex bool) {
 	if version <= 12 {
-		v.Name = r.str(flex, false)
+		v.Name = r.Str(flex, false)
 	} else {
 		v.Name = nil
 	}
@@ -906,7 +906,7 @@ func (v *FetchRequestTopic) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.TopicID = [16]byte{}
 	}
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Partitions = nil
 	} else {
 		v.Partitions = resize(v.Partitions, n)
@@ -935,7 +935,7 @@ type FetchRequestForgotten struct {
 
 func (v *FetchRequestForgotten) appendTo(dst []byte, version int16, flex bool) []byte {
 	if version >= 7 && version <= 12 {
-		dst = appendStr(dst, v.Name, flex, false)
+		dst = AppendStr(dst, v.Name, flex, false)
 	}
 	if version >= 13 {
 		dst = AppendUUID(dst, v.TopicID)
@@ -952,7 +952,7 @@ func (v *FetchRequestForgotten) appendTo(dst []byte, version int16, flex bool) [
 
 func (v *FetchRequestForgotten) readFrom(r *Reader, version int16, flex bool) {
 	if version >= 7 && version <= 12 {
-		v.Name = r.str(flex, false)
+		v.Name = r.Str(flex, false)
 	} else {
 		v.Name = nil
 	}
@@ -961,7 +961,7 @@ func (v *FetchRequestForgotten) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.TopicID = [16]byte{}
 	}
-	if n := r.arrayLen(flex, false, 4); n < 0 {
+	if n := r.ArrayLen(flex, false, 4); n < 0 {
 		v.Partitions = nil
 	} else {
 		v.Partitions = resize(v.Partitions, n)
@@ -1155,7 +1155,7 @@ func (v *FetchResponse) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.SessionID = 0
 	}
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Topics = nil
 	} else {
 		v.Topics = resize(v.Topics, n)
@@ -1173,7 +1173,7 @@ func (v *FetchResponse) readFrom(r *Reader, version int16, flex bool) {
 		switch tag {
 		case 0:
 			r := &sub
-			if n := r.arrayLen(flex, false, 1); n < 0 {
+			if n := r.ArrayLen(flex, false, 1); n < 0 {
 				v.NodeEndpoints = nil
 			} else {
 				v.NodeEndpoints = resize(v.NodeEndpoints, n)
@@ -1203,7 +1203,7 @@ type FetchResponseTopic struct {
 
 func (v *FetchResponseTopic) appendTo(dst []byte, version int16, flex bool) []byte {
 	if version <= 12 {
-		dst = appendStr(dst, v.Name, flex, false)
+		dst = AppendStr(dst, v.Name, flex, false)
 	}
 	if version >= 13 {
 		dst = AppendUUID(dst, v.TopicID)
@@ -1220,7 +1220,7 @@ func (v *FetchResponseTopic) appendTo(dst []byte, version int16, flex bool) []by
 
 func (v *FetchResponseTopic) readFrom(r *Reader, version int16, flex bool) {
 	if version <= 12 {
-		v.Name = r.str(flex, false)
+		v.Name = r.Str(flex, false)
 	} else {
 		v.Name = nil
 	}
@@ -1229,7 +1229,7 @@ func (v *FetchResponseTopic) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.TopicID = [16]byte{}
 	}
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Partitions = nil
 	} else {
 		v.Partitions = resize(v.Partitions, n)
@@ -1259,9 +1259,9 @@ type FetchResponseNode struct {
 
 func (v *FetchResponseNode) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendInt32(dst, v.NodeID)
-	dst = appendStr(dst, v.Host, flex, false)
+	dst = AppendStr(dst, v.Host, flex, false)
 	dst = AppendInt32(dst, v.Port)
-	dst = appendStr(dst, v.Rack, flex, true)
+	dst = AppendStr(dst, v.Rack, flex, true)
 	if flex {
 		dst = append(dst, 0)
 	}
@@ -1270,9 +1270,9 @@ func (v *FetchResponseNode) appendTo(dst []byte, version int16, flex bool) []byt
 
 func (v *FetchResponseNode) readFrom(r *Reader, version int16, flex bool) {
 	v.NodeID = r.Int32()
-	v.Host = r.str(flex, false)
+	v.Host = r.Str(flex, false)
 	v.Port = r.Int32()
-	v.Rack = r.str(flex, true)
+	v.Rack = r.Str(flex, true)
 	if !flex {
 		return
 	}
@@ -1320,7 +1320,7 @@ func (v *FetchResponseTopicPartition) appendTo(dst []byte, version int16, flex b
 	if version >= 11 {
 		dst = AppendInt32(dst, v.PreferredReadReplica)
 	}
-	dst = appendBytes(dst, v.Records, flex, true)
+	dst = AppendBytes(dst, v.Records, flex, true)
 	if flex {
 		var n uint32
 		if !v.DivergingEpoch.isDefault() {
@@ -1367,7 +1367,7 @@ func (v *FetchResponseTopicPartition) readFrom(r *Reader, version int16, flex bo
 		v.LogStartOffset = -1
 	}
 	if version >= 4 {
-		if n := r.arrayLen(flex, true, 1); n < 0 {
+		if n := r.ArrayLen(flex, true, 1); n < 0 {
 			v.AbortedTransactions = nil
 		} else {
 			v.AbortedTransactions = resize(v.AbortedTransactions, n)
@@ -1383,7 +1383,7 @@ func (v *FetchResponseTopicPartition) readFrom(r *Reader, version int16, flex bo
 	} else {
 		v.PreferredReadReplica = -1
 	}
-	v.Records = r.bytes(flex, true)
+	v.Records = r.Bytes(flex, true)
 	v.DivergingEpoch.Default()
 	v.CurrentLeader.Default()
 	v.SnapshotID.Default()
@@ -1602,7 +1602,7 @@ func (v *ListOffsetsRequest) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.IsolationLevel = 0
 	}
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Topics = nil
 	} else {
 		v.Topics = resize(v.Topics, n)
@@ -1635,7 +1635,7 @@ type ListOffsetsRequestTopic struct {
 }
 
 func (v *ListOffsetsRequestTopic) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.Name, flex, false)
+	dst = AppendStr(dst, v.Name, flex, false)
 	dst = AppendArrayLen(dst, len(v.Partitions), v.Partitions == nil && false, flex)
 	for i := range v.Partitions {
 		dst = v.Partitions[i].appendTo(dst, version, flex)
@@ -1647,8 +1647,8 @@ func (v *ListOffsetsRequestTopic) appendTo(dst []byte, version int16, flex bool)
 }
 
 func (v *ListOffsetsRequestTopic) readFrom(r *Reader, version int16, flex bool) {
-	v.Name = r.str(flex, false)
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	v.Name = r.Str(flex, false)
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Partitions = nil
 	} else {
 		v.Partitions = resize(v.Partitions, n)
@@ -1761,7 +1761,7 @@ func (v *ListOffsetsResponse) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.ThrottleMs = 0
 	}
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Topics = nil
 	} else {
 		v.Topics = resize(v.Topics, n)
@@ -1787,7 +1787,7 @@ type ListOffsetsResponseTopic struct {
 }
 
 func (v *ListOffsetsResponseTopic) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.Name, flex, false)
+	dst = AppendStr(dst, v.Name, flex, false)
 	dst = AppendArrayLen(dst, len(v.Partitions), v.Partitions == nil && false, flex)
 	for i := range v.Partitions {
 		dst = v.Partitions[i].appendTo(dst, version, flex)
@@ -1799,8 +1799,8 @@ func (v *ListOffsetsResponseTopic) appendTo(dst []byte, version int16, flex bool
 }
 
 func (v *ListOffsetsResponseTopic) readFrom(r *Reader, version int16, flex bool) {
-	v.Name = r.str(flex, false)
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	v.Name = r.Str(flex, false)
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Partitions = nil
 	} else {
 		v.Partitions = resize(v.Partitions, n)
@@ -1857,7 +1857,7 @@ func (v *ListOffsetsResponseTopicPartition) readFrom(r *Reader, version int16, f
 	v.Index = r.Int32()
 	v.ErrorCode = r.Int16()
 	if version <= 0 {
-		if n := r.arrayLen(flex, false, 8); n < 0 {
+		if n := r.ArrayLen(flex, false, 8); n < 0 {
 			v.OldStyleOffsets = nil
 		} else {
 			v.OldStyleOffsets = resize(v.OldStyleOffsets, n)
@@ -1946,7 +1946,7 @@ func (v *MetadataRequest) appendTo(dst []byte, version int16, flex bool) []byte 
 }
 
 func (v *MetadataRequest) readFrom(r *Reader, version int16, flex bool) {
-	if n := r.arrayLen(flex, version >= 1, 1); n < 0 {
+	if n := r.ArrayLen(flex, version >= 1, 1); n < 0 {
 		v.Topics = nil
 	} else {
 		v.Topics = resize(v.Topics, n)
@@ -1992,7 +1992,7 @@ func (v *MetadataRequestTopic) appendTo(dst []byte, version int16, flex bool) []
 	if version >= 10 {
 		dst = AppendUUID(dst, v.TopicID)
 	}
-	dst = appendStr(dst, v.Name, flex, version >= 10)
+	dst = AppendStr(dst, v.Name, flex, version >= 10)
 	if flex {
 		dst = append(dst, 0)
 	}
@@ -2005,7 +2005,7 @@ func (v *MetadataRequestTopic) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.TopicID = [16]byte{}
 	}
-	v.Name = r.str(flex, version >= 10)
+	v.Name = r.Str(flex, version >= 10)
 	if !flex {
 		return
 	}
@@ -2056,7 +2056,7 @@ func (v *MetadataResponse) appendTo(dst []byte, version int16, flex bool) []byte
 		dst = v.Brokers[i].appendTo(dst, version, flex)
 	}
 	if version >= 2 {
-		dst = appendStr(dst, v.ClusterID, flex, true)
+		dst = AppendStr(dst, v.ClusterID, flex, true)
 	}
 	if version >= 1 {
 		dst = AppendInt32(dst, v.ControllerID)
@@ -2083,7 +2083,7 @@ func (v *MetadataResponse) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.ThrottleMs = 0
 	}
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Brokers = nil
 	} else {
 		v.Brokers = resize(v.Brokers, n)
@@ -2092,7 +2092,7 @@ func (v *MetadataResponse) readFrom(r *Reader, version int16, flex bool) {
 		}
 	}
 	if version >= 2 {
-		v.ClusterID = r.str(flex, true)
+		v.ClusterID = r.Str(flex, true)
 	} else {
 		v.ClusterID = nil
 	}
@@ -2101,7 +2101,7 @@ func (v *MetadataResponse) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.ControllerID = -1
 	}
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Topics = nil
 	} else {
 		v.Topics = resize(v.Topics, n)
@@ -2145,10 +2145,10 @@ type MetadataResponseBroker struct {
 
 func (v *MetadataResponseBroker) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendInt32(dst, v.NodeID)
-	dst = appendStr(dst, v.Host, flex, false)
+	dst = AppendStr(dst, v.Host, flex, false)
 	dst = AppendInt32(dst, v.Port)
 	if version >= 1 {
-		dst = appendStr(dst, v.Rack, flex, true)
+		dst = AppendStr(dst, v.Rack, flex, true)
 	}
 	if flex {
 		dst = append(dst, 0)
@@ -2158,10 +2158,10 @@ func (v *MetadataResponseBroker) appendTo(dst []byte, version int16, flex bool) 
 
 func (v *MetadataResponseBroker) readFrom(r *Reader, version int16, flex bool) {
 	v.NodeID = r.Int32()
-	v.Host = r.str(flex, false)
+	v.Host = r.Str(flex, false)
 	v.Port = r.Int32()
 	if version >= 1 {
-		v.Rack = r.str(flex, true)
+		v.Rack = r.Str(flex, true)
 	} else {
 		v.Rack = nil
 	}
@@ -2190,7 +2190,7 @@ type MetadataResponseTopic struct {
 
 func (v *MetadataResponseTopic) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendInt16(dst, v.ErrorCode)
-	dst = appendStr(dst, v.Name, flex, version >= 12)
+	dst = AppendStr(dst, v.Name, flex, version >= 12)
 	if version >= 10 {
 		dst = AppendUUID(dst, v.TopicID)
 	}
@@ -2212,7 +2212,7 @@ func (v *MetadataResponseTopic) appendTo(dst []byte, version int16, flex bool) [
 
 func (v *MetadataResponseTopic) readFrom(r *Reader, version int16, flex bool) {
 	v.ErrorCode = r.Int16()
-	v.Name = r.str(flex, version >= 12)
+	v.Name = r.Str(flex, version >= 12)
 	if version >= 10 {
 		v.TopicID = r.UUID()
 	} else {
@@ -2223,7 +2223,7 @@ func (v *MetadataResponseTopic) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.IsInternal = false
 	}
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Partitions = nil
 	} else {
 		v.Partitions = resize(v.Partitions, n)
@@ -2298,7 +2298,7 @@ func (v *MetadataResponseTopicPartition) readFrom(r *Reader, version int16, flex
 	} else {
 		v.LeaderEpoch = -1
 	}
-	if n := r.arrayLen(flex, false, 4); n < 0 {
+	if n := r.ArrayLen(flex, false, 4); n < 0 {
 		v.ReplicaNodes = nil
 	} else {
 		v.ReplicaNodes = resize(v.ReplicaNodes, n)
@@ -2306,7 +2306,7 @@ func (v *MetadataResponseTopicPartition) readFrom(r *Reader, version int16, flex
 			v.ReplicaNodes[i] = r.Int32()
 		}
 	}
-	if n := r.arrayLen(flex, false, 4); n < 0 {
+	if n := r.ArrayLen(flex, false, 4); n < 0 {
 		v.IsrNodes = nil
 	} else {
 		v.IsrNodes = resize(v.IsrNodes, n)
@@ -2315,7 +2315,7 @@ func (v *MetadataResponseTopicPartition) readFrom(r *Reader, version int16, flex
 		}
 	}
 	if version >= 5 {
-		if n := r.arrayLen(flex, false, 4); n < 0 {
+		if n := r.ArrayLen(flex, false, 4); n < 0 {
 			v.OfflineReplicas = nil
 		} else {
 			v.OfflineReplicas = resize(v.OfflineReplicas, n)
@@ -2372,15 +2372,15 @@ func (v *OffsetCommitRequest) ReadFrom(src []byte, version int16) error {
 }
 
 func (v *OffsetCommitRequest) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.GroupID, flex, false)
+	dst = AppendStr(dst, v.GroupID, flex, false)
 	if version >= 1 {
 		dst = AppendInt32(dst, v.GenerationID)
 	}
 	if version >= 1 {
-		dst = appendStr(dst, v.MemberID, flex, false)
+		dst = AppendStr(dst, v.MemberID, flex, false)
 	}
 	if version >= 7 {
-		dst = appendStr(dst, v.GroupInstanceID, flex, true)
+		dst = AppendStr(dst, v.GroupInstanceID, flex, true)
 	}
 	if version >= 2 && version <= 4 {
 		dst = AppendInt64(dst, v.RetentionTimeMs)
@@ -2396,19 +2396,19 @@ func (v *OffsetCommitRequest) appendTo(dst []byte, version int16, flex bool) []b
 }
 
 func (v *OffsetCommitRequest) readFrom(r *Reader, version int16, flex bool) {
-	v.GroupID = r.str(flex, false)
+	v.GroupID = r.Str(flex, false)
 	if version >= 1 {
 		v.GenerationID = r.Int32()
 	} else {
 		v.GenerationID = -1
 	}
 	if version >= 1 {
-		v.MemberID = r.str(flex, false)
+		v.MemberID = r.Str(flex, false)
 	} else {
 		v.MemberID = nil
 	}
 	if version >= 7 {
-		v.GroupInstanceID = r.str(flex, true)
+		v.GroupInstanceID = r.Str(flex, true)
 	} else {
 		v.GroupInstanceID = nil
 	}
@@ -2417,7 +2417,7 @@ func (v *OffsetCommitRequest) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.RetentionTimeMs = -1
 	}
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Topics = nil
 	} else {
 		v.Topics = resize(v.Topics, n)
@@ -2449,7 +2449,7 @@ type OffsetCommitRequestTopic struct {
 
 func (v *OffsetCommitRequestTopic) appendTo(dst []byte, version int16, flex bool) []byte {
 	if version <= 9 {
-		dst = appendStr(dst, v.Name, flex, false)
+		dst = AppendStr(dst, v.Name, flex, false)
 	}
 	if version >= 10 {
 		dst = AppendUUID(dst, v.TopicID)
@@ -2466,7 +2466,7 @@ func (v *OffsetCommitRequestTopic) appendTo(dst []byte, version int16, flex bool
 
 func (v *OffsetCommitRequestTopic) readFrom(r *Reader, version int16, flex bool) {
 	if version <= 9 {
-		v.Name = r.str(flex, false)
+		v.Name = r.Str(flex, false)
 	} else {
 		v.Name = nil
 	}
@@ -2475,7 +2475,7 @@ func (v *OffsetCommitRequestTopic) readFrom(r *Reader, version int16, flex bool)
 	} else {
 		v.TopicID = [16]byte{}
 	}
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Partitions = nil
 	} else {
 		v.Partitions = resize(v.Partitions, n)
@@ -2513,7 +2513,7 @@ func (v *OffsetCommitRequestTopicPartition) appendTo(dst []byte, version int16, 
 	if version >= 6 {
 		dst = AppendInt32(dst, v.CommittedLeaderEpoch)
 	}
-	dst = appendStr(dst, v.CommittedMetadata, flex, true)
+	dst = AppendStr(dst, v.CommittedMetadata, flex, true)
 	if flex {
 		dst = append(dst, 0)
 	}
@@ -2533,7 +2533,7 @@ func (v *OffsetCommitRequestTopicPartition) readFrom(r *Reader, version int16, f
 	} else {
 		v.CommittedLeaderEpoch = -1
 	}
-	v.CommittedMetadata = r.str(flex, true)
+	v.CommittedMetadata = r.Str(flex, true)
 	if !flex {
 		return
 	}
@@ -2593,7 +2593,7 @@ func (v *OffsetCommitResponse) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.ThrottleMs = 0
 	}
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Topics = nil
 	} else {
 		v.Topics = resize(v.Topics, n)
@@ -2621,7 +2621,7 @@ type OffsetCommitResponseTopic struct {
 
 func (v *OffsetCommitResponseTopic) appendTo(dst []byte, version int16, flex bool) []byte {
 	if version <= 9 {
-		dst = appendStr(dst, v.Name, flex, false)
+		dst = AppendStr(dst, v.Name, flex, false)
 	}
 	if version >= 10 {
 		dst = AppendUUID(dst, v.TopicID)
@@ -2638,7 +2638,7 @@ func (v *OffsetCommitResponseTopic) appendTo(dst []byte, version int16, flex boo
 
 func (v *OffsetCommitResponseTopic) readFrom(r *Reader, version int16, flex bool) {
 	if version <= 9 {
-		v.Name = r.str(flex, false)
+		v.Name = r.Str(flex, false)
 	} else {
 		v.Name = nil
 	}
@@ -2647,7 +2647,7 @@ func (v *OffsetCommitResponseTopic) readFrom(r *Reader, version int16, flex bool
 	} else {
 		v.TopicID = [16]byte{}
 	}
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Partitions = nil
 	} else {
 		v.Partitions = resize(v.Partitions, n)
@@ -2725,7 +2725,7 @@ func (v *OffsetFetchRequest) ReadFrom(src []byte, version int16) error {
 
 func (v *OffsetFetchRequest) appendTo(dst []byte, version int16, flex bool) []byte {
 	if version <= 7 {
-		dst = appendStr(dst, v.GroupID, flex, false)
+		dst = AppendStr(dst, v.GroupID, flex, false)
 	}
 	if version <= 7 {
 		dst = AppendArrayLen(dst, len(v.Topics), v.Topics == nil && version >= 2, flex)
@@ -2750,12 +2750,12 @@ func (v *OffsetFetchRequest) appendTo(dst []byte, version int16, flex bool) []by
 
 func (v *OffsetFetchRequest) readFrom(r *Reader, version int16, flex bool) {
 	if version <= 7 {
-		v.GroupID = r.str(flex, false)
+		v.GroupID = r.Str(flex, false)
 	} else {
 		v.GroupID = nil
 	}
 	if version <= 7 {
-		if n := r.arrayLen(flex, version >= 2, 1); n < 0 {
+		if n := r.ArrayLen(flex, version >= 2, 1); n < 0 {
 			v.Topics = nil
 		} else {
 			v.Topics = resize(v.Topics, n)
@@ -2767,7 +2767,7 @@ func (v *OffsetFetchRequest) readFrom(r *Reader, version int16, flex bool) {
 		v.Topics = v.Topics[:0]
 	}
 	if version >= 8 {
-		if n := r.arrayLen(flex, false, 1); n < 0 {
+		if n := r.ArrayLen(flex, false, 1); n < 0 {
 			v.Groups = nil
 		} else {
 			v.Groups = resize(v.Groups, n)
@@ -2803,7 +2803,7 @@ type OffsetFetchRequestTopic struct {
 }
 
 func (v *OffsetFetchRequestTopic) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.Name, flex, false)
+	dst = AppendStr(dst, v.Name, flex, false)
 	dst = AppendArrayLen(dst, len(v.PartitionIndexes), v.PartitionIndexes == nil && false, flex)
 	for _, x := range v.PartitionIndexes {
 		dst = AppendInt32(dst, x)
@@ -2815,8 +2815,8 @@ func (v *OffsetFetchRequestTopic) appendTo(dst []byte, version int16, flex bool)
 }
 
 func (v *OffsetFetchRequestTopic) readFrom(r *Reader, version int16, flex bool) {
-	v.Name = r.str(flex, false)
-	if n := r.arrayLen(flex, false, 4); n < 0 {
+	v.Name = r.Str(flex, false)
+	if n := r.ArrayLen(flex, false, 4); n < 0 {
 		v.PartitionIndexes = nil
 	} else {
 		v.PartitionIndexes = resize(v.PartitionIndexes, n)
@@ -2844,9 +2844,9 @@ type OffsetFetchRequestGroup struct {
 }
 
 func (v *OffsetFetchRequestGroup) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.GroupID, flex, false)
+	dst = AppendStr(dst, v.GroupID, flex, false)
 	if version >= 9 {
-		dst = appendStr(dst, v.MemberID, flex, true)
+		dst = AppendStr(dst, v.MemberID, flex, true)
 	}
 	if version >= 9 {
 		dst = AppendInt32(dst, v.MemberEpoch)
@@ -2862,9 +2862,9 @@ func (v *OffsetFetchRequestGroup) appendTo(dst []byte, version int16, flex bool)
 }
 
 func (v *OffsetFetchRequestGroup) readFrom(r *Reader, version int16, flex bool) {
-	v.GroupID = r.str(flex, false)
+	v.GroupID = r.Str(flex, false)
 	if version >= 9 {
-		v.MemberID = r.str(flex, true)
+		v.MemberID = r.Str(flex, true)
 	} else {
 		v.MemberID = nil
 	}
@@ -2873,7 +2873,7 @@ func (v *OffsetFetchRequestGroup) readFrom(r *Reader, version int16, flex bool) 
 	} else {
 		v.MemberEpoch = -1
 	}
-	if n := r.arrayLen(flex, true, 1); n < 0 {
+	if n := r.ArrayLen(flex, true, 1); n < 0 {
 		v.Topics = nil
 	} else {
 		v.Topics = resize(v.Topics, n)
@@ -2903,7 +2903,7 @@ type OffsetFetchRequestGroupTopic struct {
 
 func (v *OffsetFetchRequestGroupTopic) appendTo(dst []byte, version int16, flex bool) []byte {
 	if version >= 8 && version <= 9 {
-		dst = appendStr(dst, v.Name, flex, false)
+		dst = AppendStr(dst, v.Name, flex, false)
 	}
 	if version >= 10 {
 		dst = AppendUUID(dst, v.TopicID)
@@ -2920,7 +2920,7 @@ func (v *OffsetFetchRequestGroupTopic) appendTo(dst []byte, version int16, flex 
 
 func (v *OffsetFetchRequestGroupTopic) readFrom(r *Reader, version int16, flex bool) {
 	if version >= 8 && version <= 9 {
-		v.Name = r.str(flex, false)
+		v.Name = r.Str(flex, false)
 	} else {
 		v.Name = nil
 	}
@@ -2929,7 +2929,7 @@ func (v *OffsetFetchRequestGroupTopic) readFrom(r *Reader, version int16, flex b
 	} else {
 		v.TopicID = [16]byte{}
 	}
-	if n := r.arrayLen(flex, false, 4); n < 0 {
+	if n := r.ArrayLen(flex, false, 4); n < 0 {
 		v.PartitionIndexes = nil
 	} else {
 		v.PartitionIndexes = resize(v.PartitionIndexes, n)
@@ -3008,7 +3008,7 @@ func (v *OffsetFetchResponse) readFrom(r *Reader, version int16, flex bool) {
 		v.ThrottleMs = 0
 	}
 	if version <= 7 {
-		if n := r.arrayLen(flex, false, 1); n < 0 {
+		if n := r.ArrayLen(flex, false, 1); n < 0 {
 			v.Topics = nil
 		} else {
 			v.Topics = resize(v.Topics, n)
@@ -3025,7 +3025,7 @@ func (v *OffsetFetchResponse) readFrom(r *Reader, version int16, flex bool) {
 		v.ErrorCode = 0
 	}
 	if version >= 8 {
-		if n := r.arrayLen(flex, false, 1); n < 0 {
+		if n := r.ArrayLen(flex, false, 1); n < 0 {
 			v.Groups = nil
 		} else {
 			v.Groups = resize(v.Groups, n)
@@ -3056,7 +3056,7 @@ type OffsetFetchResponseTopic struct {
 }
 
 func (v *OffsetFetchResponseTopic) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.Name, flex, false)
+	dst = AppendStr(dst, v.Name, flex, false)
 	dst = AppendArrayLen(dst, len(v.Partitions), v.Partitions == nil && false, flex)
 	for i := range v.Partitions {
 		dst = v.Partitions[i].appendTo(dst, version, flex)
@@ -3068,8 +3068,8 @@ func (v *OffsetFetchResponseTopic) appendTo(dst []byte, version int16, flex bool
 }
 
 func (v *OffsetFetchResponseTopic) readFrom(r *Reader, version int16, flex bool) {
-	v.Name = r.str(flex, false)
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	v.Name = r.Str(flex, false)
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Partitions = nil
 	} else {
 		v.Partitions = resize(v.Partitions, n)
@@ -3096,7 +3096,7 @@ type OffsetFetchResponseGroup struct {
 }
 
 func (v *OffsetFetchResponseGroup) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.GroupID, flex, false)
+	dst = AppendStr(dst, v.GroupID, flex, false)
 	dst = AppendArrayLen(dst, len(v.Topics), v.Topics == nil && false, flex)
 	for i := range v.Topics {
 		dst = v.Topics[i].appendTo(dst, version, flex)
@@ -3109,8 +3109,8 @@ func (v *OffsetFetchResponseGroup) appendTo(dst []byte, version int16, flex bool
 }
 
 func (v *OffsetFetchResponseGroup) readFrom(r *Reader, version int16, flex bool) {
-	v.GroupID = r.str(flex, false)
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	v.GroupID = r.Str(flex, false)
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Topics = nil
 	} else {
 		v.Topics = resize(v.Topics, n)
@@ -3146,7 +3146,7 @@ func (v *OffsetFetchResponseTopicPartition) appendTo(dst []byte, version int16, 
 	if version >= 5 {
 		dst = AppendInt32(dst, v.CommittedLeaderEpoch)
 	}
-	dst = appendStr(dst, v.Metadata, flex, true)
+	dst = AppendStr(dst, v.Metadata, flex, true)
 	dst = AppendInt16(dst, v.ErrorCode)
 	if flex {
 		dst = append(dst, 0)
@@ -3162,7 +3162,7 @@ func (v *OffsetFetchResponseTopicPartition) readFrom(r *Reader, version int16, f
 	} else {
 		v.CommittedLeaderEpoch = -1
 	}
-	v.Metadata = r.str(flex, true)
+	v.Metadata = r.Str(flex, true)
 	v.ErrorCode = r.Int16()
 	if !flex {
 		return
@@ -3187,7 +3187,7 @@ type OffsetFetchResponseGroupTopic struct {
 
 func (v *OffsetFetchResponseGroupTopic) appendTo(dst []byte, version int16, flex bool) []byte {
 	if version >= 8 && version <= 9 {
-		dst = appendStr(dst, v.Name, flex, false)
+		dst = AppendStr(dst, v.Name, flex, false)
 	}
 	if version >= 10 {
 		dst = AppendUUID(dst, v.TopicID)
@@ -3204,7 +3204,7 @@ func (v *OffsetFetchResponseGroupTopic) appendTo(dst []byte, version int16, flex
 
 func (v *OffsetFetchResponseGroupTopic) readFrom(r *Reader, version int16, flex bool) {
 	if version >= 8 && version <= 9 {
-		v.Name = r.str(flex, false)
+		v.Name = r.Str(flex, false)
 	} else {
 		v.Name = nil
 	}
@@ -3213,7 +3213,7 @@ func (v *OffsetFetchResponseGroupTopic) readFrom(r *Reader, version int16, flex 
 	} else {
 		v.TopicID = [16]byte{}
 	}
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Partitions = nil
 	} else {
 		v.Partitions = resize(v.Partitions, n)
@@ -3246,7 +3246,7 @@ func (v *OffsetFetchResponseGroupTopicPartition) appendTo(dst []byte, version in
 	dst = AppendInt32(dst, v.Index)
 	dst = AppendInt64(dst, v.CommittedOffset)
 	dst = AppendInt32(dst, v.CommittedLeaderEpoch)
-	dst = appendStr(dst, v.Metadata, flex, true)
+	dst = AppendStr(dst, v.Metadata, flex, true)
 	dst = AppendInt16(dst, v.ErrorCode)
 	if flex {
 		dst = append(dst, 0)
@@ -3258,7 +3258,7 @@ func (v *OffsetFetchResponseGroupTopicPartition) readFrom(r *Reader, version int
 	v.Index = r.Int32()
 	v.CommittedOffset = r.Int64()
 	v.CommittedLeaderEpoch = r.Int32()
-	v.Metadata = r.str(flex, true)
+	v.Metadata = r.Str(flex, true)
 	v.ErrorCode = r.Int16()
 	if !flex {
 		return
@@ -3302,7 +3302,7 @@ func (v *FindCoordinatorRequest) ReadFrom(src []byte, version int16) error {
 
 func (v *FindCoordinatorRequest) appendTo(dst []byte, version int16, flex bool) []byte {
 	if version <= 3 {
-		dst = appendStr(dst, v.Key, flex, false)
+		dst = AppendStr(dst, v.Key, flex, false)
 	}
 	if version >= 1 {
 		dst = AppendInt8(dst, v.KeyType)
@@ -3310,7 +3310,7 @@ func (v *FindCoordinatorRequest) appendTo(dst []byte, version int16, flex bool) 
 	if version >= 4 {
 		dst = AppendArrayLen(dst, len(v.CoordinatorKeys), v.CoordinatorKeys == nil && false, flex)
 		for _, x := range v.CoordinatorKeys {
-			dst = appendStr(dst, x, flex, false)
+			dst = AppendStr(dst, x, flex, false)
 		}
 	}
 	if flex {
@@ -3321,7 +3321,7 @@ func (v *FindCoordinatorRequest) appendTo(dst []byte, version int16, flex bool) 
 
 func (v *FindCoordinatorRequest) readFrom(r *Reader, version int16, flex bool) {
 	if version <= 3 {
-		v.Key = r.str(flex, false)
+		v.Key = r.Str(flex, false)
 	} else {
 		v.Key = nil
 	}
@@ -3331,12 +3331,12 @@ func (v *FindCoordinatorRequest) readFrom(r *Reader, version int16, flex bool) {
 		v.KeyType = 0
 	}
 	if version >= 4 {
-		if n := r.arrayLen(flex, false, 1); n < 0 {
+		if n := r.ArrayLen(flex, false, 1); n < 0 {
 			v.CoordinatorKeys = nil
 		} else {
 			v.CoordinatorKeys = resize(v.CoordinatorKeys, n)
 			for i := range v.CoordinatorKeys {
-				v.CoordinatorKeys[i] = r.str(flex, false)
+				v.CoordinatorKeys[i] = r.Str(flex, false)
 			}
 		}
 	} else {
@@ -3392,13 +3392,13 @@ func (v *FindCoordinatorResponse) appendTo(dst []byte, version int16, flex bool)
 		dst = AppendInt16(dst, v.ErrorCode)
 	}
 	if version >= 1 && version <= 3 {
-		dst = appendStr(dst, v.ErrorMessage, flex, true)
+		dst = AppendStr(dst, v.ErrorMessage, flex, true)
 	}
 	if version <= 3 {
 		dst = AppendInt32(dst, v.NodeID)
 	}
 	if version <= 3 {
-		dst = appendStr(dst, v.Host, flex, false)
+		dst = AppendStr(dst, v.Host, flex, false)
 	}
 	if version <= 3 {
 		dst = AppendInt32(dst, v.Port)
@@ -3427,7 +3427,7 @@ func (v *FindCoordinatorResponse) readFrom(r *Reader, version int16, flex bool) 
 		v.ErrorCode = 0
 	}
 	if version >= 1 && version <= 3 {
-		v.ErrorMessage = r.str(flex, true)
+		v.ErrorMessage = r.Str(flex, true)
 	} else {
 		v.ErrorMessage = nil
 	}
@@ -3437,7 +3437,7 @@ func (v *FindCoordinatorResponse) readFrom(r *Reader, version int16, flex bool) 
 		v.NodeID = 0
 	}
 	if version <= 3 {
-		v.Host = r.str(flex, false)
+		v.Host = r.Str(flex, false)
 	} else {
 		v.Host = nil
 	}
@@ -3447,7 +3447,7 @@ func (v *FindCoordinatorResponse) readFrom(r *Reader, version int16, flex bool) 
 		v.Port = 0
 	}
 	if version >= 4 {
-		if n := r.arrayLen(flex, false, 1); n < 0 {
+		if n := r.ArrayLen(flex, false, 1); n < 0 {
 			v.Coordinators = nil
 		} else {
 			v.Coordinators = resize(v.Coordinators, n)
@@ -3485,12 +3485,12 @@ type FindCoordinatorResponseCoordinator struct {
 }
 
 func (v *FindCoordinatorResponseCoordinator) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.Key, flex, false)
+	dst = AppendStr(dst, v.Key, flex, false)
 	dst = AppendInt32(dst, v.NodeID)
-	dst = appendStr(dst, v.Host, flex, false)
+	dst = AppendStr(dst, v.Host, flex, false)
 	dst = AppendInt32(dst, v.Port)
 	dst = AppendInt16(dst, v.ErrorCode)
-	dst = appendStr(dst, v.ErrorMessage, flex, true)
+	dst = AppendStr(dst, v.ErrorMessage, flex, true)
 	if flex {
 		dst = append(dst, 0)
 	}
@@ -3498,12 +3498,12 @@ func (v *FindCoordinatorResponseCoordinator) appendTo(dst []byte, version int16,
 }
 
 func (v *FindCoordinatorResponseCoordinator) readFrom(r *Reader, version int16, flex bool) {
-	v.Key = r.str(flex, false)
+	v.Key = r.Str(flex, false)
 	v.NodeID = r.Int32()
-	v.Host = r.str(flex, false)
+	v.Host = r.Str(flex, false)
 	v.Port = r.Int32()
 	v.ErrorCode = r.Int16()
-	v.ErrorMessage = r.str(flex, true)
+	v.ErrorMessage = r.Str(flex, true)
 	if !flex {
 		return
 	}
@@ -3551,22 +3551,22 @@ func (v *JoinGroupRequest) ReadFrom(src []byte, version int16) error {
 }
 
 func (v *JoinGroupRequest) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.GroupID, flex, false)
+	dst = AppendStr(dst, v.GroupID, flex, false)
 	dst = AppendInt32(dst, v.SessionTimeoutMs)
 	if version >= 1 {
 		dst = AppendInt32(dst, v.RebalanceTimeoutMs)
 	}
-	dst = appendStr(dst, v.MemberID, flex, false)
+	dst = AppendStr(dst, v.MemberID, flex, false)
 	if version >= 5 {
-		dst = appendStr(dst, v.GroupInstanceID, flex, true)
+		dst = AppendStr(dst, v.GroupInstanceID, flex, true)
 	}
-	dst = appendStr(dst, v.ProtocolType, flex, false)
+	dst = AppendStr(dst, v.ProtocolType, flex, false)
 	dst = AppendArrayLen(dst, len(v.Protocols), v.Protocols == nil && false, flex)
 	for i := range v.Protocols {
 		dst = v.Protocols[i].appendTo(dst, version, flex)
 	}
 	if version >= 8 {
-		dst = appendStr(dst, v.Reason, flex, true)
+		dst = AppendStr(dst, v.Reason, flex, true)
 	}
 	if flex {
 		dst = append(dst, 0)
@@ -3575,21 +3575,21 @@ func (v *JoinGroupRequest) appendTo(dst []byte, version int16, flex bool) []byte
 }
 
 func (v *JoinGroupRequest) readFrom(r *Reader, version int16, flex bool) {
-	v.GroupID = r.str(flex, false)
+	v.GroupID = r.Str(flex, false)
 	v.SessionTimeoutMs = r.Int32()
 	if version >= 1 {
 		v.RebalanceTimeoutMs = r.Int32()
 	} else {
 		v.RebalanceTimeoutMs = -1
 	}
-	v.MemberID = r.str(flex, false)
+	v.MemberID = r.Str(flex, false)
 	if version >= 5 {
-		v.GroupInstanceID = r.str(flex, true)
+		v.GroupInstanceID = r.Str(flex, true)
 	} else {
 		v.GroupInstanceID = nil
 	}
-	v.ProtocolType = r.str(flex, false)
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	v.ProtocolType = r.Str(flex, false)
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Protocols = nil
 	} else {
 		v.Protocols = resize(v.Protocols, n)
@@ -3598,7 +3598,7 @@ func (v *JoinGroupRequest) readFrom(r *Reader, version int16, flex bool) {
 		}
 	}
 	if version >= 8 {
-		v.Reason = r.str(flex, true)
+		v.Reason = r.Str(flex, true)
 	} else {
 		v.Reason = nil
 	}
@@ -3626,8 +3626,8 @@ type JoinGroupRequestProtocol struct {
 }
 
 func (v *JoinGroupRequestProtocol) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.Name, flex, false)
-	dst = appendBytes(dst, v.Metadata, flex, false)
+	dst = AppendStr(dst, v.Name, flex, false)
+	dst = AppendBytes(dst, v.Metadata, flex, false)
 	if flex {
 		dst = append(dst, 0)
 	}
@@ -3635,8 +3635,8 @@ func (v *JoinGroupRequestProtocol) appendTo(dst []byte, version int16, flex bool
 }
 
 func (v *JoinGroupRequestProtocol) readFrom(r *Reader, version int16, flex bool) {
-	v.Name = r.str(flex, false)
-	v.Metadata = r.bytes(flex, false)
+	v.Name = r.Str(flex, false)
+	v.Metadata = r.Bytes(flex, false)
 	if !flex {
 		return
 	}
@@ -3687,14 +3687,14 @@ func (v *JoinGroupResponse) appendTo(dst []byte, version int16, flex bool) []byt
 	dst = AppendInt16(dst, v.ErrorCode)
 	dst = AppendInt32(dst, v.GenerationID)
 	if version >= 7 {
-		dst = appendStr(dst, v.ProtocolType, flex, true)
+		dst = AppendStr(dst, v.ProtocolType, flex, true)
 	}
-	dst = appendStr(dst, v.ProtocolName, flex, version >= 7)
-	dst = appendStr(dst, v.Leader, flex, false)
+	dst = AppendStr(dst, v.ProtocolName, flex, version >= 7)
+	dst = AppendStr(dst, v.Leader, flex, false)
 	if version >= 9 {
 		dst = AppendBool(dst, v.SkipAssignment)
 	}
-	dst = appendStr(dst, v.MemberID, flex, false)
+	dst = AppendStr(dst, v.MemberID, flex, false)
 	dst = AppendArrayLen(dst, len(v.Members), v.Members == nil && false, flex)
 	for i := range v.Members {
 		dst = v.Members[i].appendTo(dst, version, flex)
@@ -3714,19 +3714,19 @@ func (v *JoinGroupResponse) readFrom(r *Reader, version int16, flex bool) {
 	v.ErrorCode = r.Int16()
 	v.GenerationID = r.Int32()
 	if version >= 7 {
-		v.ProtocolType = r.str(flex, true)
+		v.ProtocolType = r.Str(flex, true)
 	} else {
 		v.ProtocolType = nil
 	}
-	v.ProtocolName = r.str(flex, version >= 7)
-	v.Leader = r.str(flex, false)
+	v.ProtocolName = r.Str(flex, version >= 7)
+	v.Leader = r.Str(flex, false)
 	if version >= 9 {
 		v.SkipAssignment = r.Bool()
 	} else {
 		v.SkipAssignment = false
 	}
-	v.MemberID = r.str(flex, false)
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	v.MemberID = r.Str(flex, false)
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Members = nil
 	} else {
 		v.Members = resize(v.Members, n)
@@ -3760,11 +3760,11 @@ type JoinGroupResponseMember struct {
 }
 
 func (v *JoinGroupResponseMember) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.MemberID, flex, false)
+	dst = AppendStr(dst, v.MemberID, flex, false)
 	if version >= 5 {
-		dst = appendStr(dst, v.GroupInstanceID, flex, true)
+		dst = AppendStr(dst, v.GroupInstanceID, flex, true)
 	}
-	dst = appendBytes(dst, v.Metadata, flex, false)
+	dst = AppendBytes(dst, v.Metadata, flex, false)
 	if flex {
 		dst = append(dst, 0)
 	}
@@ -3772,13 +3772,13 @@ func (v *JoinGroupResponseMember) appendTo(dst []byte, version int16, flex bool)
 }
 
 func (v *JoinGroupResponseMember) readFrom(r *Reader, version int16, flex bool) {
-	v.MemberID = r.str(flex, false)
+	v.MemberID = r.Str(flex, false)
 	if version >= 5 {
-		v.GroupInstanceID = r.str(flex, true)
+		v.GroupInstanceID = r.Str(flex, true)
 	} else {
 		v.GroupInstanceID = nil
 	}
-	v.Metadata = r.bytes(flex, false)
+	v.Metadata = r.Bytes(flex, false)
 	if !flex {
 		return
 	}
@@ -3819,11 +3819,11 @@ func (v *HeartbeatRequest) ReadFrom(src []byte, version int16) error {
 }
 
 func (v *HeartbeatRequest) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.GroupID, flex, false)
+	dst = AppendStr(dst, v.GroupID, flex, false)
 	dst = AppendInt32(dst, v.GenerationID)
-	dst = appendStr(dst, v.MemberID, flex, false)
+	dst = AppendStr(dst, v.MemberID, flex, false)
 	if version >= 3 {
-		dst = appendStr(dst, v.GroupInstanceID, flex, true)
+		dst = AppendStr(dst, v.GroupInstanceID, flex, true)
 	}
 	if flex {
 		dst = append(dst, 0)
@@ -3832,11 +3832,11 @@ func (v *HeartbeatRequest) appendTo(dst []byte, version int16, flex bool) []byte
 }
 
 func (v *HeartbeatRequest) readFrom(r *Reader, version int16, flex bool) {
-	v.GroupID = r.str(flex, false)
+	v.GroupID = r.Str(flex, false)
 	v.GenerationID = r.Int32()
-	v.MemberID = r.str(flex, false)
+	v.MemberID = r.Str(flex, false)
 	if version >= 3 {
-		v.GroupInstanceID = r.str(flex, true)
+		v.GroupInstanceID = r.Str(flex, true)
 	} else {
 		v.GroupInstanceID = nil
 	}
@@ -3934,9 +3934,9 @@ func (v *LeaveGroupRequest) ReadFrom(src []byte, version int16) error {
 }
 
 func (v *LeaveGroupRequest) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.GroupID, flex, false)
+	dst = AppendStr(dst, v.GroupID, flex, false)
 	if version <= 2 {
-		dst = appendStr(dst, v.MemberID, flex, false)
+		dst = AppendStr(dst, v.MemberID, flex, false)
 	}
 	if version >= 3 {
 		dst = AppendArrayLen(dst, len(v.Members), v.Members == nil && false, flex)
@@ -3951,14 +3951,14 @@ func (v *LeaveGroupRequest) appendTo(dst []byte, version int16, flex bool) []byt
 }
 
 func (v *LeaveGroupRequest) readFrom(r *Reader, version int16, flex bool) {
-	v.GroupID = r.str(flex, false)
+	v.GroupID = r.Str(flex, false)
 	if version <= 2 {
-		v.MemberID = r.str(flex, false)
+		v.MemberID = r.Str(flex, false)
 	} else {
 		v.MemberID = nil
 	}
 	if version >= 3 {
-		if n := r.arrayLen(flex, false, 1); n < 0 {
+		if n := r.ArrayLen(flex, false, 1); n < 0 {
 			v.Members = nil
 		} else {
 			v.Members = resize(v.Members, n)
@@ -3989,10 +3989,10 @@ type LeaveGroupRequestMember struct {
 }
 
 func (v *LeaveGroupRequestMember) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.MemberID, flex, false)
-	dst = appendStr(dst, v.GroupInstanceID, flex, true)
+	dst = AppendStr(dst, v.MemberID, flex, false)
+	dst = AppendStr(dst, v.GroupInstanceID, flex, true)
 	if version >= 5 {
-		dst = appendStr(dst, v.Reason, flex, true)
+		dst = AppendStr(dst, v.Reason, flex, true)
 	}
 	if flex {
 		dst = append(dst, 0)
@@ -4001,10 +4001,10 @@ func (v *LeaveGroupRequestMember) appendTo(dst []byte, version int16, flex bool)
 }
 
 func (v *LeaveGroupRequestMember) readFrom(r *Reader, version int16, flex bool) {
-	v.MemberID = r.str(flex, false)
-	v.GroupInstanceID = r.str(flex, true)
+	v.MemberID = r.Str(flex, false)
+	v.GroupInstanceID = r.Str(flex, true)
 	if version >= 5 {
-		v.Reason = r.str(flex, true)
+		v.Reason = r.Str(flex, true)
 	} else {
 		v.Reason = nil
 	}
@@ -4071,7 +4071,7 @@ func (v *LeaveGroupResponse) readFrom(r *Reader, version int16, flex bool) {
 	}
 	v.ErrorCode = r.Int16()
 	if version >= 3 {
-		if n := r.arrayLen(flex, false, 1); n < 0 {
+		if n := r.ArrayLen(flex, false, 1); n < 0 {
 			v.Members = nil
 		} else {
 			v.Members = resize(v.Members, n)
@@ -4102,8 +4102,8 @@ type LeaveGroupResponseMember struct {
 }
 
 func (v *LeaveGroupResponseMember) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.MemberID, flex, false)
-	dst = appendStr(dst, v.GroupInstanceID, flex, true)
+	dst = AppendStr(dst, v.MemberID, flex, false)
+	dst = AppendStr(dst, v.GroupInstanceID, flex, true)
 	dst = AppendInt16(dst, v.ErrorCode)
 	if flex {
 		dst = append(dst, 0)
@@ -4112,8 +4112,8 @@ func (v *LeaveGroupResponseMember) appendTo(dst []byte, version int16, flex bool
 }
 
 func (v *LeaveGroupResponseMember) readFrom(r *Reader, version int16, flex bool) {
-	v.MemberID = r.str(flex, false)
-	v.GroupInstanceID = r.str(flex, true)
+	v.MemberID = r.Str(flex, false)
+	v.GroupInstanceID = r.Str(flex, true)
 	v.ErrorCode = r.Int16()
 	if !flex {
 		return
@@ -4158,17 +4158,17 @@ func (v *SyncGroupRequest) ReadFrom(src []byte, version int16) error {
 }
 
 func (v *SyncGroupRequest) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.GroupID, flex, false)
+	dst = AppendStr(dst, v.GroupID, flex, false)
 	dst = AppendInt32(dst, v.GenerationID)
-	dst = appendStr(dst, v.MemberID, flex, false)
+	dst = AppendStr(dst, v.MemberID, flex, false)
 	if version >= 3 {
-		dst = appendStr(dst, v.GroupInstanceID, flex, true)
+		dst = AppendStr(dst, v.GroupInstanceID, flex, true)
 	}
 	if version >= 5 {
-		dst = appendStr(dst, v.ProtocolType, flex, true)
+		dst = AppendStr(dst, v.ProtocolType, flex, true)
 	}
 	if version >= 5 {
-		dst = appendStr(dst, v.ProtocolName, flex, true)
+		dst = AppendStr(dst, v.ProtocolName, flex, true)
 	}
 	dst = AppendArrayLen(dst, len(v.Assignments), v.Assignments == nil && false, flex)
 	for i := range v.Assignments {
@@ -4181,25 +4181,25 @@ func (v *SyncGroupRequest) appendTo(dst []byte, version int16, flex bool) []byte
 }
 
 func (v *SyncGroupRequest) readFrom(r *Reader, version int16, flex bool) {
-	v.GroupID = r.str(flex, false)
+	v.GroupID = r.Str(flex, false)
 	v.GenerationID = r.Int32()
-	v.MemberID = r.str(flex, false)
+	v.MemberID = r.Str(flex, false)
 	if version >= 3 {
-		v.GroupInstanceID = r.str(flex, true)
+		v.GroupInstanceID = r.Str(flex, true)
 	} else {
 		v.GroupInstanceID = nil
 	}
 	if version >= 5 {
-		v.ProtocolType = r.str(flex, true)
+		v.ProtocolType = r.Str(flex, true)
 	} else {
 		v.ProtocolType = nil
 	}
 	if version >= 5 {
-		v.ProtocolName = r.str(flex, true)
+		v.ProtocolName = r.Str(flex, true)
 	} else {
 		v.ProtocolName = nil
 	}
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Assignments = nil
 	} else {
 		v.Assignments = resize(v.Assignments, n)
@@ -4230,8 +4230,8 @@ type SyncGroupRequestAssignment struct {
 }
 
 func (v *SyncGroupRequestAssignment) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.MemberID, flex, false)
-	dst = appendBytes(dst, v.Assignment, flex, false)
+	dst = AppendStr(dst, v.MemberID, flex, false)
+	dst = AppendBytes(dst, v.Assignment, flex, false)
 	if flex {
 		dst = append(dst, 0)
 	}
@@ -4239,8 +4239,8 @@ func (v *SyncGroupRequestAssignment) appendTo(dst []byte, version int16, flex bo
 }
 
 func (v *SyncGroupRequestAssignment) readFrom(r *Reader, version int16, flex bool) {
-	v.MemberID = r.str(flex, false)
-	v.Assignment = r.bytes(flex, false)
+	v.MemberID = r.Str(flex, false)
+	v.Assignment = r.Bytes(flex, false)
 	if !flex {
 		return
 	}
@@ -4286,12 +4286,12 @@ func (v *SyncGroupResponse) appendTo(dst []byte, version int16, flex bool) []byt
 	}
 	dst = AppendInt16(dst, v.ErrorCode)
 	if version >= 5 {
-		dst = appendStr(dst, v.ProtocolType, flex, true)
+		dst = AppendStr(dst, v.ProtocolType, flex, true)
 	}
 	if version >= 5 {
-		dst = appendStr(dst, v.ProtocolName, flex, true)
+		dst = AppendStr(dst, v.ProtocolName, flex, true)
 	}
-	dst = appendBytes(dst, v.Assignment, flex, false)
+	dst = AppendBytes(dst, v.Assignment, flex, false)
 	if flex {
 		dst = append(dst, 0)
 	}
@@ -4306,16 +4306,16 @@ func (v *SyncGroupResponse) readFrom(r *Reader, version int16, flex bool) {
 	}
 	v.ErrorCode = r.Int16()
 	if version >= 5 {
-		v.ProtocolType = r.str(flex, true)
+		v.ProtocolType = r.Str(flex, true)
 	} else {
 		v.ProtocolType = nil
 	}
 	if version >= 5 {
-		v.ProtocolName = r.str(flex, true)
+		v.ProtocolName = r.Str(flex, true)
 	} else {
 		v.ProtocolName = nil
 	}
-	v.Assignment = r.bytes(flex, false)
+	v.Assignment = r.Bytes(flex, false)
 	if !flex {
 		return
 	}
@@ -4358,7 +4358,7 @@ func (v *DescribeGroupsRequest) ReadFrom(src []byte, version int16) error {
 func (v *DescribeGroupsRequest) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendArrayLen(dst, len(v.Groups), v.Groups == nil && false, flex)
 	for _, x := range v.Groups {
-		dst = appendStr(dst, x, flex, false)
+		dst = AppendStr(dst, x, flex, false)
 	}
 	if version >= 3 {
 		dst = AppendBool(dst, v.IncludeAuthorizedOperations)
@@ -4370,12 +4370,12 @@ func (v *DescribeGroupsRequest) appendTo(dst []byte, version int16, flex bool) [
 }
 
 func (v *DescribeGroupsRequest) readFrom(r *Reader, version int16, flex bool) {
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Groups = nil
 	} else {
 		v.Groups = resize(v.Groups, n)
 		for i := range v.Groups {
-			v.Groups[i] = r.str(flex, false)
+			v.Groups[i] = r.Str(flex, false)
 		}
 	}
 	if version >= 3 {
@@ -4439,7 +4439,7 @@ func (v *DescribeGroupsResponse) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.ThrottleMs = 0
 	}
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Groups = nil
 	} else {
 		v.Groups = resize(v.Groups, n)
@@ -4473,12 +4473,12 @@ type DescribeGroupsResponseGroup struct {
 func (v *DescribeGroupsResponseGroup) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendInt16(dst, v.ErrorCode)
 	if version >= 6 {
-		dst = appendStr(dst, v.ErrorMessage, flex, true)
+		dst = AppendStr(dst, v.ErrorMessage, flex, true)
 	}
-	dst = appendStr(dst, v.GroupID, flex, false)
-	dst = appendStr(dst, v.GroupState, flex, false)
-	dst = appendStr(dst, v.ProtocolType, flex, false)
-	dst = appendStr(dst, v.ProtocolData, flex, false)
+	dst = AppendStr(dst, v.GroupID, flex, false)
+	dst = AppendStr(dst, v.GroupState, flex, false)
+	dst = AppendStr(dst, v.ProtocolType, flex, false)
+	dst = AppendStr(dst, v.ProtocolData, flex, false)
 	dst = AppendArrayLen(dst, len(v.Members), v.Members == nil && false, flex)
 	for i := range v.Members {
 		dst = v.Members[i].appendTo(dst, version, flex)
@@ -4495,15 +4495,15 @@ func (v *DescribeGroupsResponseGroup) appendTo(dst []byte, version int16, flex b
 func (v *DescribeGroupsResponseGroup) readFrom(r *Reader, version int16, flex bool) {
 	v.ErrorCode = r.Int16()
 	if version >= 6 {
-		v.ErrorMessage = r.str(flex, true)
+		v.ErrorMessage = r.Str(flex, true)
 	} else {
 		v.ErrorMessage = nil
 	}
-	v.GroupID = r.str(flex, false)
-	v.GroupState = r.str(flex, false)
-	v.ProtocolType = r.str(flex, false)
-	v.ProtocolData = r.str(flex, false)
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	v.GroupID = r.Str(flex, false)
+	v.GroupState = r.Str(flex, false)
+	v.ProtocolType = r.Str(flex, false)
+	v.ProtocolData = r.Str(flex, false)
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Members = nil
 	} else {
 		v.Members = resize(v.Members, n)
@@ -4544,14 +4544,14 @@ type DescribeGroupsResponseGroupMember struct {
 }
 
 func (v *DescribeGroupsResponseGroupMember) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.MemberID, flex, false)
+	dst = AppendStr(dst, v.MemberID, flex, false)
 	if version >= 4 {
-		dst = appendStr(dst, v.GroupInstanceID, flex, true)
+		dst = AppendStr(dst, v.GroupInstanceID, flex, true)
 	}
-	dst = appendStr(dst, v.ClientID, flex, false)
-	dst = appendStr(dst, v.ClientHost, flex, false)
-	dst = appendBytes(dst, v.MemberMetadata, flex, false)
-	dst = appendBytes(dst, v.MemberAssignment, flex, false)
+	dst = AppendStr(dst, v.ClientID, flex, false)
+	dst = AppendStr(dst, v.ClientHost, flex, false)
+	dst = AppendBytes(dst, v.MemberMetadata, flex, false)
+	dst = AppendBytes(dst, v.MemberAssignment, flex, false)
 	if flex {
 		dst = append(dst, 0)
 	}
@@ -4559,16 +4559,16 @@ func (v *DescribeGroupsResponseGroupMember) appendTo(dst []byte, version int16, 
 }
 
 func (v *DescribeGroupsResponseGroupMember) readFrom(r *Reader, version int16, flex bool) {
-	v.MemberID = r.str(flex, false)
+	v.MemberID = r.Str(flex, false)
 	if version >= 4 {
-		v.GroupInstanceID = r.str(flex, true)
+		v.GroupInstanceID = r.Str(flex, true)
 	} else {
 		v.GroupInstanceID = nil
 	}
-	v.ClientID = r.str(flex, false)
-	v.ClientHost = r.str(flex, false)
-	v.MemberMetadata = r.bytes(flex, false)
-	v.MemberAssignment = r.bytes(flex, false)
+	v.ClientID = r.Str(flex, false)
+	v.ClientHost = r.Str(flex, false)
+	v.MemberMetadata = r.Bytes(flex, false)
+	v.MemberAssignment = r.Bytes(flex, false)
 	if !flex {
 		return
 	}
@@ -4613,13 +4613,13 @@ func (v *ListGroupsRequest) appendTo(dst []byte, version int16, flex bool) []byt
 	if version >= 4 {
 		dst = AppendArrayLen(dst, len(v.StatesFilter), v.StatesFilter == nil && false, flex)
 		for _, x := range v.StatesFilter {
-			dst = appendStr(dst, x, flex, false)
+			dst = AppendStr(dst, x, flex, false)
 		}
 	}
 	if version >= 5 {
 		dst = AppendArrayLen(dst, len(v.TypesFilter), v.TypesFilter == nil && false, flex)
 		for _, x := range v.TypesFilter {
-			dst = appendStr(dst, x, flex, false)
+			dst = AppendStr(dst, x, flex, false)
 		}
 	}
 	if flex {
@@ -4630,24 +4630,24 @@ func (v *ListGroupsRequest) appendTo(dst []byte, version int16, flex bool) []byt
 
 func (v *ListGroupsRequest) readFrom(r *Reader, version int16, flex bool) {
 	if version >= 4 {
-		if n := r.arrayLen(flex, false, 1); n < 0 {
+		if n := r.ArrayLen(flex, false, 1); n < 0 {
 			v.StatesFilter = nil
 		} else {
 			v.StatesFilter = resize(v.StatesFilter, n)
 			for i := range v.StatesFilter {
-				v.StatesFilter[i] = r.str(flex, false)
+				v.StatesFilter[i] = r.Str(flex, false)
 			}
 		}
 	} else {
 		v.StatesFilter = v.StatesFilter[:0]
 	}
 	if version >= 5 {
-		if n := r.arrayLen(flex, false, 1); n < 0 {
+		if n := r.ArrayLen(flex, false, 1); n < 0 {
 			v.TypesFilter = nil
 		} else {
 			v.TypesFilter = resize(v.TypesFilter, n)
 			for i := range v.TypesFilter {
-				v.TypesFilter[i] = r.str(flex, false)
+				v.TypesFilter[i] = r.Str(flex, false)
 			}
 		}
 	} else {
@@ -4712,7 +4712,7 @@ func (v *ListGroupsResponse) readFrom(r *Reader, version int16, flex bool) {
 		v.ThrottleMs = 0
 	}
 	v.ErrorCode = r.Int16()
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Groups = nil
 	} else {
 		v.Groups = resize(v.Groups, n)
@@ -4741,13 +4741,13 @@ type ListGroupsResponseGroup struct {
 }
 
 func (v *ListGroupsResponseGroup) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.GroupID, flex, false)
-	dst = appendStr(dst, v.ProtocolType, flex, false)
+	dst = AppendStr(dst, v.GroupID, flex, false)
+	dst = AppendStr(dst, v.ProtocolType, flex, false)
 	if version >= 4 {
-		dst = appendStr(dst, v.GroupState, flex, false)
+		dst = AppendStr(dst, v.GroupState, flex, false)
 	}
 	if version >= 5 {
-		dst = appendStr(dst, v.GroupType, flex, false)
+		dst = AppendStr(dst, v.GroupType, flex, false)
 	}
 	if flex {
 		dst = append(dst, 0)
@@ -4756,15 +4756,15 @@ func (v *ListGroupsResponseGroup) appendTo(dst []byte, version int16, flex bool)
 }
 
 func (v *ListGroupsResponseGroup) readFrom(r *Reader, version int16, flex bool) {
-	v.GroupID = r.str(flex, false)
-	v.ProtocolType = r.str(flex, false)
+	v.GroupID = r.Str(flex, false)
+	v.ProtocolType = r.Str(flex, false)
 	if version >= 4 {
-		v.GroupState = r.str(flex, false)
+		v.GroupState = r.Str(flex, false)
 	} else {
 		v.GroupState = nil
 	}
 	if version >= 5 {
-		v.GroupType = r.str(flex, false)
+		v.GroupType = r.Str(flex, false)
 	} else {
 		v.GroupType = nil
 	}
@@ -4806,7 +4806,7 @@ func (v *SaslHandshakeRequest) ReadFrom(src []byte, version int16) error {
 }
 
 func (v *SaslHandshakeRequest) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.Mechanism, flex, false)
+	dst = AppendStr(dst, v.Mechanism, flex, false)
 	if flex {
 		dst = append(dst, 0)
 	}
@@ -4814,7 +4814,7 @@ func (v *SaslHandshakeRequest) appendTo(dst []byte, version int16, flex bool) []
 }
 
 func (v *SaslHandshakeRequest) readFrom(r *Reader, version int16, flex bool) {
-	v.Mechanism = r.str(flex, false)
+	v.Mechanism = r.Str(flex, false)
 	if !flex {
 		return
 	}
@@ -4854,7 +4854,7 @@ func (v *SaslHandshakeResponse) appendTo(dst []byte, version int16, flex bool) [
 	dst = AppendInt16(dst, v.ErrorCode)
 	dst = AppendArrayLen(dst, len(v.Mechanisms), v.Mechanisms == nil && false, flex)
 	for _, x := range v.Mechanisms {
-		dst = appendStr(dst, x, flex, false)
+		dst = AppendStr(dst, x, flex, false)
 	}
 	if flex {
 		dst = append(dst, 0)
@@ -4864,12 +4864,12 @@ func (v *SaslHandshakeResponse) appendTo(dst []byte, version int16, flex bool) [
 
 func (v *SaslHandshakeResponse) readFrom(r *Reader, version int16, flex bool) {
 	v.ErrorCode = r.Int16()
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Mechanisms = nil
 	} else {
 		v.Mechanisms = resize(v.Mechanisms, n)
 		for i := range v.Mechanisms {
-			v.Mechanisms[i] = r.str(flex, false)
+			v.Mechanisms[i] = r.Str(flex, false)
 		}
 	}
 	if !flex {
@@ -4912,13 +4912,13 @@ func (v *ApiVersionsRequest) ReadFrom(src []byte, version int16) error {
 
 func (v *ApiVersionsRequest) appendTo(dst []byte, version int16, flex bool) []byte {
 	if version >= 3 {
-		dst = appendStr(dst, v.ClientSoftwareName, flex, false)
+		dst = AppendStr(dst, v.ClientSoftwareName, flex, false)
 	}
 	if version >= 3 {
-		dst = appendStr(dst, v.ClientSoftwareVersion, flex, false)
+		dst = AppendStr(dst, v.ClientSoftwareVersion, flex, false)
 	}
 	if version >= 5 {
-		dst = appendStr(dst, v.ClusterID, flex, true)
+		dst = AppendStr(dst, v.ClusterID, flex, true)
 	}
 	if version >= 5 {
 		dst = AppendInt32(dst, v.NodeID)
@@ -4931,17 +4931,17 @@ func (v *ApiVersionsRequest) appendTo(dst []byte, version int16, flex bool) []by
 
 func (v *ApiVersionsRequest) readFrom(r *Reader, version int16, flex bool) {
 	if version >= 3 {
-		v.ClientSoftwareName = r.str(flex, false)
+		v.ClientSoftwareName = r.Str(flex, false)
 	} else {
 		v.ClientSoftwareName = nil
 	}
 	if version >= 3 {
-		v.ClientSoftwareVersion = r.str(flex, false)
+		v.ClientSoftwareVersion = r.Str(flex, false)
 	} else {
 		v.ClientSoftwareVersion = nil
 	}
 	if version >= 5 {
-		v.ClusterID = r.str(flex, true)
+		v.ClusterID = r.Str(flex, true)
 	} else {
 		v.ClusterID = nil
 	}
@@ -5049,7 +5049,7 @@ func (v *ApiVersionsResponse) appendTo(dst []byte, version int16, flex bool) []b
 
 func (v *ApiVersionsResponse) readFrom(r *Reader, version int16, flex bool) {
 	v.ErrorCode = r.Int16()
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.ApiKeys = nil
 	} else {
 		v.ApiKeys = resize(v.ApiKeys, n)
@@ -5075,7 +5075,7 @@ func (v *ApiVersionsResponse) readFrom(r *Reader, version int16, flex bool) {
 		switch tag {
 		case 0:
 			r := &sub
-			if n := r.arrayLen(flex, false, 1); n < 0 {
+			if n := r.ArrayLen(flex, false, 1); n < 0 {
 				v.SupportedFeatures = nil
 			} else {
 				v.SupportedFeatures = resize(v.SupportedFeatures, n)
@@ -5088,7 +5088,7 @@ func (v *ApiVersionsResponse) readFrom(r *Reader, version int16, flex bool) {
 			v.FinalizedFeaturesEpoch = r.Int64()
 		case 2:
 			r := &sub
-			if n := r.arrayLen(flex, false, 1); n < 0 {
+			if n := r.ArrayLen(flex, false, 1); n < 0 {
 				v.FinalizedFeatures = nil
 			} else {
 				v.FinalizedFeatures = resize(v.FinalizedFeatures, n)
@@ -5155,7 +5155,7 @@ type ApiVersionsResponseFeature struct {
 }
 
 func (v *ApiVersionsResponseFeature) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.Name, flex, false)
+	dst = AppendStr(dst, v.Name, flex, false)
 	dst = AppendInt16(dst, v.MinVersion)
 	dst = AppendInt16(dst, v.MaxVersion)
 	if flex {
@@ -5165,7 +5165,7 @@ func (v *ApiVersionsResponseFeature) appendTo(dst []byte, version int16, flex bo
 }
 
 func (v *ApiVersionsResponseFeature) readFrom(r *Reader, version int16, flex bool) {
-	v.Name = r.str(flex, false)
+	v.Name = r.Str(flex, false)
 	v.MinVersion = r.Int16()
 	v.MaxVersion = r.Int16()
 	if !flex {
@@ -5188,7 +5188,7 @@ type ApiVersionsResponseFinalized struct {
 }
 
 func (v *ApiVersionsResponseFinalized) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.Name, flex, false)
+	dst = AppendStr(dst, v.Name, flex, false)
 	dst = AppendInt16(dst, v.MaxVersionLevel)
 	dst = AppendInt16(dst, v.MinVersionLevel)
 	if flex {
@@ -5198,7 +5198,7 @@ func (v *ApiVersionsResponseFinalized) appendTo(dst []byte, version int16, flex 
 }
 
 func (v *ApiVersionsResponseFinalized) readFrom(r *Reader, version int16, flex bool) {
-	v.Name = r.str(flex, false)
+	v.Name = r.Str(flex, false)
 	v.MaxVersionLevel = r.Int16()
 	v.MinVersionLevel = r.Int16()
 	if !flex {
@@ -5255,7 +5255,7 @@ func (v *CreateTopicsRequest) appendTo(dst []byte, version int16, flex bool) []b
 }
 
 func (v *CreateTopicsRequest) readFrom(r *Reader, version int16, flex bool) {
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Topics = nil
 	} else {
 		v.Topics = resize(v.Topics, n)
@@ -5291,7 +5291,7 @@ type CreateTopicsRequestTopic struct {
 }
 
 func (v *CreateTopicsRequestTopic) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.Name, flex, false)
+	dst = AppendStr(dst, v.Name, flex, false)
 	dst = AppendInt32(dst, v.NumPartitions)
 	dst = AppendInt16(dst, v.ReplicationFactor)
 	dst = AppendArrayLen(dst, len(v.Assignments), v.Assignments == nil && false, flex)
@@ -5309,10 +5309,10 @@ func (v *CreateTopicsRequestTopic) appendTo(dst []byte, version int16, flex bool
 }
 
 func (v *CreateTopicsRequestTopic) readFrom(r *Reader, version int16, flex bool) {
-	v.Name = r.str(flex, false)
+	v.Name = r.Str(flex, false)
 	v.NumPartitions = r.Int32()
 	v.ReplicationFactor = r.Int16()
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Assignments = nil
 	} else {
 		v.Assignments = resize(v.Assignments, n)
@@ -5320,7 +5320,7 @@ func (v *CreateTopicsRequestTopic) readFrom(r *Reader, version int16, flex bool)
 			v.Assignments[i].readFrom(r, version, flex)
 		}
 	}
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Configs = nil
 	} else {
 		v.Configs = resize(v.Configs, n)
@@ -5362,7 +5362,7 @@ func (v *CreateTopicsRequestTopicAssignment) appendTo(dst []byte, version int16,
 
 func (v *CreateTopicsRequestTopicAssignment) readFrom(r *Reader, version int16, flex bool) {
 	v.PartitionIndex = r.Int32()
-	if n := r.arrayLen(flex, false, 4); n < 0 {
+	if n := r.ArrayLen(flex, false, 4); n < 0 {
 		v.BrokerIDs = nil
 	} else {
 		v.BrokerIDs = resize(v.BrokerIDs, n)
@@ -5388,8 +5388,8 @@ type CreateTopicsRequestTopicConfig struct {
 }
 
 func (v *CreateTopicsRequestTopicConfig) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.Name, flex, false)
-	dst = appendStr(dst, v.Value, flex, true)
+	dst = AppendStr(dst, v.Name, flex, false)
+	dst = AppendStr(dst, v.Value, flex, true)
 	if flex {
 		dst = append(dst, 0)
 	}
@@ -5397,8 +5397,8 @@ func (v *CreateTopicsRequestTopicConfig) appendTo(dst []byte, version int16, fle
 }
 
 func (v *CreateTopicsRequestTopicConfig) readFrom(r *Reader, version int16, flex bool) {
-	v.Name = r.str(flex, false)
-	v.Value = r.str(flex, true)
+	v.Name = r.Str(flex, false)
+	v.Value = r.Str(flex, true)
 	if !flex {
 		return
 	}
@@ -5455,7 +5455,7 @@ func (v *CreateTopicsResponse) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.ThrottleMs = 0
 	}
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Topics = nil
 	} else {
 		v.Topics = resize(v.Topics, n)
@@ -5487,13 +5487,13 @@ type CreateTopicsResponseTopic struct {
 }
 
 func (v *CreateTopicsResponseTopic) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.Name, flex, false)
+	dst = AppendStr(dst, v.Name, flex, false)
 	if version >= 7 {
 		dst = AppendUUID(dst, v.TopicID)
 	}
 	dst = AppendInt16(dst, v.ErrorCode)
 	if version >= 1 {
-		dst = appendStr(dst, v.ErrorMessage, flex, true)
+		dst = AppendStr(dst, v.ErrorMessage, flex, true)
 	}
 	if version >= 5 {
 		dst = AppendInt32(dst, v.NumPartitions)
@@ -5523,7 +5523,7 @@ func (v *CreateTopicsResponseTopic) appendTo(dst []byte, version int16, flex boo
 }
 
 func (v *CreateTopicsResponseTopic) readFrom(r *Reader, version int16, flex bool) {
-	v.Name = r.str(flex, false)
+	v.Name = r.Str(flex, false)
 	if version >= 7 {
 		v.TopicID = r.UUID()
 	} else {
@@ -5531,7 +5531,7 @@ func (v *CreateTopicsResponseTopic) readFrom(r *Reader, version int16, flex bool
 	}
 	v.ErrorCode = r.Int16()
 	if version >= 1 {
-		v.ErrorMessage = r.str(flex, true)
+		v.ErrorMessage = r.Str(flex, true)
 	} else {
 		v.ErrorMessage = nil
 	}
@@ -5546,7 +5546,7 @@ func (v *CreateTopicsResponseTopic) readFrom(r *Reader, version int16, flex bool
 		v.ReplicationFactor = -1
 	}
 	if version >= 5 {
-		if n := r.arrayLen(flex, true, 1); n < 0 {
+		if n := r.ArrayLen(flex, true, 1); n < 0 {
 			v.Configs = nil
 		} else {
 			v.Configs = resize(v.Configs, n)
@@ -5594,8 +5594,8 @@ type CreateTopicsResponseTopicConfig struct {
 }
 
 func (v *CreateTopicsResponseTopicConfig) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.Name, flex, false)
-	dst = appendStr(dst, v.Value, flex, true)
+	dst = AppendStr(dst, v.Name, flex, false)
+	dst = AppendStr(dst, v.Value, flex, true)
 	dst = AppendBool(dst, v.ReadOnly)
 	dst = AppendInt8(dst, v.ConfigSource)
 	dst = AppendBool(dst, v.IsSensitive)
@@ -5606,8 +5606,8 @@ func (v *CreateTopicsResponseTopicConfig) appendTo(dst []byte, version int16, fl
 }
 
 func (v *CreateTopicsResponseTopicConfig) readFrom(r *Reader, version int16, flex bool) {
-	v.Name = r.str(flex, false)
-	v.Value = r.str(flex, true)
+	v.Name = r.Str(flex, false)
+	v.Value = r.Str(flex, true)
 	v.ReadOnly = r.Bool()
 	v.ConfigSource = r.Int8()
 	v.IsSensitive = r.Bool()
@@ -5655,7 +5655,7 @@ func (v *DeleteTopicsRequest) appendTo(dst []byte, version int16, flex bool) []b
 	if version <= 5 {
 		dst = AppendArrayLen(dst, len(v.TopicNames), v.TopicNames == nil && false, flex)
 		for _, x := range v.TopicNames {
-			dst = appendStr(dst, x, flex, false)
+			dst = AppendStr(dst, x, flex, false)
 		}
 	}
 	if version >= 6 {
@@ -5673,19 +5673,19 @@ func (v *DeleteTopicsRequest) appendTo(dst []byte, version int16, flex bool) []b
 
 func (v *DeleteTopicsRequest) readFrom(r *Reader, version int16, flex bool) {
 	if version <= 5 {
-		if n := r.arrayLen(flex, false, 1); n < 0 {
+		if n := r.ArrayLen(flex, false, 1); n < 0 {
 			v.TopicNames = nil
 		} else {
 			v.TopicNames = resize(v.TopicNames, n)
 			for i := range v.TopicNames {
-				v.TopicNames[i] = r.str(flex, false)
+				v.TopicNames[i] = r.Str(flex, false)
 			}
 		}
 	} else {
 		v.TopicNames = v.TopicNames[:0]
 	}
 	if version >= 6 {
-		if n := r.arrayLen(flex, false, 1); n < 0 {
+		if n := r.ArrayLen(flex, false, 1); n < 0 {
 			v.Topics = nil
 		} else {
 			v.Topics = resize(v.Topics, n)
@@ -5716,7 +5716,7 @@ type DeleteTopicsRequestTopic struct {
 }
 
 func (v *DeleteTopicsRequestTopic) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.Name, flex, true)
+	dst = AppendStr(dst, v.Name, flex, true)
 	dst = AppendUUID(dst, v.TopicID)
 	if flex {
 		dst = append(dst, 0)
@@ -5725,7 +5725,7 @@ func (v *DeleteTopicsRequestTopic) appendTo(dst []byte, version int16, flex bool
 }
 
 func (v *DeleteTopicsRequestTopic) readFrom(r *Reader, version int16, flex bool) {
-	v.Name = r.str(flex, true)
+	v.Name = r.Str(flex, true)
 	v.TopicID = r.UUID()
 	if !flex {
 		return
@@ -5783,7 +5783,7 @@ func (v *DeleteTopicsResponse) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.ThrottleMs = 0
 	}
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Responses = nil
 	} else {
 		v.Responses = resize(v.Responses, n)
@@ -5811,13 +5811,13 @@ type DeleteTopicsResponseResult struct {
 }
 
 func (v *DeleteTopicsResponseResult) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.Name, flex, version >= 6)
+	dst = AppendStr(dst, v.Name, flex, version >= 6)
 	if version >= 6 {
 		dst = AppendUUID(dst, v.TopicID)
 	}
 	dst = AppendInt16(dst, v.ErrorCode)
 	if version >= 5 {
-		dst = appendStr(dst, v.ErrorMessage, flex, true)
+		dst = AppendStr(dst, v.ErrorMessage, flex, true)
 	}
 	if flex {
 		dst = append(dst, 0)
@@ -5826,7 +5826,7 @@ func (v *DeleteTopicsResponseResult) appendTo(dst []byte, version int16, flex bo
 }
 
 func (v *DeleteTopicsResponseResult) readFrom(r *Reader, version int16, flex bool) {
-	v.Name = r.str(flex, version >= 6)
+	v.Name = r.Str(flex, version >= 6)
 	if version >= 6 {
 		v.TopicID = r.UUID()
 	} else {
@@ -5834,7 +5834,7 @@ func (v *DeleteTopicsResponseResult) readFrom(r *Reader, version int16, flex boo
 	}
 	v.ErrorCode = r.Int16()
 	if version >= 5 {
-		v.ErrorMessage = r.str(flex, true)
+		v.ErrorMessage = r.Str(flex, true)
 	} else {
 		v.ErrorMessage = nil
 	}
@@ -5889,7 +5889,7 @@ func (v *DeleteRecordsRequest) appendTo(dst []byte, version int16, flex bool) []
 }
 
 func (v *DeleteRecordsRequest) readFrom(r *Reader, version int16, flex bool) {
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Topics = nil
 	} else {
 		v.Topics = resize(v.Topics, n)
@@ -5916,7 +5916,7 @@ type DeleteRecordsRequestTopic struct {
 }
 
 func (v *DeleteRecordsRequestTopic) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.Name, flex, false)
+	dst = AppendStr(dst, v.Name, flex, false)
 	dst = AppendArrayLen(dst, len(v.Partitions), v.Partitions == nil && false, flex)
 	for i := range v.Partitions {
 		dst = v.Partitions[i].appendTo(dst, version, flex)
@@ -5928,8 +5928,8 @@ func (v *DeleteRecordsRequestTopic) appendTo(dst []byte, version int16, flex boo
 }
 
 func (v *DeleteRecordsRequestTopic) readFrom(r *Reader, version int16, flex bool) {
-	v.Name = r.str(flex, false)
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	v.Name = r.Str(flex, false)
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Partitions = nil
 	} else {
 		v.Partitions = resize(v.Partitions, n)
@@ -6016,7 +6016,7 @@ func (v *DeleteRecordsResponse) appendTo(dst []byte, version int16, flex bool) [
 
 func (v *DeleteRecordsResponse) readFrom(r *Reader, version int16, flex bool) {
 	v.ThrottleMs = r.Int32()
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Topics = nil
 	} else {
 		v.Topics = resize(v.Topics, n)
@@ -6042,7 +6042,7 @@ type DeleteRecordsResponseTopic struct {
 }
 
 func (v *DeleteRecordsResponseTopic) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.Name, flex, false)
+	dst = AppendStr(dst, v.Name, flex, false)
 	dst = AppendArrayLen(dst, len(v.Partitions), v.Partitions == nil && false, flex)
 	for i := range v.Partitions {
 		dst = v.Partitions[i].appendTo(dst, version, flex)
@@ -6054,8 +6054,8 @@ func (v *DeleteRecordsResponseTopic) appendTo(dst []byte, version int16, flex bo
 }
 
 func (v *DeleteRecordsResponseTopic) readFrom(r *Reader, version int16, flex bool) {
-	v.Name = r.str(flex, false)
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	v.Name = r.Str(flex, false)
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Partitions = nil
 	} else {
 		v.Partitions = resize(v.Partitions, n)
@@ -6135,7 +6135,7 @@ func (v *InitProducerIDRequest) ReadFrom(src []byte, version int16) error {
 }
 
 func (v *InitProducerIDRequest) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.TransactionalID, flex, true)
+	dst = AppendStr(dst, v.TransactionalID, flex, true)
 	dst = AppendInt32(dst, v.TransactionTimeoutMs)
 	if version >= 3 {
 		dst = AppendInt64(dst, v.ProducerID)
@@ -6150,7 +6150,7 @@ func (v *InitProducerIDRequest) appendTo(dst []byte, version int16, flex bool) [
 }
 
 func (v *InitProducerIDRequest) readFrom(r *Reader, version int16, flex bool) {
-	v.TransactionalID = r.str(flex, true)
+	v.TransactionalID = r.Str(flex, true)
 	v.TransactionTimeoutMs = r.Int32()
 	if version >= 3 {
 		v.ProducerID = r.Int64()
@@ -6275,7 +6275,7 @@ func (v *DescribeConfigsRequest) appendTo(dst []byte, version int16, flex bool) 
 }
 
 func (v *DescribeConfigsRequest) readFrom(r *Reader, version int16, flex bool) {
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Resources = nil
 	} else {
 		v.Resources = resize(v.Resources, n)
@@ -6314,10 +6314,10 @@ type DescribeConfigsRequestResource struct {
 
 func (v *DescribeConfigsRequestResource) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendInt8(dst, v.ResourceType)
-	dst = appendStr(dst, v.ResourceName, flex, false)
+	dst = AppendStr(dst, v.ResourceName, flex, false)
 	dst = AppendArrayLen(dst, len(v.ConfigurationKeys), v.ConfigurationKeys == nil && true, flex)
 	for _, x := range v.ConfigurationKeys {
-		dst = appendStr(dst, x, flex, false)
+		dst = AppendStr(dst, x, flex, false)
 	}
 	if flex {
 		dst = append(dst, 0)
@@ -6327,13 +6327,13 @@ func (v *DescribeConfigsRequestResource) appendTo(dst []byte, version int16, fle
 
 func (v *DescribeConfigsRequestResource) readFrom(r *Reader, version int16, flex bool) {
 	v.ResourceType = r.Int8()
-	v.ResourceName = r.str(flex, false)
-	if n := r.arrayLen(flex, true, 1); n < 0 {
+	v.ResourceName = r.Str(flex, false)
+	if n := r.ArrayLen(flex, true, 1); n < 0 {
 		v.ConfigurationKeys = nil
 	} else {
 		v.ConfigurationKeys = resize(v.ConfigurationKeys, n)
 		for i := range v.ConfigurationKeys {
-			v.ConfigurationKeys[i] = r.str(flex, false)
+			v.ConfigurationKeys[i] = r.Str(flex, false)
 		}
 	}
 	if !flex {
@@ -6387,7 +6387,7 @@ func (v *DescribeConfigsResponse) appendTo(dst []byte, version int16, flex bool)
 
 func (v *DescribeConfigsResponse) readFrom(r *Reader, version int16, flex bool) {
 	v.ThrottleMs = r.Int32()
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Results = nil
 	} else {
 		v.Results = resize(v.Results, n)
@@ -6417,9 +6417,9 @@ type DescribeConfigsResponseResult struct {
 
 func (v *DescribeConfigsResponseResult) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendInt16(dst, v.ErrorCode)
-	dst = appendStr(dst, v.ErrorMessage, flex, true)
+	dst = AppendStr(dst, v.ErrorMessage, flex, true)
 	dst = AppendInt8(dst, v.ResourceType)
-	dst = appendStr(dst, v.ResourceName, flex, false)
+	dst = AppendStr(dst, v.ResourceName, flex, false)
 	dst = AppendArrayLen(dst, len(v.Configs), v.Configs == nil && false, flex)
 	for i := range v.Configs {
 		dst = v.Configs[i].appendTo(dst, version, flex)
@@ -6432,10 +6432,10 @@ func (v *DescribeConfigsResponseResult) appendTo(dst []byte, version int16, flex
 
 func (v *DescribeConfigsResponseResult) readFrom(r *Reader, version int16, flex bool) {
 	v.ErrorCode = r.Int16()
-	v.ErrorMessage = r.str(flex, true)
+	v.ErrorMessage = r.Str(flex, true)
 	v.ResourceType = r.Int8()
-	v.ResourceName = r.str(flex, false)
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	v.ResourceName = r.Str(flex, false)
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Configs = nil
 	} else {
 		v.Configs = resize(v.Configs, n)
@@ -6471,8 +6471,8 @@ type DescribeConfigsResponseResultConfig struct {
 }
 
 func (v *DescribeConfigsResponseResultConfig) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.Name, flex, false)
-	dst = appendStr(dst, v.Value, flex, true)
+	dst = AppendStr(dst, v.Name, flex, false)
+	dst = AppendStr(dst, v.Value, flex, true)
 	dst = AppendBool(dst, v.ReadOnly)
 	if version <= 0 {
 		dst = AppendBool(dst, v.IsDefault)
@@ -6491,7 +6491,7 @@ func (v *DescribeConfigsResponseResultConfig) appendTo(dst []byte, version int16
 		dst = AppendInt8(dst, v.ConfigType)
 	}
 	if version >= 3 {
-		dst = appendStr(dst, v.Documentation, flex, true)
+		dst = AppendStr(dst, v.Documentation, flex, true)
 	}
 	if flex {
 		dst = append(dst, 0)
@@ -6500,8 +6500,8 @@ func (v *DescribeConfigsResponseResultConfig) appendTo(dst []byte, version int16
 }
 
 func (v *DescribeConfigsResponseResultConfig) readFrom(r *Reader, version int16, flex bool) {
-	v.Name = r.str(flex, false)
-	v.Value = r.str(flex, true)
+	v.Name = r.Str(flex, false)
+	v.Value = r.Str(flex, true)
 	v.ReadOnly = r.Bool()
 	if version <= 0 {
 		v.IsDefault = r.Bool()
@@ -6515,7 +6515,7 @@ func (v *DescribeConfigsResponseResultConfig) readFrom(r *Reader, version int16,
 	}
 	v.IsSensitive = r.Bool()
 	if version >= 1 {
-		if n := r.arrayLen(flex, false, 1); n < 0 {
+		if n := r.ArrayLen(flex, false, 1); n < 0 {
 			v.Synonyms = nil
 		} else {
 			v.Synonyms = resize(v.Synonyms, n)
@@ -6532,7 +6532,7 @@ func (v *DescribeConfigsResponseResultConfig) readFrom(r *Reader, version int16,
 		v.ConfigType = 0
 	}
 	if version >= 3 {
-		v.Documentation = r.str(flex, true)
+		v.Documentation = r.Str(flex, true)
 	} else {
 		v.Documentation = nil
 	}
@@ -6562,8 +6562,8 @@ type DescribeConfigsResponseResultConfigSynonym struct {
 }
 
 func (v *DescribeConfigsResponseResultConfigSynonym) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.Name, flex, false)
-	dst = appendStr(dst, v.Value, flex, true)
+	dst = AppendStr(dst, v.Name, flex, false)
+	dst = AppendStr(dst, v.Value, flex, true)
 	dst = AppendInt8(dst, v.Source)
 	if flex {
 		dst = append(dst, 0)
@@ -6572,8 +6572,8 @@ func (v *DescribeConfigsResponseResultConfigSynonym) appendTo(dst []byte, versio
 }
 
 func (v *DescribeConfigsResponseResultConfigSynonym) readFrom(r *Reader, version int16, flex bool) {
-	v.Name = r.str(flex, false)
-	v.Value = r.str(flex, true)
+	v.Name = r.Str(flex, false)
+	v.Value = r.Str(flex, true)
 	v.Source = r.Int8()
 	if !flex {
 		return
@@ -6625,7 +6625,7 @@ func (v *AlterConfigsRequest) appendTo(dst []byte, version int16, flex bool) []b
 }
 
 func (v *AlterConfigsRequest) readFrom(r *Reader, version int16, flex bool) {
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Resources = nil
 	} else {
 		v.Resources = resize(v.Resources, n)
@@ -6654,7 +6654,7 @@ type AlterConfigsRequestResource struct {
 
 func (v *AlterConfigsRequestResource) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendInt8(dst, v.ResourceType)
-	dst = appendStr(dst, v.ResourceName, flex, false)
+	dst = AppendStr(dst, v.ResourceName, flex, false)
 	dst = AppendArrayLen(dst, len(v.Configs), v.Configs == nil && false, flex)
 	for i := range v.Configs {
 		dst = v.Configs[i].appendTo(dst, version, flex)
@@ -6667,8 +6667,8 @@ func (v *AlterConfigsRequestResource) appendTo(dst []byte, version int16, flex b
 
 func (v *AlterConfigsRequestResource) readFrom(r *Reader, version int16, flex bool) {
 	v.ResourceType = r.Int8()
-	v.ResourceName = r.str(flex, false)
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	v.ResourceName = r.Str(flex, false)
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Configs = nil
 	} else {
 		v.Configs = resize(v.Configs, n)
@@ -6695,8 +6695,8 @@ type AlterConfigsRequestResourceConfig struct {
 }
 
 func (v *AlterConfigsRequestResourceConfig) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.Name, flex, false)
-	dst = appendStr(dst, v.Value, flex, true)
+	dst = AppendStr(dst, v.Name, flex, false)
+	dst = AppendStr(dst, v.Value, flex, true)
 	if flex {
 		dst = append(dst, 0)
 	}
@@ -6704,8 +6704,8 @@ func (v *AlterConfigsRequestResourceConfig) appendTo(dst []byte, version int16, 
 }
 
 func (v *AlterConfigsRequestResourceConfig) readFrom(r *Reader, version int16, flex bool) {
-	v.Name = r.str(flex, false)
-	v.Value = r.str(flex, true)
+	v.Name = r.Str(flex, false)
+	v.Value = r.Str(flex, true)
 	if !flex {
 		return
 	}
@@ -6756,7 +6756,7 @@ func (v *AlterConfigsResponse) appendTo(dst []byte, version int16, flex bool) []
 
 func (v *AlterConfigsResponse) readFrom(r *Reader, version int16, flex bool) {
 	v.ThrottleMs = r.Int32()
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Responses = nil
 	} else {
 		v.Responses = resize(v.Responses, n)
@@ -6785,9 +6785,9 @@ type AlterConfigsResponseResult struct {
 
 func (v *AlterConfigsResponseResult) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendInt16(dst, v.ErrorCode)
-	dst = appendStr(dst, v.ErrorMessage, flex, true)
+	dst = AppendStr(dst, v.ErrorMessage, flex, true)
 	dst = AppendInt8(dst, v.ResourceType)
-	dst = appendStr(dst, v.ResourceName, flex, false)
+	dst = AppendStr(dst, v.ResourceName, flex, false)
 	if flex {
 		dst = append(dst, 0)
 	}
@@ -6796,9 +6796,9 @@ func (v *AlterConfigsResponseResult) appendTo(dst []byte, version int16, flex bo
 
 func (v *AlterConfigsResponseResult) readFrom(r *Reader, version int16, flex bool) {
 	v.ErrorCode = r.Int16()
-	v.ErrorMessage = r.str(flex, true)
+	v.ErrorMessage = r.Str(flex, true)
 	v.ResourceType = r.Int8()
-	v.ResourceName = r.str(flex, false)
+	v.ResourceName = r.Str(flex, false)
 	if !flex {
 		return
 	}
@@ -6837,7 +6837,7 @@ func (v *SaslAuthenticateRequest) ReadFrom(src []byte, version int16) error {
 }
 
 func (v *SaslAuthenticateRequest) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendBytes(dst, v.AuthBytes, flex, false)
+	dst = AppendBytes(dst, v.AuthBytes, flex, false)
 	if flex {
 		dst = append(dst, 0)
 	}
@@ -6845,7 +6845,7 @@ func (v *SaslAuthenticateRequest) appendTo(dst []byte, version int16, flex bool)
 }
 
 func (v *SaslAuthenticateRequest) readFrom(r *Reader, version int16, flex bool) {
-	v.AuthBytes = r.bytes(flex, false)
+	v.AuthBytes = r.Bytes(flex, false)
 	if !flex {
 		return
 	}
@@ -6885,8 +6885,8 @@ func (v *SaslAuthenticateResponse) ReadFrom(src []byte, version int16) error {
 
 func (v *SaslAuthenticateResponse) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendInt16(dst, v.ErrorCode)
-	dst = appendStr(dst, v.ErrorMessage, flex, true)
-	dst = appendBytes(dst, v.AuthBytes, flex, false)
+	dst = AppendStr(dst, v.ErrorMessage, flex, true)
+	dst = AppendBytes(dst, v.AuthBytes, flex, false)
 	if version >= 1 {
 		dst = AppendInt64(dst, v.SessionLifetimeMs)
 	}
@@ -6898,8 +6898,8 @@ func (v *SaslAuthenticateResponse) appendTo(dst []byte, version int16, flex bool
 
 func (v *SaslAuthenticateResponse) readFrom(r *Reader, version int16, flex bool) {
 	v.ErrorCode = r.Int16()
-	v.ErrorMessage = r.str(flex, true)
-	v.AuthBytes = r.bytes(flex, false)
+	v.ErrorMessage = r.Str(flex, true)
+	v.AuthBytes = r.Bytes(flex, false)
 	if version >= 1 {
 		v.SessionLifetimeMs = r.Int64()
 	} else {
@@ -6958,7 +6958,7 @@ func (v *CreatePartitionsRequest) appendTo(dst []byte, version int16, flex bool)
 }
 
 func (v *CreatePartitionsRequest) readFrom(r *Reader, version int16, flex bool) {
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Topics = nil
 	} else {
 		v.Topics = resize(v.Topics, n)
@@ -6988,7 +6988,7 @@ type CreatePartitionsRequestTopic struct {
 }
 
 func (v *CreatePartitionsRequestTopic) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.Name, flex, false)
+	dst = AppendStr(dst, v.Name, flex, false)
 	dst = AppendInt32(dst, v.Count)
 	dst = AppendArrayLen(dst, len(v.Assignments), v.Assignments == nil && true, flex)
 	for i := range v.Assignments {
@@ -7001,9 +7001,9 @@ func (v *CreatePartitionsRequestTopic) appendTo(dst []byte, version int16, flex 
 }
 
 func (v *CreatePartitionsRequestTopic) readFrom(r *Reader, version int16, flex bool) {
-	v.Name = r.str(flex, false)
+	v.Name = r.Str(flex, false)
 	v.Count = r.Int32()
-	if n := r.arrayLen(flex, true, 1); n < 0 {
+	if n := r.ArrayLen(flex, true, 1); n < 0 {
 		v.Assignments = nil
 	} else {
 		v.Assignments = resize(v.Assignments, n)
@@ -7040,7 +7040,7 @@ func (v *CreatePartitionsRequestTopicAssignment) appendTo(dst []byte, version in
 }
 
 func (v *CreatePartitionsRequestTopicAssignment) readFrom(r *Reader, version int16, flex bool) {
-	if n := r.arrayLen(flex, false, 4); n < 0 {
+	if n := r.ArrayLen(flex, false, 4); n < 0 {
 		v.BrokerIDs = nil
 	} else {
 		v.BrokerIDs = resize(v.BrokerIDs, n)
@@ -7097,7 +7097,7 @@ func (v *CreatePartitionsResponse) appendTo(dst []byte, version int16, flex bool
 
 func (v *CreatePartitionsResponse) readFrom(r *Reader, version int16, flex bool) {
 	v.ThrottleMs = r.Int32()
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Results = nil
 	} else {
 		v.Results = resize(v.Results, n)
@@ -7124,9 +7124,9 @@ type CreatePartitionsResponseResult struct {
 }
 
 func (v *CreatePartitionsResponseResult) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.Name, flex, false)
+	dst = AppendStr(dst, v.Name, flex, false)
 	dst = AppendInt16(dst, v.ErrorCode)
-	dst = appendStr(dst, v.ErrorMessage, flex, true)
+	dst = AppendStr(dst, v.ErrorMessage, flex, true)
 	if flex {
 		dst = append(dst, 0)
 	}
@@ -7134,9 +7134,9 @@ func (v *CreatePartitionsResponseResult) appendTo(dst []byte, version int16, fle
 }
 
 func (v *CreatePartitionsResponseResult) readFrom(r *Reader, version int16, flex bool) {
-	v.Name = r.str(flex, false)
+	v.Name = r.Str(flex, false)
 	v.ErrorCode = r.Int16()
-	v.ErrorMessage = r.str(flex, true)
+	v.ErrorMessage = r.Str(flex, true)
 	if !flex {
 		return
 	}
@@ -7176,7 +7176,7 @@ func (v *DeleteGroupsRequest) ReadFrom(src []byte, version int16) error {
 func (v *DeleteGroupsRequest) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendArrayLen(dst, len(v.GroupsNames), v.GroupsNames == nil && false, flex)
 	for _, x := range v.GroupsNames {
-		dst = appendStr(dst, x, flex, false)
+		dst = AppendStr(dst, x, flex, false)
 	}
 	if flex {
 		dst = append(dst, 0)
@@ -7185,12 +7185,12 @@ func (v *DeleteGroupsRequest) appendTo(dst []byte, version int16, flex bool) []b
 }
 
 func (v *DeleteGroupsRequest) readFrom(r *Reader, version int16, flex bool) {
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.GroupsNames = nil
 	} else {
 		v.GroupsNames = resize(v.GroupsNames, n)
 		for i := range v.GroupsNames {
-			v.GroupsNames[i] = r.str(flex, false)
+			v.GroupsNames[i] = r.Str(flex, false)
 		}
 	}
 	if !flex {
@@ -7242,7 +7242,7 @@ func (v *DeleteGroupsResponse) appendTo(dst []byte, version int16, flex bool) []
 
 func (v *DeleteGroupsResponse) readFrom(r *Reader, version int16, flex bool) {
 	v.ThrottleMs = r.Int32()
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Results = nil
 	} else {
 		v.Results = resize(v.Results, n)
@@ -7269,10 +7269,10 @@ type DeleteGroupsResponseResult struct {
 }
 
 func (v *DeleteGroupsResponseResult) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.GroupID, flex, false)
+	dst = AppendStr(dst, v.GroupID, flex, false)
 	dst = AppendInt16(dst, v.ErrorCode)
 	if version >= 3 {
-		dst = appendStr(dst, v.ErrorMessage, flex, true)
+		dst = AppendStr(dst, v.ErrorMessage, flex, true)
 	}
 	if flex {
 		dst = append(dst, 0)
@@ -7281,10 +7281,10 @@ func (v *DeleteGroupsResponseResult) appendTo(dst []byte, version int16, flex bo
 }
 
 func (v *DeleteGroupsResponseResult) readFrom(r *Reader, version int16, flex bool) {
-	v.GroupID = r.str(flex, false)
+	v.GroupID = r.Str(flex, false)
 	v.ErrorCode = r.Int16()
 	if version >= 3 {
-		v.ErrorMessage = r.str(flex, true)
+		v.ErrorMessage = r.Str(flex, true)
 	} else {
 		v.ErrorMessage = nil
 	}
@@ -7338,7 +7338,7 @@ func (v *IncrementalAlterConfigsRequest) appendTo(dst []byte, version int16, fle
 }
 
 func (v *IncrementalAlterConfigsRequest) readFrom(r *Reader, version int16, flex bool) {
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Resources = nil
 	} else {
 		v.Resources = resize(v.Resources, n)
@@ -7367,7 +7367,7 @@ type IncrementalAlterConfigsRequestResource struct {
 
 func (v *IncrementalAlterConfigsRequestResource) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendInt8(dst, v.ResourceType)
-	dst = appendStr(dst, v.ResourceName, flex, false)
+	dst = AppendStr(dst, v.ResourceName, flex, false)
 	dst = AppendArrayLen(dst, len(v.Configs), v.Configs == nil && false, flex)
 	for i := range v.Configs {
 		dst = v.Configs[i].appendTo(dst, version, flex)
@@ -7380,8 +7380,8 @@ func (v *IncrementalAlterConfigsRequestResource) appendTo(dst []byte, version in
 
 func (v *IncrementalAlterConfigsRequestResource) readFrom(r *Reader, version int16, flex bool) {
 	v.ResourceType = r.Int8()
-	v.ResourceName = r.str(flex, false)
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	v.ResourceName = r.Str(flex, false)
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Configs = nil
 	} else {
 		v.Configs = resize(v.Configs, n)
@@ -7409,9 +7409,9 @@ type IncrementalAlterConfigsRequestResourceConfig struct {
 }
 
 func (v *IncrementalAlterConfigsRequestResourceConfig) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.Name, flex, false)
+	dst = AppendStr(dst, v.Name, flex, false)
 	dst = AppendInt8(dst, v.ConfigOperation)
-	dst = appendStr(dst, v.Value, flex, true)
+	dst = AppendStr(dst, v.Value, flex, true)
 	if flex {
 		dst = append(dst, 0)
 	}
@@ -7419,9 +7419,9 @@ func (v *IncrementalAlterConfigsRequestResourceConfig) appendTo(dst []byte, vers
 }
 
 func (v *IncrementalAlterConfigsRequestResourceConfig) readFrom(r *Reader, version int16, flex bool) {
-	v.Name = r.str(flex, false)
+	v.Name = r.Str(flex, false)
 	v.ConfigOperation = r.Int8()
-	v.Value = r.str(flex, true)
+	v.Value = r.Str(flex, true)
 	if !flex {
 		return
 	}
@@ -7473,7 +7473,7 @@ func (v *IncrementalAlterConfigsResponse) appendTo(dst []byte, version int16, fl
 
 func (v *IncrementalAlterConfigsResponse) readFrom(r *Reader, version int16, flex bool) {
 	v.ThrottleMs = r.Int32()
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Responses = nil
 	} else {
 		v.Responses = resize(v.Responses, n)
@@ -7502,9 +7502,9 @@ type IncrementalAlterConfigsResponseResult struct {
 
 func (v *IncrementalAlterConfigsResponseResult) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendInt16(dst, v.ErrorCode)
-	dst = appendStr(dst, v.ErrorMessage, flex, true)
+	dst = AppendStr(dst, v.ErrorMessage, flex, true)
 	dst = AppendInt8(dst, v.ResourceType)
-	dst = appendStr(dst, v.ResourceName, flex, false)
+	dst = AppendStr(dst, v.ResourceName, flex, false)
 	if flex {
 		dst = append(dst, 0)
 	}
@@ -7513,9 +7513,9 @@ func (v *IncrementalAlterConfigsResponseResult) appendTo(dst []byte, version int
 
 func (v *IncrementalAlterConfigsResponseResult) readFrom(r *Reader, version int16, flex bool) {
 	v.ErrorCode = r.Int16()
-	v.ErrorMessage = r.str(flex, true)
+	v.ErrorMessage = r.Str(flex, true)
 	v.ResourceType = r.Int8()
-	v.ResourceName = r.str(flex, false)
+	v.ResourceName = r.Str(flex, false)
 	if !flex {
 		return
 	}
@@ -7555,7 +7555,7 @@ func (v *OffsetDeleteRequest) ReadFrom(src []byte, version int16) error {
 }
 
 func (v *OffsetDeleteRequest) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.GroupID, flex, false)
+	dst = AppendStr(dst, v.GroupID, flex, false)
 	dst = AppendArrayLen(dst, len(v.Topics), v.Topics == nil && false, flex)
 	for i := range v.Topics {
 		dst = v.Topics[i].appendTo(dst, version, flex)
@@ -7567,8 +7567,8 @@ func (v *OffsetDeleteRequest) appendTo(dst []byte, version int16, flex bool) []b
 }
 
 func (v *OffsetDeleteRequest) readFrom(r *Reader, version int16, flex bool) {
-	v.GroupID = r.str(flex, false)
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	v.GroupID = r.Str(flex, false)
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Topics = nil
 	} else {
 		v.Topics = resize(v.Topics, n)
@@ -7594,7 +7594,7 @@ type OffsetDeleteRequestTopic struct {
 }
 
 func (v *OffsetDeleteRequestTopic) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.Name, flex, false)
+	dst = AppendStr(dst, v.Name, flex, false)
 	dst = AppendArrayLen(dst, len(v.Partitions), v.Partitions == nil && false, flex)
 	for i := range v.Partitions {
 		dst = v.Partitions[i].appendTo(dst, version, flex)
@@ -7606,8 +7606,8 @@ func (v *OffsetDeleteRequestTopic) appendTo(dst []byte, version int16, flex bool
 }
 
 func (v *OffsetDeleteRequestTopic) readFrom(r *Reader, version int16, flex bool) {
-	v.Name = r.str(flex, false)
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	v.Name = r.Str(flex, false)
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Partitions = nil
 	} else {
 		v.Partitions = resize(v.Partitions, n)
@@ -7693,7 +7693,7 @@ func (v *OffsetDeleteResponse) appendTo(dst []byte, version int16, flex bool) []
 func (v *OffsetDeleteResponse) readFrom(r *Reader, version int16, flex bool) {
 	v.ErrorCode = r.Int16()
 	v.ThrottleMs = r.Int32()
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Topics = nil
 	} else {
 		v.Topics = resize(v.Topics, n)
@@ -7720,7 +7720,7 @@ type OffsetDeleteResponseTopic struct {
 }
 
 func (v *OffsetDeleteResponseTopic) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = appendStr(dst, v.Name, flex, false)
+	dst = AppendStr(dst, v.Name, flex, false)
 	dst = AppendArrayLen(dst, len(v.Partitions), v.Partitions == nil && false, flex)
 	for i := range v.Partitions {
 		dst = v.Partitions[i].appendTo(dst, version, flex)
@@ -7732,8 +7732,8 @@ func (v *OffsetDeleteResponseTopic) appendTo(dst []byte, version int16, flex boo
 }
 
 func (v *OffsetDeleteResponseTopic) readFrom(r *Reader, version int16, flex bool) {
-	v.Name = r.str(flex, false)
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	v.Name = r.Str(flex, false)
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Partitions = nil
 	} else {
 		v.Partitions = resize(v.Partitions, n)
@@ -7879,11 +7879,11 @@ func (v *DescribeClusterResponse) ReadFrom(src []byte, version int16) error {
 func (v *DescribeClusterResponse) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendInt32(dst, v.ThrottleMs)
 	dst = AppendInt16(dst, v.ErrorCode)
-	dst = appendStr(dst, v.ErrorMessage, flex, true)
+	dst = AppendStr(dst, v.ErrorMessage, flex, true)
 	if version >= 1 {
 		dst = AppendInt8(dst, v.EndpointType)
 	}
-	dst = appendStr(dst, v.ClusterID, flex, false)
+	dst = AppendStr(dst, v.ClusterID, flex, false)
 	dst = AppendInt32(dst, v.ControllerID)
 	dst = AppendArrayLen(dst, len(v.Brokers), v.Brokers == nil && false, flex)
 	for i := range v.Brokers {
@@ -7899,15 +7899,15 @@ func (v *DescribeClusterResponse) appendTo(dst []byte, version int16, flex bool)
 func (v *DescribeClusterResponse) readFrom(r *Reader, version int16, flex bool) {
 	v.ThrottleMs = r.Int32()
 	v.ErrorCode = r.Int16()
-	v.ErrorMessage = r.str(flex, true)
+	v.ErrorMessage = r.Str(flex, true)
 	if version >= 1 {
 		v.EndpointType = r.Int8()
 	} else {
 		v.EndpointType = 1
 	}
-	v.ClusterID = r.str(flex, false)
+	v.ClusterID = r.Str(flex, false)
 	v.ControllerID = r.Int32()
-	if n := r.arrayLen(flex, false, 1); n < 0 {
+	if n := r.ArrayLen(flex, false, 1); n < 0 {
 		v.Brokers = nil
 	} else {
 		v.Brokers = resize(v.Brokers, n)
@@ -7944,9 +7944,9 @@ type DescribeClusterResponseBroker struct {
 
 func (v *DescribeClusterResponseBroker) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendInt32(dst, v.BrokerID)
-	dst = appendStr(dst, v.Host, flex, false)
+	dst = AppendStr(dst, v.Host, flex, false)
 	dst = AppendInt32(dst, v.Port)
-	dst = appendStr(dst, v.Rack, flex, true)
+	dst = AppendStr(dst, v.Rack, flex, true)
 	if version >= 2 {
 		dst = AppendBool(dst, v.IsFenced)
 	}
@@ -7958,9 +7958,9 @@ func (v *DescribeClusterResponseBroker) appendTo(dst []byte, version int16, flex
 
 func (v *DescribeClusterResponseBroker) readFrom(r *Reader, version int16, flex bool) {
 	v.BrokerID = r.Int32()
-	v.Host = r.str(flex, false)
+	v.Host = r.Str(flex, false)
 	v.Port = r.Int32()
-	v.Rack = r.str(flex, true)
+	v.Rack = r.Str(flex, true)
 	if version >= 2 {
 		v.IsFenced = r.Bool()
 	} else {

@@ -3,7 +3,6 @@ package kafka
 import (
 	"encoding/binary"
 	"errors"
-	"math"
 	"strconv"
 )
 
@@ -50,19 +49,8 @@ type Reader struct {
 	err    error
 }
 
-// NewReader returns a Reader over src.
-func NewReader(src []byte) Reader { return Reader{src: src} }
-
 // Err returns ErrTruncated or ErrMalformed after a failed read, else nil.
 func (r *Reader) Err() error { return r.err }
-
-// Offset returns how many bytes were read, or where the first failure was.
-func (r *Reader) Offset() int {
-	if r.err != nil {
-		return r.errOff
-	}
-	return r.off
-}
 
 // Remaining returns the bytes not read yet (nil once the reader is bad).
 func (r *Reader) Remaining() []byte {
@@ -127,8 +115,6 @@ func (r *Reader) Int64() int64 {
 	return 0
 }
 
-func (r *Reader) Float64() float64 { return math.Float64frombits(uint64(r.Int64())) }
-
 func (r *Reader) UUID() (u [16]byte) {
 	if b := r.take(16); b != nil {
 		copy(u[:], b)
@@ -164,12 +150,6 @@ func (r *Reader) Uvarint() uint32 {
 	return 0
 }
 
-// Varint reads a zigzag signed 32-bit varint.
-func (r *Reader) Varint() int32 {
-	u := r.Uvarint()
-	return int32(u>>1) ^ -int32(u&1)
-}
-
 // length validates a decoded length: -1 is null when nullable, anything else
 // must fit in what is left (each element takes at least minElem bytes).
 func (r *Reader) length(n int64, nullable bool, minElem int) (int, bool) {
@@ -190,57 +170,32 @@ func (r *Reader) length(n int64, nullable bool, minElem int) (int, bool) {
 	return int(n), false
 }
 
-// Str reads an int16-length string as a view; -1 (null) is malformed.
-func (r *Reader) Str() []byte {
-	n, _ := r.length(int64(r.Int16()), false, 1)
-	return r.take(n)
+// Str reads a string as a view: int16 length, or uvarint(length+1) when
+// compact. With nullable, null (-1, or 0 when compact) returns nil and an
+// empty string a non-nil empty view; without, null is malformed.
+func (r *Reader) Str(compact, nullable bool) []byte {
+	if compact {
+		return r.view(int64(r.Uvarint())-1, nullable)
+	}
+	return r.view(int64(r.Int16()), nullable)
 }
 
-// NullableStr reads an int16-length string; null returns nil, empty
-// returns a non-nil empty view.
-func (r *Reader) NullableStr() []byte {
-	n, null := r.length(int64(r.Int16()), true, 1)
+// Bytes reads bytes as a view: int32 length, or uvarint(length+1) when
+// compact; null as for Str.
+func (r *Reader) Bytes(compact, nullable bool) []byte {
+	if compact {
+		return r.view(int64(r.Uvarint())-1, nullable)
+	}
+	return r.view(int64(r.Int32()), nullable)
+}
+
+func (r *Reader) view(n int64, nullable bool) []byte {
+	l, null := r.length(n, nullable, 1)
 	if null {
 		return nil
 	}
-	return r.take(n)
+	return r.take(l)
 }
-
-// CompactStr reads a uvarint(length+1) string; 0 (null) is malformed.
-func (r *Reader) CompactStr() []byte {
-	n, _ := r.length(int64(r.Uvarint())-1, false, 1)
-	return r.take(n)
-}
-
-// CompactNullableStr reads a uvarint(length+1) string; 0 is null (nil).
-func (r *Reader) CompactNullableStr() []byte {
-	n, null := r.length(int64(r.Uvarint())-1, true, 1)
-	if null {
-		return nil
-	}
-	return r.take(n)
-}
-
-// Bytes reads int32-length bytes; -1 is malformed.
-func (r *Reader) Bytes() []byte {
-	n, _ := r.length(int64(r.Int32()), false, 1)
-	return r.take(n)
-}
-
-// NullableBytes reads int32-length bytes; -1 returns nil.
-func (r *Reader) NullableBytes() []byte {
-	n, null := r.length(int64(r.Int32()), true, 1)
-	if null {
-		return nil
-	}
-	return r.take(n)
-}
-
-// CompactBytes reads uvarint(length+1) bytes; 0 is malformed.
-func (r *Reader) CompactBytes() []byte { return r.CompactStr() }
-
-// CompactNullableBytes reads uvarint(length+1) bytes; 0 returns nil.
-func (r *Reader) CompactNullableBytes() []byte { return r.CompactNullableStr() }
 
 // ArrayLen reads an array length: int32, or uvarint(n+1) when compact.
 // It returns -1 for a null array when nullable, and fails if n elements of
@@ -272,13 +227,10 @@ func AppendBool(dst []byte, v bool) []byte {
 	return append(dst, 0)
 }
 
-func AppendInt8(dst []byte, v int8) []byte   { return append(dst, byte(v)) }
-func AppendInt16(dst []byte, v int16) []byte { return binary.BigEndian.AppendUint16(dst, uint16(v)) }
-func AppendInt32(dst []byte, v int32) []byte { return binary.BigEndian.AppendUint32(dst, uint32(v)) }
-func AppendInt64(dst []byte, v int64) []byte { return binary.BigEndian.AppendUint64(dst, uint64(v)) }
-func AppendFloat64(dst []byte, v float64) []byte {
-	return binary.BigEndian.AppendUint64(dst, math.Float64bits(v))
-}
+func AppendInt8(dst []byte, v int8) []byte     { return append(dst, byte(v)) }
+func AppendInt16(dst []byte, v int16) []byte   { return binary.BigEndian.AppendUint16(dst, uint16(v)) }
+func AppendInt32(dst []byte, v int32) []byte   { return binary.BigEndian.AppendUint32(dst, uint32(v)) }
+func AppendInt64(dst []byte, v int64) []byte   { return binary.BigEndian.AppendUint64(dst, uint64(v)) }
 func AppendUUID(dst []byte, v [16]byte) []byte { return append(dst, v[:]...) }
 
 func AppendUvarint(dst []byte, v uint32) []byte {
@@ -288,8 +240,6 @@ func AppendUvarint(dst []byte, v uint32) []byte {
 	}
 	return append(dst, byte(v))
 }
-
-func AppendVarint(dst []byte, v int32) []byte { return AppendUvarint(dst, uint32(v<<1)^uint32(v>>31)) }
 
 // UvarintLen returns how many bytes AppendUvarint writes for v.
 func UvarintLen(v uint32) int {
@@ -301,39 +251,31 @@ func UvarintLen(v uint32) int {
 	return n
 }
 
-// AppendString appends an int16-length string (nil as empty).
-func AppendString(dst, s []byte) []byte { return append(AppendInt16(dst, int16(len(s))), s...) }
-
-// AppendNullableString appends an int16-length string, nil as -1.
-func AppendNullableString(dst, s []byte) []byte {
-	if s == nil {
-		return AppendInt16(dst, -1)
-	}
-	return AppendString(dst, s)
-}
-
-// AppendCompactString appends uvarint(len+1) and s (nil as empty).
-func AppendCompactString(dst, s []byte) []byte {
-	return append(AppendUvarint(dst, uint32(len(s))+1), s...)
-}
-
-// AppendCompactNullableString appends uvarint(len+1) and s, nil as 0.
-func AppendCompactNullableString(dst, s []byte) []byte {
-	if s == nil {
+// AppendStr appends a string: int16 length, or uvarint(length+1) when
+// compact. With nullable, nil is null (-1, or 0 when compact); without, nil
+// is the empty string.
+func AppendStr(dst, s []byte, compact, nullable bool) []byte {
+	switch {
+	case s == nil && nullable && compact:
 		return append(dst, 0)
+	case s == nil && nullable:
+		return AppendInt16(dst, -1)
+	case compact:
+		return append(AppendUvarint(dst, uint32(len(s))+1), s...)
 	}
-	return AppendCompactString(dst, s)
+	return append(AppendInt16(dst, int16(len(s))), s...)
 }
 
-// AppendBytes appends int32-length bytes (nil as empty).
-func AppendBytes(dst, b []byte) []byte { return append(AppendInt32(dst, int32(len(b))), b...) }
-
-// AppendNullableBytes appends int32-length bytes, nil as -1.
-func AppendNullableBytes(dst, b []byte) []byte {
-	if b == nil {
+// AppendBytes appends bytes: int32 length, or uvarint(length+1) when
+// compact; nil as for AppendStr.
+func AppendBytes(dst, b []byte, compact, nullable bool) []byte {
+	switch {
+	case compact:
+		return AppendStr(dst, b, true, nullable)
+	case b == nil && nullable:
 		return AppendInt32(dst, -1)
 	}
-	return AppendBytes(dst, b)
+	return append(AppendInt32(dst, int32(len(b))), b...)
 }
 
 // AppendArrayLen appends an array length: int32, or uvarint(n+1) when
@@ -359,61 +301,6 @@ func AppendTag(dst []byte, start int, tag uint32) []byte {
 	copy(dst[start+hdr:], dst[start:start+int(size)])
 	AppendUvarint(AppendUvarint(dst[start:start], tag), size) // writes in place: capacity is there
 	return dst
-}
-
-// Helpers for generated code: flex selects the compact (flexible version)
-// encoding, nullable whether nil is null on the wire.
-
-func appendStr(dst, s []byte, flex, nullable bool) []byte {
-	switch {
-	case flex && nullable:
-		return AppendCompactNullableString(dst, s)
-	case flex:
-		return AppendCompactString(dst, s)
-	case nullable:
-		return AppendNullableString(dst, s)
-	}
-	return AppendString(dst, s)
-}
-
-func appendBytes(dst, b []byte, flex, nullable bool) []byte {
-	switch {
-	case flex && nullable:
-		return AppendCompactNullableString(dst, b)
-	case flex:
-		return AppendCompactString(dst, b)
-	case nullable:
-		return AppendNullableBytes(dst, b)
-	}
-	return AppendBytes(dst, b)
-}
-
-func (r *Reader) str(flex, nullable bool) []byte {
-	switch {
-	case flex && nullable:
-		return r.CompactNullableStr()
-	case flex:
-		return r.CompactStr()
-	case nullable:
-		return r.NullableStr()
-	}
-	return r.Str()
-}
-
-func (r *Reader) bytes(flex, nullable bool) []byte {
-	switch {
-	case flex && nullable:
-		return r.CompactNullableStr()
-	case flex:
-		return r.CompactStr()
-	case nullable:
-		return r.NullableBytes()
-	}
-	return r.Bytes()
-}
-
-func (r *Reader) arrayLen(flex, nullable bool, minElem int) int {
-	return r.ArrayLen(flex, nullable, minElem)
 }
 
 // tagCount reads the number of tagged fields; each takes at least 2 bytes.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"hash/crc32"
 	"strconv"
+
+	"robustmq/codec/kafka"
 )
 
 // HeaderSize is the size of a v2 batch header, before the first record.
@@ -47,8 +49,9 @@ var (
 	// them, are not advertised; inside a newer Produce the partition gets
 	// CORRUPT_MESSAGE).
 	ErrLegacyFormat = errors.New("record: message set v0/v1 not supported")
-	// ErrCompression: an unknown codec or a stream that does not decompress.
-	ErrCompression = errors.New("record: bad compression")
+	// ErrCompression: a compression codec this package does not know (a
+	// stream that does not decompress is ErrCorrupt).
+	ErrCompression = errors.New("record: unknown compression codec")
 	// ErrTooLarge: decompressed records over the decompressor's limit.
 	ErrTooLarge = errors.New("record: decompressed batch too large")
 )
@@ -183,6 +186,23 @@ func Next(in []byte) (b Batch, rest []byte, err error) {
 		return Batch{}, in, fail(ErrCompression, "codec "+strconv.Itoa(int(c)))
 	}
 	return b, in[end:], nil
+}
+
+// ErrorCode maps an error from this package to the Kafka error code a
+// Produce partition is answered with.
+func ErrorCode(err error) kafka.ErrorCode {
+	switch {
+	case err == nil:
+		return kafka.None
+	case errors.Is(err, ErrCompression):
+		return kafka.UnsupportedCompressionType
+	case errors.Is(err, ErrTooLarge):
+		return kafka.MessageTooLarge
+	case errors.Is(err, ErrTruncated), errors.Is(err, ErrCorrupt), errors.Is(err, ErrCRC),
+		errors.Is(err, ErrLegacyFormat):
+		return kafka.CorruptMessage
+	}
+	return kafka.UnknownServerError
 }
 
 // SetBaseOffset rewrites the base offset of a batch in place. The CRC does

@@ -89,7 +89,7 @@ func (d *Decompressor) readAll(dst []byte, r io.Reader, codec Compression) ([]by
 			return dst, nil
 		}
 		if err != nil {
-			return nil, fail(ErrCompression, codec.String()+": "+err.Error())
+			return nil, fail(ErrCorrupt, codec.String()+": "+err.Error())
 		}
 	}
 }
@@ -103,7 +103,7 @@ func (d *Decompressor) gzip(dst, src []byte) ([]byte, error) {
 		err = d.gz.Reset(&d.src)
 	}
 	if err != nil {
-		return nil, fail(ErrCompression, "gzip: "+err.Error())
+		return nil, fail(ErrCorrupt, "gzip: "+err.Error())
 	}
 	return d.readAll(dst, d.gz, Gzip)
 }
@@ -132,7 +132,7 @@ func (d *Decompressor) zstdDecode(dst, src []byte) ([]byte, error) {
 		return nil, fail(ErrTooLarge, "zstd batch over "+strconv.Itoa(d.max())+" bytes")
 	}
 	if err != nil {
-		return nil, fail(ErrCompression, "zstd: "+err.Error())
+		return nil, fail(ErrCorrupt, "zstd: "+err.Error())
 	}
 	if len(out)-len(dst) > d.max() {
 		return nil, fail(ErrTooLarge, "zstd batch over "+strconv.Itoa(d.max())+" bytes")
@@ -146,15 +146,15 @@ func (d *Decompressor) snappy(dst, src []byte) ([]byte, error) {
 		return d.snappyBlock(dst, src, start)
 	}
 	if len(src) < xerialHeaderSize {
-		return nil, fail(ErrCompression, "snappy: short xerial header")
+		return nil, fail(ErrCorrupt, "snappy: short xerial header")
 	}
 	for src = src[xerialHeaderSize:]; len(src) > 0; {
 		if len(src) < 4 {
-			return nil, fail(ErrCompression, "snappy: short xerial block length")
+			return nil, fail(ErrCorrupt, "snappy: short xerial block length")
 		}
 		n := binary.BigEndian.Uint32(src)
 		if uint64(n) > uint64(len(src)-4) {
-			return nil, fail(ErrCompression, "snappy: xerial block of "+strconv.FormatUint(uint64(n), 10)+
+			return nil, fail(ErrCorrupt, "snappy: xerial block of "+strconv.FormatUint(uint64(n), 10)+
 				" bytes, have "+strconv.Itoa(len(src)-4))
 		}
 		var err error
@@ -171,7 +171,7 @@ func (d *Decompressor) snappy(dst, src []byte) ([]byte, error) {
 func (d *Decompressor) snappyBlock(dst, src []byte, start int) ([]byte, error) {
 	n, err := s2.DecodedLen(src)
 	if err != nil {
-		return nil, fail(ErrCompression, "snappy: "+err.Error())
+		return nil, fail(ErrCorrupt, "snappy: "+err.Error())
 	}
 	if n > d.max()-(len(dst)-start) {
 		return nil, fail(ErrTooLarge, "snappy batch over "+strconv.Itoa(d.max())+" bytes")
@@ -179,7 +179,7 @@ func (d *Decompressor) snappyBlock(dst, src []byte, start int) ([]byte, error) {
 	at := len(dst)
 	dst = append(dst, make([]byte, n)...)
 	if _, err := s2.Decode(dst[at:], src); err != nil {
-		return nil, fail(ErrCompression, "snappy: "+err.Error())
+		return nil, fail(ErrCorrupt, "snappy: "+err.Error())
 	}
 	return dst, nil
 }

@@ -62,7 +62,12 @@
 //
 // Every error wraps one sentinel: ErrTruncated (input ends inside a batch:
 // normal for the last batch of a Fetch response, an error in a Produce),
-// ErrCorrupt, ErrCRC, ErrLegacyFormat (magic 0/1; the broker answers
-// CORRUPT_MESSAGE and does not advertise Produce v0-v2), ErrCompression and
-// ErrTooLarge.
+// ErrCorrupt (impossible lengths or counts, a stream that does not
+// decompress), ErrCRC, ErrLegacyFormat (magic 0/1), ErrCompression (codec
+// 5-7) and ErrTooLarge (decompressed size over the limit). ErrorCode maps
+// them to the code a Produce partition is answered with: CORRUPT_MESSAGE,
+// UNSUPPORTED_COMPRESSION_TYPE or MESSAGE_TOO_LARGE. Message sets v0/v1
+// are refused, not converted: the broker does not advertise Produce v0-v2
+// (the versions that carry them), and one inside a newer Produce is
+// CORRUPT_MESSAGE, as in Kafka 4.
 package record

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"testing"
 
+	"robustmq/codec/kafka"
+
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -82,31 +84,39 @@ var codecs = []struct {
 // every codec, and checks every header field and record.
 func TestKmsgBatchDecode(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	var d Decompressor
 	for _, c := range codecs {
 		t.Run(c.c.String(), func(t *testing.T) {
 			raw, recs := kmsgRecords(rng, 20)
 			enc := kmsgBatch(t, raw, len(recs), c.kgo, c.c)
-			b, rest, err := Next(enc)
-			if err != nil || len(rest) != 0 {
-				t.Fatalf("Next: %v, %d bytes left", err, len(rest))
-			}
+			b, data := parseAndCheck(t, enc, recs)
 			want := Header{BaseOffset: 0, Length: int32(len(enc) - 12), PartitionLeaderEpoch: 7, Magic: 2,
 				CRC: b.CRC, Attributes: int16(c.c), LastOffsetDelta: 19, FirstTimestamp: 1_700_000_000_000,
 				MaxTimestamp: 1_700_000_000_999, ProducerID: 42, ProducerEpoch: 3, BaseSequence: 11, NumRecords: 20}
 			if b.Header != want {
 				t.Fatalf("header\ngot  %+v\nwant %+v", b.Header, want)
 			}
-			data, err := d.Records(&b, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
 			if !bytes.Equal(data, raw) {
 				t.Fatalf("decompressed records differ from what kmsg encoded")
 			}
-			checkRecords(t, data, recs)
 		})
 	}
+}
+
+// parseAndCheck splits the batch off enc, decompresses it and checks its
+// records against recs; it returns the batch and its records section.
+func parseAndCheck(t *testing.T, enc []byte, recs []kmsg.Record) (Batch, []byte) {
+	t.Helper()
+	b, rest, err := Next(enc)
+	if err != nil || len(rest) != 0 {
+		t.Fatalf("Next: %v, %d bytes left", err, len(rest))
+	}
+	var d Decompressor
+	data, err := d.Records(&b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRecords(t, data, recs)
+	return b, data
 }
 
 func checkRecords(t *testing.T, data []byte, recs []kmsg.Record) {
@@ -167,16 +177,7 @@ func TestBuilderKmsgDecode(t *testing.T) {
 			if !bytes.Equal(got, raw) {
 				t.Fatalf("kgo decompressed records differ")
 			}
-			b, _, err := Next(enc)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var d Decompressor
-			data, err := d.Records(&b, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkRecords(t, data, recs)
+			parseAndCheck(t, enc, recs)
 		})
 	}
 }
@@ -278,16 +279,7 @@ func TestRawSnappy(t *testing.T) {
 	if bytes.HasPrefix(enc[HeaderSize:], xerialMagic) {
 		t.Fatal("kgo wrote xerial framing; this test wants a raw block")
 	}
-	b, _, err := Next(enc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d Decompressor
-	data, err := d.Records(&b, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkRecords(t, data, recs)
+	parseAndCheck(t, enc, recs)
 }
 
 func TestIterErrors(t *testing.T) {
@@ -306,5 +298,31 @@ func TestIterErrors(t *testing.T) {
 	f("count too low", raw, int32(len(recs)-1))
 	for n := 0; n < len(raw); n++ {
 		f("prefix "+strconv.Itoa(n), raw[:n], int32(len(recs)))
+	}
+}
+
+func TestErrorCode(t *testing.T) {
+	enc := testBatchBytes(t, None)
+	f := func(name string, in []byte, want kafka.ErrorCode) {
+		t.Helper()
+		_, _, err := Next(in)
+		if got := ErrorCode(err); got != want {
+			t.Fatalf("%s: error %v maps to %v; want %v", name, err, got, want)
+		}
+	}
+	f("valid", enc, kafka.None)
+	f("truncated", enc[:30], kafka.CorruptMessage)
+	bad := bytes.Clone(enc)
+	bad[len(bad)-1] ^= 1
+	f("crc", bad, kafka.CorruptMessage)
+	bad = bytes.Clone(enc)
+	bad[offMagic] = 1
+	f("magic 1", bad, kafka.CorruptMessage)
+	bad = bytes.Clone(enc)
+	bad[offAttributes+1] = 5
+	binary.BigEndian.PutUint32(bad[offCRC:], crc32.Checksum(bad[offAttributes:], castagnoli))
+	f("codec 5", bad, kafka.UnsupportedCompressionType)
+	if got := ErrorCode(fail(ErrTooLarge, "x")); got != kafka.MessageTooLarge {
+		t.Fatalf("ErrTooLarge maps to %v", got)
 	}
 }

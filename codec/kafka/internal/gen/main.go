@@ -355,9 +355,9 @@ var scalarSize = map[string]int{"bool": 1, "int8": 1, "int16": 2, "int32": 4, "i
 func appendOne(fd *field, x, null string) string {
 	switch fd.typ {
 	case "string":
-		return fmt.Sprintf("dst = appendStr(dst, %s, flex, %s)", x, null)
+		return fmt.Sprintf("dst = AppendStr(dst, %s, flex, %s)", x, null)
 	case "bytes":
-		return fmt.Sprintf("dst = appendBytes(dst, %s, flex, %s)", x, null)
+		return fmt.Sprintf("dst = AppendBytes(dst, %s, flex, %s)", x, null)
 	}
 	if f, ok := appendScalar[fd.typ]; ok {
 		return fmt.Sprintf("dst = %s(dst, %s)", f, x)
@@ -369,9 +369,9 @@ func appendOne(fd *field, x, null string) string {
 func readOne(fd *field, x, null string) string {
 	switch fd.typ {
 	case "string":
-		return fmt.Sprintf("%s = r.str(flex, %s)", x, null)
+		return fmt.Sprintf("%s = r.Str(flex, %s)", x, null)
 	case "bytes":
-		return fmt.Sprintf("%s = r.bytes(flex, %s)", x, null)
+		return fmt.Sprintf("%s = r.Bytes(flex, %s)", x, null)
 	}
 	if f, ok := readScalar[fd.typ]; ok {
 		return fmt.Sprintf("%s = r.%s()", x, f)
@@ -403,7 +403,7 @@ func (e *emitter) readField(fd *field) {
 	if s, ok := scalarSize[fd.typ]; ok {
 		min = s
 	}
-	e.p("if n := r.arrayLen(flex, %s, %d); n < 0 {\n%s = nil\n} else {", nullExpr(fd), min, x)
+	e.p("if n := r.ArrayLen(flex, %s, %d); n < 0 {\n%s = nil\n} else {", nullExpr(fd), min, x)
 	e.p("%s = resize(%s, n)", x, x)
 	e.p("for i := range %s {\n%s\n}\n}", x, readOne(fd, x+"[i]", "false"))
 }
