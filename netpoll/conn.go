@@ -1,6 +1,7 @@
 package netpoll
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -412,4 +413,98 @@ func (m *mailbox) close() []task {
 	left := m.q
 	m.q, m.spare, m.bytes = nil, nil, 0
 	return left
+}
+
+// closable is what a connSet closes on shutdown.
+type closable interface {
+	comparable
+	setReason(error) bool
+}
+
+// connSet tracks a listener's connections so that Shutdown can close them
+// and wait until each one is settled (OnClose ran, or it was refused).
+type connSet[C closable] struct {
+	mu     sync.Mutex
+	conns  map[C]struct{} // guarded by mu: open connections
+	closed bool           // guarded by mu: shutdown started
+	wg     sync.WaitGroup // one per entered connection until leave; Add under mu
+}
+
+// enter counts an accepted connection, or reports false once shutdown
+// started. Every true is paired with one leave.
+func (s *connSet[C]) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}
+
+// add makes an entered connection visible to shutdown, or reports false
+// once shutdown started (the caller then closes it itself).
+func (s *connSet[C]) add(c C) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addLocked(c, false)
+}
+
+// join is enter and add at once.
+func (s *connSet[C]) join(c C) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addLocked(c, true)
+}
+
+func (s *connSet[C]) addLocked(c C, enter bool) bool {
+	if s.closed {
+		return false
+	}
+	if enter {
+		s.wg.Add(1)
+	}
+	if s.conns == nil {
+		s.conns = make(map[C]struct{})
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+// leave settles an entered connection; c may be the zero C if it was never
+// added.
+func (s *connSet[C]) leave(c C) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// shutdown refuses new connections, closes the open ones with
+// ErrListenerClosed once stop (which stops accepting) returned, and waits
+// for all to leave, then runs after; or returns ctx.Err() first.
+func (s *connSet[C]) shutdown(ctx context.Context, stop func() error, after func()) error {
+	s.mu.Lock()
+	s.closed = true
+	conns := make([]C, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	err := stop()
+	for _, c := range conns {
+		c.setReason(ErrListenerClosed)
+	}
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		after()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -136,13 +136,7 @@ func (lp *loops) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	c := &gconn{gc: gc, s: s}
 	c.init(s.l, c, TCP, ownAddr(gc.LocalAddr()), ownAddr(gc.RemoteAddr()))
 	c.drain = c.runOnLoop
-	s.mu.Lock()
-	closed := s.closed
-	if !closed {
-		s.conns[c] = struct{}{}
-	}
-	s.mu.Unlock()
-	if closed {
+	if !s.set.add(c) {
 		return nil, gnet.Close // OnClose sees the *tcpServer and settles it
 	}
 	gc.SetContext(c)
@@ -174,7 +168,7 @@ func (lp *loops) OnClose(gc gnet.Conn, err error) gnet.Action {
 	case *tcpServer: // enrolled after its listener began shutting down
 		v.l.m.closed[closeShutdown].Inc()
 		v.l.release()
-		v.wg.Done()
+		v.set.leave(nil)
 	}
 	return gnet.None
 }
@@ -186,11 +180,7 @@ type tcpServer struct {
 	lp         *loops
 	ln         net.Listener
 	acceptDone chan struct{} // closed when acceptLoop returns
-
-	mu     sync.Mutex
-	conns  map[*gconn]struct{} // guarded by mu: opened, OnClose not yet run
-	closed bool                // guarded by mu: shutdown started
-	wg     sync.WaitGroup      // one per enrolled socket until it is settled; Add under mu
+	set        connSet[*gconn]
 }
 
 func listenTCP(l *Listener) (server, error) {
@@ -203,7 +193,7 @@ func listenTCP(l *Listener) (server, error) {
 		_ = ln.Close()
 		return nil, err
 	}
-	s := &tcpServer{l: l, lp: lp, ln: ln, acceptDone: make(chan struct{}), conns: make(map[*gconn]struct{})}
+	s := &tcpServer{l: l, lp: lp, ln: ln, acceptDone: make(chan struct{})}
 	go s.acceptLoop()
 	return s, nil
 }
@@ -213,16 +203,12 @@ func (s *tcpServer) addr() net.Addr { return s.ln.Addr() }
 func (s *tcpServer) acceptLoop() {
 	defer close(s.acceptDone)
 	acceptLoop(s.ln, s.l, func(raw net.Conn) {
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
+		if !s.set.enter() {
 			_ = raw.Close()
 			s.l.m.rejected.Inc()
 			s.l.release()
 			return
 		}
-		s.wg.Add(1)
-		s.mu.Unlock()
 		// gnet dups the socket, closes raw and opens the copy on a loop.
 		// Waiting for that keeps one enrollment in flight per listener, so
 		// gnet's enrollment worker pool stays small in a connection storm.
@@ -237,36 +223,17 @@ func (s *tcpServer) acceptLoop() {
 			s.l.log.Error("netpoll: enroll connection in gnet", "err", err)
 			s.l.m.rejected.Inc()
 			s.l.release()
-			s.wg.Done()
+			s.set.leave(nil)
 		}
 	})
 }
 
 func (s *tcpServer) shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closed = true
-	conns := make([]*gconn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	err := s.ln.Close()
-	<-s.acceptDone
-	for _, c := range conns {
-		c.setReason(ErrListenerClosed)
-	}
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		releaseLoops()
-		close(done)
-	}()
-	select {
-	case <-done:
+	return s.set.shutdown(ctx, func() error {
+		err := s.ln.Close()
+		<-s.acceptDone
 		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	}, releaseLoops)
 }
 
 // gconn is a connection served by a gnet loop; the loop is its handler
@@ -354,10 +321,7 @@ func (c *gconn) onClose(err error) {
 	c.countClose(reason)
 	c.callOnClose(reason)
 	c.releaseBuffers()
-	c.s.mu.Lock()
-	delete(c.s.conns, c)
-	c.s.mu.Unlock()
-	c.s.wg.Done()
+	c.s.set.leave(c)
 }
 
 // ownAddr copies a TCP address whose zone string gnet hands to a byte

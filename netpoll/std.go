@@ -17,14 +17,11 @@ import (
 // stdServer serves TLS, WS and WSS with the standard library: a goroutine
 // per connection reads and calls the handler, a second one writes.
 type stdServer struct {
-	l    *Listener
-	ln   net.Listener
-	http *http.Server // WS and WSS only
-
-	mu     sync.Mutex
-	conns  map[*sconn]struct{} // guarded by mu
-	closed bool                // guarded by mu: shutdown started, register refuses
-	wg     sync.WaitGroup      // accept loop or http.Serve, and every serve; Add under mu
+	l      *Listener
+	ln     net.Listener
+	http   *http.Server  // WS and WSS only
+	served chan struct{} // closed when the accept loop or http.Serve returns
+	set    connSet[*sconn]
 }
 
 // rawConnKey finds the accepted net.Conn of a WebSocket request.
@@ -75,8 +72,7 @@ func listenStd(l *Listener) (server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &stdServer{l: l, ln: ln, conns: make(map[*sconn]struct{})}
-	s.wg.Add(1)
+	s := &stdServer{l: l, ln: ln, served: make(chan struct{})}
 	if cfg.Transport == TLS {
 		go s.acceptLoop()
 		return s, nil
@@ -99,7 +95,7 @@ func listenStd(l *Listener) (server, error) {
 		s.ln = tls.NewListener(s.ln, cfg.TLS)
 	}
 	go func() {
-		defer s.wg.Done()
+		defer close(s.served)
 		if err := s.http.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
 			l.log.Error("netpoll: http server stopped", "err", err)
 		}
@@ -110,34 +106,20 @@ func listenStd(l *Listener) (server, error) {
 func (s *stdServer) addr() net.Addr { return s.ln.Addr() }
 
 func (s *stdServer) shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closed = true
-	conns := make([]*sconn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	var err error
-	if s.http != nil {
-		err = s.http.Close() // closes the listener and the not yet upgraded connections
-	} else {
-		err = s.ln.Close()
-	}
-	for _, c := range conns {
-		c.setReason(ErrListenerClosed)
-	}
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
+	return s.set.shutdown(ctx, func() error {
+		var err error
+		if s.http != nil {
+			err = s.http.Close() // closes the listener and the not yet upgraded connections
+		} else {
+			err = s.ln.Close()
+		}
+		<-s.served
 		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	}, func() {})
 }
 
 func (s *stdServer) acceptLoop() {
-	defer s.wg.Done()
+	defer close(s.served)
 	acceptLoop(s.ln, s.l, func(raw net.Conn) {
 		tc := tls.Server(raw, s.l.cfg.TLS)
 		c := s.newConn(raw, tc, nil, TLS)
@@ -186,17 +168,12 @@ func (s *stdServer) serveWS(w http.ResponseWriter, r *http.Request) {
 func (s *stdServer) newConn(raw, nc net.Conn, ws *websocket.Conn, tr Transport) *sconn {
 	c := &sconn{s: s, raw: raw, nc: nc, ws: ws, wake: make(chan struct{}, 1), writerDone: make(chan struct{})}
 	c.init(s.l, c, tr, raw.LocalAddr(), raw.RemoteAddr())
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.set.join(c) {
 		c.closeTransport(ErrListenerClosed)
 		s.l.m.rejected.Inc()
 		s.l.release()
 		return nil
 	}
-	s.conns[c] = struct{}{}
-	s.wg.Add(1)
-	s.mu.Unlock()
 	return c
 }
 
@@ -253,8 +230,7 @@ func isFlushable(reason error) bool {
 // serve is the reader goroutine. handshake (nil for WebSocket, done by
 // then) runs first.
 func (c *sconn) serve(handshake func() error) {
-	defer c.s.wg.Done()
-	defer c.s.unregister(c)
+	defer c.s.set.leave(c)
 	if handshake != nil {
 		if err := handshake(); err != nil {
 			c.l.m.handshakeFailures.Inc()
@@ -370,12 +346,6 @@ func (c *sconn) closeTransport(reason error) {
 	default:
 		_ = c.raw.Close()
 	}
-}
-
-func (s *stdServer) unregister(c *sconn) {
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
 }
 
 // sockListener applies SO_RCVBUF and SO_SNDBUF to accepted connections.
