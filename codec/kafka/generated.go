@@ -187,7 +187,7 @@ func (v *ProduceRequest) appendTo(dst []byte, version int16, flex bool) []byte {
 	}
 	dst = AppendInt16(dst, v.Acks)
 	dst = AppendInt32(dst, v.TimeoutMs)
-	dst = AppendArrayLen(dst, len(v.Topics), v.Topics == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Topics), false, flex)
 	for i := range v.Topics {
 		dst = v.Topics[i].appendTo(dst, version, flex)
 	}
@@ -213,10 +213,9 @@ func (v *ProduceRequest) readFrom(r *Reader, version int16, flex bool) {
 			v.Topics[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -240,7 +239,7 @@ func (v *ProduceRequestTopic) appendTo(dst []byte, version int16, flex bool) []b
 	if version >= 13 {
 		dst = AppendUUID(dst, v.TopicID)
 	}
-	dst = AppendArrayLen(dst, len(v.Partitions), v.Partitions == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Partitions), false, flex)
 	for i := range v.Partitions {
 		dst = v.Partitions[i].appendTo(dst, version, flex)
 	}
@@ -269,10 +268,9 @@ func (v *ProduceRequestTopic) readFrom(r *Reader, version int16, flex bool) {
 			v.Partitions[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -299,10 +297,9 @@ func (v *ProduceRequestTopicPartition) appendTo(dst []byte, version int16, flex 
 func (v *ProduceRequestTopicPartition) readFrom(r *Reader, version int16, flex bool) {
 	v.Index = r.Int32()
 	v.Records = r.Bytes(flex, true)
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -337,7 +334,7 @@ func (v *ProduceResponse) ReadFrom(src []byte, version int16) error {
 }
 
 func (v *ProduceResponse) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = AppendArrayLen(dst, len(v.Topics), v.Topics == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Topics), false, flex)
 	for i := range v.Topics {
 		dst = v.Topics[i].appendTo(dst, version, flex)
 	}
@@ -352,7 +349,7 @@ func (v *ProduceResponse) appendTo(dst []byte, version int16, flex bool) []byte 
 		dst = AppendUvarint(dst, n)
 		if len(v.NodeEndpoints) != 0 {
 			start := len(dst)
-			dst = AppendArrayLen(dst, len(v.NodeEndpoints), v.NodeEndpoints == nil && false, flex)
+			dst = AppendArrayLen(dst, len(v.NodeEndpoints), false, flex)
 			for i := range v.NodeEndpoints {
 				dst = v.NodeEndpoints[i].appendTo(dst, version, flex)
 			}
@@ -419,7 +416,7 @@ func (v *ProduceResponseTopic) appendTo(dst []byte, version int16, flex bool) []
 	if version >= 13 {
 		dst = AppendUUID(dst, v.TopicID)
 	}
-	dst = AppendArrayLen(dst, len(v.Partitions), v.Partitions == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Partitions), false, flex)
 	for i := range v.Partitions {
 		dst = v.Partitions[i].appendTo(dst, version, flex)
 	}
@@ -448,10 +445,9 @@ func (v *ProduceResponseTopic) readFrom(r *Reader, version int16, flex bool) {
 			v.Partitions[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -484,10 +480,9 @@ func (v *ProduceResponseNode) readFrom(r *Reader, version int16, flex bool) {
 	v.Host = r.Str(flex, false)
 	v.Port = r.Int32()
 	v.Rack = r.Str(flex, true)
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -520,7 +515,7 @@ func (v *ProduceResponseTopicPartition) appendTo(dst []byte, version int16, flex
 		dst = AppendInt64(dst, v.LogStartOffset)
 	}
 	if version >= 8 {
-		dst = AppendArrayLen(dst, len(v.RecordErrors), v.RecordErrors == nil && false, flex)
+		dst = AppendArrayLen(dst, len(v.RecordErrors), false, flex)
 		for i := range v.RecordErrors {
 			dst = v.RecordErrors[i].appendTo(dst, version, flex)
 		}
@@ -619,10 +614,9 @@ func (v *ProduceResponseTopicPartitionRecordError) appendTo(dst []byte, version 
 func (v *ProduceResponseTopicPartitionRecordError) readFrom(r *Reader, version int16, flex bool) {
 	v.BatchIndex = r.Int32()
 	v.Message = r.Str(flex, true)
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -648,10 +642,9 @@ func (v *ProduceResponseTopicPartitionLeader) appendTo(dst []byte, version int16
 func (v *ProduceResponseTopicPartitionLeader) readFrom(r *Reader, version int16, flex bool) {
 	v.LeaderID = r.Int32()
 	v.LeaderEpoch = r.Int32()
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -716,12 +709,12 @@ func (v *FetchRequest) appendTo(dst []byte, version int16, flex bool) []byte {
 	if version >= 7 {
 		dst = AppendInt32(dst, v.SessionEpoch)
 	}
-	dst = AppendArrayLen(dst, len(v.Topics), v.Topics == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Topics), false, flex)
 	for i := range v.Topics {
 		dst = v.Topics[i].appendTo(dst, version, flex)
 	}
 	if version >= 7 {
-		dst = AppendArrayLen(dst, len(v.ForgottenTopics), v.ForgottenTopics == nil && false, flex)
+		dst = AppendArrayLen(dst, len(v.ForgottenTopics), false, flex)
 		for i := range v.ForgottenTopics {
 			dst = v.ForgottenTopics[i].appendTo(dst, version, flex)
 		}
@@ -858,10 +851,9 @@ func (v *FetchRequestReplica) appendTo(dst []byte, version int16, flex bool) []b
 func (v *FetchRequestReplica) readFrom(r *Reader, version int16, flex bool) {
 	v.ID = r.Int32()
 	v.Epoch = r.Int64()
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -885,7 +877,7 @@ func (v *FetchRequestTopic) appendTo(dst []byte, version int16, flex bool) []byt
 	if version >= 13 {
 		dst = AppendUUID(dst, v.TopicID)
 	}
-	dst = AppendArrayLen(dst, len(v.Partitions), v.Partitions == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Partitions), false, flex)
 	for i := range v.Partitions {
 		dst = v.Partitions[i].appendTo(dst, version, flex)
 	}
@@ -914,10 +906,9 @@ func (v *FetchRequestTopic) readFrom(r *Reader, version int16, flex bool) {
 			v.Partitions[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -940,7 +931,7 @@ func (v *FetchRequestForgotten) appendTo(dst []byte, version int16, flex bool) [
 	if version >= 13 {
 		dst = AppendUUID(dst, v.TopicID)
 	}
-	dst = AppendArrayLen(dst, len(v.Partitions), v.Partitions == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Partitions), false, flex)
 	for _, x := range v.Partitions {
 		dst = AppendInt32(dst, x)
 	}
@@ -969,10 +960,9 @@ func (v *FetchRequestForgotten) readFrom(r *Reader, version int16, flex bool) {
 			v.Partitions[i] = r.Int32()
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -1117,7 +1107,7 @@ func (v *FetchResponse) appendTo(dst []byte, version int16, flex bool) []byte {
 	if version >= 7 {
 		dst = AppendInt32(dst, v.SessionID)
 	}
-	dst = AppendArrayLen(dst, len(v.Topics), v.Topics == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Topics), false, flex)
 	for i := range v.Topics {
 		dst = v.Topics[i].appendTo(dst, version, flex)
 	}
@@ -1129,7 +1119,7 @@ func (v *FetchResponse) appendTo(dst []byte, version int16, flex bool) []byte {
 		dst = AppendUvarint(dst, n)
 		if len(v.NodeEndpoints) != 0 {
 			start := len(dst)
-			dst = AppendArrayLen(dst, len(v.NodeEndpoints), v.NodeEndpoints == nil && false, flex)
+			dst = AppendArrayLen(dst, len(v.NodeEndpoints), false, flex)
 			for i := range v.NodeEndpoints {
 				dst = v.NodeEndpoints[i].appendTo(dst, version, flex)
 			}
@@ -1208,7 +1198,7 @@ func (v *FetchResponseTopic) appendTo(dst []byte, version int16, flex bool) []by
 	if version >= 13 {
 		dst = AppendUUID(dst, v.TopicID)
 	}
-	dst = AppendArrayLen(dst, len(v.Partitions), v.Partitions == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Partitions), false, flex)
 	for i := range v.Partitions {
 		dst = v.Partitions[i].appendTo(dst, version, flex)
 	}
@@ -1237,10 +1227,9 @@ func (v *FetchResponseTopic) readFrom(r *Reader, version int16, flex bool) {
 			v.Partitions[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -1273,10 +1262,9 @@ func (v *FetchResponseNode) readFrom(r *Reader, version int16, flex bool) {
 	v.Host = r.Str(flex, false)
 	v.Port = r.Int32()
 	v.Rack = r.Str(flex, true)
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -1312,7 +1300,7 @@ func (v *FetchResponseTopicPartition) appendTo(dst []byte, version int16, flex b
 		dst = AppendInt64(dst, v.LogStartOffset)
 	}
 	if version >= 4 {
-		dst = AppendArrayLen(dst, len(v.AbortedTransactions), v.AbortedTransactions == nil && true, flex)
+		dst = AppendArrayLen(dst, len(v.AbortedTransactions), v.AbortedTransactions == nil, flex)
 		for i := range v.AbortedTransactions {
 			dst = v.AbortedTransactions[i].appendTo(dst, version, flex)
 		}
@@ -1440,10 +1428,9 @@ func (v *FetchResponseTopicPartitionEpoch) appendTo(dst []byte, version int16, f
 func (v *FetchResponseTopicPartitionEpoch) readFrom(r *Reader, version int16, flex bool) {
 	v.Epoch = r.Int32()
 	v.EndOffset = r.Int64()
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -1473,10 +1460,9 @@ func (v *FetchResponseTopicPartitionLeader) appendTo(dst []byte, version int16, 
 func (v *FetchResponseTopicPartitionLeader) readFrom(r *Reader, version int16, flex bool) {
 	v.LeaderID = r.Int32()
 	v.LeaderEpoch = r.Int32()
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -1506,10 +1492,9 @@ func (v *FetchResponseTopicPartitionSnapshot) appendTo(dst []byte, version int16
 func (v *FetchResponseTopicPartitionSnapshot) readFrom(r *Reader, version int16, flex bool) {
 	v.EndOffset = r.Int64()
 	v.Epoch = r.Int32()
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -1539,10 +1524,9 @@ func (v *FetchResponseTopicPartitionAborted) appendTo(dst []byte, version int16,
 func (v *FetchResponseTopicPartitionAborted) readFrom(r *Reader, version int16, flex bool) {
 	v.ProducerID = r.Int64()
 	v.FirstOffset = r.Int64()
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -1582,7 +1566,7 @@ func (v *ListOffsetsRequest) appendTo(dst []byte, version int16, flex bool) []by
 	if version >= 2 {
 		dst = AppendInt8(dst, v.IsolationLevel)
 	}
-	dst = AppendArrayLen(dst, len(v.Topics), v.Topics == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Topics), false, flex)
 	for i := range v.Topics {
 		dst = v.Topics[i].appendTo(dst, version, flex)
 	}
@@ -1615,10 +1599,9 @@ func (v *ListOffsetsRequest) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.TimeoutMs = 0
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -1636,7 +1619,7 @@ type ListOffsetsRequestTopic struct {
 
 func (v *ListOffsetsRequestTopic) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendStr(dst, v.Name, flex, false)
-	dst = AppendArrayLen(dst, len(v.Partitions), v.Partitions == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Partitions), false, flex)
 	for i := range v.Partitions {
 		dst = v.Partitions[i].appendTo(dst, version, flex)
 	}
@@ -1656,10 +1639,9 @@ func (v *ListOffsetsRequestTopic) readFrom(r *Reader, version int16, flex bool) 
 			v.Partitions[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -1703,10 +1685,9 @@ func (v *ListOffsetsRequestTopicPartition) readFrom(r *Reader, version int16, fl
 	} else {
 		v.MaxNumOffsets = 1
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -1745,7 +1726,7 @@ func (v *ListOffsetsResponse) appendTo(dst []byte, version int16, flex bool) []b
 	if version >= 2 {
 		dst = AppendInt32(dst, v.ThrottleMs)
 	}
-	dst = AppendArrayLen(dst, len(v.Topics), v.Topics == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Topics), false, flex)
 	for i := range v.Topics {
 		dst = v.Topics[i].appendTo(dst, version, flex)
 	}
@@ -1769,10 +1750,9 @@ func (v *ListOffsetsResponse) readFrom(r *Reader, version int16, flex bool) {
 			v.Topics[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -1788,7 +1768,7 @@ type ListOffsetsResponseTopic struct {
 
 func (v *ListOffsetsResponseTopic) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendStr(dst, v.Name, flex, false)
-	dst = AppendArrayLen(dst, len(v.Partitions), v.Partitions == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Partitions), false, flex)
 	for i := range v.Partitions {
 		dst = v.Partitions[i].appendTo(dst, version, flex)
 	}
@@ -1808,10 +1788,9 @@ func (v *ListOffsetsResponseTopic) readFrom(r *Reader, version int16, flex bool)
 			v.Partitions[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -1833,7 +1812,7 @@ func (v *ListOffsetsResponseTopicPartition) appendTo(dst []byte, version int16, 
 	dst = AppendInt32(dst, v.Index)
 	dst = AppendInt16(dst, v.ErrorCode)
 	if version <= 0 {
-		dst = AppendArrayLen(dst, len(v.OldStyleOffsets), v.OldStyleOffsets == nil && false, flex)
+		dst = AppendArrayLen(dst, len(v.OldStyleOffsets), false, flex)
 		for _, x := range v.OldStyleOffsets {
 			dst = AppendInt64(dst, x)
 		}
@@ -1883,10 +1862,9 @@ func (v *ListOffsetsResponseTopicPartition) readFrom(r *Reader, version int16, f
 	} else {
 		v.LeaderEpoch = -1
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -1969,10 +1947,9 @@ func (v *MetadataRequest) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.IncludeTopicAuthorizedOperations = false
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -2006,10 +1983,9 @@ func (v *MetadataRequestTopic) readFrom(r *Reader, version int16, flex bool) {
 		v.TopicID = [16]byte{}
 	}
 	v.Name = r.Str(flex, version >= 10)
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -2051,7 +2027,7 @@ func (v *MetadataResponse) appendTo(dst []byte, version int16, flex bool) []byte
 	if version >= 3 {
 		dst = AppendInt32(dst, v.ThrottleMs)
 	}
-	dst = AppendArrayLen(dst, len(v.Brokers), v.Brokers == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Brokers), false, flex)
 	for i := range v.Brokers {
 		dst = v.Brokers[i].appendTo(dst, version, flex)
 	}
@@ -2061,7 +2037,7 @@ func (v *MetadataResponse) appendTo(dst []byte, version int16, flex bool) []byte
 	if version >= 1 {
 		dst = AppendInt32(dst, v.ControllerID)
 	}
-	dst = AppendArrayLen(dst, len(v.Topics), v.Topics == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Topics), false, flex)
 	for i := range v.Topics {
 		dst = v.Topics[i].appendTo(dst, version, flex)
 	}
@@ -2119,10 +2095,9 @@ func (v *MetadataResponse) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.ErrorCode = 0
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -2165,10 +2140,9 @@ func (v *MetadataResponseBroker) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.Rack = nil
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -2197,7 +2171,7 @@ func (v *MetadataResponseTopic) appendTo(dst []byte, version int16, flex bool) [
 	if version >= 1 {
 		dst = AppendBool(dst, v.IsInternal)
 	}
-	dst = AppendArrayLen(dst, len(v.Partitions), v.Partitions == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Partitions), false, flex)
 	for i := range v.Partitions {
 		dst = v.Partitions[i].appendTo(dst, version, flex)
 	}
@@ -2236,10 +2210,9 @@ func (v *MetadataResponseTopic) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.TopicAuthorizedOperations = -2147483648
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -2269,16 +2242,16 @@ func (v *MetadataResponseTopicPartition) appendTo(dst []byte, version int16, fle
 	if version >= 7 {
 		dst = AppendInt32(dst, v.LeaderEpoch)
 	}
-	dst = AppendArrayLen(dst, len(v.ReplicaNodes), v.ReplicaNodes == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.ReplicaNodes), false, flex)
 	for _, x := range v.ReplicaNodes {
 		dst = AppendInt32(dst, x)
 	}
-	dst = AppendArrayLen(dst, len(v.IsrNodes), v.IsrNodes == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.IsrNodes), false, flex)
 	for _, x := range v.IsrNodes {
 		dst = AppendInt32(dst, x)
 	}
 	if version >= 5 {
-		dst = AppendArrayLen(dst, len(v.OfflineReplicas), v.OfflineReplicas == nil && false, flex)
+		dst = AppendArrayLen(dst, len(v.OfflineReplicas), false, flex)
 		for _, x := range v.OfflineReplicas {
 			dst = AppendInt32(dst, x)
 		}
@@ -2326,10 +2299,9 @@ func (v *MetadataResponseTopicPartition) readFrom(r *Reader, version int16, flex
 	} else {
 		v.OfflineReplicas = v.OfflineReplicas[:0]
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -2385,7 +2357,7 @@ func (v *OffsetCommitRequest) appendTo(dst []byte, version int16, flex bool) []b
 	if version >= 2 && version <= 4 {
 		dst = AppendInt64(dst, v.RetentionTimeMs)
 	}
-	dst = AppendArrayLen(dst, len(v.Topics), v.Topics == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Topics), false, flex)
 	for i := range v.Topics {
 		dst = v.Topics[i].appendTo(dst, version, flex)
 	}
@@ -2425,10 +2397,9 @@ func (v *OffsetCommitRequest) readFrom(r *Reader, version int16, flex bool) {
 			v.Topics[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -2454,7 +2425,7 @@ func (v *OffsetCommitRequestTopic) appendTo(dst []byte, version int16, flex bool
 	if version >= 10 {
 		dst = AppendUUID(dst, v.TopicID)
 	}
-	dst = AppendArrayLen(dst, len(v.Partitions), v.Partitions == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Partitions), false, flex)
 	for i := range v.Partitions {
 		dst = v.Partitions[i].appendTo(dst, version, flex)
 	}
@@ -2483,10 +2454,9 @@ func (v *OffsetCommitRequestTopic) readFrom(r *Reader, version int16, flex bool)
 			v.Partitions[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -2534,10 +2504,9 @@ func (v *OffsetCommitRequestTopicPartition) readFrom(r *Reader, version int16, f
 		v.CommittedLeaderEpoch = -1
 	}
 	v.CommittedMetadata = r.Str(flex, true)
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -2577,7 +2546,7 @@ func (v *OffsetCommitResponse) appendTo(dst []byte, version int16, flex bool) []
 	if version >= 3 {
 		dst = AppendInt32(dst, v.ThrottleMs)
 	}
-	dst = AppendArrayLen(dst, len(v.Topics), v.Topics == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Topics), false, flex)
 	for i := range v.Topics {
 		dst = v.Topics[i].appendTo(dst, version, flex)
 	}
@@ -2601,10 +2570,9 @@ func (v *OffsetCommitResponse) readFrom(r *Reader, version int16, flex bool) {
 			v.Topics[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -2626,7 +2594,7 @@ func (v *OffsetCommitResponseTopic) appendTo(dst []byte, version int16, flex boo
 	if version >= 10 {
 		dst = AppendUUID(dst, v.TopicID)
 	}
-	dst = AppendArrayLen(dst, len(v.Partitions), v.Partitions == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Partitions), false, flex)
 	for i := range v.Partitions {
 		dst = v.Partitions[i].appendTo(dst, version, flex)
 	}
@@ -2655,10 +2623,9 @@ func (v *OffsetCommitResponseTopic) readFrom(r *Reader, version int16, flex bool
 			v.Partitions[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -2685,10 +2652,9 @@ func (v *OffsetCommitResponseTopicPartition) appendTo(dst []byte, version int16,
 func (v *OffsetCommitResponseTopicPartition) readFrom(r *Reader, version int16, flex bool) {
 	v.Index = r.Int32()
 	v.ErrorCode = r.Int16()
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -2734,7 +2700,7 @@ func (v *OffsetFetchRequest) appendTo(dst []byte, version int16, flex bool) []by
 		}
 	}
 	if version >= 8 {
-		dst = AppendArrayLen(dst, len(v.Groups), v.Groups == nil && false, flex)
+		dst = AppendArrayLen(dst, len(v.Groups), false, flex)
 		for i := range v.Groups {
 			dst = v.Groups[i].appendTo(dst, version, flex)
 		}
@@ -2783,10 +2749,9 @@ func (v *OffsetFetchRequest) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.RequireStable = false
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -2804,7 +2769,7 @@ type OffsetFetchRequestTopic struct {
 
 func (v *OffsetFetchRequestTopic) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendStr(dst, v.Name, flex, false)
-	dst = AppendArrayLen(dst, len(v.PartitionIndexes), v.PartitionIndexes == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.PartitionIndexes), false, flex)
 	for _, x := range v.PartitionIndexes {
 		dst = AppendInt32(dst, x)
 	}
@@ -2824,10 +2789,9 @@ func (v *OffsetFetchRequestTopic) readFrom(r *Reader, version int16, flex bool) 
 			v.PartitionIndexes[i] = r.Int32()
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -2851,7 +2815,7 @@ func (v *OffsetFetchRequestGroup) appendTo(dst []byte, version int16, flex bool)
 	if version >= 9 {
 		dst = AppendInt32(dst, v.MemberEpoch)
 	}
-	dst = AppendArrayLen(dst, len(v.Topics), v.Topics == nil && true, flex)
+	dst = AppendArrayLen(dst, len(v.Topics), v.Topics == nil, flex)
 	for i := range v.Topics {
 		dst = v.Topics[i].appendTo(dst, version, flex)
 	}
@@ -2881,10 +2845,9 @@ func (v *OffsetFetchRequestGroup) readFrom(r *Reader, version int16, flex bool) 
 			v.Topics[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -2908,7 +2871,7 @@ func (v *OffsetFetchRequestGroupTopic) appendTo(dst []byte, version int16, flex 
 	if version >= 10 {
 		dst = AppendUUID(dst, v.TopicID)
 	}
-	dst = AppendArrayLen(dst, len(v.PartitionIndexes), v.PartitionIndexes == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.PartitionIndexes), false, flex)
 	for _, x := range v.PartitionIndexes {
 		dst = AppendInt32(dst, x)
 	}
@@ -2937,10 +2900,9 @@ func (v *OffsetFetchRequestGroupTopic) readFrom(r *Reader, version int16, flex b
 			v.PartitionIndexes[i] = r.Int32()
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -2981,7 +2943,7 @@ func (v *OffsetFetchResponse) appendTo(dst []byte, version int16, flex bool) []b
 		dst = AppendInt32(dst, v.ThrottleMs)
 	}
 	if version <= 7 {
-		dst = AppendArrayLen(dst, len(v.Topics), v.Topics == nil && false, flex)
+		dst = AppendArrayLen(dst, len(v.Topics), false, flex)
 		for i := range v.Topics {
 			dst = v.Topics[i].appendTo(dst, version, flex)
 		}
@@ -2990,7 +2952,7 @@ func (v *OffsetFetchResponse) appendTo(dst []byte, version int16, flex bool) []b
 		dst = AppendInt16(dst, v.ErrorCode)
 	}
 	if version >= 8 {
-		dst = AppendArrayLen(dst, len(v.Groups), v.Groups == nil && false, flex)
+		dst = AppendArrayLen(dst, len(v.Groups), false, flex)
 		for i := range v.Groups {
 			dst = v.Groups[i].appendTo(dst, version, flex)
 		}
@@ -3036,10 +2998,9 @@ func (v *OffsetFetchResponse) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.Groups = v.Groups[:0]
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -3057,7 +3018,7 @@ type OffsetFetchResponseTopic struct {
 
 func (v *OffsetFetchResponseTopic) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendStr(dst, v.Name, flex, false)
-	dst = AppendArrayLen(dst, len(v.Partitions), v.Partitions == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Partitions), false, flex)
 	for i := range v.Partitions {
 		dst = v.Partitions[i].appendTo(dst, version, flex)
 	}
@@ -3077,10 +3038,9 @@ func (v *OffsetFetchResponseTopic) readFrom(r *Reader, version int16, flex bool)
 			v.Partitions[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -3097,7 +3057,7 @@ type OffsetFetchResponseGroup struct {
 
 func (v *OffsetFetchResponseGroup) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendStr(dst, v.GroupID, flex, false)
-	dst = AppendArrayLen(dst, len(v.Topics), v.Topics == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Topics), false, flex)
 	for i := range v.Topics {
 		dst = v.Topics[i].appendTo(dst, version, flex)
 	}
@@ -3119,10 +3079,9 @@ func (v *OffsetFetchResponseGroup) readFrom(r *Reader, version int16, flex bool)
 		}
 	}
 	v.ErrorCode = r.Int16()
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -3164,10 +3123,9 @@ func (v *OffsetFetchResponseTopicPartition) readFrom(r *Reader, version int16, f
 	}
 	v.Metadata = r.Str(flex, true)
 	v.ErrorCode = r.Int16()
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -3192,7 +3150,7 @@ func (v *OffsetFetchResponseGroupTopic) appendTo(dst []byte, version int16, flex
 	if version >= 10 {
 		dst = AppendUUID(dst, v.TopicID)
 	}
-	dst = AppendArrayLen(dst, len(v.Partitions), v.Partitions == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Partitions), false, flex)
 	for i := range v.Partitions {
 		dst = v.Partitions[i].appendTo(dst, version, flex)
 	}
@@ -3221,10 +3179,9 @@ func (v *OffsetFetchResponseGroupTopic) readFrom(r *Reader, version int16, flex 
 			v.Partitions[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -3260,10 +3217,9 @@ func (v *OffsetFetchResponseGroupTopicPartition) readFrom(r *Reader, version int
 	v.CommittedLeaderEpoch = r.Int32()
 	v.Metadata = r.Str(flex, true)
 	v.ErrorCode = r.Int16()
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -3308,7 +3264,7 @@ func (v *FindCoordinatorRequest) appendTo(dst []byte, version int16, flex bool) 
 		dst = AppendInt8(dst, v.KeyType)
 	}
 	if version >= 4 {
-		dst = AppendArrayLen(dst, len(v.CoordinatorKeys), v.CoordinatorKeys == nil && false, flex)
+		dst = AppendArrayLen(dst, len(v.CoordinatorKeys), false, flex)
 		for _, x := range v.CoordinatorKeys {
 			dst = AppendStr(dst, x, flex, false)
 		}
@@ -3342,10 +3298,9 @@ func (v *FindCoordinatorRequest) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.CoordinatorKeys = v.CoordinatorKeys[:0]
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -3404,7 +3359,7 @@ func (v *FindCoordinatorResponse) appendTo(dst []byte, version int16, flex bool)
 		dst = AppendInt32(dst, v.Port)
 	}
 	if version >= 4 {
-		dst = AppendArrayLen(dst, len(v.Coordinators), v.Coordinators == nil && false, flex)
+		dst = AppendArrayLen(dst, len(v.Coordinators), false, flex)
 		for i := range v.Coordinators {
 			dst = v.Coordinators[i].appendTo(dst, version, flex)
 		}
@@ -3458,10 +3413,9 @@ func (v *FindCoordinatorResponse) readFrom(r *Reader, version int16, flex bool) 
 	} else {
 		v.Coordinators = v.Coordinators[:0]
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -3504,10 +3458,9 @@ func (v *FindCoordinatorResponseCoordinator) readFrom(r *Reader, version int16, 
 	v.Port = r.Int32()
 	v.ErrorCode = r.Int16()
 	v.ErrorMessage = r.Str(flex, true)
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -3561,7 +3514,7 @@ func (v *JoinGroupRequest) appendTo(dst []byte, version int16, flex bool) []byte
 		dst = AppendStr(dst, v.GroupInstanceID, flex, true)
 	}
 	dst = AppendStr(dst, v.ProtocolType, flex, false)
-	dst = AppendArrayLen(dst, len(v.Protocols), v.Protocols == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Protocols), false, flex)
 	for i := range v.Protocols {
 		dst = v.Protocols[i].appendTo(dst, version, flex)
 	}
@@ -3602,10 +3555,9 @@ func (v *JoinGroupRequest) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.Reason = nil
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -3637,10 +3589,9 @@ func (v *JoinGroupRequestProtocol) appendTo(dst []byte, version int16, flex bool
 func (v *JoinGroupRequestProtocol) readFrom(r *Reader, version int16, flex bool) {
 	v.Name = r.Str(flex, false)
 	v.Metadata = r.Bytes(flex, false)
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -3695,7 +3646,7 @@ func (v *JoinGroupResponse) appendTo(dst []byte, version int16, flex bool) []byt
 		dst = AppendBool(dst, v.SkipAssignment)
 	}
 	dst = AppendStr(dst, v.MemberID, flex, false)
-	dst = AppendArrayLen(dst, len(v.Members), v.Members == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Members), false, flex)
 	for i := range v.Members {
 		dst = v.Members[i].appendTo(dst, version, flex)
 	}
@@ -3734,10 +3685,9 @@ func (v *JoinGroupResponse) readFrom(r *Reader, version int16, flex bool) {
 			v.Members[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -3779,10 +3729,9 @@ func (v *JoinGroupResponseMember) readFrom(r *Reader, version int16, flex bool) 
 		v.GroupInstanceID = nil
 	}
 	v.Metadata = r.Bytes(flex, false)
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -3840,10 +3789,9 @@ func (v *HeartbeatRequest) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.GroupInstanceID = nil
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -3896,10 +3844,9 @@ func (v *HeartbeatResponse) readFrom(r *Reader, version int16, flex bool) {
 		v.ThrottleMs = 0
 	}
 	v.ErrorCode = r.Int16()
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -3939,7 +3886,7 @@ func (v *LeaveGroupRequest) appendTo(dst []byte, version int16, flex bool) []byt
 		dst = AppendStr(dst, v.MemberID, flex, false)
 	}
 	if version >= 3 {
-		dst = AppendArrayLen(dst, len(v.Members), v.Members == nil && false, flex)
+		dst = AppendArrayLen(dst, len(v.Members), false, flex)
 		for i := range v.Members {
 			dst = v.Members[i].appendTo(dst, version, flex)
 		}
@@ -3969,10 +3916,9 @@ func (v *LeaveGroupRequest) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.Members = v.Members[:0]
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -4008,10 +3954,9 @@ func (v *LeaveGroupRequestMember) readFrom(r *Reader, version int16, flex bool) 
 	} else {
 		v.Reason = nil
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -4052,7 +3997,7 @@ func (v *LeaveGroupResponse) appendTo(dst []byte, version int16, flex bool) []by
 	}
 	dst = AppendInt16(dst, v.ErrorCode)
 	if version >= 3 {
-		dst = AppendArrayLen(dst, len(v.Members), v.Members == nil && false, flex)
+		dst = AppendArrayLen(dst, len(v.Members), false, flex)
 		for i := range v.Members {
 			dst = v.Members[i].appendTo(dst, version, flex)
 		}
@@ -4082,10 +4027,9 @@ func (v *LeaveGroupResponse) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.Members = v.Members[:0]
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -4115,10 +4059,9 @@ func (v *LeaveGroupResponseMember) readFrom(r *Reader, version int16, flex bool)
 	v.MemberID = r.Str(flex, false)
 	v.GroupInstanceID = r.Str(flex, true)
 	v.ErrorCode = r.Int16()
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -4170,7 +4113,7 @@ func (v *SyncGroupRequest) appendTo(dst []byte, version int16, flex bool) []byte
 	if version >= 5 {
 		dst = AppendStr(dst, v.ProtocolName, flex, true)
 	}
-	dst = AppendArrayLen(dst, len(v.Assignments), v.Assignments == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Assignments), false, flex)
 	for i := range v.Assignments {
 		dst = v.Assignments[i].appendTo(dst, version, flex)
 	}
@@ -4207,10 +4150,9 @@ func (v *SyncGroupRequest) readFrom(r *Reader, version int16, flex bool) {
 			v.Assignments[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -4241,10 +4183,9 @@ func (v *SyncGroupRequestAssignment) appendTo(dst []byte, version int16, flex bo
 func (v *SyncGroupRequestAssignment) readFrom(r *Reader, version int16, flex bool) {
 	v.MemberID = r.Str(flex, false)
 	v.Assignment = r.Bytes(flex, false)
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -4316,10 +4257,9 @@ func (v *SyncGroupResponse) readFrom(r *Reader, version int16, flex bool) {
 		v.ProtocolName = nil
 	}
 	v.Assignment = r.Bytes(flex, false)
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -4356,7 +4296,7 @@ func (v *DescribeGroupsRequest) ReadFrom(src []byte, version int16) error {
 }
 
 func (v *DescribeGroupsRequest) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = AppendArrayLen(dst, len(v.Groups), v.Groups == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Groups), false, flex)
 	for _, x := range v.Groups {
 		dst = AppendStr(dst, x, flex, false)
 	}
@@ -4383,10 +4323,9 @@ func (v *DescribeGroupsRequest) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.IncludeAuthorizedOperations = false
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -4423,7 +4362,7 @@ func (v *DescribeGroupsResponse) appendTo(dst []byte, version int16, flex bool) 
 	if version >= 1 {
 		dst = AppendInt32(dst, v.ThrottleMs)
 	}
-	dst = AppendArrayLen(dst, len(v.Groups), v.Groups == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Groups), false, flex)
 	for i := range v.Groups {
 		dst = v.Groups[i].appendTo(dst, version, flex)
 	}
@@ -4447,10 +4386,9 @@ func (v *DescribeGroupsResponse) readFrom(r *Reader, version int16, flex bool) {
 			v.Groups[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -4479,7 +4417,7 @@ func (v *DescribeGroupsResponseGroup) appendTo(dst []byte, version int16, flex b
 	dst = AppendStr(dst, v.GroupState, flex, false)
 	dst = AppendStr(dst, v.ProtocolType, flex, false)
 	dst = AppendStr(dst, v.ProtocolData, flex, false)
-	dst = AppendArrayLen(dst, len(v.Members), v.Members == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Members), false, flex)
 	for i := range v.Members {
 		dst = v.Members[i].appendTo(dst, version, flex)
 	}
@@ -4516,10 +4454,9 @@ func (v *DescribeGroupsResponseGroup) readFrom(r *Reader, version int16, flex bo
 	} else {
 		v.AuthorizedOperations = -2147483648
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -4569,10 +4506,9 @@ func (v *DescribeGroupsResponseGroupMember) readFrom(r *Reader, version int16, f
 	v.ClientHost = r.Str(flex, false)
 	v.MemberMetadata = r.Bytes(flex, false)
 	v.MemberAssignment = r.Bytes(flex, false)
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -4611,13 +4547,13 @@ func (v *ListGroupsRequest) ReadFrom(src []byte, version int16) error {
 
 func (v *ListGroupsRequest) appendTo(dst []byte, version int16, flex bool) []byte {
 	if version >= 4 {
-		dst = AppendArrayLen(dst, len(v.StatesFilter), v.StatesFilter == nil && false, flex)
+		dst = AppendArrayLen(dst, len(v.StatesFilter), false, flex)
 		for _, x := range v.StatesFilter {
 			dst = AppendStr(dst, x, flex, false)
 		}
 	}
 	if version >= 5 {
-		dst = AppendArrayLen(dst, len(v.TypesFilter), v.TypesFilter == nil && false, flex)
+		dst = AppendArrayLen(dst, len(v.TypesFilter), false, flex)
 		for _, x := range v.TypesFilter {
 			dst = AppendStr(dst, x, flex, false)
 		}
@@ -4653,10 +4589,9 @@ func (v *ListGroupsRequest) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.TypesFilter = v.TypesFilter[:0]
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -4695,7 +4630,7 @@ func (v *ListGroupsResponse) appendTo(dst []byte, version int16, flex bool) []by
 		dst = AppendInt32(dst, v.ThrottleMs)
 	}
 	dst = AppendInt16(dst, v.ErrorCode)
-	dst = AppendArrayLen(dst, len(v.Groups), v.Groups == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Groups), false, flex)
 	for i := range v.Groups {
 		dst = v.Groups[i].appendTo(dst, version, flex)
 	}
@@ -4720,10 +4655,9 @@ func (v *ListGroupsResponse) readFrom(r *Reader, version int16, flex bool) {
 			v.Groups[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -4768,10 +4702,9 @@ func (v *ListGroupsResponseGroup) readFrom(r *Reader, version int16, flex bool) 
 	} else {
 		v.GroupType = nil
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -4815,10 +4748,9 @@ func (v *SaslHandshakeRequest) appendTo(dst []byte, version int16, flex bool) []
 
 func (v *SaslHandshakeRequest) readFrom(r *Reader, version int16, flex bool) {
 	v.Mechanism = r.Str(flex, false)
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -4852,7 +4784,7 @@ func (v *SaslHandshakeResponse) ReadFrom(src []byte, version int16) error {
 
 func (v *SaslHandshakeResponse) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendInt16(dst, v.ErrorCode)
-	dst = AppendArrayLen(dst, len(v.Mechanisms), v.Mechanisms == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Mechanisms), false, flex)
 	for _, x := range v.Mechanisms {
 		dst = AppendStr(dst, x, flex, false)
 	}
@@ -4872,10 +4804,9 @@ func (v *SaslHandshakeResponse) readFrom(r *Reader, version int16, flex bool) {
 			v.Mechanisms[i] = r.Str(flex, false)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -4950,10 +4881,9 @@ func (v *ApiVersionsRequest) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.NodeID = -1
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -4995,7 +4925,7 @@ func (v *ApiVersionsResponse) ReadFrom(src []byte, version int16) error {
 
 func (v *ApiVersionsResponse) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendInt16(dst, v.ErrorCode)
-	dst = AppendArrayLen(dst, len(v.ApiKeys), v.ApiKeys == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.ApiKeys), false, flex)
 	for i := range v.ApiKeys {
 		dst = v.ApiKeys[i].appendTo(dst, version, flex)
 	}
@@ -5019,7 +4949,7 @@ func (v *ApiVersionsResponse) appendTo(dst []byte, version int16, flex bool) []b
 		dst = AppendUvarint(dst, n)
 		if len(v.SupportedFeatures) != 0 {
 			start := len(dst)
-			dst = AppendArrayLen(dst, len(v.SupportedFeatures), v.SupportedFeatures == nil && false, flex)
+			dst = AppendArrayLen(dst, len(v.SupportedFeatures), false, flex)
 			for i := range v.SupportedFeatures {
 				dst = v.SupportedFeatures[i].appendTo(dst, version, flex)
 			}
@@ -5032,7 +4962,7 @@ func (v *ApiVersionsResponse) appendTo(dst []byte, version int16, flex bool) []b
 		}
 		if len(v.FinalizedFeatures) != 0 {
 			start := len(dst)
-			dst = AppendArrayLen(dst, len(v.FinalizedFeatures), v.FinalizedFeatures == nil && false, flex)
+			dst = AppendArrayLen(dst, len(v.FinalizedFeatures), false, flex)
 			for i := range v.FinalizedFeatures {
 				dst = v.FinalizedFeatures[i].appendTo(dst, version, flex)
 			}
@@ -5135,10 +5065,9 @@ func (v *ApiVersionsResponseApiKey) readFrom(r *Reader, version int16, flex bool
 	v.APIKey = r.Int16()
 	v.MinVersion = r.Int16()
 	v.MaxVersion = r.Int16()
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -5168,10 +5097,9 @@ func (v *ApiVersionsResponseFeature) readFrom(r *Reader, version int16, flex boo
 	v.Name = r.Str(flex, false)
 	v.MinVersion = r.Int16()
 	v.MaxVersion = r.Int16()
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -5201,10 +5129,9 @@ func (v *ApiVersionsResponseFinalized) readFrom(r *Reader, version int16, flex b
 	v.Name = r.Str(flex, false)
 	v.MaxVersionLevel = r.Int16()
 	v.MinVersionLevel = r.Int16()
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -5240,7 +5167,7 @@ func (v *CreateTopicsRequest) ReadFrom(src []byte, version int16) error {
 }
 
 func (v *CreateTopicsRequest) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = AppendArrayLen(dst, len(v.Topics), v.Topics == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Topics), false, flex)
 	for i := range v.Topics {
 		dst = v.Topics[i].appendTo(dst, version, flex)
 	}
@@ -5269,10 +5196,9 @@ func (v *CreateTopicsRequest) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.ValidateOnly = false
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -5294,11 +5220,11 @@ func (v *CreateTopicsRequestTopic) appendTo(dst []byte, version int16, flex bool
 	dst = AppendStr(dst, v.Name, flex, false)
 	dst = AppendInt32(dst, v.NumPartitions)
 	dst = AppendInt16(dst, v.ReplicationFactor)
-	dst = AppendArrayLen(dst, len(v.Assignments), v.Assignments == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Assignments), false, flex)
 	for i := range v.Assignments {
 		dst = v.Assignments[i].appendTo(dst, version, flex)
 	}
-	dst = AppendArrayLen(dst, len(v.Configs), v.Configs == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Configs), false, flex)
 	for i := range v.Configs {
 		dst = v.Configs[i].appendTo(dst, version, flex)
 	}
@@ -5328,10 +5254,9 @@ func (v *CreateTopicsRequestTopic) readFrom(r *Reader, version int16, flex bool)
 			v.Configs[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -5350,7 +5275,7 @@ type CreateTopicsRequestTopicAssignment struct {
 
 func (v *CreateTopicsRequestTopicAssignment) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendInt32(dst, v.PartitionIndex)
-	dst = AppendArrayLen(dst, len(v.BrokerIDs), v.BrokerIDs == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.BrokerIDs), false, flex)
 	for _, x := range v.BrokerIDs {
 		dst = AppendInt32(dst, x)
 	}
@@ -5370,10 +5295,9 @@ func (v *CreateTopicsRequestTopicAssignment) readFrom(r *Reader, version int16, 
 			v.BrokerIDs[i] = r.Int32()
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -5399,10 +5323,9 @@ func (v *CreateTopicsRequestTopicConfig) appendTo(dst []byte, version int16, fle
 func (v *CreateTopicsRequestTopicConfig) readFrom(r *Reader, version int16, flex bool) {
 	v.Name = r.Str(flex, false)
 	v.Value = r.Str(flex, true)
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -5439,7 +5362,7 @@ func (v *CreateTopicsResponse) appendTo(dst []byte, version int16, flex bool) []
 	if version >= 2 {
 		dst = AppendInt32(dst, v.ThrottleMs)
 	}
-	dst = AppendArrayLen(dst, len(v.Topics), v.Topics == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Topics), false, flex)
 	for i := range v.Topics {
 		dst = v.Topics[i].appendTo(dst, version, flex)
 	}
@@ -5463,10 +5386,9 @@ func (v *CreateTopicsResponse) readFrom(r *Reader, version int16, flex bool) {
 			v.Topics[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -5502,7 +5424,7 @@ func (v *CreateTopicsResponseTopic) appendTo(dst []byte, version int16, flex boo
 		dst = AppendInt16(dst, v.ReplicationFactor)
 	}
 	if version >= 5 {
-		dst = AppendArrayLen(dst, len(v.Configs), v.Configs == nil && true, flex)
+		dst = AppendArrayLen(dst, len(v.Configs), v.Configs == nil, flex)
 		for i := range v.Configs {
 			dst = v.Configs[i].appendTo(dst, version, flex)
 		}
@@ -5611,10 +5533,9 @@ func (v *CreateTopicsResponseTopicConfig) readFrom(r *Reader, version int16, fle
 	v.ReadOnly = r.Bool()
 	v.ConfigSource = r.Int8()
 	v.IsSensitive = r.Bool()
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -5653,13 +5574,13 @@ func (v *DeleteTopicsRequest) ReadFrom(src []byte, version int16) error {
 
 func (v *DeleteTopicsRequest) appendTo(dst []byte, version int16, flex bool) []byte {
 	if version <= 5 {
-		dst = AppendArrayLen(dst, len(v.TopicNames), v.TopicNames == nil && false, flex)
+		dst = AppendArrayLen(dst, len(v.TopicNames), false, flex)
 		for _, x := range v.TopicNames {
 			dst = AppendStr(dst, x, flex, false)
 		}
 	}
 	if version >= 6 {
-		dst = AppendArrayLen(dst, len(v.Topics), v.Topics == nil && false, flex)
+		dst = AppendArrayLen(dst, len(v.Topics), false, flex)
 		for i := range v.Topics {
 			dst = v.Topics[i].appendTo(dst, version, flex)
 		}
@@ -5697,10 +5618,9 @@ func (v *DeleteTopicsRequest) readFrom(r *Reader, version int16, flex bool) {
 		v.Topics = v.Topics[:0]
 	}
 	v.TimeoutMs = r.Int32()
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -5727,10 +5647,9 @@ func (v *DeleteTopicsRequestTopic) appendTo(dst []byte, version int16, flex bool
 func (v *DeleteTopicsRequestTopic) readFrom(r *Reader, version int16, flex bool) {
 	v.Name = r.Str(flex, true)
 	v.TopicID = r.UUID()
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -5767,7 +5686,7 @@ func (v *DeleteTopicsResponse) appendTo(dst []byte, version int16, flex bool) []
 	if version >= 1 {
 		dst = AppendInt32(dst, v.ThrottleMs)
 	}
-	dst = AppendArrayLen(dst, len(v.Responses), v.Responses == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Responses), false, flex)
 	for i := range v.Responses {
 		dst = v.Responses[i].appendTo(dst, version, flex)
 	}
@@ -5791,10 +5710,9 @@ func (v *DeleteTopicsResponse) readFrom(r *Reader, version int16, flex bool) {
 			v.Responses[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -5838,10 +5756,9 @@ func (v *DeleteTopicsResponseResult) readFrom(r *Reader, version int16, flex boo
 	} else {
 		v.ErrorMessage = nil
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -5877,7 +5794,7 @@ func (v *DeleteRecordsRequest) ReadFrom(src []byte, version int16) error {
 }
 
 func (v *DeleteRecordsRequest) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = AppendArrayLen(dst, len(v.Topics), v.Topics == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Topics), false, flex)
 	for i := range v.Topics {
 		dst = v.Topics[i].appendTo(dst, version, flex)
 	}
@@ -5898,10 +5815,9 @@ func (v *DeleteRecordsRequest) readFrom(r *Reader, version int16, flex bool) {
 		}
 	}
 	v.TimeoutMs = r.Int32()
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -5917,7 +5833,7 @@ type DeleteRecordsRequestTopic struct {
 
 func (v *DeleteRecordsRequestTopic) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendStr(dst, v.Name, flex, false)
-	dst = AppendArrayLen(dst, len(v.Partitions), v.Partitions == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Partitions), false, flex)
 	for i := range v.Partitions {
 		dst = v.Partitions[i].appendTo(dst, version, flex)
 	}
@@ -5937,10 +5853,9 @@ func (v *DeleteRecordsRequestTopic) readFrom(r *Reader, version int16, flex bool
 			v.Partitions[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -5966,10 +5881,9 @@ func (v *DeleteRecordsRequestTopicPartition) appendTo(dst []byte, version int16,
 func (v *DeleteRecordsRequestTopicPartition) readFrom(r *Reader, version int16, flex bool) {
 	v.Index = r.Int32()
 	v.Offset = r.Int64()
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -6004,7 +5918,7 @@ func (v *DeleteRecordsResponse) ReadFrom(src []byte, version int16) error {
 
 func (v *DeleteRecordsResponse) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendInt32(dst, v.ThrottleMs)
-	dst = AppendArrayLen(dst, len(v.Topics), v.Topics == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Topics), false, flex)
 	for i := range v.Topics {
 		dst = v.Topics[i].appendTo(dst, version, flex)
 	}
@@ -6024,10 +5938,9 @@ func (v *DeleteRecordsResponse) readFrom(r *Reader, version int16, flex bool) {
 			v.Topics[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -6043,7 +5956,7 @@ type DeleteRecordsResponseTopic struct {
 
 func (v *DeleteRecordsResponseTopic) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendStr(dst, v.Name, flex, false)
-	dst = AppendArrayLen(dst, len(v.Partitions), v.Partitions == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Partitions), false, flex)
 	for i := range v.Partitions {
 		dst = v.Partitions[i].appendTo(dst, version, flex)
 	}
@@ -6063,10 +5976,9 @@ func (v *DeleteRecordsResponseTopic) readFrom(r *Reader, version int16, flex boo
 			v.Partitions[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -6095,10 +6007,9 @@ func (v *DeleteRecordsResponseTopicPartition) readFrom(r *Reader, version int16,
 	v.Index = r.Int32()
 	v.LowWatermark = r.Int64()
 	v.ErrorCode = r.Int16()
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -6162,10 +6073,9 @@ func (v *InitProducerIDRequest) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.ProducerEpoch = -1
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -6218,10 +6128,9 @@ func (v *InitProducerIDResponse) readFrom(r *Reader, version int16, flex bool) {
 	v.ErrorCode = r.Int16()
 	v.ProducerID = r.Int64()
 	v.ProducerEpoch = r.Int16()
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -6258,7 +6167,7 @@ func (v *DescribeConfigsRequest) ReadFrom(src []byte, version int16) error {
 }
 
 func (v *DescribeConfigsRequest) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = AppendArrayLen(dst, len(v.Resources), v.Resources == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Resources), false, flex)
 	for i := range v.Resources {
 		dst = v.Resources[i].appendTo(dst, version, flex)
 	}
@@ -6293,10 +6202,9 @@ func (v *DescribeConfigsRequest) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.IncludeDocumentation = false
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -6315,7 +6223,7 @@ type DescribeConfigsRequestResource struct {
 func (v *DescribeConfigsRequestResource) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendInt8(dst, v.ResourceType)
 	dst = AppendStr(dst, v.ResourceName, flex, false)
-	dst = AppendArrayLen(dst, len(v.ConfigurationKeys), v.ConfigurationKeys == nil && true, flex)
+	dst = AppendArrayLen(dst, len(v.ConfigurationKeys), v.ConfigurationKeys == nil, flex)
 	for _, x := range v.ConfigurationKeys {
 		dst = AppendStr(dst, x, flex, false)
 	}
@@ -6336,10 +6244,9 @@ func (v *DescribeConfigsRequestResource) readFrom(r *Reader, version int16, flex
 			v.ConfigurationKeys[i] = r.Str(flex, false)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -6375,7 +6282,7 @@ func (v *DescribeConfigsResponse) ReadFrom(src []byte, version int16) error {
 
 func (v *DescribeConfigsResponse) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendInt32(dst, v.ThrottleMs)
-	dst = AppendArrayLen(dst, len(v.Results), v.Results == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Results), false, flex)
 	for i := range v.Results {
 		dst = v.Results[i].appendTo(dst, version, flex)
 	}
@@ -6395,10 +6302,9 @@ func (v *DescribeConfigsResponse) readFrom(r *Reader, version int16, flex bool) 
 			v.Results[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -6420,7 +6326,7 @@ func (v *DescribeConfigsResponseResult) appendTo(dst []byte, version int16, flex
 	dst = AppendStr(dst, v.ErrorMessage, flex, true)
 	dst = AppendInt8(dst, v.ResourceType)
 	dst = AppendStr(dst, v.ResourceName, flex, false)
-	dst = AppendArrayLen(dst, len(v.Configs), v.Configs == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Configs), false, flex)
 	for i := range v.Configs {
 		dst = v.Configs[i].appendTo(dst, version, flex)
 	}
@@ -6443,10 +6349,9 @@ func (v *DescribeConfigsResponseResult) readFrom(r *Reader, version int16, flex 
 			v.Configs[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -6482,7 +6387,7 @@ func (v *DescribeConfigsResponseResultConfig) appendTo(dst []byte, version int16
 	}
 	dst = AppendBool(dst, v.IsSensitive)
 	if version >= 1 {
-		dst = AppendArrayLen(dst, len(v.Synonyms), v.Synonyms == nil && false, flex)
+		dst = AppendArrayLen(dst, len(v.Synonyms), false, flex)
 		for i := range v.Synonyms {
 			dst = v.Synonyms[i].appendTo(dst, version, flex)
 		}
@@ -6536,10 +6441,9 @@ func (v *DescribeConfigsResponseResultConfig) readFrom(r *Reader, version int16,
 	} else {
 		v.Documentation = nil
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -6575,10 +6479,9 @@ func (v *DescribeConfigsResponseResultConfigSynonym) readFrom(r *Reader, version
 	v.Name = r.Str(flex, false)
 	v.Value = r.Str(flex, true)
 	v.Source = r.Int8()
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -6613,7 +6516,7 @@ func (v *AlterConfigsRequest) ReadFrom(src []byte, version int16) error {
 }
 
 func (v *AlterConfigsRequest) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = AppendArrayLen(dst, len(v.Resources), v.Resources == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Resources), false, flex)
 	for i := range v.Resources {
 		dst = v.Resources[i].appendTo(dst, version, flex)
 	}
@@ -6634,10 +6537,9 @@ func (v *AlterConfigsRequest) readFrom(r *Reader, version int16, flex bool) {
 		}
 	}
 	v.ValidateOnly = r.Bool()
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -6655,7 +6557,7 @@ type AlterConfigsRequestResource struct {
 func (v *AlterConfigsRequestResource) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendInt8(dst, v.ResourceType)
 	dst = AppendStr(dst, v.ResourceName, flex, false)
-	dst = AppendArrayLen(dst, len(v.Configs), v.Configs == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Configs), false, flex)
 	for i := range v.Configs {
 		dst = v.Configs[i].appendTo(dst, version, flex)
 	}
@@ -6676,10 +6578,9 @@ func (v *AlterConfigsRequestResource) readFrom(r *Reader, version int16, flex bo
 			v.Configs[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -6706,10 +6607,9 @@ func (v *AlterConfigsRequestResourceConfig) appendTo(dst []byte, version int16, 
 func (v *AlterConfigsRequestResourceConfig) readFrom(r *Reader, version int16, flex bool) {
 	v.Name = r.Str(flex, false)
 	v.Value = r.Str(flex, true)
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -6744,7 +6644,7 @@ func (v *AlterConfigsResponse) ReadFrom(src []byte, version int16) error {
 
 func (v *AlterConfigsResponse) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendInt32(dst, v.ThrottleMs)
-	dst = AppendArrayLen(dst, len(v.Responses), v.Responses == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Responses), false, flex)
 	for i := range v.Responses {
 		dst = v.Responses[i].appendTo(dst, version, flex)
 	}
@@ -6764,10 +6664,9 @@ func (v *AlterConfigsResponse) readFrom(r *Reader, version int16, flex bool) {
 			v.Responses[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -6799,10 +6698,9 @@ func (v *AlterConfigsResponseResult) readFrom(r *Reader, version int16, flex boo
 	v.ErrorMessage = r.Str(flex, true)
 	v.ResourceType = r.Int8()
 	v.ResourceName = r.Str(flex, false)
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -6846,10 +6744,9 @@ func (v *SaslAuthenticateRequest) appendTo(dst []byte, version int16, flex bool)
 
 func (v *SaslAuthenticateRequest) readFrom(r *Reader, version int16, flex bool) {
 	v.AuthBytes = r.Bytes(flex, false)
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -6905,10 +6802,9 @@ func (v *SaslAuthenticateResponse) readFrom(r *Reader, version int16, flex bool)
 	} else {
 		v.SessionLifetimeMs = 0
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -6945,7 +6841,7 @@ func (v *CreatePartitionsRequest) ReadFrom(src []byte, version int16) error {
 }
 
 func (v *CreatePartitionsRequest) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = AppendArrayLen(dst, len(v.Topics), v.Topics == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Topics), false, flex)
 	for i := range v.Topics {
 		dst = v.Topics[i].appendTo(dst, version, flex)
 	}
@@ -6968,10 +6864,9 @@ func (v *CreatePartitionsRequest) readFrom(r *Reader, version int16, flex bool) 
 	}
 	v.TimeoutMs = r.Int32()
 	v.ValidateOnly = r.Bool()
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -6990,7 +6885,7 @@ type CreatePartitionsRequestTopic struct {
 func (v *CreatePartitionsRequestTopic) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendStr(dst, v.Name, flex, false)
 	dst = AppendInt32(dst, v.Count)
-	dst = AppendArrayLen(dst, len(v.Assignments), v.Assignments == nil && true, flex)
+	dst = AppendArrayLen(dst, len(v.Assignments), v.Assignments == nil, flex)
 	for i := range v.Assignments {
 		dst = v.Assignments[i].appendTo(dst, version, flex)
 	}
@@ -7011,10 +6906,9 @@ func (v *CreatePartitionsRequestTopic) readFrom(r *Reader, version int16, flex b
 			v.Assignments[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -7029,7 +6923,7 @@ type CreatePartitionsRequestTopicAssignment struct {
 }
 
 func (v *CreatePartitionsRequestTopicAssignment) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = AppendArrayLen(dst, len(v.BrokerIDs), v.BrokerIDs == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.BrokerIDs), false, flex)
 	for _, x := range v.BrokerIDs {
 		dst = AppendInt32(dst, x)
 	}
@@ -7048,10 +6942,9 @@ func (v *CreatePartitionsRequestTopicAssignment) readFrom(r *Reader, version int
 			v.BrokerIDs[i] = r.Int32()
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -7085,7 +6978,7 @@ func (v *CreatePartitionsResponse) ReadFrom(src []byte, version int16) error {
 
 func (v *CreatePartitionsResponse) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendInt32(dst, v.ThrottleMs)
-	dst = AppendArrayLen(dst, len(v.Results), v.Results == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Results), false, flex)
 	for i := range v.Results {
 		dst = v.Results[i].appendTo(dst, version, flex)
 	}
@@ -7105,10 +6998,9 @@ func (v *CreatePartitionsResponse) readFrom(r *Reader, version int16, flex bool)
 			v.Results[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -7137,10 +7029,9 @@ func (v *CreatePartitionsResponseResult) readFrom(r *Reader, version int16, flex
 	v.Name = r.Str(flex, false)
 	v.ErrorCode = r.Int16()
 	v.ErrorMessage = r.Str(flex, true)
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -7174,7 +7065,7 @@ func (v *DeleteGroupsRequest) ReadFrom(src []byte, version int16) error {
 }
 
 func (v *DeleteGroupsRequest) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = AppendArrayLen(dst, len(v.GroupsNames), v.GroupsNames == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.GroupsNames), false, flex)
 	for _, x := range v.GroupsNames {
 		dst = AppendStr(dst, x, flex, false)
 	}
@@ -7193,10 +7084,9 @@ func (v *DeleteGroupsRequest) readFrom(r *Reader, version int16, flex bool) {
 			v.GroupsNames[i] = r.Str(flex, false)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -7230,7 +7120,7 @@ func (v *DeleteGroupsResponse) ReadFrom(src []byte, version int16) error {
 
 func (v *DeleteGroupsResponse) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendInt32(dst, v.ThrottleMs)
-	dst = AppendArrayLen(dst, len(v.Results), v.Results == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Results), false, flex)
 	for i := range v.Results {
 		dst = v.Results[i].appendTo(dst, version, flex)
 	}
@@ -7250,10 +7140,9 @@ func (v *DeleteGroupsResponse) readFrom(r *Reader, version int16, flex bool) {
 			v.Results[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -7288,10 +7177,9 @@ func (v *DeleteGroupsResponseResult) readFrom(r *Reader, version int16, flex boo
 	} else {
 		v.ErrorMessage = nil
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -7326,7 +7214,7 @@ func (v *IncrementalAlterConfigsRequest) ReadFrom(src []byte, version int16) err
 }
 
 func (v *IncrementalAlterConfigsRequest) appendTo(dst []byte, version int16, flex bool) []byte {
-	dst = AppendArrayLen(dst, len(v.Resources), v.Resources == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Resources), false, flex)
 	for i := range v.Resources {
 		dst = v.Resources[i].appendTo(dst, version, flex)
 	}
@@ -7347,10 +7235,9 @@ func (v *IncrementalAlterConfigsRequest) readFrom(r *Reader, version int16, flex
 		}
 	}
 	v.ValidateOnly = r.Bool()
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -7368,7 +7255,7 @@ type IncrementalAlterConfigsRequestResource struct {
 func (v *IncrementalAlterConfigsRequestResource) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendInt8(dst, v.ResourceType)
 	dst = AppendStr(dst, v.ResourceName, flex, false)
-	dst = AppendArrayLen(dst, len(v.Configs), v.Configs == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Configs), false, flex)
 	for i := range v.Configs {
 		dst = v.Configs[i].appendTo(dst, version, flex)
 	}
@@ -7389,10 +7276,9 @@ func (v *IncrementalAlterConfigsRequestResource) readFrom(r *Reader, version int
 			v.Configs[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -7422,10 +7308,9 @@ func (v *IncrementalAlterConfigsRequestResourceConfig) readFrom(r *Reader, versi
 	v.Name = r.Str(flex, false)
 	v.ConfigOperation = r.Int8()
 	v.Value = r.Str(flex, true)
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -7461,7 +7346,7 @@ func (v *IncrementalAlterConfigsResponse) ReadFrom(src []byte, version int16) er
 
 func (v *IncrementalAlterConfigsResponse) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendInt32(dst, v.ThrottleMs)
-	dst = AppendArrayLen(dst, len(v.Responses), v.Responses == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Responses), false, flex)
 	for i := range v.Responses {
 		dst = v.Responses[i].appendTo(dst, version, flex)
 	}
@@ -7481,10 +7366,9 @@ func (v *IncrementalAlterConfigsResponse) readFrom(r *Reader, version int16, fle
 			v.Responses[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -7516,10 +7400,9 @@ func (v *IncrementalAlterConfigsResponseResult) readFrom(r *Reader, version int1
 	v.ErrorMessage = r.Str(flex, true)
 	v.ResourceType = r.Int8()
 	v.ResourceName = r.Str(flex, false)
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -7556,7 +7439,7 @@ func (v *OffsetDeleteRequest) ReadFrom(src []byte, version int16) error {
 
 func (v *OffsetDeleteRequest) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendStr(dst, v.GroupID, flex, false)
-	dst = AppendArrayLen(dst, len(v.Topics), v.Topics == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Topics), false, flex)
 	for i := range v.Topics {
 		dst = v.Topics[i].appendTo(dst, version, flex)
 	}
@@ -7576,10 +7459,9 @@ func (v *OffsetDeleteRequest) readFrom(r *Reader, version int16, flex bool) {
 			v.Topics[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -7595,7 +7477,7 @@ type OffsetDeleteRequestTopic struct {
 
 func (v *OffsetDeleteRequestTopic) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendStr(dst, v.Name, flex, false)
-	dst = AppendArrayLen(dst, len(v.Partitions), v.Partitions == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Partitions), false, flex)
 	for i := range v.Partitions {
 		dst = v.Partitions[i].appendTo(dst, version, flex)
 	}
@@ -7615,10 +7497,9 @@ func (v *OffsetDeleteRequestTopic) readFrom(r *Reader, version int16, flex bool)
 			v.Partitions[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -7641,10 +7522,9 @@ func (v *OffsetDeleteRequestTopicPartition) appendTo(dst []byte, version int16, 
 
 func (v *OffsetDeleteRequestTopicPartition) readFrom(r *Reader, version int16, flex bool) {
 	v.Index = r.Int32()
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -7680,7 +7560,7 @@ func (v *OffsetDeleteResponse) ReadFrom(src []byte, version int16) error {
 func (v *OffsetDeleteResponse) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendInt16(dst, v.ErrorCode)
 	dst = AppendInt32(dst, v.ThrottleMs)
-	dst = AppendArrayLen(dst, len(v.Topics), v.Topics == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Topics), false, flex)
 	for i := range v.Topics {
 		dst = v.Topics[i].appendTo(dst, version, flex)
 	}
@@ -7701,10 +7581,9 @@ func (v *OffsetDeleteResponse) readFrom(r *Reader, version int16, flex bool) {
 			v.Topics[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -7721,7 +7600,7 @@ type OffsetDeleteResponseTopic struct {
 
 func (v *OffsetDeleteResponseTopic) appendTo(dst []byte, version int16, flex bool) []byte {
 	dst = AppendStr(dst, v.Name, flex, false)
-	dst = AppendArrayLen(dst, len(v.Partitions), v.Partitions == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Partitions), false, flex)
 	for i := range v.Partitions {
 		dst = v.Partitions[i].appendTo(dst, version, flex)
 	}
@@ -7741,10 +7620,9 @@ func (v *OffsetDeleteResponseTopic) readFrom(r *Reader, version int16, flex bool
 			v.Partitions[i].readFrom(r, version, flex)
 		}
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -7770,10 +7648,9 @@ func (v *OffsetDeleteResponseTopicPartition) appendTo(dst []byte, version int16,
 func (v *OffsetDeleteResponseTopicPartition) readFrom(r *Reader, version int16, flex bool) {
 	v.Index = r.Int32()
 	v.ErrorCode = r.Int16()
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -7833,10 +7710,9 @@ func (v *DescribeClusterRequest) readFrom(r *Reader, version int16, flex bool) {
 	} else {
 		v.IncludeFencedBrokers = false
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -7885,7 +7761,7 @@ func (v *DescribeClusterResponse) appendTo(dst []byte, version int16, flex bool)
 	}
 	dst = AppendStr(dst, v.ClusterID, flex, false)
 	dst = AppendInt32(dst, v.ControllerID)
-	dst = AppendArrayLen(dst, len(v.Brokers), v.Brokers == nil && false, flex)
+	dst = AppendArrayLen(dst, len(v.Brokers), false, flex)
 	for i := range v.Brokers {
 		dst = v.Brokers[i].appendTo(dst, version, flex)
 	}
@@ -7916,10 +7792,9 @@ func (v *DescribeClusterResponse) readFrom(r *Reader, version int16, flex bool) 
 		}
 	}
 	v.ClusterAuthorizedOperations = r.Int32()
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.
@@ -7966,10 +7841,9 @@ func (v *DescribeClusterResponseBroker) readFrom(r *Reader, version int16, flex 
 	} else {
 		v.IsFenced = false
 	}
-	if !flex {
-		return
+	if flex {
+		r.skipTags()
 	}
-	r.skipTags()
 }
 
 // Default sets every field of v to its value when absent.

@@ -218,6 +218,18 @@ func SetPartitionLeaderEpoch(raw []byte, epoch int32) {
 	binary.BigEndian.PutUint32(raw[offLeaderEpoch:], uint32(epoch))
 }
 
+// SetLogAppendTime stamps a batch with the broker's append time, for topics
+// with message.timestamp.type=LogAppendTime: it sets the timestamp-type bit
+// and the max timestamp (consumers read every record's timestamp as that
+// value) and recomputes the CRC, which covers both. REQUIRES: raw is a
+// whole batch that Next accepted.
+func SetLogAppendTime(raw []byte, ts int64) {
+	attrs := binary.BigEndian.Uint16(raw[offAttributes:]) | uint16(AttrLogAppendTime)
+	binary.BigEndian.PutUint16(raw[offAttributes:], attrs)
+	binary.BigEndian.PutUint64(raw[offMaxTime:], uint64(ts))
+	binary.BigEndian.PutUint32(raw[offCRC:], crc32.Checksum(raw[offAttributes:], castagnoli))
+}
+
 // Record is one record, its slices aliasing the (decompressed) records
 // section.
 type Record struct {

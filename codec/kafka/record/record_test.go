@@ -326,3 +326,15 @@ func TestErrorCode(t *testing.T) {
 		t.Fatalf("ErrTooLarge maps to %v", got)
 	}
 }
+
+func TestSetLogAppendTime(t *testing.T) {
+	enc := testBatchBytes(t, Gzip)
+	SetLogAppendTime(enc, 1_800_000_000_000)
+	b, _, err := Next(enc)
+	if err != nil {
+		t.Fatalf("after SetLogAppendTime: %v", err)
+	}
+	if !b.LogAppendTime() || b.MaxTimestamp != 1_800_000_000_000 || b.Compression() != Gzip {
+		t.Fatalf("got %+v", b.Header)
+	}
+}

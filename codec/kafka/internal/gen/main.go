@@ -385,7 +385,15 @@ func (e *emitter) appendField(fd *field) {
 		e.p("%s", appendOne(fd, x, nullExpr(fd)))
 		return
 	}
-	e.p("dst = AppendArrayLen(dst, len(%s), %s == nil && %s, flex)", x, x, nullExpr(fd))
+	null := "false"
+	switch ne := nullExpr(fd); ne {
+	case "true":
+		null = x + " == nil"
+	case "false":
+	default:
+		null = x + " == nil && " + ne
+	}
+	e.p("dst = AppendArrayLen(dst, len(%s), %s, flex)", x, null)
 	if fd.goType != "" {
 		e.p("for i := range %s {\n%s\n}", x, appendOne(fd, x+"[i]", "false"))
 	} else {
@@ -505,10 +513,10 @@ func (e *emitter) methods(name string, fields []*field) {
 	for _, fd := range tagged {
 		e.p("%s", defaultStmt(fd))
 	}
-	e.p("if !flex {\nreturn\n}")
 	if len(tagged) == 0 {
-		e.p("r.skipTags()\n}\n")
+		e.p("if flex {\nr.skipTags()\n}\n}\n")
 	} else {
+		e.p("if !flex {\nreturn\n}")
 		e.p("for n := r.tagCount(); n > 0 && r.err == nil; n-- {")
 		e.p("tag := r.Uvarint()\nsub := Reader{src: r.Span(int(r.Uvarint()))}\nswitch tag {")
 		for _, fd := range tagged {
