@@ -49,6 +49,9 @@ type Reader struct {
 	err    error
 }
 
+// NewReader returns a Reader over src.
+func NewReader(src []byte) Reader { return Reader{src: src} }
+
 // Err returns ErrTruncated or ErrMalformed after a failed read, else nil.
 func (r *Reader) Err() error { return r.err }
 
