@@ -120,8 +120,9 @@ type ListenerConfig struct {
 	TLS *tls.Config
 	// WSPath is the HTTP path of the WebSocket endpoint. Default "/".
 	WSPath string
-	// WSSubprotocols are negotiated in order of the client's offer; a client
-	// offering none of them is still accepted with no subprotocol.
+	// WSSubprotocols: the first of these, in this order, that the client
+	// offers is chosen; a client offering none of them is still accepted,
+	// with no subprotocol.
 	WSSubprotocols []string
 	// WSOriginPatterns authorizes cross-origin browsers (see
 	// websocket.AcceptOptions.OriginPatterns). Clients without Origin pass.
