@@ -255,6 +255,9 @@ func TestClusterMinorityCannotCommit(t *testing.T) {
 		t.Fatalf("minority Get = %v; want ErrTimeout", err)
 	}
 
+	if c.net.Dropped() == 0 {
+		t.Fatalf("the partition dropped no message")
+	}
 	c.net.Heal()
 	// The minority's uncommitted write never surfaces; node 1 catches up.
 	harness.WaitFor(t, 10*time.Second, "node 1 to see the majority's write", func() bool {
@@ -406,4 +409,18 @@ func TestClusterMembershipChange(t *testing.T) {
 	// because 4 votes.
 	putRetry(t, c.nodes[3], "after", "removal")
 	requireGet(t, c.nodes[4], "after", "removal")
+}
+
+// TestClusterSlowNetwork delays every message by 30ms (longer than a
+// heartbeat): elections settle and writes and reads still complete.
+func TestClusterSlowNetwork(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	c.net.SetDelay(30 * time.Millisecond)
+	for _, g := range Groups {
+		c.leader(g)
+	}
+	for id := uint64(1); id <= 3; id++ {
+		putRetry(t, c.nodes[id], fmt.Sprint("slow", id), "v")
+	}
+	requireGet(t, c.nodes[2], "slow3", "v")
 }

@@ -32,6 +32,7 @@ const linkQueue = 4096
 type memEnvelope struct {
 	group GroupID
 	msg   *pb.Message
+	sent  time.Time
 }
 
 // NewMemNetwork returns an empty network.
@@ -81,7 +82,7 @@ func (n *MemNetwork) Heal() {
 	n.mu.Unlock()
 }
 
-// SetDelay delays every delivery by d.
+// SetDelay makes every message arrive d after it was sent.
 func (n *MemNetwork) SetDelay(d time.Duration) {
 	n.mu.Lock()
 	n.delay = d
@@ -134,7 +135,7 @@ func (n *MemNetwork) send(from uint64, g GroupID, m *pb.Message) {
 	}
 	n.mu.Unlock()
 	select {
-	case q <- memEnvelope{g, m}:
+	case q <- memEnvelope{g, m, time.Now()}:
 	default:
 		n.lost(key, g, m)
 	}
@@ -165,8 +166,10 @@ func (n *MemNetwork) deliver(key [2]uint64, q chan memEnvelope) {
 		n.mu.Lock()
 		delay := n.delay
 		n.mu.Unlock()
-		if delay > 0 {
-			t := time.NewTimer(delay)
+		// Latency, not a rate limit: each message arrives delay after it was
+		// sent, so messages in flight overlap.
+		if wait := time.Until(env.sent.Add(delay)); delay > 0 && wait > 0 {
+			t := time.NewTimer(wait)
 			select {
 			case <-n.stopc:
 				t.Stop()
