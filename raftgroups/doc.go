@@ -19,8 +19,12 @@
 //     counts robustmq_raft_inbox_dropped_total.
 //
 // Lock order: Group.mu (queues, pending waiters) is never held while calling
-// into raft, the state machine or the transport. Storage.mu and kv.mu are
-// leaves.
+// into raft, the state machine or the transport, so a transport may report
+// back (Receiver) from inside Send. Storage.mu and kv.mu are leaves.
+//
+// Metrics (label group): robustmq_raft_proposals_total,
+// robustmq_raft_propose_seconds, robustmq_raft_inbox_dropped_total,
+// robustmq_raft_snapshots_total, robustmq_raft_leader_changes_total.
 //
 // # The Ready contract
 //
@@ -40,7 +44,7 @@
 //     rn.ApplyConfChange), notifying local waiters with each command's result.
 //  6. rn.Advance(rd), then serve ReadIndex reads whose index is applied and
 //     take a snapshot if Config.SnapshotEntries entries were applied since the
-//     last one.
+//     last one or a membership change was applied.
 //
 // Because entries are synced before anything is sent and before they can be
 // committed, a proposal reported committed is on a quorum of disks.
@@ -135,8 +139,10 @@
 //
 // # Key spaces inside the state machines
 //
-//	metadata: "n/" node id(8, BE)           -> Node encoding (node.go)
-//	          "t/" topic name               -> Topic encoding (topic.go)
+//	metadata: "n/" node id(8, BE)           -> Node: addr | roles count uvarint | roles | started at ms(8, BE)
+//	          "t/" topic name               -> Topic: partitions uvarint | engine | retention ms(8, BE) |
+//	                                           retention bytes(8, BE) | options count uvarint |
+//	                                           options (key value), keys ascending
 //	          "s/" shard name               -> opaque shard record
 //	          "k/" namespace 0x00 key       -> generic KV
 //	offset:   "o/" group 0x00 topic 0x00 partition(4, BE) -> offset(8, BE) | metadata
