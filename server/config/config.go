@@ -128,7 +128,7 @@ type BrokerNetworkConfig struct {
 // NetworkConfig is [network]: the protocol listeners' netpoll settings, one
 // key per netpoll.ListenerConfig field. Not a RobustMQ section.
 type NetworkConfig struct {
-	EventLoopNum   int `toml:"event_loop_num"`  // TCP event loops; 0 = one per CPU.
+	EventLoopNum   int `toml:"event_loop_num"`  // TCP event loops shared by every TCP listener; 0 = netpoll default (half the CPUs, at least 1).
 	MaxConnections int `toml:"max_connections"` // per listener; more are closed at accept. 0 = unlimited.
 	// ReadBufferBytes is the read size: per event loop on TCP, per
 	// connection on TLS/WS. 0 = netpoll's default (64 KiB TCP, 4 KiB others).
@@ -141,13 +141,12 @@ type NetworkConfig struct {
 	MaxInboundBytes int `toml:"max_inbound_bytes"`
 	// MaxQueuedTasks bounds the async replies queued for one connection; a
 	// full queue closes it as a slow consumer.
-	MaxQueuedTasks     int  `toml:"max_queued_tasks"`
-	SocketRecvBytes    int  `toml:"socket_recv_bytes"` // SO_RCVBUF; 0 = OS default.
-	SocketSendBytes    int  `toml:"socket_send_bytes"` // SO_SNDBUF; 0 = OS default.
-	ReusePort          bool `toml:"reuse_port"`        // SO_REUSEPORT per event loop.
-	TCPKeepAliveSec    int  `toml:"tcp_keepalive_sec"` // 0 = no TCP keepalive probes.
-	HandshakeTimeoutMs int  `toml:"handshake_timeout_ms"`
-	CloseLingerMs      int  `toml:"close_linger_ms"` // flush budget of a closing TLS/WS connection.
+	MaxQueuedTasks     int `toml:"max_queued_tasks"`
+	SocketRecvBytes    int `toml:"socket_recv_bytes"` // SO_RCVBUF; 0 = OS default.
+	SocketSendBytes    int `toml:"socket_send_bytes"` // SO_SNDBUF; 0 = OS default.
+	TCPKeepAliveSec    int `toml:"tcp_keepalive_sec"` // 0 = no TCP keepalive probes.
+	HandshakeTimeoutMs int `toml:"handshake_timeout_ms"`
+	CloseLingerMs      int `toml:"close_linger_ms"` // flush budget of a closing TLS/WS connection.
 }
 
 // AdminConfig is [admin]: the admin HTTP API (POST /api/v1/login).
