@@ -424,3 +424,12 @@ func TestClusterSlowNetwork(t *testing.T) {
 	}
 	requireGet(t, c.nodes[2], "slow3", "v")
 }
+
+func TestProposeRefusesHugeCommand(t *testing.T) {
+	c := newCluster(t, 1, func(cfg *Config) { cfg.MaxCommandBytes = 1000 })
+	err := c.nodes[1].meta.Put(ctxT(t), "test", []byte("k"), make([]byte, 1000))
+	if !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("Put of a 1000-byte value with a 1000-byte command limit = %v; want ErrTooLarge", err)
+	}
+	putRetry(t, c.nodes[1], "k", "small")
+}

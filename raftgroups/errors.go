@@ -35,6 +35,8 @@ var (
 	ErrTimeout = errors.New("timed out")
 	// ErrBusy: the group's bounded proposal or read queue is full.
 	ErrBusy = errors.New("queue full")
+	// ErrTooLarge: a command exceeds Config.MaxCommandBytes.
+	ErrTooLarge = errors.New("too large")
 	// ErrStopped: the group is stopped (Manager.Stop or a fatal storage error).
 	ErrStopped = errors.New("stopped")
 	// ErrExists: a create found the key already present.

@@ -168,6 +168,9 @@ func signal(c chan struct{}) {
 // the proposal queue is full, ErrTimeout after Config.ProposeTimeout, or the
 // context's error; on timeout the command may still be applied later.
 func (g *Group) Propose(ctx context.Context, cmd []byte) ([]byte, error) {
+	if len(cmd) > g.cfg.MaxCommandBytes {
+		return nil, fmt.Errorf("raftgroups: %s: propose: command of %d bytes: %w (max %d)", g.id, len(cmd), ErrTooLarge, g.cfg.MaxCommandBytes)
+	}
 	return g.submit(ctx, "propose", &proposal{id: g.ids.Add(1), cmd: cmd, done: make(chan result, 1)})
 }
 

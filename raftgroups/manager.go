@@ -66,6 +66,7 @@ type Config struct {
 	SlowPropose    time.Duration // 1s: longer proposals are logged at warn
 
 	MaxEntryBytes       int // 256 KiB of commands packed per raft entry
+	MaxCommandBytes     int // 1 MiB per command; larger ones are refused (raft messages must fit a gRPC frame)
 	MaxPendingProposals int // 65536 unfinished proposals (and queued reads) per group; then ErrBusy
 	MaxInboxMessages    int // 16384 queued incoming messages per group; then drop
 }
@@ -118,6 +119,7 @@ func (c *Config) setDefaults() error {
 	defD(&c.ProposeTimeout, 30*time.Second)
 	defD(&c.SlowPropose, time.Second)
 	def(&c.MaxEntryBytes, 256<<10)
+	def(&c.MaxCommandBytes, 1<<20)
 	def(&c.MaxPendingProposals, 65536)
 	def(&c.MaxInboxMessages, 16384)
 	if c.ElectionTick <= c.HeartbeatTick {

@@ -67,7 +67,7 @@ type Config struct {
 	Logger *slog.Logger
 
 	QueueMessages      int           // 4096 queued messages per peer
-	MaxBatchBytes      int           // 4 MiB per RaftBatch
+	MaxBatchBytes      int           // 1 MiB per RaftBatch (a single larger message goes alone; gRPC servers accept 4 MiB by default)
 	SnapshotChunkBytes int           // 1 MiB per snapshot chunk
 	MaxSnapshotBytes   int           // 1 GiB accepted per incoming snapshot
 	RetryMin           time.Duration // 50ms first reconnect delay
@@ -108,7 +108,7 @@ func New(cfg Config) (*Transport, error) {
 		}
 	}
 	def(&cfg.QueueMessages, 4096)
-	def(&cfg.MaxBatchBytes, 4<<20)
+	def(&cfg.MaxBatchBytes, 1<<20)
 	def(&cfg.SnapshotChunkBytes, 1<<20)
 	def(&cfg.MaxSnapshotBytes, 1<<30)
 	if cfg.RetryMin <= 0 {
