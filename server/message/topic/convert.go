@@ -124,8 +124,8 @@ func unhex(c byte) (byte, bool) {
 }
 
 func fromNATS(dst, s []byte, filter bool) ([]byte, error) {
-	if len(s) == 0 {
-		return dst, ErrEmpty
+	if len(s) == 0 || len(s) == 1 && s[0] == '%' {
+		return dst, ErrEmpty // "%" alone would be the empty topic
 	}
 	start := 0
 	for i := 0; i <= len(s); i++ {
