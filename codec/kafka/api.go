@@ -34,14 +34,21 @@ type API struct {
 // strings and arrays, tagged fields, request header v2, response header v1).
 func (a API) Flexible(version int16) bool { return a.FlexibleFrom >= 0 && version >= a.FlexibleFrom }
 
+// apiByKey indexes apiTable by key for the per-request lookup; Name "" marks
+// a key the codec does not speak.
+var apiByKey = func() (t [128]API) {
+	for _, a := range apiTable {
+		t[a.Key] = a
+	}
+	return t
+}()
+
 // LookupAPI returns the codec's description of key.
 func LookupAPI(key int16) (API, bool) {
-	for _, a := range apiTable {
-		if a.Key == key {
-			return a, true
-		}
+	if key < 0 || int(key) >= len(apiByKey) || apiByKey[key].Name == "" {
+		return API{}, false
 	}
-	return API{}, false
+	return apiByKey[key], true
 }
 
 // APIs returns every API the codec speaks, by key.

@@ -350,3 +350,19 @@ func produceBody(recordBytes int, version int16) []byte {
 	}}}
 	return p.AppendTo(nil, version)
 }
+
+func TestLookupAPI(t *testing.T) {
+	for _, k := range []int16{-1, 4, 7, 61, 127, 128, 1000, 32767} {
+		if a, ok := LookupAPI(k); ok {
+			t.Fatalf("LookupAPI(%d) = %+v; want none", k, a)
+		}
+	}
+	for _, a := range APIs() {
+		if got, ok := LookupAPI(a.Key); !ok || got != a {
+			t.Fatalf("LookupAPI(%d) = %+v, %v; want %+v", a.Key, got, ok, a)
+		}
+	}
+	if n := len(APIs()); n != 27 {
+		t.Fatalf("%d APIs; issue 7 lists 27", n)
+	}
+}
