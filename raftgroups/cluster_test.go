@@ -433,3 +433,29 @@ func TestProposeRefusesHugeCommand(t *testing.T) {
 	}
 	putRetry(t, c.nodes[1], "k", "small")
 }
+
+// TestProposeBackpressure fills a group's bounded proposal queue (its node
+// is cut off, so nothing completes) and requires ErrBusy past the bound.
+func TestProposeBackpressure(t *testing.T) {
+	c := newCluster(t, 3, func(cfg *Config) { cfg.MaxPendingProposals, cfg.ProposeTimeout = 4, 2*time.Second })
+	c.leader(GroupMetadata)
+	c.net.Partition([]uint64{1}, []uint64{2, 3})
+	g := c.nodes[1].m.Group(GroupMetadata)
+	errc := make(chan error, 4)
+	for i := range 4 {
+		go func() { errc <- c.nodes[1].meta.Put(context.Background(), "test", []byte(fmt.Sprint(i)), nil) }()
+	}
+	harness.WaitFor(t, 5*time.Second, "4 pending proposals", func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return len(g.pending) == 4
+	})
+	if err := c.nodes[1].meta.Put(context.Background(), "test", []byte("one more"), nil); !errors.Is(err, ErrBusy) {
+		t.Fatalf("fifth Put with 4 pending = %v; want ErrBusy", err)
+	}
+	for range 4 {
+		if err := <-errc; !errors.Is(err, ErrTimeout) {
+			t.Fatalf("cut-off Put = %v; want ErrTimeout", err)
+		}
+	}
+}

@@ -23,7 +23,8 @@
 // back (Receiver) from inside Send. Storage.mu and kv.mu are leaves.
 //
 // Metrics (label group): robustmq_raft_proposals_total,
-// robustmq_raft_propose_seconds, robustmq_raft_inbox_dropped_total,
+// robustmq_raft_propose_seconds, robustmq_raft_busy_rejections_total
+// (ErrBusy), robustmq_raft_inbox_dropped_total,
 // robustmq_raft_snapshots_total, robustmq_raft_leader_changes_total.
 //
 // # The Ready contract

@@ -51,8 +51,8 @@ type Group struct {
 	stopped bool                 // no more work accepted
 	status  GroupStatus          // published by the loop after each round
 
-	mProposals, mInboxDropped, mSnapshots, mLeaderChanges *metrics.Counter
-	mProposeSeconds                                       *metrics.Histogram
+	mProposals, mBusy, mInboxDropped, mSnapshots, mLeaderChanges *metrics.Counter
+	mProposeSeconds                                              *metrics.Histogram
 }
 
 type proposal struct {
@@ -115,6 +115,7 @@ func newGroup(id GroupID, cfg *Config, st *Storage) (*Group, error) {
 	}
 	label := `{group="` + id.String() + `"}`
 	g.mProposals = metrics.GetOrCreateCounter("robustmq_raft_proposals_total" + label)
+	g.mBusy = metrics.GetOrCreateCounter("robustmq_raft_busy_rejections_total" + label)
 	g.mInboxDropped = metrics.GetOrCreateCounter("robustmq_raft_inbox_dropped_total" + label)
 	g.mSnapshots = metrics.GetOrCreateCounter("robustmq_raft_snapshots_total" + label)
 	g.mLeaderChanges = metrics.GetOrCreateCounter("robustmq_raft_leader_changes_total" + label)
@@ -197,6 +198,7 @@ func (g *Group) submit(ctx context.Context, what string, p *proposal) ([]byte, e
 		return nil, fmt.Errorf("raftgroups: %s: %s: %w", g.id, what, ErrStopped)
 	case len(g.pending) >= g.cfg.MaxPendingProposals:
 		g.mu.Unlock()
+		g.mBusy.Inc()
 		return nil, fmt.Errorf("raftgroups: %s: %s: %d pending: %w", g.id, what, len(g.pending), ErrBusy)
 	}
 	g.props = append(g.props, p)
@@ -241,6 +243,7 @@ func (g *Group) ReadIndex(ctx context.Context) error {
 		return fmt.Errorf("raftgroups: %s: read index: %w", g.id, ErrStopped)
 	case len(g.reads) >= g.cfg.MaxPendingProposals:
 		g.mu.Unlock()
+		g.mBusy.Inc()
 		return fmt.Errorf("raftgroups: %s: read index: %w", g.id, ErrBusy)
 	}
 	g.reads = append(g.reads, done)
