@@ -8,8 +8,8 @@ import (
 // Filter errors.
 var (
 	ErrFilterHash   = errors.New("topic: '#' is not alone in the last level")          // [MQTT-4.7.1-1]
-	ErrFilterPlus   = errors.New("topic: '+' is not alone in its level")                // [MQTT-4.7.1-2]
-	ErrShareName    = errors.New("topic: bad $share group name")                        // [MQTT-4.8.2-1]
+	ErrFilterPlus   = errors.New("topic: '+' is not alone in its level")               // [MQTT-4.7.1-2]
+	ErrShareName    = errors.New("topic: bad $share group name")                       // [MQTT-4.8.2-1]
 	ErrShareFilter  = errors.New("topic: $share/{group} is not followed by /{filter}") // [MQTT-4.8.2-2]
 	ErrGroupTwice   = errors.New("topic: group given both in the filter and as a queue group")
 	ErrExclusiveMix = errors.New("topic: $exclusive/ cannot be shared or a queue group")
@@ -42,6 +42,7 @@ type Filter struct {
 	group     string // shared subscription or queue group name; "" for none
 	dialect   Dialect
 	exclusive bool
+	wild      bool // has a '+' or '#' level
 }
 
 // ParseFilter parses a canonical filter (FromMQTT or FilterFromNATS output)
@@ -88,6 +89,7 @@ func ParseFilter(b []byte, d Dialect, group []byte) (Filter, error) {
 	}
 	f.path = string(b)
 	f.group = string(group)
+	f.wild = bytes.IndexByte(b, '+') >= 0 || bytes.IndexByte(b, '#') >= 0
 	return f, nil
 }
 

@@ -1,6 +1,9 @@
 package topic
 
-import "sync/atomic"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Pick is how a group chooses the member that gets a message.
 type Pick uint8
@@ -22,7 +25,7 @@ const (
 // PickOther fails. A later member creates a new Group.
 type Group struct {
 	name    string
-	sh      *shard // its members are guarded by sh.mu
+	mu      *sync.RWMutex // the lock of the shard holding the group; guards members
 	members set
 	seq     atomic.Uint64 // picks so far; round-robin position or generator counter
 	pick    Pick
@@ -34,8 +37,8 @@ func (g *Group) Name() string { return g.name }
 
 // Len is the current member count.
 func (g *Group) Len() int {
-	g.sh.mu.RLock()
-	defer g.sh.mu.RUnlock()
+	g.mu.RLock()
+	defer g.mu.RUnlock()
 	return len(g.members.e)
 }
 
@@ -50,15 +53,15 @@ func (g *Group) index(n int) int {
 }
 
 // choose returns the next member.
-// REQUIRES: g.sh.mu held (read or write), at least one member.
+// REQUIRES: g.mu held (read or write), at least one member.
 func (g *Group) choose() Entry { return g.members.e[g.index(len(g.members.e))] }
 
 // PickOther picks a member other than subscriber excluding, for the
 // session layer to hand a leaving member's in-flight messages to. It fails
 // when no other member is left. It takes the group's shard read lock.
 func (g *Group) PickOther(excluding uint64) (Entry, bool) {
-	g.sh.mu.RLock()
-	defer g.sh.mu.RUnlock()
+	g.mu.RLock()
+	defer g.mu.RUnlock()
 	m := g.members.e
 	p := g.members.find(excluding)
 	n := len(m)

@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"math/bits"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,7 +19,7 @@ import (
 // Index errors.
 var (
 	ErrExclusiveTaken = errors.New("topic: exclusive filter is held by another subscriber") // MQTT reason 0x97
-	ErrNotSubscribed  = errors.New("topic: no such subscription")                         // MQTT reason 0x11
+	ErrNotSubscribed  = errors.New("topic: no such subscription")                           // MQTT reason 0x11
 )
 
 // Subscriber is the delivery handle a protocol owner supplies. ID is the
@@ -41,42 +42,85 @@ type Entry struct {
 
 // Config configures an Index. Zero values take the defaults.
 type Config struct {
-	// Shards is the number of literal shards, rounded up to a power of two;
-	// default DefaultShards.
+	// Shards is the number of shards of each kind (literal, trie), rounded
+	// up to a power of two; default DefaultShards.
 	Shards int
 	// Pick is how groups choose a member; default RoundRobin.
 	Pick Pick
 	// Seed seeds Random picks; 0 takes a random seed.
 	Seed uint64
+	// CacheSize bounds each trie shard's match cache (entries); 0 takes
+	// DefaultCacheSize, negative disables the cache.
+	CacheSize int
 	// Name labels the index's metrics (index="Name"). When set, New
 	// registers them in the default metrics set and Close unregisters them;
 	// when empty the index exports nothing.
 	Name string
 }
 
-// DefaultShards is the default literal shard count.
-const DefaultShards = 64
+// Defaults.
+const (
+	DefaultShards    = 64
+	DefaultCacheSize = 1024
+)
+
+// doorPerEntry sizes a trie shard's doorkeeper (slots per cache entry):
+// a topic is cached on its second miss while its hash still sits in its
+// slot, so one-off topics never allocate a cache entry.
+const doorPerEntry = 4
 
 // Index is the subscription index. All methods are safe for concurrent use.
 // See doc.go for the structure, the lock order and the contracts.
 type Index struct {
-	shards []shard // literal shards, by hash of the first level
-	mask   uint64
-	wild   shard // filters whose first level is '+' or '#'
-	cfg    Config
-	set    *metrics.Set
+	lits     []litShard // filters without wildcards, by hash of the whole path
+	tries    []shard    // wildcard filters, by hash of their literal first level
+	wild     shard      // wildcard filters whose first level is '+' or '#'
+	mask     uint64
+	cfg      Config
+	cacheMax int // entries per trie shard cache; 0 when disabled
+	set      *metrics.Set
 
-	wildN  atomic.Int64 // subscriptions in wild; Match skips its lock at 0
 	subs   atomic.Int64 // subscriptions, group members and exclusive holders
 	groups atomic.Int64
 }
 
-// shard is one trie with its lock, padded to its own cache lines so that
-// the reader counts of neighbouring RWMutexes do not share a line.
+// litShard is a hash map of literal filters, padded to its own cache lines
+// so that neighbouring shards' reader counts do not share a line.
+type litShard struct {
+	litState
+	_ [128 - unsafe.Sizeof(litState{})%128]byte
+}
+
+type litState struct {
+	mu sync.RWMutex
+	m  map[string]*leaf // guarded by mu; key: the Filter path (its owned copy)
+}
+
+// shard is one trie with its lock and match cache, padded likewise.
 type shard struct {
+	shardState
+	_ [128 - unsafe.Sizeof(shardState{})%128]byte
+}
+
+type shardState struct {
 	mu   sync.RWMutex
 	root node // guarded by mu
-	_    [128 - unsafe.Sizeof(sync.RWMutex{}) - unsafe.Sizeof(node{})]byte
+	// gen counts changes to the trie; a cache entry of another generation
+	// is stale (the nats sublist genid idea). Guarded by mu.
+	gen   uint64
+	cache map[string]cached // guarded by mu; at most Index.cacheMax entries
+	door  atomic.Pointer[[]atomic.Uint64] // doorkeeper, made on the first miss
+	n     atomic.Int64 // subscriptions in the trie; written under mu, Match skips an empty trie
+	hits  atomic.Uint64
+	miss  atomic.Uint64
+}
+
+// cached is the leaves a topic matched in generation gen. Leaves, not
+// entries: their subscriptions are read live under the read lock, and
+// groups pick a member per message.
+type cached struct {
+	gen    uint64
+	leaves []*leaf
 }
 
 type leafKind uint8
@@ -96,7 +140,7 @@ type node struct {
 	leaves [numKinds]*leaf
 }
 
-// leaf is what ends at a node for one leafKind.
+// leaf is what ends at a node for one leafKind, or at one literal path.
 type leaf struct {
 	subs   set
 	groups []*Group
@@ -114,12 +158,27 @@ func New(cfg Config) *Index {
 	if cfg.Seed == 0 {
 		cfg.Seed = rand.Uint64()
 	}
-	ix := &Index{shards: make([]shard, n), mask: uint64(n - 1), cfg: cfg}
+	ix := &Index{lits: make([]litShard, n), tries: make([]shard, n), mask: uint64(n - 1), cfg: cfg, cacheMax: cfg.CacheSize}
+	switch {
+	case cfg.CacheSize == 0:
+		ix.cacheMax = DefaultCacheSize
+	case cfg.CacheSize < 0:
+		ix.cacheMax = 0
+	}
 	if cfg.Name != "" {
 		l := `{index="` + cfg.Name + `"}`
 		ix.set = metrics.NewSet()
-		ix.set.NewGauge("robustmq_topic_subscriptions"+l, func() float64 { return float64(ix.subs.Load()) })
-		ix.set.NewGauge("robustmq_topic_groups"+l, func() float64 { return float64(ix.groups.Load()) })
+		for _, m := range []struct {
+			name string
+			get  func(*Stats) float64
+		}{
+			{"robustmq_topic_subscriptions", func(s *Stats) float64 { return float64(s.Subscriptions) }},
+			{"robustmq_topic_groups", func(s *Stats) float64 { return float64(s.Groups) }},
+			{"robustmq_topic_match_cache_hits_total", func(s *Stats) float64 { return float64(s.CacheHits) }},
+			{"robustmq_topic_match_cache_misses_total", func(s *Stats) float64 { return float64(s.CacheMisses) }},
+		} {
+			ix.set.NewGauge(m.name+l, func() float64 { s := ix.Stats(); return m.get(&s) })
+		}
 		metrics.RegisterSet(ix.set)
 	}
 	return ix
@@ -131,6 +190,28 @@ func (ix *Index) Close() {
 		metrics.UnregisterSet(ix.set, true)
 		ix.set = nil
 	}
+}
+
+// Stats is a snapshot of the index's counters.
+type Stats struct {
+	Subscriptions int64  // plain subscriptions, group members, exclusive holders
+	Groups        int64  // non-empty groups
+	CacheHits     uint64 // trie lookups answered by the match cache
+	CacheMisses   uint64 // trie lookups that walked the trie
+}
+
+// Stats sums the per-shard counters (no lock taken).
+func (ix *Index) Stats() Stats {
+	s := Stats{Subscriptions: ix.subs.Load(), Groups: ix.groups.Load()}
+	for i := -1; i < len(ix.tries); i++ {
+		sh := &ix.wild
+		if i >= 0 {
+			sh = &ix.tries[i]
+		}
+		s.CacheHits += sh.hits.Load()
+		s.CacheMisses += sh.miss.Load()
+	}
+	return s
 }
 
 // Count is the number of subscriptions: plain ones, group members and
@@ -156,12 +237,13 @@ func cutString(t string) (lvl, rest string, more bool) {
 	return t, "", false
 }
 
-func (ix *Index) shardOf(path string) *shard {
+// trieOf is the trie of a wildcard filter.
+func (ix *Index) trieOf(path string) *shard {
 	lvl, _, _ := cutString(path)
 	if lvl == "+" || lvl == "#" {
 		return &ix.wild
 	}
-	return &ix.shards[maphash.String(hashSeed, lvl)&ix.mask]
+	return &ix.tries[maphash.String(hashSeed, lvl)&ix.mask]
 }
 
 // Subscribe adds s's subscription to f with the opaque options opts. A
@@ -172,7 +254,23 @@ func (ix *Index) Subscribe(f Filter, s Subscriber, opts any) error {
 	if f.dialect == 0 {
 		return fmt.Errorf("topic: subscribe %d: %w (Filter not from ParseFilter)", s.ID, ErrDialect)
 	}
-	sh := ix.shardOf(f.path)
+	e := Entry{Subscriber: s, Opts: opts}
+	if !f.wild {
+		ls := &ix.lits[maphash.String(hashSeed, f.path)&ix.mask]
+		ls.mu.Lock()
+		defer ls.mu.Unlock()
+		l := ls.m[f.path]
+		if l == nil {
+			l = new(leaf)
+			if ls.m == nil {
+				ls.m = make(map[string]*leaf)
+			}
+			ls.m[f.path] = l
+		}
+		_, err := ix.put(l, f, e, &ls.mu)
+		return err
+	}
+	sh := ix.trieOf(f.path)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	n := &sh.root
@@ -205,12 +303,23 @@ func (ix *Index) Subscribe(f Filter, s Subscriber, opts any) error {
 		l = new(leaf)
 		n.leaves[k] = l
 	}
-	e := Entry{Subscriber: s, Opts: opts}
+	sh.gen++
+	added, err := ix.put(l, f, e, &sh.mu)
+	if added {
+		sh.n.Add(1)
+	}
+	return err
+}
+
+// put adds e to leaf l as f says (exclusive holder, group member or plain)
+// and reports whether it was new.
+// REQUIRES: mu, the lock guarding l, held for writing.
+func (ix *Index) put(l *leaf, f Filter, e Entry, mu *sync.RWMutex) (bool, error) {
 	added := false
 	switch {
 	case f.exclusive:
-		if l.excl != nil && l.excl.ID != s.ID {
-			return fmt.Errorf("%w: %q held by subscriber %d, wanted by %d", ErrExclusiveTaken, f.String(), l.excl.ID, s.ID)
+		if l.excl != nil && l.excl.ID != e.ID {
+			return false, fmt.Errorf("%w: %q held by subscriber %d, wanted by %d", ErrExclusiveTaken, f.String(), l.excl.ID, e.ID)
 		}
 		added = l.excl == nil
 		l.excl = &e
@@ -223,7 +332,7 @@ func (ix *Index) Subscribe(f Filter, s Subscriber, opts any) error {
 			}
 		}
 		if g == nil {
-			g = &Group{name: f.group, sh: sh, pick: ix.cfg.Pick, seed: ix.cfg.Seed}
+			g = &Group{name: f.group, mu: mu, pick: ix.cfg.Pick, seed: ix.cfg.Seed}
 			l.groups = append(l.groups, g)
 			ix.groups.Add(1)
 		}
@@ -234,27 +343,38 @@ func (ix *Index) Subscribe(f Filter, s Subscriber, opts any) error {
 	}
 	if added {
 		ix.subs.Add(1)
-		if sh == &ix.wild {
-			ix.wildN.Add(1)
-		}
 	}
-	return nil
+	return added, nil
 }
 
 // Unsubscribe removes subscriber id's subscription to f, or fails with
-// ErrNotSubscribed. Nodes left empty are removed.
+// ErrNotSubscribed. Leaves and nodes left empty are removed.
 func (ix *Index) Unsubscribe(f Filter, id uint64) error {
-	sh := ix.shardOf(f.path)
-	sh.mu.Lock()
-	ok := ix.unsub(&sh.root, f.path, f, id)
-	sh.mu.Unlock()
+	var ok bool
+	if !f.wild {
+		ls := &ix.lits[maphash.String(hashSeed, f.path)&ix.mask]
+		ls.mu.Lock()
+		if l := ls.m[f.path]; l != nil {
+			ok = ix.del(l, f, id)
+			if l.empty() {
+				delete(ls.m, f.path)
+			}
+		}
+		ls.mu.Unlock()
+	} else {
+		sh := ix.trieOf(f.path)
+		sh.mu.Lock()
+		ok = ix.unsub(&sh.root, f.path, f, id)
+		if ok {
+			sh.gen++
+			sh.n.Add(-1)
+		}
+		sh.mu.Unlock()
+	}
 	if !ok {
 		return fmt.Errorf("%w: %q for subscriber %d", ErrNotSubscribed, f.String(), id)
 	}
 	ix.subs.Add(-1)
-	if sh == &ix.wild {
-		ix.wildN.Add(-1)
-	}
 	return nil
 }
 
@@ -309,19 +429,29 @@ func (ix *Index) leafUnsub(n *node, f Filter, id uint64) bool {
 	if l == nil {
 		return false
 	}
-	ok := false
+	ok := ix.del(l, f, id)
+	if l.empty() {
+		n.leaves[k] = nil
+	}
+	return ok
+}
+
+// del removes id's entry of kind f (exclusive, group or plain) from l.
+// REQUIRES: the lock guarding l held for writing.
+func (ix *Index) del(l *leaf, f Filter, id uint64) bool {
 	switch {
 	case f.exclusive:
-		ok = l.excl != nil && l.excl.ID == id
-		if ok {
-			l.excl = nil
+		if l.excl == nil || l.excl.ID != id {
+			return false
 		}
+		l.excl = nil
+		return true
 	case f.group != "":
 		for i, g := range l.groups {
 			if g.name != f.group {
 				continue
 			}
-			ok = g.members.del(id)
+			ok := g.members.del(id)
 			if len(g.members.e) == 0 {
 				last := len(l.groups) - 1
 				l.groups[i] = l.groups[last]
@@ -329,16 +459,14 @@ func (ix *Index) leafUnsub(n *node, f Filter, id uint64) bool {
 				l.groups = l.groups[:last]
 				ix.groups.Add(-1)
 			}
-			break
+			return ok
 		}
-	default:
-		ok = l.subs.del(id)
+		return false
 	}
-	if len(l.subs.e) == 0 && len(l.groups) == 0 && l.excl == nil {
-		n.leaves[k] = nil
-	}
-	return ok
+	return l.subs.del(id)
 }
+
+func (l *leaf) empty() bool { return len(l.subs.e) == 0 && len(l.groups) == 0 && l.excl == nil }
 
 func (n *node) empty() bool {
 	return len(n.lits) == 0 && n.plus == nil && n.leaves == [numKinds]*leaf{}
@@ -346,52 +474,130 @@ func (n *node) empty() bool {
 
 // Match appends to dst every subscription whose filter matches the
 // canonical topic name t (one chosen member per group) and returns the
-// extended slice. It does not allocate when dst has room, and keeps no
-// reference to t. A subscriber with overlapping filters appears once per
-// filter; folding them is the session layer's job (MQTT 4.7.2 permits both).
+// extended slice. It keeps no reference to t and does not allocate when dst
+// has room (a topic missing a trie's cache twice in a row allocates its
+// cache entry once). A subscriber with overlapping filters appears once per
+// filter; folding them is the session layer's job (MQTT 4.7.2 permits
+// both).
+//
+// Match takes at most three read locks, one at a time: t's literal shard,
+// the trie of t's first level (skipped when empty) and the trie of
+// wildcard-rooted filters (skipped when empty or when t starts with '$').
 func (ix *Index) Match(t []byte, dst []Entry) []Entry {
 	if len(t) == 0 {
 		return dst
 	}
+	ls := &ix.lits[maphash.Bytes(hashSeed, t)&ix.mask]
+	ls.mu.RLock()
+	if l := ls.m[string(t)]; l != nil {
+		dst = l.appendTo(dst)
+	}
+	ls.mu.RUnlock()
 	lvl, _, _ := cut(t)
-	sh := &ix.shards[maphash.Bytes(hashSeed, lvl)&ix.mask]
-	sh.mu.RLock()
-	dst = sh.root.match(t, false, dst)
-	sh.mu.RUnlock()
+	if sh := &ix.tries[maphash.Bytes(hashSeed, lvl)&ix.mask]; sh.n.Load() > 0 {
+		dst = sh.match(t, dst, ix.cacheMax)
+	}
 	// [MQTT-4.7.2-1]: no wildcard at the first level matches a '$' topic.
-	if t[0] != '$' && ix.wildN.Load() > 0 {
-		ix.wild.mu.RLock()
-		dst = ix.wild.root.match(t, false, dst)
-		ix.wild.mu.RUnlock()
+	if t[0] != '$' && ix.wild.n.Load() > 0 {
+		dst = ix.wild.match(t, dst, ix.cacheMax)
 	}
 	return dst
 }
 
-// match appends the matches below n for the unconsumed levels rest; done
-// reports that every level is consumed (n is the topic's last level).
-// REQUIRES: the shard's mu held (read or write).
-func (n *node) match(rest []byte, done bool, dst []Entry) []Entry {
-	if done {
-		dst = n.leaves[kindExact].appendTo(dst)
-		return n.leaves[kindMultiParent].appendTo(dst) // "a/#" matches "a"
+// match appends sh's matches for t, from the cache when it holds t in the
+// current generation.
+func (sh *shard) match(t []byte, dst []Entry, cacheMax int) []Entry {
+	sh.mu.RLock()
+	if cacheMax > 0 {
+		if c, ok := sh.cache[string(t)]; ok && c.gen == sh.gen {
+			for _, l := range c.leaves {
+				dst = l.appendTo(dst)
+			}
+			sh.mu.RUnlock()
+			sh.hits.Add(1)
+			return dst
+		}
 	}
-	dst = n.leaves[kindMultiParent].appendTo(dst)
-	dst = n.leaves[kindMulti].appendTo(dst)
+	var buf [8]*leaf
+	ls := sh.root.collect(t, false, buf[:0])
+	for _, l := range ls {
+		dst = l.appendTo(dst)
+	}
+	gen := sh.gen
+	sh.mu.RUnlock()
+	if cacheMax > 0 {
+		sh.miss.Add(1)
+		sh.remember(t, gen, ls, cacheMax)
+	}
+	return dst
+}
+
+// remember caches ls as t's leaves of generation gen, on t's second miss
+// in a row (doorkeeper), and only if the write lock is free at once: a
+// publisher never waits to fill the cache. A full cache drops one entry
+// (map iteration order: random).
+func (sh *shard) remember(t []byte, gen uint64, ls []*leaf, cacheMax int) {
+	door := sh.door.Load()
+	if door == nil {
+		s := make([]atomic.Uint64, 1<<bits.Len(uint(cacheMax*doorPerEntry-1)))
+		sh.door.CompareAndSwap(nil, &s)
+		door = sh.door.Load()
+	}
+	h := maphash.Bytes(hashSeed, t)
+	d := &(*door)[h&uint64(len(*door)-1)]
+	if d.Load() != h {
+		d.Store(h)
+		return
+	}
+	if !sh.mu.TryLock() {
+		return
+	}
+	if sh.gen == gen {
+		if len(sh.cache) >= cacheMax {
+			for k := range sh.cache {
+				delete(sh.cache, k)
+				break
+			}
+		}
+		if sh.cache == nil {
+			sh.cache = make(map[string]cached)
+		}
+		sh.cache[string(t)] = cached{gen: gen, leaves: slices.Clone(ls)}
+	}
+	sh.mu.Unlock()
+}
+
+// collect appends the leaves below n that match the unconsumed levels
+// rest; done reports that every level is consumed (n is the topic's last
+// level).
+// REQUIRES: the shard's mu held (read or write).
+func (n *node) collect(rest []byte, done bool, ls []*leaf) []*leaf {
+	if done {
+		ls = addLeaf(ls, n.leaves[kindExact])
+		return addLeaf(ls, n.leaves[kindMultiParent]) // "a/#" matches "a"
+	}
+	ls = addLeaf(ls, n.leaves[kindMultiParent])
+	ls = addLeaf(ls, n.leaves[kindMulti])
 	lvl, next, more := cut(rest)
 	if n.plus != nil {
-		dst = n.plus.match(next, !more, dst)
+		ls = n.plus.collect(next, !more, ls)
 	}
 	if c := n.lits[string(lvl)]; c != nil {
-		dst = c.match(next, !more, dst)
+		ls = c.collect(next, !more, ls)
 	}
-	return dst
+	return ls
 }
 
-// appendTo appends l's deliveries; l may be nil.
-func (l *leaf) appendTo(dst []Entry) []Entry {
+func addLeaf(ls []*leaf, l *leaf) []*leaf {
 	if l == nil {
-		return dst
+		return ls
 	}
+	return append(ls, l)
+}
+
+// appendTo appends l's deliveries, one chosen member per group.
+// REQUIRES: the lock guarding l held (read or write).
+func (l *leaf) appendTo(dst []Entry) []Entry {
 	dst = append(dst, l.subs.e...)
 	if l.excl != nil {
 		dst = append(dst, *l.excl)

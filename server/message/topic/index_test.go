@@ -139,12 +139,12 @@ func TestCrossProtocol(t *testing.T) {
 	f("a.*.c", NATS, "a/b/c", MQTT, true)
 	f("a.>", NATS, "a", MQTT, false)
 	f("a.>", NATS, "a/b/c", MQTT, true)
-	f("a.*", NATS, "a/", MQTT, true)         // MQTT empty level, NATS token "%"
-	f("a.%.b", NATS, "a//b", MQTT, true)     // an empty level spelled in NATS
-	f("a.b%2Ec", NATS, "a/b.c", MQTT, true)  // '.' inside an MQTT level
-	f("a/b.c", MQTT, "a.b%2Ec", NATS, true)  // and the other way
-	f("a/b.c", MQTT, "a.b.c", NATS, false)   // '.' is a separator in NATS
-	f("x y/z", MQTT, "x%20y.z", NATS, true)  // space
+	f("a.*", NATS, "a/", MQTT, true)        // MQTT empty level, NATS token "%"
+	f("a.%.b", NATS, "a//b", MQTT, true)    // an empty level spelled in NATS
+	f("a.b%2Ec", NATS, "a/b.c", MQTT, true) // '.' inside an MQTT level
+	f("a/b.c", MQTT, "a.b%2Ec", NATS, true) // and the other way
+	f("a/b.c", MQTT, "a.b.c", NATS, false)  // '.' is a separator in NATS
+	f("x y/z", MQTT, "x%20y.z", NATS, true) // space
 	f("$SYS/#", MQTT, "$SYS.cpu", NATS, true)
 }
 
@@ -222,8 +222,8 @@ func TestSubscribeUnsubscribe(t *testing.T) {
 			t.Fatalf("RemoveAll(%d) = %d; want %d", id, got, want)
 		}
 	}
-	if ix.Count() != 0 || ix.Groups() != 0 || ix.wildN.Load() != 0 {
-		t.Fatalf("after RemoveAll: Count %d Groups %d wild %d; want 0", ix.Count(), ix.Groups(), ix.wildN.Load())
+	if ix.Count() != 0 || ix.Groups() != 0 || ix.wild.n.Load() != 0 {
+		t.Fatalf("after RemoveAll: Count %d Groups %d wild %d; want 0", ix.Count(), ix.Groups(), ix.wild.n.Load())
 	}
 	assertEmpty(t, ix)
 	if got := ix.Match([]byte("a/b"), nil); len(got) != 0 {
@@ -234,12 +234,15 @@ func TestSubscribeUnsubscribe(t *testing.T) {
 // assertEmpty checks that unsubscribing pruned every node.
 func assertEmpty(t *testing.T, ix *Index) {
 	t.Helper()
-	for i := range ix.shards {
-		if !ix.shards[i].root.empty() {
-			t.Fatalf("shard %d not pruned: %+v", i, ix.shards[i].root)
+	for i := range ix.tries {
+		if !ix.tries[i].root.empty() || ix.tries[i].n.Load() != 0 {
+			t.Fatalf("trie %d not pruned: %+v, n %d", i, ix.tries[i].root, ix.tries[i].n.Load())
+		}
+		if len(ix.lits[i].m) != 0 {
+			t.Fatalf("literal shard %d not pruned: %v", i, ix.lits[i].m)
 		}
 	}
-	if !ix.wild.root.empty() {
+	if !ix.wild.root.empty() || ix.wild.n.Load() != 0 {
 		t.Fatalf("wildcard shard not pruned: %+v", ix.wild.root)
 	}
 }
