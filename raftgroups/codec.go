@@ -29,6 +29,15 @@ func appendRecord(dst []byte, id uint64, cmd []byte) []byte {
 	return append(dst, cmd...)
 }
 
+// batchProposer returns the node that proposed batch, 0 if the header is
+// damaged.
+func batchProposer(batch []byte) uint64 {
+	if len(batch) < batchHeaderLen || batch[0] != batchVersion {
+		return 0
+	}
+	return binary.BigEndian.Uint64(batch[1:])
+}
+
 // decodeBatch calls fn for every record of batch, in order. cmd aliases
 // batch. It returns the proposer and ErrCorrupt if the batch is malformed;
 // records before the damage have been passed to fn (apply is still

@@ -42,6 +42,7 @@ type Group struct {
 	ticks     uint64
 	retry     []retryEntry // proposals raft dropped or the transport never delivered, proposed again on tick
 	reading   []*readBatch // ReadIndex requests in flight
+	results   []applied    // scratch for applyBatch
 
 	mu      sync.Mutex           // guards the fields below; never held across raft calls
 	props   []*proposal          // queued for the loop
@@ -65,6 +66,12 @@ type proposal struct {
 type result struct {
 	val []byte
 	err error
+}
+
+// applied is one command's result waiting to be handed to its proposer.
+type applied struct {
+	id uint64
+	r  result
 }
 
 // retryEntry is a proposal to make again: a batch (normal entry data) or a
@@ -197,9 +204,10 @@ func (g *Group) submit(ctx context.Context, what string, p *proposal) ([]byte, e
 		g.mu.Unlock()
 		return nil, fmt.Errorf("raftgroups: %s: %s: %w", g.id, what, ErrStopped)
 	case len(g.pending) >= g.cfg.MaxPendingProposals:
+		n := len(g.pending)
 		g.mu.Unlock()
 		g.mBusy.Inc()
-		return nil, fmt.Errorf("raftgroups: %s: %s: %d pending: %w", g.id, what, len(g.pending), ErrBusy)
+		return nil, fmt.Errorf("raftgroups: %s: %s: %d pending: %w", g.id, what, n, ErrBusy)
 	}
 	g.props = append(g.props, p)
 	g.pending[p.id] = p
@@ -555,30 +563,31 @@ func (g *Group) apply(e *pb.Entry) error {
 // applyBatch applies every command of a batch entry and, if this node
 // proposed it, hands each waiter its result.
 func (g *Group) applyBatch(e *pb.Entry) {
-	type done struct {
-		id uint64
-		r  result
-	}
-	var results []done
-	proposer, err := decodeBatch(e.GetData(), func(id uint64, cmd []byte) {
+	// Only the proposer keeps results; g.results is reused across entries.
+	mine := batchProposer(e.GetData()) == g.node
+	results := g.results[:0]
+	_, err := decodeBatch(e.GetData(), func(id uint64, cmd []byte) {
 		val, err := g.sm.Apply(cmd)
-		results = append(results, done{id, result{val, err}})
+		if mine {
+			results = append(results, applied{id, result{val, err}})
+		}
 	})
 	if err != nil {
 		// Deterministic: every replica skips the same damaged tail.
 		g.log.Error("damaged entry", "index", e.GetIndex(), "err", err)
 	}
-	if proposer != g.node || len(results) == 0 {
-		return
-	}
-	g.mu.Lock()
-	for _, d := range results {
-		if p, ok := g.pending[d.id]; ok {
-			delete(g.pending, d.id)
-			p.done <- d.r
+	if len(results) > 0 {
+		g.mu.Lock()
+		for _, d := range results {
+			if p, ok := g.pending[d.id]; ok {
+				delete(g.pending, d.id)
+				p.done <- d.r
+			}
 		}
+		g.mu.Unlock()
 	}
-	g.mu.Unlock()
+	clear(results)
+	g.results = results[:0]
 }
 
 // finish hands a local waiter its result, if it still waits.
