@@ -47,8 +47,15 @@
 // section: uvarint count, then per field uvarint tag, uvarint size and the
 // value. Known tags are decoded (absent ones take their default); unknown
 // tags are skipped. A tagged field is written only when it differs from its
-// default. Before it, strings are int16 length (-1 = null), bytes and arrays
-// int32 length (-1 = null).
+// default. Tags are not gated by version within the flexible range (Kafka
+// adds tags to later versions only; a peer skips a tag it does not know), so
+// a server leaves a tag at its default for versions before the tag's. Before
+// the flexible version, strings are int16 length (-1 = null), bytes and
+// arrays int32 length (-1 = null).
+//
+// SaslHandshake v0 is followed by raw SASL tokens (int32 size, no Kafka
+// header), which ReadRequestHeader cannot read: a server registers v1 only,
+// after which tokens travel in SaslAuthenticate.
 //
 // # Decoded values are views
 //
