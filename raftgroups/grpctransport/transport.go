@@ -284,9 +284,8 @@ func (p *peer) run() {
 		_ = p.conn.Close()
 	}()
 	var batch []envelope
-	var buf []byte
 	backoff := p.t.cfg.RetryMin
-	frame := &rpb.RaftBatch{From: p.t.cfg.NodeID, To: p.id}
+	fb := frameBuf{frame: &rpb.RaftBatch{From: p.t.cfg.NodeID, To: p.id}}
 	for {
 		select {
 		case <-p.ctx.Done():
@@ -306,16 +305,14 @@ func (p *peer) run() {
 			sent := 0
 			err := st.open(p)
 			for err == nil && sent < len(batch) {
-				var n int
-				n, buf = p.fill(frame, batch[sent:], buf)
-				if err = st.s.Send(frame); err != nil {
+				n := fb.fill(p, batch[sent:])
+				if err = st.s.Send(fb.frame); err != nil {
 					ambiguous = batch[sent : sent+n]
 				} else {
 					p.mSent.Add(n)
 				}
 				sent += n
 			}
-			clear(frame.Messages)
 			if err != nil {
 				st.close()
 				p.fail(err, ambiguous, batch[sent:])
@@ -358,37 +355,43 @@ func (st *sendStream) close() {
 	}
 }
 
-// fill puts as many envelopes of batch as fit in MaxBatchBytes (at least
-// one) into frame, marshalling them into buf, and returns how many it took.
-func (p *peer) fill(frame *rpb.RaftBatch, batch []envelope, buf []byte) (int, []byte) {
-	frame.Messages = frame.Messages[:0]
-	buf = buf[:0]
-	var ends []int
-	for _, e := range batch {
-		if len(ends) > 0 && len(buf)+proto.Size(e.msg) > p.t.cfg.MaxBatchBytes {
-			break
-		}
-		var err error
-		buf, err = proto.MarshalOptions{}.MarshalAppend(buf, e.msg)
-		if err != nil { // cannot happen for raft's own messages; never crash on it
-			p.t.log.Error("raft message does not marshal", "err", err)
-			buf = buf[:lastEnd(ends)]
-		}
-		ends = append(ends, len(buf))
-	}
-	prev := 0
-	for i, end := range ends {
-		frame.Messages = append(frame.Messages, &rpb.RaftEnvelope{Group: uint32(batch[i].group), Message: buf[prev:end:end]})
-		prev = end
-	}
-	return len(ends), buf
+// frameBuf is a peer goroutine's reusable frame: the RaftBatch, its
+// envelopes, and one buffer holding every marshalled message. gRPC encodes
+// the frame inside Send, so all of it is free again when Send returns.
+type frameBuf struct {
+	frame *rpb.RaftBatch
+	envs  []*rpb.RaftEnvelope
+	ends  []int
+	buf   []byte
 }
 
-func lastEnd(ends []int) int {
-	if len(ends) == 0 {
-		return 0
+// fill puts as many envelopes of batch as fit in MaxBatchBytes (at least
+// one) into the frame and returns how many it took.
+func (f *frameBuf) fill(p *peer, batch []envelope) int {
+	f.buf, f.ends = f.buf[:0], f.ends[:0]
+	for _, e := range batch {
+		if len(f.ends) > 0 && len(f.buf)+proto.Size(e.msg) > p.t.cfg.MaxBatchBytes {
+			break
+		}
+		start := len(f.buf)
+		var err error
+		f.buf, err = proto.MarshalOptions{}.MarshalAppend(f.buf, e.msg)
+		if err != nil { // cannot happen for raft's own messages; never crash on it
+			p.t.log.Error("raft message does not marshal", "err", err)
+			f.buf = f.buf[:start] // sent empty: decodes as MsgHup, which RawNode.Step refuses from the wire
+		}
+		f.ends = append(f.ends, len(f.buf))
 	}
-	return ends[len(ends)-1]
+	for len(f.envs) < len(f.ends) {
+		f.envs = append(f.envs, &rpb.RaftEnvelope{})
+	}
+	prev := 0
+	for i, end := range f.ends {
+		f.envs[i].Group, f.envs[i].Message = uint32(batch[i].group), f.buf[prev:end:end]
+		prev = end
+	}
+	f.frame.Messages = f.envs[:len(f.ends)]
+	return len(f.ends)
 }
 
 // fail handles a broken stream: the peer is reported unreachable for the
