@@ -176,7 +176,7 @@ func (v *ProduceRequest) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 9)
 	if r.err != nil {
-		return &DecodeError{Msg: "ProduceRequest", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "ProduceRequest", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -216,6 +216,7 @@ func (v *ProduceRequest) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("ProduceRequest")
 }
 
 // Default sets every field of v to its value when absent.
@@ -271,6 +272,7 @@ func (v *ProduceRequestTopic) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("ProduceRequestTopic")
 }
 
 // Default sets every field of v to its value when absent.
@@ -300,6 +302,7 @@ func (v *ProduceRequestTopicPartition) readFrom(r *Reader, version int16, flex b
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("ProduceRequestTopicPartition")
 }
 
 // Default sets every field of v to its value when absent.
@@ -328,7 +331,7 @@ func (v *ProduceResponse) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 9)
 	if r.err != nil {
-		return &DecodeError{Msg: "ProduceResponse", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "ProduceResponse", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -375,6 +378,7 @@ func (v *ProduceResponse) readFrom(r *Reader, version int16, flex bool) {
 	}
 	v.NodeEndpoints = v.NodeEndpoints[:0]
 	if !flex {
+		r.failedIn("ProduceResponse")
 		return
 	}
 	for n := r.tagCount(); n > 0 && r.err == nil; n-- {
@@ -394,6 +398,7 @@ func (v *ProduceResponse) readFrom(r *Reader, version int16, flex bool) {
 		}
 		r.failWith(&sub)
 	}
+	r.failedIn("ProduceResponse")
 }
 
 // Default sets every field of v to its value when absent.
@@ -448,6 +453,7 @@ func (v *ProduceResponseTopic) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("ProduceResponseTopic")
 }
 
 // Default sets every field of v to its value when absent.
@@ -483,6 +489,7 @@ func (v *ProduceResponseNode) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("ProduceResponseNode")
 }
 
 // Default sets every field of v to its value when absent.
@@ -571,6 +578,7 @@ func (v *ProduceResponseTopicPartition) readFrom(r *Reader, version int16, flex 
 	}
 	v.CurrentLeader.Default()
 	if !flex {
+		r.failedIn("ProduceResponseTopicPartition")
 		return
 	}
 	for n := r.tagCount(); n > 0 && r.err == nil; n-- {
@@ -583,6 +591,7 @@ func (v *ProduceResponseTopicPartition) readFrom(r *Reader, version int16, flex 
 		}
 		r.failWith(&sub)
 	}
+	r.failedIn("ProduceResponseTopicPartition")
 }
 
 // Default sets every field of v to its value when absent.
@@ -617,6 +626,7 @@ func (v *ProduceResponseTopicPartitionRecordError) readFrom(r *Reader, version i
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("ProduceResponseTopicPartitionRecordError")
 }
 
 // Default sets every field of v to its value when absent.
@@ -645,6 +655,7 @@ func (v *ProduceResponseTopicPartitionLeader) readFrom(r *Reader, version int16,
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("ProduceResponseTopicPartitionLeader")
 }
 
 // Default sets every field of v to its value when absent.
@@ -686,7 +697,7 @@ func (v *FetchRequest) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 12)
 	if r.err != nil {
-		return &DecodeError{Msg: "FetchRequest", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "FetchRequest", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -801,6 +812,7 @@ func (v *FetchRequest) readFrom(r *Reader, version int16, flex bool) {
 	v.ClusterID = nil
 	v.ReplicaState.Default()
 	if !flex {
+		r.failedIn("FetchRequest")
 		return
 	}
 	for n := r.tagCount(); n > 0 && r.err == nil; n-- {
@@ -816,6 +828,7 @@ func (v *FetchRequest) readFrom(r *Reader, version int16, flex bool) {
 		}
 		r.failWith(&sub)
 	}
+	r.failedIn("FetchRequest")
 }
 
 // Default sets every field of v to its value when absent.
@@ -854,6 +867,7 @@ func (v *FetchRequestReplica) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("FetchRequestReplica")
 }
 
 // Default sets every field of v to its value when absent.
@@ -909,6 +923,7 @@ func (v *FetchRequestTopic) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("FetchRequestTopic")
 }
 
 // Default sets every field of v to its value when absent.
@@ -963,6 +978,7 @@ func (v *FetchRequestForgotten) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("FetchRequestForgotten")
 }
 
 // Default sets every field of v to its value when absent.
@@ -1041,6 +1057,7 @@ func (v *FetchRequestTopicPartition) readFrom(r *Reader, version int16, flex boo
 	v.ReplicaDirectoryID = [16]byte{}
 	v.HighWatermark = 9223372036854775807
 	if !flex {
+		r.failedIn("FetchRequestTopicPartition")
 		return
 	}
 	for n := r.tagCount(); n > 0 && r.err == nil; n-- {
@@ -1056,6 +1073,7 @@ func (v *FetchRequestTopicPartition) readFrom(r *Reader, version int16, flex boo
 		}
 		r.failWith(&sub)
 	}
+	r.failedIn("FetchRequestTopicPartition")
 }
 
 // Default sets every field of v to its value when absent.
@@ -1092,7 +1110,7 @@ func (v *FetchResponse) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 12)
 	if r.err != nil {
-		return &DecodeError{Msg: "FetchResponse", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "FetchResponse", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -1155,6 +1173,7 @@ func (v *FetchResponse) readFrom(r *Reader, version int16, flex bool) {
 	}
 	v.NodeEndpoints = v.NodeEndpoints[:0]
 	if !flex {
+		r.failedIn("FetchResponse")
 		return
 	}
 	for n := r.tagCount(); n > 0 && r.err == nil; n-- {
@@ -1174,6 +1193,7 @@ func (v *FetchResponse) readFrom(r *Reader, version int16, flex bool) {
 		}
 		r.failWith(&sub)
 	}
+	r.failedIn("FetchResponse")
 }
 
 // Default sets every field of v to its value when absent.
@@ -1230,6 +1250,7 @@ func (v *FetchResponseTopic) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("FetchResponseTopic")
 }
 
 // Default sets every field of v to its value when absent.
@@ -1265,6 +1286,7 @@ func (v *FetchResponseNode) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("FetchResponseNode")
 }
 
 // Default sets every field of v to its value when absent.
@@ -1376,6 +1398,7 @@ func (v *FetchResponseTopicPartition) readFrom(r *Reader, version int16, flex bo
 	v.CurrentLeader.Default()
 	v.SnapshotID.Default()
 	if !flex {
+		r.failedIn("FetchResponseTopicPartition")
 		return
 	}
 	for n := r.tagCount(); n > 0 && r.err == nil; n-- {
@@ -1394,6 +1417,7 @@ func (v *FetchResponseTopicPartition) readFrom(r *Reader, version int16, flex bo
 		}
 		r.failWith(&sub)
 	}
+	r.failedIn("FetchResponseTopicPartition")
 }
 
 // Default sets every field of v to its value when absent.
@@ -1431,6 +1455,7 @@ func (v *FetchResponseTopicPartitionEpoch) readFrom(r *Reader, version int16, fl
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("FetchResponseTopicPartitionEpoch")
 }
 
 // Default sets every field of v to its value when absent.
@@ -1463,6 +1488,7 @@ func (v *FetchResponseTopicPartitionLeader) readFrom(r *Reader, version int16, f
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("FetchResponseTopicPartitionLeader")
 }
 
 // Default sets every field of v to its value when absent.
@@ -1495,6 +1521,7 @@ func (v *FetchResponseTopicPartitionSnapshot) readFrom(r *Reader, version int16,
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("FetchResponseTopicPartitionSnapshot")
 }
 
 // Default sets every field of v to its value when absent.
@@ -1527,6 +1554,7 @@ func (v *FetchResponseTopicPartitionAborted) readFrom(r *Reader, version int16, 
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("FetchResponseTopicPartitionAborted")
 }
 
 // Default sets every field of v to its value when absent.
@@ -1556,7 +1584,7 @@ func (v *ListOffsetsRequest) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 6)
 	if r.err != nil {
-		return &DecodeError{Msg: "ListOffsetsRequest", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "ListOffsetsRequest", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -1602,6 +1630,7 @@ func (v *ListOffsetsRequest) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("ListOffsetsRequest")
 }
 
 // Default sets every field of v to its value when absent.
@@ -1642,6 +1671,7 @@ func (v *ListOffsetsRequestTopic) readFrom(r *Reader, version int16, flex bool) 
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("ListOffsetsRequestTopic")
 }
 
 // Default sets every field of v to its value when absent.
@@ -1688,6 +1718,7 @@ func (v *ListOffsetsRequestTopicPartition) readFrom(r *Reader, version int16, fl
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("ListOffsetsRequestTopicPartition")
 }
 
 // Default sets every field of v to its value when absent.
@@ -1717,7 +1748,7 @@ func (v *ListOffsetsResponse) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 6)
 	if r.err != nil {
-		return &DecodeError{Msg: "ListOffsetsResponse", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "ListOffsetsResponse", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -1753,6 +1784,7 @@ func (v *ListOffsetsResponse) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("ListOffsetsResponse")
 }
 
 // Default sets every field of v to its value when absent.
@@ -1791,6 +1823,7 @@ func (v *ListOffsetsResponseTopic) readFrom(r *Reader, version int16, flex bool)
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("ListOffsetsResponseTopic")
 }
 
 // Default sets every field of v to its value when absent.
@@ -1865,6 +1898,7 @@ func (v *ListOffsetsResponseTopicPartition) readFrom(r *Reader, version int16, f
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("ListOffsetsResponseTopicPartition")
 }
 
 // Default sets every field of v to its value when absent.
@@ -1898,7 +1932,7 @@ func (v *MetadataRequest) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 9)
 	if r.err != nil {
-		return &DecodeError{Msg: "MetadataRequest", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "MetadataRequest", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -1950,6 +1984,7 @@ func (v *MetadataRequest) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("MetadataRequest")
 }
 
 // Default sets every field of v to its value when absent.
@@ -1986,6 +2021,7 @@ func (v *MetadataRequestTopic) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("MetadataRequestTopic")
 }
 
 // Default sets every field of v to its value when absent.
@@ -2018,7 +2054,7 @@ func (v *MetadataResponse) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 9)
 	if r.err != nil {
-		return &DecodeError{Msg: "MetadataResponse", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "MetadataResponse", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -2098,6 +2134,7 @@ func (v *MetadataResponse) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("MetadataResponse")
 }
 
 // Default sets every field of v to its value when absent.
@@ -2143,6 +2180,7 @@ func (v *MetadataResponseBroker) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("MetadataResponseBroker")
 }
 
 // Default sets every field of v to its value when absent.
@@ -2213,6 +2251,7 @@ func (v *MetadataResponseTopic) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("MetadataResponseTopic")
 }
 
 // Default sets every field of v to its value when absent.
@@ -2302,6 +2341,7 @@ func (v *MetadataResponseTopicPartition) readFrom(r *Reader, version int16, flex
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("MetadataResponseTopicPartition")
 }
 
 // Default sets every field of v to its value when absent.
@@ -2338,7 +2378,7 @@ func (v *OffsetCommitRequest) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 8)
 	if r.err != nil {
-		return &DecodeError{Msg: "OffsetCommitRequest", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "OffsetCommitRequest", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -2400,6 +2440,7 @@ func (v *OffsetCommitRequest) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("OffsetCommitRequest")
 }
 
 // Default sets every field of v to its value when absent.
@@ -2457,6 +2498,7 @@ func (v *OffsetCommitRequestTopic) readFrom(r *Reader, version int16, flex bool)
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("OffsetCommitRequestTopic")
 }
 
 // Default sets every field of v to its value when absent.
@@ -2507,6 +2549,7 @@ func (v *OffsetCommitRequestTopicPartition) readFrom(r *Reader, version int16, f
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("OffsetCommitRequestTopicPartition")
 }
 
 // Default sets every field of v to its value when absent.
@@ -2537,7 +2580,7 @@ func (v *OffsetCommitResponse) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 8)
 	if r.err != nil {
-		return &DecodeError{Msg: "OffsetCommitResponse", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "OffsetCommitResponse", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -2573,6 +2616,7 @@ func (v *OffsetCommitResponse) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("OffsetCommitResponse")
 }
 
 // Default sets every field of v to its value when absent.
@@ -2626,6 +2670,7 @@ func (v *OffsetCommitResponseTopic) readFrom(r *Reader, version int16, flex bool
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("OffsetCommitResponseTopic")
 }
 
 // Default sets every field of v to its value when absent.
@@ -2655,6 +2700,7 @@ func (v *OffsetCommitResponseTopicPartition) readFrom(r *Reader, version int16, 
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("OffsetCommitResponseTopicPartition")
 }
 
 // Default sets every field of v to its value when absent.
@@ -2684,7 +2730,7 @@ func (v *OffsetFetchRequest) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 6)
 	if r.err != nil {
-		return &DecodeError{Msg: "OffsetFetchRequest", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "OffsetFetchRequest", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -2752,6 +2798,7 @@ func (v *OffsetFetchRequest) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("OffsetFetchRequest")
 }
 
 // Default sets every field of v to its value when absent.
@@ -2792,6 +2839,7 @@ func (v *OffsetFetchRequestTopic) readFrom(r *Reader, version int16, flex bool) 
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("OffsetFetchRequestTopic")
 }
 
 // Default sets every field of v to its value when absent.
@@ -2848,6 +2896,7 @@ func (v *OffsetFetchRequestGroup) readFrom(r *Reader, version int16, flex bool) 
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("OffsetFetchRequestGroup")
 }
 
 // Default sets every field of v to its value when absent.
@@ -2903,6 +2952,7 @@ func (v *OffsetFetchRequestGroupTopic) readFrom(r *Reader, version int16, flex b
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("OffsetFetchRequestGroupTopic")
 }
 
 // Default sets every field of v to its value when absent.
@@ -2933,7 +2983,7 @@ func (v *OffsetFetchResponse) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 6)
 	if r.err != nil {
-		return &DecodeError{Msg: "OffsetFetchResponse", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "OffsetFetchResponse", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -3001,6 +3051,7 @@ func (v *OffsetFetchResponse) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("OffsetFetchResponse")
 }
 
 // Default sets every field of v to its value when absent.
@@ -3041,6 +3092,7 @@ func (v *OffsetFetchResponseTopic) readFrom(r *Reader, version int16, flex bool)
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("OffsetFetchResponseTopic")
 }
 
 // Default sets every field of v to its value when absent.
@@ -3082,6 +3134,7 @@ func (v *OffsetFetchResponseGroup) readFrom(r *Reader, version int16, flex bool)
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("OffsetFetchResponseGroup")
 }
 
 // Default sets every field of v to its value when absent.
@@ -3126,6 +3179,7 @@ func (v *OffsetFetchResponseTopicPartition) readFrom(r *Reader, version int16, f
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("OffsetFetchResponseTopicPartition")
 }
 
 // Default sets every field of v to its value when absent.
@@ -3182,6 +3236,7 @@ func (v *OffsetFetchResponseGroupTopic) readFrom(r *Reader, version int16, flex 
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("OffsetFetchResponseGroupTopic")
 }
 
 // Default sets every field of v to its value when absent.
@@ -3220,6 +3275,7 @@ func (v *OffsetFetchResponseGroupTopicPartition) readFrom(r *Reader, version int
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("OffsetFetchResponseGroupTopicPartition")
 }
 
 // Default sets every field of v to its value when absent.
@@ -3251,7 +3307,7 @@ func (v *FindCoordinatorRequest) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 3)
 	if r.err != nil {
-		return &DecodeError{Msg: "FindCoordinatorRequest", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "FindCoordinatorRequest", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -3301,6 +3357,7 @@ func (v *FindCoordinatorRequest) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("FindCoordinatorRequest")
 }
 
 // Default sets every field of v to its value when absent.
@@ -3334,7 +3391,7 @@ func (v *FindCoordinatorResponse) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 3)
 	if r.err != nil {
-		return &DecodeError{Msg: "FindCoordinatorResponse", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "FindCoordinatorResponse", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -3416,6 +3473,7 @@ func (v *FindCoordinatorResponse) readFrom(r *Reader, version int16, flex bool) 
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("FindCoordinatorResponse")
 }
 
 // Default sets every field of v to its value when absent.
@@ -3461,6 +3519,7 @@ func (v *FindCoordinatorResponseCoordinator) readFrom(r *Reader, version int16, 
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("FindCoordinatorResponseCoordinator")
 }
 
 // Default sets every field of v to its value when absent.
@@ -3498,7 +3557,7 @@ func (v *JoinGroupRequest) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 6)
 	if r.err != nil {
-		return &DecodeError{Msg: "JoinGroupRequest", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "JoinGroupRequest", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -3558,6 +3617,7 @@ func (v *JoinGroupRequest) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("JoinGroupRequest")
 }
 
 // Default sets every field of v to its value when absent.
@@ -3592,6 +3652,7 @@ func (v *JoinGroupRequestProtocol) readFrom(r *Reader, version int16, flex bool)
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("JoinGroupRequestProtocol")
 }
 
 // Default sets every field of v to its value when absent.
@@ -3626,7 +3687,7 @@ func (v *JoinGroupResponse) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 6)
 	if r.err != nil {
-		return &DecodeError{Msg: "JoinGroupResponse", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "JoinGroupResponse", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -3688,6 +3749,7 @@ func (v *JoinGroupResponse) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("JoinGroupResponse")
 }
 
 // Default sets every field of v to its value when absent.
@@ -3732,6 +3794,7 @@ func (v *JoinGroupResponseMember) readFrom(r *Reader, version int16, flex bool) 
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("JoinGroupResponseMember")
 }
 
 // Default sets every field of v to its value when absent.
@@ -3762,7 +3825,7 @@ func (v *HeartbeatRequest) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 4)
 	if r.err != nil {
-		return &DecodeError{Msg: "HeartbeatRequest", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "HeartbeatRequest", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -3792,6 +3855,7 @@ func (v *HeartbeatRequest) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("HeartbeatRequest")
 }
 
 // Default sets every field of v to its value when absent.
@@ -3821,7 +3885,7 @@ func (v *HeartbeatResponse) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 4)
 	if r.err != nil {
-		return &DecodeError{Msg: "HeartbeatResponse", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "HeartbeatResponse", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -3847,6 +3911,7 @@ func (v *HeartbeatResponse) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("HeartbeatResponse")
 }
 
 // Default sets every field of v to its value when absent.
@@ -3875,7 +3940,7 @@ func (v *LeaveGroupRequest) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 4)
 	if r.err != nil {
-		return &DecodeError{Msg: "LeaveGroupRequest", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "LeaveGroupRequest", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -3919,6 +3984,7 @@ func (v *LeaveGroupRequest) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("LeaveGroupRequest")
 }
 
 // Default sets every field of v to its value when absent.
@@ -3957,6 +4023,7 @@ func (v *LeaveGroupRequestMember) readFrom(r *Reader, version int16, flex bool) 
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("LeaveGroupRequestMember")
 }
 
 // Default sets every field of v to its value when absent.
@@ -3986,7 +4053,7 @@ func (v *LeaveGroupResponse) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 4)
 	if r.err != nil {
-		return &DecodeError{Msg: "LeaveGroupResponse", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "LeaveGroupResponse", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -4030,6 +4097,7 @@ func (v *LeaveGroupResponse) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("LeaveGroupResponse")
 }
 
 // Default sets every field of v to its value when absent.
@@ -4062,6 +4130,7 @@ func (v *LeaveGroupResponseMember) readFrom(r *Reader, version int16, flex bool)
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("LeaveGroupResponseMember")
 }
 
 // Default sets every field of v to its value when absent.
@@ -4095,7 +4164,7 @@ func (v *SyncGroupRequest) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 4)
 	if r.err != nil {
-		return &DecodeError{Msg: "SyncGroupRequest", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "SyncGroupRequest", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -4153,6 +4222,7 @@ func (v *SyncGroupRequest) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("SyncGroupRequest")
 }
 
 // Default sets every field of v to its value when absent.
@@ -4186,6 +4256,7 @@ func (v *SyncGroupRequestAssignment) readFrom(r *Reader, version int16, flex boo
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("SyncGroupRequestAssignment")
 }
 
 // Default sets every field of v to its value when absent.
@@ -4216,7 +4287,7 @@ func (v *SyncGroupResponse) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 4)
 	if r.err != nil {
-		return &DecodeError{Msg: "SyncGroupResponse", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "SyncGroupResponse", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -4260,6 +4331,7 @@ func (v *SyncGroupResponse) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("SyncGroupResponse")
 }
 
 // Default sets every field of v to its value when absent.
@@ -4290,7 +4362,7 @@ func (v *DescribeGroupsRequest) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 5)
 	if r.err != nil {
-		return &DecodeError{Msg: "DescribeGroupsRequest", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "DescribeGroupsRequest", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -4326,6 +4398,7 @@ func (v *DescribeGroupsRequest) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("DescribeGroupsRequest")
 }
 
 // Default sets every field of v to its value when absent.
@@ -4353,7 +4426,7 @@ func (v *DescribeGroupsResponse) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 5)
 	if r.err != nil {
-		return &DecodeError{Msg: "DescribeGroupsResponse", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "DescribeGroupsResponse", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -4389,6 +4462,7 @@ func (v *DescribeGroupsResponse) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("DescribeGroupsResponse")
 }
 
 // Default sets every field of v to its value when absent.
@@ -4457,6 +4531,7 @@ func (v *DescribeGroupsResponseGroup) readFrom(r *Reader, version int16, flex bo
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("DescribeGroupsResponseGroup")
 }
 
 // Default sets every field of v to its value when absent.
@@ -4509,6 +4584,7 @@ func (v *DescribeGroupsResponseGroupMember) readFrom(r *Reader, version int16, f
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("DescribeGroupsResponseGroupMember")
 }
 
 // Default sets every field of v to its value when absent.
@@ -4540,7 +4616,7 @@ func (v *ListGroupsRequest) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 3)
 	if r.err != nil {
-		return &DecodeError{Msg: "ListGroupsRequest", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "ListGroupsRequest", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -4592,6 +4668,7 @@ func (v *ListGroupsRequest) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("ListGroupsRequest")
 }
 
 // Default sets every field of v to its value when absent.
@@ -4620,7 +4697,7 @@ func (v *ListGroupsResponse) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 3)
 	if r.err != nil {
-		return &DecodeError{Msg: "ListGroupsResponse", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "ListGroupsResponse", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -4658,6 +4735,7 @@ func (v *ListGroupsResponse) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("ListGroupsResponse")
 }
 
 // Default sets every field of v to its value when absent.
@@ -4705,6 +4783,7 @@ func (v *ListGroupsResponseGroup) readFrom(r *Reader, version int16, flex bool) 
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("ListGroupsResponseGroup")
 }
 
 // Default sets every field of v to its value when absent.
@@ -4733,7 +4812,7 @@ func (v *SaslHandshakeRequest) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, false)
 	if r.err != nil {
-		return &DecodeError{Msg: "SaslHandshakeRequest", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "SaslHandshakeRequest", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -4751,6 +4830,7 @@ func (v *SaslHandshakeRequest) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("SaslHandshakeRequest")
 }
 
 // Default sets every field of v to its value when absent.
@@ -4777,7 +4857,7 @@ func (v *SaslHandshakeResponse) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, false)
 	if r.err != nil {
-		return &DecodeError{Msg: "SaslHandshakeResponse", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "SaslHandshakeResponse", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -4807,6 +4887,7 @@ func (v *SaslHandshakeResponse) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("SaslHandshakeResponse")
 }
 
 // Default sets every field of v to its value when absent.
@@ -4836,7 +4917,7 @@ func (v *ApiVersionsRequest) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 3)
 	if r.err != nil {
-		return &DecodeError{Msg: "ApiVersionsRequest", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "ApiVersionsRequest", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -4884,6 +4965,7 @@ func (v *ApiVersionsRequest) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("ApiVersionsRequest")
 }
 
 // Default sets every field of v to its value when absent.
@@ -4918,7 +5000,7 @@ func (v *ApiVersionsResponse) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 3)
 	if r.err != nil {
-		return &DecodeError{Msg: "ApiVersionsResponse", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "ApiVersionsResponse", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -4997,6 +5079,7 @@ func (v *ApiVersionsResponse) readFrom(r *Reader, version int16, flex bool) {
 	v.FinalizedFeatures = v.FinalizedFeatures[:0]
 	v.ZkMigrationReady = false
 	if !flex {
+		r.failedIn("ApiVersionsResponse")
 		return
 	}
 	for n := r.tagCount(); n > 0 && r.err == nil; n-- {
@@ -5032,6 +5115,7 @@ func (v *ApiVersionsResponse) readFrom(r *Reader, version int16, flex bool) {
 		}
 		r.failWith(&sub)
 	}
+	r.failedIn("ApiVersionsResponse")
 }
 
 // Default sets every field of v to its value when absent.
@@ -5068,6 +5152,7 @@ func (v *ApiVersionsResponseApiKey) readFrom(r *Reader, version int16, flex bool
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("ApiVersionsResponseApiKey")
 }
 
 // Default sets every field of v to its value when absent.
@@ -5100,6 +5185,7 @@ func (v *ApiVersionsResponseFeature) readFrom(r *Reader, version int16, flex boo
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("ApiVersionsResponseFeature")
 }
 
 // Default sets every field of v to its value when absent.
@@ -5132,6 +5218,7 @@ func (v *ApiVersionsResponseFinalized) readFrom(r *Reader, version int16, flex b
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("ApiVersionsResponseFinalized")
 }
 
 // Default sets every field of v to its value when absent.
@@ -5161,7 +5248,7 @@ func (v *CreateTopicsRequest) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 5)
 	if r.err != nil {
-		return &DecodeError{Msg: "CreateTopicsRequest", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "CreateTopicsRequest", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -5199,6 +5286,7 @@ func (v *CreateTopicsRequest) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("CreateTopicsRequest")
 }
 
 // Default sets every field of v to its value when absent.
@@ -5257,6 +5345,7 @@ func (v *CreateTopicsRequestTopic) readFrom(r *Reader, version int16, flex bool)
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("CreateTopicsRequestTopic")
 }
 
 // Default sets every field of v to its value when absent.
@@ -5298,6 +5387,7 @@ func (v *CreateTopicsRequestTopicAssignment) readFrom(r *Reader, version int16, 
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("CreateTopicsRequestTopicAssignment")
 }
 
 // Default sets every field of v to its value when absent.
@@ -5326,6 +5416,7 @@ func (v *CreateTopicsRequestTopicConfig) readFrom(r *Reader, version int16, flex
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("CreateTopicsRequestTopicConfig")
 }
 
 // Default sets every field of v to its value when absent.
@@ -5353,7 +5444,7 @@ func (v *CreateTopicsResponse) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 5)
 	if r.err != nil {
-		return &DecodeError{Msg: "CreateTopicsResponse", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "CreateTopicsResponse", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -5389,6 +5480,7 @@ func (v *CreateTopicsResponse) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("CreateTopicsResponse")
 }
 
 // Default sets every field of v to its value when absent.
@@ -5481,6 +5573,7 @@ func (v *CreateTopicsResponseTopic) readFrom(r *Reader, version int16, flex bool
 	}
 	v.TopicConfigErrorCode = 0
 	if !flex {
+		r.failedIn("CreateTopicsResponseTopic")
 		return
 	}
 	for n := r.tagCount(); n > 0 && r.err == nil; n-- {
@@ -5493,6 +5586,7 @@ func (v *CreateTopicsResponseTopic) readFrom(r *Reader, version int16, flex bool
 		}
 		r.failWith(&sub)
 	}
+	r.failedIn("CreateTopicsResponseTopic")
 }
 
 // Default sets every field of v to its value when absent.
@@ -5536,6 +5630,7 @@ func (v *CreateTopicsResponseTopicConfig) readFrom(r *Reader, version int16, fle
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("CreateTopicsResponseTopicConfig")
 }
 
 // Default sets every field of v to its value when absent.
@@ -5567,7 +5662,7 @@ func (v *DeleteTopicsRequest) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 4)
 	if r.err != nil {
-		return &DecodeError{Msg: "DeleteTopicsRequest", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "DeleteTopicsRequest", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -5621,6 +5716,7 @@ func (v *DeleteTopicsRequest) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("DeleteTopicsRequest")
 }
 
 // Default sets every field of v to its value when absent.
@@ -5650,6 +5746,7 @@ func (v *DeleteTopicsRequestTopic) readFrom(r *Reader, version int16, flex bool)
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("DeleteTopicsRequestTopic")
 }
 
 // Default sets every field of v to its value when absent.
@@ -5677,7 +5774,7 @@ func (v *DeleteTopicsResponse) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 4)
 	if r.err != nil {
-		return &DecodeError{Msg: "DeleteTopicsResponse", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "DeleteTopicsResponse", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -5713,6 +5810,7 @@ func (v *DeleteTopicsResponse) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("DeleteTopicsResponse")
 }
 
 // Default sets every field of v to its value when absent.
@@ -5759,6 +5857,7 @@ func (v *DeleteTopicsResponseResult) readFrom(r *Reader, version int16, flex boo
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("DeleteTopicsResponseResult")
 }
 
 // Default sets every field of v to its value when absent.
@@ -5788,7 +5887,7 @@ func (v *DeleteRecordsRequest) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 2)
 	if r.err != nil {
-		return &DecodeError{Msg: "DeleteRecordsRequest", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "DeleteRecordsRequest", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -5818,6 +5917,7 @@ func (v *DeleteRecordsRequest) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("DeleteRecordsRequest")
 }
 
 // Default sets every field of v to its value when absent.
@@ -5856,6 +5956,7 @@ func (v *DeleteRecordsRequestTopic) readFrom(r *Reader, version int16, flex bool
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("DeleteRecordsRequestTopic")
 }
 
 // Default sets every field of v to its value when absent.
@@ -5884,6 +5985,7 @@ func (v *DeleteRecordsRequestTopicPartition) readFrom(r *Reader, version int16, 
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("DeleteRecordsRequestTopicPartition")
 }
 
 // Default sets every field of v to its value when absent.
@@ -5911,7 +6013,7 @@ func (v *DeleteRecordsResponse) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 2)
 	if r.err != nil {
-		return &DecodeError{Msg: "DeleteRecordsResponse", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "DeleteRecordsResponse", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -5941,6 +6043,7 @@ func (v *DeleteRecordsResponse) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("DeleteRecordsResponse")
 }
 
 // Default sets every field of v to its value when absent.
@@ -5979,6 +6082,7 @@ func (v *DeleteRecordsResponseTopic) readFrom(r *Reader, version int16, flex boo
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("DeleteRecordsResponseTopic")
 }
 
 // Default sets every field of v to its value when absent.
@@ -6010,6 +6114,7 @@ func (v *DeleteRecordsResponseTopicPartition) readFrom(r *Reader, version int16,
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("DeleteRecordsResponseTopicPartition")
 }
 
 // Default sets every field of v to its value when absent.
@@ -6040,7 +6145,7 @@ func (v *InitProducerIDRequest) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 2)
 	if r.err != nil {
-		return &DecodeError{Msg: "InitProducerIDRequest", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "InitProducerIDRequest", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -6076,6 +6181,7 @@ func (v *InitProducerIDRequest) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("InitProducerIDRequest")
 }
 
 // Default sets every field of v to its value when absent.
@@ -6107,7 +6213,7 @@ func (v *InitProducerIDResponse) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 2)
 	if r.err != nil {
-		return &DecodeError{Msg: "InitProducerIDResponse", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "InitProducerIDResponse", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -6131,6 +6237,7 @@ func (v *InitProducerIDResponse) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("InitProducerIDResponse")
 }
 
 // Default sets every field of v to its value when absent.
@@ -6161,7 +6268,7 @@ func (v *DescribeConfigsRequest) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 4)
 	if r.err != nil {
-		return &DecodeError{Msg: "DescribeConfigsRequest", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "DescribeConfigsRequest", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -6205,6 +6312,7 @@ func (v *DescribeConfigsRequest) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("DescribeConfigsRequest")
 }
 
 // Default sets every field of v to its value when absent.
@@ -6247,6 +6355,7 @@ func (v *DescribeConfigsRequestResource) readFrom(r *Reader, version int16, flex
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("DescribeConfigsRequestResource")
 }
 
 // Default sets every field of v to its value when absent.
@@ -6275,7 +6384,7 @@ func (v *DescribeConfigsResponse) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 4)
 	if r.err != nil {
-		return &DecodeError{Msg: "DescribeConfigsResponse", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "DescribeConfigsResponse", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -6305,6 +6414,7 @@ func (v *DescribeConfigsResponse) readFrom(r *Reader, version int16, flex bool) 
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("DescribeConfigsResponse")
 }
 
 // Default sets every field of v to its value when absent.
@@ -6352,6 +6462,7 @@ func (v *DescribeConfigsResponseResult) readFrom(r *Reader, version int16, flex 
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("DescribeConfigsResponseResult")
 }
 
 // Default sets every field of v to its value when absent.
@@ -6444,6 +6555,7 @@ func (v *DescribeConfigsResponseResultConfig) readFrom(r *Reader, version int16,
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("DescribeConfigsResponseResultConfig")
 }
 
 // Default sets every field of v to its value when absent.
@@ -6482,6 +6594,7 @@ func (v *DescribeConfigsResponseResultConfigSynonym) readFrom(r *Reader, version
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("DescribeConfigsResponseResultConfigSynonym")
 }
 
 // Default sets every field of v to its value when absent.
@@ -6510,7 +6623,7 @@ func (v *AlterConfigsRequest) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 2)
 	if r.err != nil {
-		return &DecodeError{Msg: "AlterConfigsRequest", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "AlterConfigsRequest", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -6540,6 +6653,7 @@ func (v *AlterConfigsRequest) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("AlterConfigsRequest")
 }
 
 // Default sets every field of v to its value when absent.
@@ -6581,6 +6695,7 @@ func (v *AlterConfigsRequestResource) readFrom(r *Reader, version int16, flex bo
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("AlterConfigsRequestResource")
 }
 
 // Default sets every field of v to its value when absent.
@@ -6610,6 +6725,7 @@ func (v *AlterConfigsRequestResourceConfig) readFrom(r *Reader, version int16, f
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("AlterConfigsRequestResourceConfig")
 }
 
 // Default sets every field of v to its value when absent.
@@ -6637,7 +6753,7 @@ func (v *AlterConfigsResponse) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 2)
 	if r.err != nil {
-		return &DecodeError{Msg: "AlterConfigsResponse", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "AlterConfigsResponse", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -6667,6 +6783,7 @@ func (v *AlterConfigsResponse) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("AlterConfigsResponse")
 }
 
 // Default sets every field of v to its value when absent.
@@ -6701,6 +6818,7 @@ func (v *AlterConfigsResponseResult) readFrom(r *Reader, version int16, flex boo
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("AlterConfigsResponseResult")
 }
 
 // Default sets every field of v to its value when absent.
@@ -6729,7 +6847,7 @@ func (v *SaslAuthenticateRequest) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 2)
 	if r.err != nil {
-		return &DecodeError{Msg: "SaslAuthenticateRequest", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "SaslAuthenticateRequest", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -6747,6 +6865,7 @@ func (v *SaslAuthenticateRequest) readFrom(r *Reader, version int16, flex bool) 
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("SaslAuthenticateRequest")
 }
 
 // Default sets every field of v to its value when absent.
@@ -6775,7 +6894,7 @@ func (v *SaslAuthenticateResponse) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 2)
 	if r.err != nil {
-		return &DecodeError{Msg: "SaslAuthenticateResponse", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "SaslAuthenticateResponse", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -6805,6 +6924,7 @@ func (v *SaslAuthenticateResponse) readFrom(r *Reader, version int16, flex bool)
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("SaslAuthenticateResponse")
 }
 
 // Default sets every field of v to its value when absent.
@@ -6835,7 +6955,7 @@ func (v *CreatePartitionsRequest) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 2)
 	if r.err != nil {
-		return &DecodeError{Msg: "CreatePartitionsRequest", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "CreatePartitionsRequest", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -6867,6 +6987,7 @@ func (v *CreatePartitionsRequest) readFrom(r *Reader, version int16, flex bool) 
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("CreatePartitionsRequest")
 }
 
 // Default sets every field of v to its value when absent.
@@ -6909,6 +7030,7 @@ func (v *CreatePartitionsRequestTopic) readFrom(r *Reader, version int16, flex b
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("CreatePartitionsRequestTopic")
 }
 
 // Default sets every field of v to its value when absent.
@@ -6945,6 +7067,7 @@ func (v *CreatePartitionsRequestTopicAssignment) readFrom(r *Reader, version int
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("CreatePartitionsRequestTopicAssignment")
 }
 
 // Default sets every field of v to its value when absent.
@@ -6971,7 +7094,7 @@ func (v *CreatePartitionsResponse) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 2)
 	if r.err != nil {
-		return &DecodeError{Msg: "CreatePartitionsResponse", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "CreatePartitionsResponse", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -7001,6 +7124,7 @@ func (v *CreatePartitionsResponse) readFrom(r *Reader, version int16, flex bool)
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("CreatePartitionsResponse")
 }
 
 // Default sets every field of v to its value when absent.
@@ -7032,6 +7156,7 @@ func (v *CreatePartitionsResponseResult) readFrom(r *Reader, version int16, flex
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("CreatePartitionsResponseResult")
 }
 
 // Default sets every field of v to its value when absent.
@@ -7059,7 +7184,7 @@ func (v *DeleteGroupsRequest) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 2)
 	if r.err != nil {
-		return &DecodeError{Msg: "DeleteGroupsRequest", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "DeleteGroupsRequest", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -7087,6 +7212,7 @@ func (v *DeleteGroupsRequest) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("DeleteGroupsRequest")
 }
 
 // Default sets every field of v to its value when absent.
@@ -7113,7 +7239,7 @@ func (v *DeleteGroupsResponse) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 2)
 	if r.err != nil {
-		return &DecodeError{Msg: "DeleteGroupsResponse", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "DeleteGroupsResponse", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -7143,6 +7269,7 @@ func (v *DeleteGroupsResponse) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("DeleteGroupsResponse")
 }
 
 // Default sets every field of v to its value when absent.
@@ -7180,6 +7307,7 @@ func (v *DeleteGroupsResponseResult) readFrom(r *Reader, version int16, flex boo
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("DeleteGroupsResponseResult")
 }
 
 // Default sets every field of v to its value when absent.
@@ -7208,7 +7336,7 @@ func (v *IncrementalAlterConfigsRequest) ReadFrom(src []byte, version int16) err
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 1)
 	if r.err != nil {
-		return &DecodeError{Msg: "IncrementalAlterConfigsRequest", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "IncrementalAlterConfigsRequest", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -7238,6 +7366,7 @@ func (v *IncrementalAlterConfigsRequest) readFrom(r *Reader, version int16, flex
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("IncrementalAlterConfigsRequest")
 }
 
 // Default sets every field of v to its value when absent.
@@ -7279,6 +7408,7 @@ func (v *IncrementalAlterConfigsRequestResource) readFrom(r *Reader, version int
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("IncrementalAlterConfigsRequestResource")
 }
 
 // Default sets every field of v to its value when absent.
@@ -7311,6 +7441,7 @@ func (v *IncrementalAlterConfigsRequestResourceConfig) readFrom(r *Reader, versi
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("IncrementalAlterConfigsRequestResourceConfig")
 }
 
 // Default sets every field of v to its value when absent.
@@ -7339,7 +7470,7 @@ func (v *IncrementalAlterConfigsResponse) ReadFrom(src []byte, version int16) er
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 1)
 	if r.err != nil {
-		return &DecodeError{Msg: "IncrementalAlterConfigsResponse", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "IncrementalAlterConfigsResponse", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -7369,6 +7500,7 @@ func (v *IncrementalAlterConfigsResponse) readFrom(r *Reader, version int16, fle
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("IncrementalAlterConfigsResponse")
 }
 
 // Default sets every field of v to its value when absent.
@@ -7403,6 +7535,7 @@ func (v *IncrementalAlterConfigsResponseResult) readFrom(r *Reader, version int1
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("IncrementalAlterConfigsResponseResult")
 }
 
 // Default sets every field of v to its value when absent.
@@ -7432,7 +7565,7 @@ func (v *OffsetDeleteRequest) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, false)
 	if r.err != nil {
-		return &DecodeError{Msg: "OffsetDeleteRequest", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "OffsetDeleteRequest", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -7462,6 +7595,7 @@ func (v *OffsetDeleteRequest) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("OffsetDeleteRequest")
 }
 
 // Default sets every field of v to its value when absent.
@@ -7500,6 +7634,7 @@ func (v *OffsetDeleteRequestTopic) readFrom(r *Reader, version int16, flex bool)
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("OffsetDeleteRequestTopic")
 }
 
 // Default sets every field of v to its value when absent.
@@ -7525,6 +7660,7 @@ func (v *OffsetDeleteRequestTopicPartition) readFrom(r *Reader, version int16, f
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("OffsetDeleteRequestTopicPartition")
 }
 
 // Default sets every field of v to its value when absent.
@@ -7552,7 +7688,7 @@ func (v *OffsetDeleteResponse) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, false)
 	if r.err != nil {
-		return &DecodeError{Msg: "OffsetDeleteResponse", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "OffsetDeleteResponse", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -7584,6 +7720,7 @@ func (v *OffsetDeleteResponse) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("OffsetDeleteResponse")
 }
 
 // Default sets every field of v to its value when absent.
@@ -7623,6 +7760,7 @@ func (v *OffsetDeleteResponseTopic) readFrom(r *Reader, version int16, flex bool
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("OffsetDeleteResponseTopic")
 }
 
 // Default sets every field of v to its value when absent.
@@ -7651,6 +7789,7 @@ func (v *OffsetDeleteResponseTopicPartition) readFrom(r *Reader, version int16, 
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("OffsetDeleteResponseTopicPartition")
 }
 
 // Default sets every field of v to its value when absent.
@@ -7679,7 +7818,7 @@ func (v *DescribeClusterRequest) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 0)
 	if r.err != nil {
-		return &DecodeError{Msg: "DescribeClusterRequest", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "DescribeClusterRequest", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -7713,6 +7852,7 @@ func (v *DescribeClusterRequest) readFrom(r *Reader, version int16, flex bool) {
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("DescribeClusterRequest")
 }
 
 // Default sets every field of v to its value when absent.
@@ -7747,7 +7887,7 @@ func (v *DescribeClusterResponse) ReadFrom(src []byte, version int16) error {
 	r := Reader{src: src}
 	v.readFrom(&r, version, version >= 0)
 	if r.err != nil {
-		return &DecodeError{Msg: "DescribeClusterResponse", Version: version, Offset: r.errOff, Err: r.err}
+		return &DecodeError{Msg: "DescribeClusterResponse", Version: version, Offset: r.errOff, In: r.in, Err: r.err}
 	}
 	return nil
 }
@@ -7795,6 +7935,7 @@ func (v *DescribeClusterResponse) readFrom(r *Reader, version int16, flex bool) 
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("DescribeClusterResponse")
 }
 
 // Default sets every field of v to its value when absent.
@@ -7844,6 +7985,7 @@ func (v *DescribeClusterResponseBroker) readFrom(r *Reader, version int16, flex 
 	if flex {
 		r.skipTags()
 	}
+	r.failedIn("DescribeClusterResponseBroker")
 }
 
 // Default sets every field of v to its value when absent.

@@ -28,12 +28,17 @@ func (e *detailed) Unwrap() error { return e.sentinel }
 type DecodeError struct {
 	Msg     string // message name, e.g. "ProduceRequest"
 	Version int16
-	Offset  int // byte offset in the message body where the failing field starts
+	Offset  int    // byte offset in the message body where the failing read started
+	In      string // the innermost struct being decoded, e.g. "ProduceRequestTopicPartition"
 	Err     error
 }
 
 func (e *DecodeError) Error() string {
-	return e.Err.Error() + ": " + e.Msg + " v" + strconv.Itoa(int(e.Version)) + " at byte " + strconv.Itoa(e.Offset)
+	s := e.Err.Error() + ": " + e.Msg + " v" + strconv.Itoa(int(e.Version)) + " at byte " + strconv.Itoa(e.Offset)
+	if e.In != "" && e.In != e.Msg {
+		s += " in " + e.In
+	}
+	return s
 }
 
 func (e *DecodeError) Unwrap() error { return e.Err }
@@ -47,6 +52,7 @@ type Reader struct {
 	off    int
 	errOff int
 	err    error
+	in     string // set by generated code: the innermost struct at the first failure
 }
 
 // NewReader returns a Reader over src.
@@ -323,7 +329,15 @@ func (r *Reader) skipTags() {
 // failWith makes r bad if sub, a reader over one tagged field, went bad.
 func (r *Reader) failWith(sub *Reader) {
 	if sub.err != nil && r.err == nil {
-		r.err, r.errOff = sub.err, r.off
+		r.err, r.errOff, r.in = sub.err, r.off, sub.in
+	}
+}
+
+// failedIn records the struct being decoded when the reader went bad,
+// unless an inner struct already did.
+func (r *Reader) failedIn(name string) {
+	if r.err != nil && r.in == "" {
+		r.in = name
 	}
 }
 

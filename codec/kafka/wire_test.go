@@ -3,6 +3,7 @@ package kafka
 import (
 	"bytes"
 	"errors"
+	"strconv"
 	"testing"
 )
 
@@ -104,5 +105,20 @@ func TestAppendTag(t *testing.T) {
 	want := append([]byte{9, 0xac, 0x02, 0xc8, 0x01}, bytes.Repeat([]byte{7}, 200)...)
 	if !bytes.Equal(dst, want) {
 		t.Fatalf("AppendTag: % x; want % x", dst[:8], want[:8])
+	}
+}
+
+// TestDecodeErrorWhere: the error names the message, version, offset and the
+// innermost struct that was being decoded.
+func TestDecodeErrorWhere(t *testing.T) {
+	body := produceBody(100, 3)
+	err := (&ProduceRequest{}).ReadFrom(body[:len(body)-10], 3)
+	want := "kafka: truncated: ProduceRequest v3 at byte " + strconv.Itoa(len(body)-100) + " in ProduceRequestTopicPartition" // the records, after their length
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v; want %s", err, want)
+	}
+	err = (&ProduceRequest{}).ReadFrom(body[:3], 3)
+	if want := "kafka: truncated: ProduceRequest v3 at byte 2"; err == nil || err.Error() != want {
+		t.Fatalf("got %v; want %s", err, want)
 	}
 }

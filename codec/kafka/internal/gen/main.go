@@ -255,7 +255,7 @@ func (e *emitter) message(a *api, m *message) {
 	e.p("// slices already in v are reused.")
 	e.p("func (v *%s) ReadFrom(src []byte, version int16) error {", m.goName)
 	e.p("r := Reader{src: src}\nv.readFrom(&r, version, %s)", flex)
-	e.p("if r.err != nil {\nreturn &DecodeError{Msg: %q, Version: version, Offset: r.errOff, Err: r.err}\n}\nreturn nil\n}\n", m.goName)
+	e.p("if r.err != nil {\nreturn &DecodeError{Msg: %q, Version: version, Offset: r.errOff, In: r.in, Err: r.err}\n}\nreturn nil\n}\n", m.goName)
 	e.methods(m.goName, m.fields)
 	for len(e.types) > 0 {
 		t := e.types[0]
@@ -514,9 +514,9 @@ func (e *emitter) methods(name string, fields []*field) {
 		e.p("%s", defaultStmt(fd))
 	}
 	if len(tagged) == 0 {
-		e.p("if flex {\nr.skipTags()\n}\n}\n")
+		e.p("if flex {\nr.skipTags()\n}\nr.failedIn(%q)\n}\n", name)
 	} else {
-		e.p("if !flex {\nreturn\n}")
+		e.p("if !flex {\nr.failedIn(%q)\nreturn\n}", name)
 		e.p("for n := r.tagCount(); n > 0 && r.err == nil; n-- {")
 		e.p("tag := r.Uvarint()\nsub := Reader{src: r.Span(int(r.Uvarint()))}\nswitch tag {")
 		for _, fd := range tagged {
@@ -524,7 +524,7 @@ func (e *emitter) methods(name string, fields []*field) {
 			e.p("r := &sub")
 			e.readField(fd)
 		}
-		e.p("}\nr.failWith(&sub)\n}\n}\n")
+		e.p("}\nr.failWith(&sub)\n}\nr.failedIn(%q)\n}\n", name)
 	}
 
 	e.p("// Default sets every field of v to its value when absent.")
