@@ -148,8 +148,10 @@ func requireGet(t testing.TB, tn *testNode, key, want string) {
 
 func TestClusterReplicatesThroughAnyNode(t *testing.T) {
 	c := newCluster(t, 3, nil)
-	for _, g := range Groups {
-		c.leader(g)
+	for _, id := range c.peers {
+		if err := c.nodes[id].m.WaitLeaders(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// Writes through every node (followers forward to the leader), then
 	// linearizable reads on every node see all of them.
@@ -348,6 +350,23 @@ func TestStandaloneRestartKeepsState(t *testing.T) {
 	}
 	// And it keeps accepting writes.
 	putRetry(t, tn, "after", "restart")
+}
+
+func TestWaitLeadersWithoutQuorum(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	c.stop(2)
+	c.stop(3)
+	// A leader elected before the stops steps down (CheckQuorum); none can
+	// be elected after.
+	harness.WaitFor(t, 5*time.Second, "node 1 to have no metadata leader", func() bool {
+		return c.nodes[1].m.Group(GroupMetadata).Status().Leader == 0
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	err := c.nodes[1].m.WaitLeaders(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) || err.Error() != "raftgroups: wait for leaders: metadata has none: context deadline exceeded" {
+		t.Fatalf("WaitLeaders alone of 3 = %v; want a deadline error naming the metadata group", err)
+	}
 }
 
 func TestManagerStopFailsWaiters(t *testing.T) {

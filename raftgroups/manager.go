@@ -229,6 +229,30 @@ func (m *Manager) changeMembers(ctx context.Context, t pb.ConfChangeType, id uin
 	return nil
 }
 
+// WaitLeaders returns once every group knows a leader (the node can serve
+// the Meta API), or with ctx's error. It checks every TickInterval.
+func (m *Manager) WaitLeaders(ctx context.Context) error {
+	t := time.NewTicker(m.cfg.TickInterval)
+	defer t.Stop()
+	for {
+		missing := GroupID(0)
+		for _, g := range m.groups {
+			if g.Status().Leader == 0 {
+				missing = g.id
+				break
+			}
+		}
+		if missing == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("raftgroups: wait for leaders: %s has none: %w", missing, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
 // Group returns group id, or nil if id is not a group.
 func (m *Manager) Group(id GroupID) *Group {
 	if id < GroupMetadata || int(id) > len(m.groups) {
