@@ -5,18 +5,24 @@ import (
 	"testing"
 )
 
-func TestToNATS(t *testing.T) {
-	f := func(in string, filter bool, want string, wantErr error) {
+// convCase checks one converter call; conv is the topic-name converter
+// and filterConv its filter twin.
+func convCase(t *testing.T, name string, conv, filterConv func(dst, b []byte) ([]byte, error)) func(in string, filter bool, want string, wantErr error) {
+	return func(in string, filter bool, want string, wantErr error) {
 		t.Helper()
-		conv := ToNATS
+		c := conv
 		if filter {
-			conv = FilterToNATS
+			c = filterConv
 		}
-		got, err := conv(nil, []byte(in))
+		got, err := c(nil, []byte(in))
 		if !errors.Is(err, wantErr) || (err == nil && string(got) != want) {
-			t.Fatalf("ToNATS(%q, filter %v) = %q, %v; want %q, %v", in, filter, got, err, want, wantErr)
+			t.Fatalf("%s(%q, filter %v) = %q, %v; want %q, %v", name, in, filter, got, err, want, wantErr)
 		}
 	}
+}
+
+func TestToNATS(t *testing.T) {
+	f := convCase(t, "ToNATS", ToNATS, FilterToNATS)
 	f("a/b/c", false, "a.b.c", nil)
 	f("a", false, "a", nil)
 	f("a//b", false, "a.%.b", nil)
@@ -41,17 +47,7 @@ func TestToNATS(t *testing.T) {
 }
 
 func TestFromNATS(t *testing.T) {
-	f := func(in string, filter bool, want string, wantErr error) {
-		t.Helper()
-		conv := FromNATS
-		if filter {
-			conv = FilterFromNATS
-		}
-		got, err := conv(nil, []byte(in))
-		if !errors.Is(err, wantErr) || (err == nil && string(got) != want) {
-			t.Fatalf("FromNATS(%q, filter %v) = %q, %v; want %q, %v", in, filter, got, err, want, wantErr)
-		}
-	}
+	f := convCase(t, "FromNATS", FromNATS, FilterFromNATS)
 	f("a.b.c", false, "a/b/c", nil)
 	f("a.%.b", false, "a//b", nil)
 	f("%.a", false, "/a", nil)

@@ -108,9 +108,9 @@ type shardState struct {
 	// gen counts changes to the trie; a cache entry of another generation
 	// is stale (the nats sublist genid idea). Guarded by mu.
 	gen   uint64
-	cache map[string]cached // guarded by mu; at most Index.cacheMax entries
+	cache map[string]cached               // guarded by mu; at most Index.cacheMax entries
 	door  atomic.Pointer[[]atomic.Uint64] // doorkeeper, made on the first miss
-	n     atomic.Int64 // subscriptions in the trie; written under mu, Match skips an empty trie
+	n     atomic.Int64                    // subscriptions in the trie; written under mu, Match skips an empty trie
 	hits  atomic.Uint64
 	miss  atomic.Uint64
 }
