@@ -31,3 +31,33 @@ func BenchmarkOffsetCommit(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkOffsetFetch measures linearizable offset reads (one ReadIndex
+// round per batch of concurrent readers) on a follower and on the leader of
+// a 3-node in-memory cluster.
+//
+//	go test -run '^$' -bench BenchmarkOffsetFetch -benchtime 20000x ./raftgroups/
+func BenchmarkOffsetFetch(b *testing.B) {
+	c := newCluster(b, 3, func(cfg *Config) {
+		cfg.TickInterval, cfg.HeartbeatTick, cfg.ElectionTick = 50*time.Millisecond, 5, 20
+	})
+	lead := c.leader(GroupOffset)
+	if err := c.nodes[lead].meta.CommitOffsets(context.Background(), "bench", []OffsetCommit{{Topic: "t", Partition: 0, Offset: 1}}); err != nil {
+		b.Fatal(err)
+	}
+	for _, on := range []struct {
+		name string
+		id   uint64
+	}{{"leader", lead}, {"follower", lead%3 + 1}} {
+		meta := c.nodes[on.id].meta
+		for _, readers := range []int{1, 256} {
+			b.Run(fmt.Sprintf("on=%s/readers=%d", on.name, readers), func(b *testing.B) {
+				parts := []OffsetCommit{{Topic: "t", Partition: 0}}
+				harness.Load(b, readers, func(ctx context.Context, _ int) error {
+					_, err := meta.FetchOffsets(ctx, "bench", parts)
+					return err
+				})
+			})
+		}
+	}
+}
