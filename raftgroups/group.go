@@ -175,6 +175,7 @@ func signal(c chan struct{}) {
 // state machine's result once this node applied it. It fails with ErrBusy if
 // the proposal queue is full, ErrTimeout after Config.ProposeTimeout, or the
 // context's error; on timeout the command may still be applied later.
+// REQUIRES: cmd is not modified after the call (raft keeps it).
 func (g *Group) Propose(ctx context.Context, cmd []byte) ([]byte, error) {
 	if len(cmd) > g.cfg.MaxCommandBytes {
 		return nil, fmt.Errorf("raftgroups: %s: propose: command of %d bytes: %w (max %d)", g.id, len(cmd), ErrTooLarge, g.cfg.MaxCommandBytes)
