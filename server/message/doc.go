@@ -1,0 +1,73 @@
+// Package message is the protocol-neutral delivery hub every protocol front
+// end (MQTT now; NATS, Kafka, AMQP and mq9 next) publishes into and
+// subscribes from.
+//
+// # Flow
+//
+//	Publish(m, done)
+//	  ├─ expired (m.ExpiryMs passed)?  dropped, counted, done(nil)
+//	  ├─ persistent topic?  AppendAsync to the topic's shard (created on
+//	  │                     first use) through the shard.Adapter; done runs
+//	  │                     from the append callback with its error
+//	  │   else              done(nil) before Publish returns
+//	  └─ Match in the topic.Index; every Entry's Target (a Subscriber) gets
+//	     Deliver(m, entry) and encodes m in its own wire format
+//
+// Delivery to online subscribers does not wait for the disk: the append and
+// the fan-out run side by side. Whoever acknowledges the publisher (MQTT
+// PUBACK/PUBREC) waits for done, so an acknowledged message is in the store
+// at the durability the caller asked for (Options.Durability by QoS: Sync
+// for QoS > 0 by default; the memory engine has no disk and acks in memory).
+//
+// # Persistence
+//
+// A topic is persistent when a Store is configured and Options.Persist(topic)
+// says so (default: every topic not starting with '$'). Its shard is
+// shard.Name(topic, 0) = "{topic}_0" on Options.Engine (default
+// shard.EngineMemory), created with CreateShard the first time the hub
+// sees the topic; an already existing shard is used as is. One record per
+// message:
+//
+//	Timestamp  Message.Timestamp (ms)
+//	Value      payload
+//	Headers    mqtt.qos, mqtt.content_type, mqtt.response_topic,
+//	           mqtt.correlation_data, mqtt.payload_format, then the user
+//	           properties in order (name, value)
+//
+// Kafka, NATS and AMQP read the topic's messages from that shard.
+//
+// # Messages and lifetime
+//
+// A *Message handed to Publish is owned by the hub and every subscriber it
+// reaches: nobody modifies it afterwards, so one copy (made by the protocol
+// from its read buffer, see Message) serves every subscriber and every
+// queue. The GC frees it when the last queue drops it.
+//
+// # Subscribers and queues
+//
+// Deliver runs on the publisher's goroutine (an event loop) and must not
+// block: a subscriber puts the message in its own bounded Queue and wakes
+// its connection (netpoll Conn.Do). Queue is a ring with a fixed capacity;
+// when full, the oldest message is dropped and counted
+// (robustmq_message_dropped_total{reason="queue_full"}): a slow consumer
+// loses its oldest messages rather than growing memory or stalling the
+// publisher. A subscriber that must never lose a message bounds its
+// producers instead (MQTT: receive maximum on the publisher side).
+//
+// # Goroutines and locks
+//
+// The hub starts no goroutine. Publish and Deliver may run on any goroutine
+// concurrently. Locks: the topic index's shard locks are held only inside
+// Match (Deliver runs after Match returned, with no hub lock held); the
+// shard-name cache has one RWMutex per stripe, never held while calling out.
+//
+// # Metrics
+//
+//	robustmq_message_published_total         messages given to Publish
+//	robustmq_message_delivered_total         Deliver calls
+//	robustmq_message_persisted_total         appends acknowledged by the store
+//	robustmq_message_dropped_total{reason}   expired | queue_full | store_error | no_subscriber
+//
+// Per-topic counters are not exported: topic names are client-chosen and
+// unbounded, so they would be unbounded label sets.
+package message

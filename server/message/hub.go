@@ -1,0 +1,254 @@
+package message
+
+import (
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"robustmq/server/message/topic"
+	"robustmq/shard"
+)
+
+// Subscriber is what a topic.Entry's Target must implement to receive
+// messages from the hub. Deliver runs on the publisher's goroutine with no
+// hub lock held and must not block (see the package doc); e is only valid
+// during the call.
+type Subscriber interface {
+	Deliver(m *Message, e *topic.Entry)
+}
+
+// Options configure a Hub. Zero values take the defaults named.
+type Options struct {
+	// Index is the subscription index; default a new one.
+	Index *topic.Index
+	// Store receives the messages of persistent topics; nil persists
+	// nothing.
+	Store shard.Adapter
+	// Engine is the engine topic shards are created on; default memory.
+	Engine shard.EngineType
+	// SegmentBytes is the ShardConfig.SegmentBytes of topic shards (memory
+	// engine: chunk size); 0 = engine default.
+	SegmentBytes int64
+	// Persist says whether a topic is persistent; default: every topic not
+	// starting with '$'.
+	Persist func(topic []byte) bool
+	// Durability picks the append durability for a message of QoS qos;
+	// default Sync for QoS > 0, None for QoS 0.
+	Durability func(qos byte) shard.Durability
+	// Now is the clock in ms; default the wall clock.
+	Now    func() int64
+	Logger *slog.Logger
+}
+
+// Hub is the delivery hub. Safe for concurrent use.
+type Hub struct {
+	opts  Options
+	index *topic.Index
+	names [nameStripes]nameStripe
+	seed  maphash.Seed
+	match sync.Pool // *[]topic.Entry
+
+	published, delivered, persisted *metrics.Counter
+	expired, storeErr, noSub, qfull *metrics.Counter
+}
+
+const nameStripes = 32
+
+// nameStripe caches the shard names of topics already created.
+type nameStripe struct {
+	mu sync.RWMutex
+	m  map[string]string // topic -> shard name; guarded by mu
+}
+
+// Errors.
+var (
+	// ErrStore wraps a failed append: the message was delivered to live
+	// subscribers but is not stored, so it must not be acknowledged.
+	ErrStore = errors.New("message: store append failed")
+)
+
+// New returns a hub.
+func New(opts Options) *Hub {
+	if opts.Index == nil {
+		opts.Index = topic.New(topic.Config{})
+	}
+	if opts.Engine == "" {
+		opts.Engine = shard.EngineMemory
+	}
+	if opts.Persist == nil {
+		opts.Persist = func(t []byte) bool { return len(t) > 0 && t[0] != '$' }
+	}
+	if opts.Durability == nil {
+		opts.Durability = func(qos byte) shard.Durability {
+			if qos > 0 {
+				return shard.DurabilitySync
+			}
+			return shard.DurabilityNone
+		}
+	}
+	if opts.Now == nil {
+		opts.Now = func() int64 { return time.Now().UnixMilli() }
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	h := &Hub{opts: opts, index: opts.Index, seed: maphash.MakeSeed(),
+		published: metrics.GetOrCreateCounter("robustmq_message_published_total"),
+		delivered: metrics.GetOrCreateCounter("robustmq_message_delivered_total"),
+		persisted: metrics.GetOrCreateCounter("robustmq_message_persisted_total"),
+		expired:   metrics.GetOrCreateCounter(`robustmq_message_dropped_total{reason="expired"}`),
+		storeErr:  metrics.GetOrCreateCounter(`robustmq_message_dropped_total{reason="store_error"}`),
+		noSub:     metrics.GetOrCreateCounter(`robustmq_message_dropped_total{reason="no_subscriber"}`),
+		qfull:     metrics.GetOrCreateCounter(`robustmq_message_dropped_total{reason="queue_full"}`),
+	}
+	h.match.New = func() any { s := make([]topic.Entry, 0, 16); return &s }
+	for i := range h.names {
+		h.names[i].m = map[string]string{}
+	}
+	return h
+}
+
+// Index is the hub's subscription index: protocols Subscribe their
+// Subscribers there.
+func (h *Hub) Index() *topic.Index { return h.index }
+
+// Now is the hub's clock in ms.
+func (h *Hub) Now() int64 { return h.opts.Now() }
+
+// QueueFull counts one message a subscriber dropped because its queue was
+// full (robustmq_message_dropped_total{reason="queue_full"}).
+func (h *Hub) QueueFull() { h.qfull.Inc() }
+
+// Publish stores m when its topic is persistent and hands it to every
+// matching subscriber; it returns how many Deliver calls it made. The hub
+// owns m from now on (see the package doc). done, when not nil, runs
+// exactly once: nil when m is stored (or not persistent, or expired), an
+// error wrapping ErrStore otherwise. It runs inside Publish or on a store
+// goroutine and must not block.
+func (h *Hub) Publish(m *Message, done func(error)) int {
+	h.published.Inc()
+	now := h.opts.Now()
+	if m.Timestamp == 0 {
+		m.Timestamp = now
+	}
+	if m.Expired(now) {
+		h.expired.Inc()
+		if done != nil {
+			done(nil)
+		}
+		return 0
+	}
+	if h.opts.Store != nil && h.opts.Persist(m.Topic) {
+		h.store(m, done)
+	} else if done != nil {
+		done(nil)
+	}
+	return h.Fanout(m)
+}
+
+// Fanout hands m to every matching subscriber without storing it (a
+// retained or will message re-delivered, a message already stored).
+func (h *Hub) Fanout(m *Message) int {
+	p := h.match.Get().(*[]topic.Entry)
+	es := h.index.Match(m.Topic, (*p)[:0])
+	for i := range es {
+		if s, ok := es[i].Target.(Subscriber); ok {
+			s.Deliver(m, &es[i])
+		}
+	}
+	n := len(es)
+	if n == 0 {
+		h.noSub.Inc()
+	}
+	h.delivered.Add(n)
+	clear(es)
+	if cap(es) <= 1024 {
+		*p = es[:0]
+		h.match.Put(p)
+	}
+	return n
+}
+
+var (
+	hdrQoS      = []byte("mqtt.qos")
+	hdrContent  = []byte("mqtt.content_type")
+	hdrResponse = []byte("mqtt.response_topic")
+	hdrCorr     = []byte("mqtt.correlation_data")
+	hdrFormat   = []byte("mqtt.payload_format")
+	qosValues   = [3][]byte{[]byte("0"), []byte("1"), []byte("2")}
+	fmtValues   = [2][]byte{[]byte("0"), []byte("1")}
+)
+
+// store appends m to its topic's shard (see the package doc for the record).
+func (h *Hub) store(m *Message, done func(error)) {
+	name, err := h.shardName(m.Topic)
+	if err != nil {
+		h.storeFailed(m, err, done)
+		return
+	}
+	hs := make([]shard.Header, 0, 5+len(m.User))
+	hs = append(hs, shard.Header{Name: hdrQoS, Value: qosValues[m.QoS%3]})
+	if m.ContentType != nil {
+		hs = append(hs, shard.Header{Name: hdrContent, Value: m.ContentType})
+	}
+	if m.ResponseTopic != nil {
+		hs = append(hs, shard.Header{Name: hdrResponse, Value: m.ResponseTopic})
+	}
+	if m.CorrelationData != nil {
+		hs = append(hs, shard.Header{Name: hdrCorr, Value: m.CorrelationData})
+	}
+	if m.HasFormat {
+		hs = append(hs, shard.Header{Name: hdrFormat, Value: fmtValues[m.PayloadFormat&1]})
+	}
+	for _, u := range m.User {
+		hs = append(hs, shard.Header{Name: u.Key, Value: u.Value})
+	}
+	recs := [1]shard.Record{{Timestamp: m.Timestamp, Headers: hs, Value: m.Payload}}
+	opt := shard.AppendOptions{Durability: h.opts.Durability(m.QoS), FailFast: true}
+	h.opts.Store.AppendAsync(name, recs[:], opt, func(_ int64, err error) {
+		if err != nil {
+			h.storeFailed(m, err, done)
+			return
+		}
+		h.persisted.Inc()
+		if done != nil {
+			done(nil)
+		}
+	})
+}
+
+func (h *Hub) storeFailed(m *Message, err error, done func(error)) {
+	h.storeErr.Inc()
+	h.opts.Logger.Warn("message: store append failed", "topic", string(m.Topic), "err", err)
+	if done != nil {
+		done(fmt.Errorf("%w: topic %q: %w", ErrStore, m.Topic, err))
+	}
+}
+
+// shardName returns the shard of topic t, creating it on first use.
+func (h *Hub) shardName(t []byte) (string, error) {
+	st := &h.names[maphash.Bytes(h.seed, t)%nameStripes]
+	st.mu.RLock()
+	name, ok := st.m[string(t)]
+	st.mu.RUnlock()
+	if ok {
+		return name, nil
+	}
+	name = ShardName(string(t))
+	err := h.opts.Store.CreateShard(shard.ShardConfig{Name: name, Engine: h.opts.Engine, SegmentBytes: h.opts.SegmentBytes})
+	if err != nil && !errors.Is(err, shard.ErrShardExists) {
+		return "", fmt.Errorf("message: create shard %q on %s: %w", name, h.opts.Engine, err)
+	}
+	st.mu.Lock()
+	st.m[string(t)] = name
+	st.mu.Unlock()
+	return name, nil
+}
+
+// ShardName is the shard that holds topic t's messages (shard.Name(t, 0)).
+func ShardName(t string) string { return shard.Name(t, 0) }

@@ -1,0 +1,121 @@
+package message
+
+import (
+	"errors"
+	"sync"
+	"testing"
+
+	"robustmq/server/message/topic"
+	"robustmq/shard"
+	"robustmq/shard/memory"
+)
+
+type recorder struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (r *recorder) Deliver(m *Message, e *topic.Entry) {
+	r.mu.Lock()
+	r.got = append(r.got, string(m.Topic)+"="+string(m.Payload))
+	r.mu.Unlock()
+}
+
+func subscribe(t *testing.T, h *Hub, filter string, id uint64, s Subscriber) {
+	t.Helper()
+	f, err := topic.ParseFilter([]byte(filter), topic.MQTT, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Index().Subscribe(f, topic.Subscriber{ID: id, Target: s}, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPublish: a message reaches every matching subscriber, is stored in
+// its topic's shard with its properties as headers, and done runs once.
+func TestPublish(t *testing.T) {
+	r, err := shard.NewRouter([]shard.Engine{memory.New(memory.Options{})}, shard.RouterOptions{RetentionInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	h := New(Options{Store: r})
+	a, b := &recorder{}, &recorder{}
+	subscribe(t, h, "a/#", 1, a)
+	subscribe(t, h, "a/+/c", 2, b)
+	subscribe(t, h, "x", 3, b)
+
+	f := func(topicName string, wantN int, persisted bool) {
+		t.Helper()
+		var calls int
+		var derr error
+		m := &Message{Topic: []byte(topicName), Payload: []byte("p"), QoS: 1, ContentType: []byte("text/plain"),
+			User: []UserProperty{{[]byte("k"), []byte("v")}}}
+		if n := h.Publish(m, func(err error) { calls++; derr = err }); n != wantN {
+			t.Fatalf("Publish(%q) delivered %d; want %d", topicName, n, wantN)
+		}
+		if calls != 1 || derr != nil { // the memory engine acks inside AppendAsync
+			t.Fatalf("Publish(%q): done called %d times, err %v; want once, nil", topicName, calls, derr)
+		}
+		res, err := r.Read(ShardName(topicName), 0, 10, 1<<20)
+		if !persisted {
+			if !errors.Is(err, shard.ErrShardNotFound) {
+				t.Fatalf("Publish(%q): shard read err %v; want not found (not persistent)", topicName, err)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Release()
+		rec := res.Records[len(res.Records)-1]
+		hs := map[string]string{}
+		for _, hd := range rec.Headers {
+			hs[string(hd.Name)] = string(hd.Value)
+		}
+		if string(rec.Value) != "p" || hs["mqtt.qos"] != "1" || hs["mqtt.content_type"] != "text/plain" || hs["k"] != "v" {
+			t.Fatalf("Publish(%q): stored %q headers %v", topicName, rec.Value, hs)
+		}
+	}
+	f("a/b/c", 2, true)
+	f("a", 1, true)
+	f("x", 1, true)
+	f("nobody", 0, true)
+	f("$SYS/x", 0, false)
+	if len(a.got) != 2 || len(b.got) != 2 {
+		t.Fatalf("a got %v, b got %v", a.got, b.got)
+	}
+}
+
+// TestExpired: an expired message is neither stored nor delivered.
+func TestExpired(t *testing.T) {
+	h := New(Options{Now: func() int64 { return 1000 }})
+	a := &recorder{}
+	subscribe(t, h, "t", 1, a)
+	if n := h.Publish(&Message{Topic: []byte("t"), ExpiryMs: 1000}, nil); n != 0 || len(a.got) != 0 {
+		t.Fatalf("expired message delivered %d times", n)
+	}
+	if n := h.Publish(&Message{Topic: []byte("t"), ExpiryMs: 1001}, nil); n != 1 {
+		t.Fatalf("live message delivered %d times; want 1", n)
+	}
+}
+
+// TestQueue: bounded FIFO, oldest dropped when full.
+func TestQueue(t *testing.T) {
+	q := NewQueue[int](3)
+	for i := 1; i <= 5; i++ {
+		old, dropped := q.Push(i)
+		if want := i > 3; dropped != want || (dropped && old != i-3) {
+			t.Fatalf("Push(%d): dropped %v old %d", i, dropped, old)
+		}
+	}
+	for _, want := range []int{3, 4, 5} {
+		if v, ok := q.Pop(); !ok || v != want {
+			t.Fatalf("Pop = %d, %v; want %d", v, ok, want)
+		}
+	}
+	if _, ok := q.Pop(); ok || q.Len() != 0 {
+		t.Fatal("queue not empty")
+	}
+}
