@@ -315,7 +315,17 @@ func (e *Engine) apply(l *log, name string, recs []shard.Record, d shard.Durabil
 		}
 	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	b, first, err := e.applyLocked(l, name, recs, d, now)
+	l.mu.Unlock()
+	if err != nil || d == shard.DurabilitySync {
+		return b, first, err
+	}
+	l.publish(first + int64(len(recs))) // waiters run with no lock held
+	return nil, first, nil
+}
+
+// applyLocked is apply's part under the shard lock. REQUIRES: l.mu held.
+func (e *Engine) applyLocked(l *log, name string, recs []shard.Record, d shard.Durability, now int64) (*pebble.Batch, int64, error) {
 	if l.deleted {
 		return nil, 0, fmt.Errorf("%w: pebblestore: %q", shard.ErrShardNotFound, name)
 	}
@@ -326,7 +336,6 @@ func (e *Engine) apply(l *log, name string, recs []shard.Record, d shard.Durabil
 	}
 	l.key = idKey(l.key[:0], kindState, l.id)
 	_ = b.Set(l.key, appendState(l.key[len(l.key):], &l.st), nil)
-	end := first + int64(len(recs))
 	var err error
 	if d == shard.DurabilitySync {
 		err = e.db.ApplyNoSyncWait(b, pebble.Sync)
@@ -338,12 +347,11 @@ func (e *Engine) apply(l *log, name string, recs []shard.Record, d shard.Durabil
 		_ = b.Close()
 		return nil, 0, fmt.Errorf("pebblestore: append to %q: %w", name, err)
 	}
-	l.next = end
+	l.next = first + int64(len(recs))
 	if d == shard.DurabilitySync {
 		return b, first, nil
 	}
 	_ = b.Close()
-	l.publish(end)
 	return nil, first, nil
 }
 

@@ -72,8 +72,24 @@ func (h *harness) open(t *testing.T) (shard.Engine, string) {
 	t.Helper()
 	dir := t.TempDir()
 	e := h.newEngine(t, dir)
-	t.Cleanup(func() { _ = e.Close() })
+	t.Cleanup(func() { closeWithin(t, e) })
 	return e, dir
+}
+
+// closeWithin closes e, but gives up after 10s with an error (leaking the
+// engine) so that a deadlock found by a test fails it instead of hanging the
+// whole suite.
+func closeWithin(t *testing.T, e shard.Engine) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = e.Close()
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Errorf("Close did not return in 10s (deadlocked engine?)")
+	}
 }
 
 func cfg(e shard.Engine, name string) shard.ShardConfig {
@@ -830,17 +846,54 @@ func testWait(t *testing.T, h *harness) {
 		t.Fatal("cancelled waiter fired")
 	}
 
+	// A waiter may call back into the engine without blocking (reads,
+	// AppendAsync with FailFast): it runs with no engine lock held.
+	reentered := make(chan error, 1)
+	var step atomic.Value
+	step.Store("not called")
+	if _, err := e.Wait("w_0", 7, func() {
+		step.Store("ListShards")
+		_, err := e.ListShards()
+		if err == nil {
+			step.Store("Read")
+			var res *shard.ReadResult
+			if res, err = e.Read("w_0", 7, 1, 1); err == nil {
+				res.Release()
+			}
+		}
+		if err != nil {
+			reentered <- err
+			return
+		}
+		// fn must not block, so it appends with AppendAsync and FailFast;
+		// the outcome arrives through done.
+		step.Store("AppendAsync")
+		e.AppendAsync("w_0", gen(8, 1, 1), shard.AppendOptions{FailFast: true}, func(_ int64, err error) { reentered <- err })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	go e.AppendAsync("w_0", gen(7, 1, 1), shard.AppendOptions{}, func(int64, error) {})
+	select {
+	case err := <-reentered:
+		if err != nil {
+			t.Fatalf("engine call from a waiter: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("a waiter calling back into the engine deadlocked in %s", step.Load())
+	}
+	wantOffsets(t, e, "w_0", 0, 9)
+
 	// Many waiters, one append wakes them all; deletion wakes the rest.
 	fired.Store(0)
 	for i := 0; i < 100; i++ {
-		if _, err := e.Wait("w_0", 7, inc); err != nil {
+		if _, err := e.Wait("w_0", 9, inc); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.Wait("w_0", 1000, inc); err != nil {
 			t.Fatal(err)
 		}
 	}
-	mustAppend(t, e, "w_0", gen(7, 1, 1), shard.DurabilityNone)
+	mustAppend(t, e, "w_0", gen(9, 1, 1), shard.DurabilityNone)
 	eventually(t, "100 waiters to fire", func() bool { return fired.Load() == 100 })
 	if err := e.DeleteShard("w_0"); err != nil {
 		t.Fatal(err)
