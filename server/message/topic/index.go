@@ -132,17 +132,69 @@ const (
 	numKinds
 )
 
-// node is one trie level. lits keys are substrings of the owned Filter
-// path that created them (one copy per filter, made by ParseFilter).
+// node is one trie level. Literal children: the first sits inline (key,
+// child), because most nodes of a deep trie have one child and a map costs
+// ~200 bytes; from the second on all of them are in lits. Keys are
+// substrings of the owned Filter path that created them (one copy per
+// filter, made by ParseFilter).
 type node struct {
+	key    string // the only literal child's level; used while lits == nil
+	child  *node
 	lits   map[string]*node
 	plus   *node
 	leaves [numKinds]*leaf
 }
 
+// lit returns the literal child for level lvl, or nil.
+func lit[L string | []byte](n *node, lvl L) *node {
+	if n.lits != nil {
+		return n.lits[string(lvl)]
+	}
+	if n.child != nil && n.key == string(lvl) {
+		return n.child
+	}
+	return nil
+}
+
+// addLit returns the literal child for lvl, creating it.
+func (n *node) addLit(lvl string) *node {
+	if c := lit(n, lvl); c != nil {
+		return c
+	}
+	c := new(node)
+	switch {
+	case n.lits != nil:
+		n.lits[lvl] = c
+	case n.child == nil:
+		n.key, n.child = lvl, c
+	default:
+		n.lits = map[string]*node{n.key: n.child, lvl: c}
+		n.key, n.child = "", nil
+	}
+	return c
+}
+
+// delLit removes the literal child for lvl.
+func (n *node) delLit(lvl string) {
+	if n.lits == nil {
+		n.key, n.child = "", nil
+		return
+	}
+	delete(n.lits, lvl)
+	if len(n.lits) == 0 {
+		n.lits = nil
+	}
+}
+
 // leaf is what ends at a node for one leafKind, or at one literal path.
+// Groups and exclusive holders are rare, so they sit behind one pointer
+// (a leaf is 40 bytes, not 64: it is allocated once per distinct filter).
 type leaf struct {
-	subs   set
+	subs set
+	more *leafMore // nil unless a group or an exclusive holder exists
+}
+
+type leafMore struct {
 	groups []*Group
 	excl   *Entry // the $exclusive holder, delivered like a plain subscription
 }
@@ -286,15 +338,7 @@ func (ix *Index) Subscribe(f Filter, s Subscriber, opts any) error {
 			}
 			n = n.plus
 		default:
-			c := n.lits[lvl]
-			if c == nil {
-				if n.lits == nil {
-					n.lits = make(map[string]*node, 1)
-				}
-				c = new(node)
-				n.lits[lvl] = c
-			}
-			n = c
+			n = n.addLit(lvl)
 		}
 	}
 	k := f.kind()
@@ -318,14 +362,20 @@ func (ix *Index) put(l *leaf, f Filter, e Entry, mu *sync.RWMutex) (bool, error)
 	added := false
 	switch {
 	case f.exclusive:
-		if l.excl != nil && l.excl.ID != e.ID {
-			return false, fmt.Errorf("%w: %q held by subscriber %d, wanted by %d", ErrExclusiveTaken, f.String(), l.excl.ID, e.ID)
+		if l.more != nil && l.more.excl != nil && l.more.excl.ID != e.ID {
+			return false, fmt.Errorf("%w: %q held by subscriber %d, wanted by %d", ErrExclusiveTaken, f.String(), l.more.excl.ID, e.ID)
 		}
-		added = l.excl == nil
-		l.excl = &e
+		if l.more == nil {
+			l.more = new(leafMore)
+		}
+		added = l.more.excl == nil
+		l.more.excl = &e
 	case f.group != "":
+		if l.more == nil {
+			l.more = new(leafMore)
+		}
 		var g *Group
-		for _, x := range l.groups {
+		for _, x := range l.more.groups {
 			if x.name == f.group {
 				g = x
 				break
@@ -333,7 +383,7 @@ func (ix *Index) put(l *leaf, f Filter, e Entry, mu *sync.RWMutex) (bool, error)
 		}
 		if g == nil {
 			g = &Group{name: f.group, mu: mu, pick: ix.cfg.Pick, seed: ix.cfg.Seed}
-			l.groups = append(l.groups, g)
+			l.more.groups = append(l.more.groups, g)
 			ix.groups.Add(1)
 		}
 		e.Group = g
@@ -401,7 +451,7 @@ func (ix *Index) unsub(n *node, rest string, f Filter, id uint64) bool {
 	}
 	c := n.plus
 	if lvl != "+" {
-		c = n.lits[lvl]
+		c = lit(n, lvl)
 	}
 	if c == nil {
 		return false
@@ -416,7 +466,7 @@ func (ix *Index) unsub(n *node, rest string, f Filter, id uint64) bool {
 		if lvl == "+" {
 			n.plus = nil
 		} else {
-			delete(n.lits, lvl)
+			n.delLit(lvl)
 		}
 	}
 	return ok
@@ -439,37 +489,44 @@ func (ix *Index) leafUnsub(n *node, f Filter, id uint64) bool {
 // del removes id's entry of kind f (exclusive, group or plain) from l.
 // REQUIRES: the lock guarding l held for writing.
 func (ix *Index) del(l *leaf, f Filter, id uint64) bool {
-	switch {
-	case f.exclusive:
-		if l.excl == nil || l.excl.ID != id {
-			return false
-		}
-		l.excl = nil
-		return true
-	case f.group != "":
-		for i, g := range l.groups {
-			if g.name != f.group {
-				continue
-			}
-			ok := g.members.del(id)
-			if len(g.members.e) == 0 {
-				last := len(l.groups) - 1
-				l.groups[i] = l.groups[last]
-				l.groups[last] = nil
-				l.groups = l.groups[:last]
-				ix.groups.Add(-1)
-			}
-			return ok
-		}
+	if !f.exclusive && f.group == "" {
+		return l.subs.del(id)
+	}
+	m := l.more
+	if m == nil {
 		return false
 	}
-	return l.subs.del(id)
+	ok := false
+	if f.exclusive {
+		ok = m.excl != nil && m.excl.ID == id
+		if ok {
+			m.excl = nil
+		}
+	}
+	for i, g := range m.groups {
+		if f.exclusive || g.name != f.group {
+			continue
+		}
+		ok = g.members.del(id)
+		if len(g.members.e) == 0 {
+			last := len(m.groups) - 1
+			m.groups[i] = m.groups[last]
+			m.groups[last] = nil
+			m.groups = m.groups[:last]
+			ix.groups.Add(-1)
+		}
+		break
+	}
+	if m.excl == nil && len(m.groups) == 0 {
+		l.more = nil
+	}
+	return ok
 }
 
-func (l *leaf) empty() bool { return len(l.subs.e) == 0 && len(l.groups) == 0 && l.excl == nil }
+func (l *leaf) empty() bool { return len(l.subs.e) == 0 && l.more == nil }
 
 func (n *node) empty() bool {
-	return len(n.lits) == 0 && n.plus == nil && n.leaves == [numKinds]*leaf{}
+	return n.child == nil && n.lits == nil && n.plus == nil && n.leaves == [numKinds]*leaf{}
 }
 
 // Match appends to dst every subscription whose filter matches the
@@ -582,7 +639,7 @@ func (n *node) collect(rest []byte, done bool, ls []*leaf) []*leaf {
 	if n.plus != nil {
 		ls = n.plus.collect(next, !more, ls)
 	}
-	if c := n.lits[string(lvl)]; c != nil {
+	if c := lit(n, lvl); c != nil {
 		ls = c.collect(next, !more, ls)
 	}
 	return ls
@@ -599,11 +656,13 @@ func addLeaf(ls []*leaf, l *leaf) []*leaf {
 // REQUIRES: the lock guarding l held (read or write).
 func (l *leaf) appendTo(dst []Entry) []Entry {
 	dst = append(dst, l.subs.e...)
-	if l.excl != nil {
-		dst = append(dst, *l.excl)
-	}
-	for _, g := range l.groups {
-		dst = append(dst, g.choose())
+	if m := l.more; m != nil {
+		if m.excl != nil {
+			dst = append(dst, *m.excl)
+		}
+		for _, g := range m.groups {
+			dst = append(dst, g.choose())
+		}
 	}
 	return dst
 }
