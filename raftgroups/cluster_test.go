@@ -456,7 +456,7 @@ func TestProposeRefusesHugeCommand(t *testing.T) {
 // TestProposeBackpressure fills a group's bounded proposal queue (its node
 // is cut off, so nothing completes) and requires ErrBusy past the bound.
 func TestProposeBackpressure(t *testing.T) {
-	c := newCluster(t, 3, func(cfg *Config) { cfg.MaxPendingProposals, cfg.ProposeTimeout = 4, 2*time.Second })
+	c := newCluster(t, 3, func(cfg *Config) { cfg.MaxPendingProposals, cfg.ProposeTimeout = 4, time.Second })
 	c.leader(GroupMetadata)
 	c.net.Partition([]uint64{1}, []uint64{2, 3})
 	g := c.nodes[1].m.Group(GroupMetadata)
