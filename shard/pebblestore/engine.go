@@ -87,6 +87,7 @@ type log struct {
 	next    int64  // next offset to assign (>= hw); guarded by mu
 	st      state  // persisted state; guarded by mu
 	key     []byte // scratch; guarded by mu
+	val     []byte // scratch; guarded by mu
 }
 
 var _ shard.Engine = (*Engine)(nil)
@@ -335,7 +336,8 @@ func (e *Engine) applyLocked(l *log, name string, recs []shard.Record, d shard.D
 		e.encodeLocked(l, b, &recs[i], first+int64(i), now)
 	}
 	l.key = idKey(l.key[:0], kindState, l.id)
-	_ = b.Set(l.key, appendState(l.key[len(l.key):], &l.st), nil)
+	l.val = appendState(l.val[:0], &l.st)
+	_ = b.Set(l.key, l.val, nil)
 	var err error
 	if d == shard.DurabilitySync {
 		err = e.db.ApplyNoSyncWait(b, pebble.Sync)
