@@ -1,0 +1,665 @@
+package mqtt
+
+import (
+	"errors"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"robustmq/codec/mqtt"
+	"robustmq/netpoll"
+	"robustmq/server/message"
+	"robustmq/server/message/topic"
+)
+
+// conn is one client connection, the netpoll Conn context. Every field
+// not marked atomic belongs to the connection's handler goroutine.
+type conn struct {
+	srv     *Server
+	nc      netpoll.Conn
+	flushFn func(netpoll.Conn)
+
+	version mqtt.Version // 0 until CONNECT
+	sess    *session     // nil until CONNECT
+	will    *will
+	// cleanExit: the client ended with DISCONNECT 0x00 (or a 3.x
+	// DISCONNECT), so the will is not published.
+	cleanExit bool
+
+	maxOut      uint32 // client's Maximum Packet Size, 0 = none
+	window      uint16 // outbound QoS 1/2 window
+	aliasMaxOut uint16 // client's Topic Alias Maximum
+	aliasIn     map[uint16][]byte
+	aliasOut    map[string]uint16
+	pendingIn   int  // inbound QoS 1/2 publishes not yet completed
+	sessZero    bool // CONNECT's Session Expiry was 0 (5.0 3.14.2.2.2)
+
+	connected  atomic.Bool
+	dead       atomic.Bool
+	seen       atomic.Int64 // wheel second of the last input
+	timeoutSec atomic.Int64 // 1.5 x keepalive (or connect timeout); 0 none
+	slot       int          // wheel bucket holding c; guarded by wheel.mu
+}
+
+// deadline is the wheel second after which c is timed out; 0 for never.
+func (c *conn) deadline() int64 {
+	t := c.timeoutSec.Load()
+	if t == 0 {
+		return 0
+	}
+	return c.seen.Load() + t
+}
+
+// buf returns an empty pooled encode buffer; write gives it back.
+func (c *conn) buf() []byte { return (*c.srv.bufs.Get().(*[]byte))[:0] }
+
+// write sends b (from buf) and recycles it.
+func (c *conn) write(b []byte) {
+	_ = c.nc.Write(b)
+	if cap(b) <= 64<<10 {
+		b = b[:0]
+		c.srv.bufs.Put(&b)
+	}
+}
+
+// errServer is a close reason for a server-detected protocol violation.
+type errServer struct {
+	code mqtt.ReasonCode
+	msg  string
+}
+
+func (e *errServer) Error() string {
+	return "mqtt: " + e.msg + " (reason 0x" + strconv.FormatUint(uint64(e.code), 16) + " " + e.code.Name() + ")"
+}
+
+// fail ends the connection for a violation only the server can see: a
+// DISCONNECT with code in 5.0, a plain close in 3.x (3.1.1 4.8).
+func (c *conn) fail(code mqtt.ReasonCode, msg string) error {
+	if c.version == mqtt.V5 {
+		var d mqtt.Disconnect
+		d.Reason = code
+		c.write(mqtt.AppendDisconnect(c.buf(), mqtt.V5, &d))
+	}
+	return &errServer{code, msg}
+}
+
+// kick closes c from any goroutine, sending a 5.0 DISCONNECT with code
+// first.
+func (c *conn) kick(code mqtt.ReasonCode, reason error) {
+	err := c.nc.Do(func(nc netpoll.Conn) {
+		if c.version == mqtt.V5 {
+			c.write(mqtt.AppendDisconnect(c.buf(), mqtt.V5, &mqtt.Disconnect{Reason: code}))
+		}
+		_ = nc.Close(reason)
+	})
+	if err != nil {
+		_ = c.nc.Close(reason)
+	}
+}
+
+// handle dispatches one decoded packet.
+func (c *conn) handle(t mqtt.Type, d *mqtt.Decoder) error {
+	switch t {
+	case mqtt.CONNECT:
+		return c.onConnect(d)
+	case mqtt.PUBLISH:
+		return c.onPublish(&d.Publish)
+	case mqtt.PUBACK, mqtt.PUBREC, mqtt.PUBREL, mqtt.PUBCOMP:
+		return c.onAck(&d.Ack)
+	case mqtt.SUBSCRIBE:
+		c.onSubscribe(&d.Subscribe)
+	case mqtt.UNSUBSCRIBE:
+		c.onUnsubscribe(&d.Unsubscribe)
+	case mqtt.PINGREQ:
+		c.write(mqtt.AppendPingresp(c.buf()))
+	case mqtt.DISCONNECT:
+		return c.onDisconnect(&d.Disconnect)
+	case mqtt.AUTH:
+		// No method is implemented, so no CONNECT carried one: any AUTH is
+		// a Protocol Error (5.0 4.12).
+		return c.fail(mqtt.ReasonProtocolError, "AUTH without an authentication exchange")
+	}
+	return nil
+}
+
+func (c *conn) refuse(code mqtt.ReasonCode, v3 byte, msg string) error {
+	var ack mqtt.Connack
+	ack.Code = v3
+	if c.version == mqtt.V5 {
+		ack.Code = byte(code)
+	}
+	c.write(mqtt.AppendConnack(c.buf(), c.version, &ack))
+	return &errServer{code, msg}
+}
+
+func (c *conn) onConnect(d *mqtt.Decoder) error {
+	cp := &d.Connect
+	srv, o := c.srv, &c.srv.opts
+	c.version = cp.Version
+	v5 := c.version == mqtt.V5
+	if m, ok := cp.Props.Bytes(mqtt.PropAuthMethod); ok && (o.AuthMethod == "" || string(m) != o.AuthMethod) {
+		return c.refuse(mqtt.ReasonBadAuthenticationMethod, mqtt.ConnackNotAuthorized, "authentication method "+strconv.Quote(string(m))+" not supported")
+	}
+	if cp.Will && v5 {
+		if f, _ := cp.WillProps.Uint(mqtt.PropPayloadFormat); f == 1 && !mqtt.ValidUTF8(cp.WillPayload) {
+			return c.refuse(mqtt.ReasonPayloadFormatInvalid, mqtt.ConnackUnacceptableVersion, "will payload is not UTF-8")
+		}
+	}
+	var ack mqtt.Connack
+	clientID := string(cp.ClientID)
+	if clientID == "" {
+		clientID = srv.newClientID()
+		if v5 {
+			ack.Props.SetBytes(mqtt.PropAssignedClientID, []byte(clientID))
+		}
+	}
+	var expiry uint32
+	c.window = o.MaxInflight
+	if v5 {
+		if e, ok := cp.Props.Uint(mqtt.PropSessionExpiry); ok {
+			expiry = e
+			if e > o.MaxSessionExpiry && e != 0 {
+				expiry = o.MaxSessionExpiry
+				ack.Props.SetUint(mqtt.PropSessionExpiry, expiry)
+			}
+		}
+		if rm, ok := cp.Props.Uint(mqtt.PropReceiveMaximum); ok {
+			c.window = min(c.window, uint16(rm))
+		}
+		c.maxOut, _ = cp.Props.Uint(mqtt.PropMaximumPacketSize)
+		am, _ := cp.Props.Uint(mqtt.PropTopicAliasMaximum)
+		c.aliasMaxOut = uint16(am)
+		c.sessZero = expiry == 0
+	} else if !cp.CleanStart {
+		expiry = o.MaxSessionExpiry
+	}
+	ka := cp.KeepAlive
+	if v5 && o.KeepAliveOverride && (ka == 0 || ka > o.MaxKeepAlive) {
+		ka = o.DefaultKeepAlive
+		if cp.KeepAlive > o.MaxKeepAlive {
+			ka = o.MaxKeepAlive
+		}
+		ack.Props.SetUint(mqtt.PropServerKeepAlive, uint32(ka))
+	}
+	if cp.Will {
+		c.will = newWill(cp, srv.hub.Now(), o.MaxMessageExpiry)
+	}
+	if v5 {
+		ack.Props.SetUint(mqtt.PropReceiveMaximum, uint32(o.ReceiveMax))
+		ack.Props.SetUint(mqtt.PropMaximumPacketSize, o.MaxPacketSize)
+		if o.TopicAliasMax > 0 {
+			ack.Props.SetUint(mqtt.PropTopicAliasMaximum, uint32(o.TopicAliasMax))
+		}
+	}
+	s, present, old := srv.sessions.attach(srv, clientID, c, cp.CleanStart, expiry)
+	c.sess = s
+	if old != nil {
+		old.kick(mqtt.ReasonSessionTakenOver, errTakenOver)
+	}
+	ack.SessionPresent = present
+	c.write(mqtt.AppendConnack(c.buf(), c.version, &ack))
+	srv.connects.Inc()
+	c.connected.Store(true)
+	c.timeoutSec.Store(int64(ka) * 3 / 2)
+	if ka%2 == 1 {
+		c.timeoutSec.Add(1) // round 1.5 x up
+	}
+	srv.wheel.add(c)
+	c.resend()
+	return nil
+}
+
+// newWill copies the will of cp into an owned message.
+func newWill(cp *mqtt.Connect, now int64, maxExpiry uint32) *will {
+	w := &will{m: newMessage(cp.WillTopic, cp.WillPayload, &cp.WillProps, cp.WillQoS, cp.WillRetain, now, maxExpiry)}
+	w.delay, _ = cp.WillProps.Uint(mqtt.PropWillDelay)
+	return w
+}
+
+// newMessage builds an owned message from views (one allocation for the
+// bytes, one for the struct).
+func newMessage(t, payload []byte, p *mqtt.Properties, qos byte, retain bool, now int64, maxExpiry uint32) *message.Message {
+	ct, _ := p.Bytes(mqtt.PropContentType)
+	rt, _ := p.Bytes(mqtt.PropResponseTopic)
+	cd, _ := p.Bytes(mqtt.PropCorrelationData)
+	n := len(t) + len(payload) + len(ct) + len(rt) + len(cd)
+	for _, u := range p.User {
+		n += len(u.Key) + len(u.Value)
+	}
+	var b message.Builder
+	b.Reserve(n)
+	m := &message.Message{Topic: b.Copy(t), Payload: b.Copy(payload), QoS: qos, Retain: retain,
+		ContentType: b.Copy(ct), ResponseTopic: b.Copy(rt), CorrelationData: b.Copy(cd), Timestamp: now}
+	if f, ok := p.Uint(mqtt.PropPayloadFormat); ok {
+		m.HasFormat, m.PayloadFormat = true, byte(f)
+	}
+	if e, ok := p.Uint(mqtt.PropMessageExpiry); ok || maxExpiry > 0 {
+		if !ok || (maxExpiry > 0 && e > maxExpiry) {
+			e = maxExpiry
+		}
+		m.ExpiryMs = now + int64(e)*1000
+	}
+	if len(p.User) > 0 {
+		m.User = make([]message.UserProperty, len(p.User))
+		for i, u := range p.User {
+			m.User[i] = message.UserProperty{Key: b.Copy(u.Key), Value: b.Copy(u.Value)}
+		}
+	}
+	return m
+}
+
+// resend sends the session's in-flight messages again after a reconnect
+// (DUP set; PUBREL for QoS 2 past PUBREC) [MQTT-4.4.0-1].
+func (c *conn) resend() {
+	s := c.sess
+	s.mu.Lock()
+	now := c.srv.hub.Now()
+	for i := 0; i < len(s.inflight); i++ {
+		f := &s.inflight[i]
+		if f.rel {
+			c.writeAck(mqtt.PUBREL, f.id, 0)
+			continue
+		}
+		if !c.writePublish(&f.p, f.id, true, now) {
+			s.remove(i)
+			i--
+		}
+	}
+	s.mu.Unlock()
+}
+
+// flush sends queued messages while the window and the output allow.
+// Runs on the handler goroutine (directly or through nc.Do).
+func (c *conn) flush() {
+	s := c.sess
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.flushing = false
+	if s.conn != c {
+		return
+	}
+	now := int64(0)
+	for s.queue.Len() > 0 && c.nc.OutboundBuffered() < c.srv.opts.OutboundHigh {
+		p, _ := s.queue.Peek()
+		if p.qos > 0 && len(s.inflight) >= int(c.window) {
+			break
+		}
+		s.queue.Pop()
+		if now == 0 {
+			now = c.srv.hub.Now()
+		}
+		if p.m.Expired(now) {
+			c.srv.expired.Inc()
+			continue
+		}
+		var id uint16
+		if p.qos > 0 {
+			id = s.newID()
+		}
+		if c.writePublish(&p, id, false, now) && p.qos > 0 {
+			s.inflight = append(s.inflight, flight{id: id, p: p})
+		}
+	}
+}
+
+// writePublish encodes p for this connection and writes it. It reports
+// false when the packet is over the client's Maximum Packet Size: then
+// nothing is sent and the message counts as delivered [MQTT-3.1.2-25].
+// REQUIRES: session mu.
+func (c *conn) writePublish(p *pending, id uint16, dup bool, now int64) bool {
+	m := p.m
+	pub := mqtt.Publish{Dup: dup, QoS: p.qos, Retain: p.retain, Topic: m.Topic, PacketID: id, Payload: m.Payload}
+	newAlias := uint16(0)
+	if c.version == mqtt.V5 {
+		pr := &pub.Props
+		if m.HasFormat {
+			pr.SetUint(mqtt.PropPayloadFormat, uint32(m.PayloadFormat))
+		}
+		if m.ExpiryMs != 0 {
+			pr.SetUint(mqtt.PropMessageExpiry, uint32(max(1, (m.ExpiryMs-now+999)/1000)))
+		}
+		if m.ContentType != nil {
+			pr.SetBytes(mqtt.PropContentType, m.ContentType)
+		}
+		if m.ResponseTopic != nil {
+			pr.SetBytes(mqtt.PropResponseTopic, m.ResponseTopic)
+		}
+		if m.CorrelationData != nil {
+			pr.SetBytes(mqtt.PropCorrelationData, m.CorrelationData)
+		}
+		for _, u := range m.User {
+			pr.User = append(pr.User, mqtt.UserProperty{Key: u.Key, Value: u.Value})
+		}
+		if p.subID != 0 {
+			pr.SubIDs = append(pr.SubIDs, p.subID)
+		}
+		if c.aliasMaxOut > 0 {
+			if a, ok := c.aliasOut[string(m.Topic)]; ok {
+				pr.SetUint(mqtt.PropTopicAlias, uint32(a))
+				pub.Topic = nil
+			} else if len(c.aliasOut) < int(c.aliasMaxOut) {
+				newAlias = uint16(len(c.aliasOut) + 1)
+				pr.SetUint(mqtt.PropTopicAlias, uint32(newAlias))
+			}
+		}
+	}
+	b := mqtt.AppendPublish(c.buf(), c.version, &pub)
+	if c.maxOut != 0 && uint32(len(b)) > c.maxOut {
+		c.srv.tooLarge.Inc()
+		c.write(b[:0])
+		return false
+	}
+	if newAlias != 0 {
+		if c.aliasOut == nil {
+			c.aliasOut = map[string]uint16{}
+		}
+		c.aliasOut[string(m.Topic)] = newAlias
+	}
+	c.write(b)
+	return true
+}
+
+// writeAck writes a PUBACK, PUBREC, PUBREL or PUBCOMP.
+func (c *conn) writeAck(t mqtt.Type, id uint16, code mqtt.ReasonCode) {
+	a := mqtt.Ack{Type: t, PacketID: id, Reason: code}
+	if c.version != mqtt.V5 {
+		a.Reason = 0
+	}
+	c.write(mqtt.AppendAck(c.buf(), c.version, &a))
+}
+
+func (c *conn) onPublish(p *mqtt.Publish) error {
+	srv, s := c.srv, c.sess
+	t := p.Topic
+	if c.version == mqtt.V5 {
+		if a, ok := p.Props.Uint(mqtt.PropTopicAlias); ok {
+			if a > uint32(srv.opts.TopicAliasMax) {
+				return c.fail(mqtt.ReasonTopicAliasInvalid, "topic alias "+strconv.Itoa(int(a))+" over Topic Alias Maximum")
+			}
+			if len(t) == 0 {
+				if t, ok = c.aliasIn[uint16(a)]; !ok {
+					return c.fail(mqtt.ReasonProtocolError, "unknown topic alias "+strconv.Itoa(int(a)))
+				}
+			} else {
+				if c.aliasIn == nil {
+					c.aliasIn = map[uint16][]byte{}
+				}
+				c.aliasIn[uint16(a)] = append([]byte(nil), t...)
+			}
+		}
+		if f, _ := p.Props.Uint(mqtt.PropPayloadFormat); f == 1 && !mqtt.ValidUTF8(p.Payload) {
+			if p.QoS == 0 {
+				return c.fail(mqtt.ReasonPayloadFormatInvalid, "payload is not UTF-8")
+			}
+			c.writeAck(ackFor(p.QoS), p.PacketID, mqtt.ReasonPayloadFormatInvalid)
+			return nil
+		}
+	}
+	if p.QoS == 2 {
+		s.mu.Lock()
+		dup := s.qos2In[p.PacketID]
+		s.mu.Unlock()
+		if dup { // already stored: answer again, publish once [MQTT-4.3.3-10]
+			c.writeAck(mqtt.PUBREC, p.PacketID, 0)
+			return nil
+		}
+	}
+	if p.QoS > 0 {
+		if c.pendingIn >= int(srv.opts.ReceiveMax) {
+			return c.fail(mqtt.ReasonReceiveMaximumExceeded, "more than Receive Maximum unacknowledged QoS 1/2 publishes")
+		}
+		c.pendingIn++
+	}
+	m := newMessage(t, p.Payload, &p.Props, p.QoS, p.Retain, srv.hub.Now(), srv.opts.MaxMessageExpiry)
+	m.Publisher = s.id
+	if p.Retain {
+		srv.retain.Set(m)
+	}
+	switch p.QoS {
+	case 0:
+		srv.hub.Publish(m, nil)
+	case 1:
+		srv.hub.Publish(m, c.acker(mqtt.PUBACK, p.PacketID))
+	case 2:
+		s.mu.Lock()
+		if s.qos2In == nil {
+			s.qos2In = map[uint16]bool{}
+		}
+		s.qos2In[p.PacketID] = true
+		s.mu.Unlock()
+		srv.hub.Publish(m, c.acker(mqtt.PUBREC, p.PacketID))
+	}
+	return nil
+}
+
+func ackFor(qos byte) mqtt.Type {
+	if qos == 2 {
+		return mqtt.PUBREC
+	}
+	return mqtt.PUBACK
+}
+
+// acker returns the hub callback that acknowledges an inbound publish once
+// it is stored: it may run on a store goroutine, so it hops to the
+// connection with Do. A failed store answers 0x80 in 5.0 and closes a
+// 3.x connection unacknowledged (the client resends on reconnect).
+func (c *conn) acker(t mqtt.Type, id uint16) func(error) {
+	return func(err error) {
+		_ = c.nc.Do(func(nc netpoll.Conn) {
+			if t == mqtt.PUBACK && c.pendingIn > 0 {
+				c.pendingIn--
+			}
+			if err != nil {
+				if c.version != mqtt.V5 {
+					_ = nc.Close(err)
+					return
+				}
+				if t == mqtt.PUBREC {
+					c.sess.mu.Lock()
+					delete(c.sess.qos2In, id)
+					c.sess.mu.Unlock()
+					c.pendingIn = max(0, c.pendingIn-1)
+				}
+				c.writeAck(t, id, mqtt.ReasonUnspecifiedError)
+				return
+			}
+			c.writeAck(t, id, 0)
+		})
+	}
+}
+
+func (c *conn) onAck(a *mqtt.Ack) error {
+	s := c.sess
+	switch a.Type {
+	case mqtt.PUBREL:
+		s.mu.Lock()
+		ok := s.qos2In[a.PacketID]
+		delete(s.qos2In, a.PacketID)
+		s.mu.Unlock()
+		code := mqtt.ReasonSuccess
+		if ok {
+			c.pendingIn = max(0, c.pendingIn-1)
+		} else {
+			code = mqtt.ReasonPacketIdentifierNotFound
+		}
+		c.writeAck(mqtt.PUBCOMP, a.PacketID, code)
+		return nil
+	case mqtt.PUBREC:
+		s.mu.Lock()
+		i := s.find(a.PacketID)
+		switch {
+		case i < 0:
+			s.mu.Unlock()
+			c.writeAck(mqtt.PUBREL, a.PacketID, mqtt.ReasonPacketIdentifierNotFound)
+			return nil
+		case a.Reason.IsError() || s.inflight[i].p.qos != 2:
+			s.remove(i)
+			s.mu.Unlock()
+			return nil
+		}
+		s.inflight[i].rel = true
+		s.mu.Unlock()
+		c.writeAck(mqtt.PUBREL, a.PacketID, 0)
+		return nil
+	}
+	// PUBACK (QoS 1) or PUBCOMP (QoS 2 after PUBREL) ends the exchange.
+	s.mu.Lock()
+	if i := s.find(a.PacketID); i >= 0 && (a.Type == mqtt.PUBACK) == (s.inflight[i].p.qos == 1) {
+		s.remove(i)
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+func (c *conn) onSubscribe(sp *mqtt.Subscribe) {
+	s, srv := c.sess, c.srv
+	codes := make([]byte, len(sp.Subs))
+	var subID uint32
+	if len(sp.Props.SubIDs) > 0 {
+		subID = sp.Props.SubIDs[0]
+	}
+	type retained struct {
+		filter string
+		o      *subOpts
+	}
+	var rets []retained
+	for i, sb := range sp.Subs {
+		f, err := topic.ParseFilter(sb.Filter, topic.MQTT, nil)
+		if err != nil {
+			codes[i] = c.subFailure(mqtt.ReasonTopicFilterInvalid)
+			continue
+		}
+		o := &subOpts{qos: sb.QoS, noLocal: sb.NoLocal, rap: sb.RetainAsPublished, subID: subID}
+		key := string(sb.Filter)
+		s.mu.Lock()
+		_, existed := s.subs[key]
+		err = srv.hub.Index().Subscribe(f, topic.Subscriber{ID: s.id, Target: s}, o)
+		if err == nil {
+			if s.subs == nil {
+				s.subs = map[string]*sub{}
+			}
+			s.subs[key] = &sub{f: f, opts: o}
+		}
+		s.mu.Unlock()
+		switch {
+		case errors.Is(err, topic.ErrExclusiveTaken):
+			codes[i] = c.subFailure(mqtt.ReasonQuotaExceeded)
+			continue
+		case err != nil:
+			codes[i] = c.subFailure(mqtt.ReasonUnspecifiedError)
+			continue
+		}
+		codes[i] = sb.QoS
+		// No retained messages for shared subscriptions (4.8.2); Retain
+		// Handling 1 sends them only for a new subscription, 2 never.
+		if f.Group() == "" && (sb.RetainHandling == 0 || (sb.RetainHandling == 1 && !existed)) {
+			rets = append(rets, retained{f.Path(), o})
+		}
+	}
+	c.write(mqtt.AppendSuback(c.buf(), c.version, &mqtt.Suback{Type: mqtt.SUBACK, PacketID: sp.PacketID, Codes: codes}))
+	for _, r := range rets {
+		srv.retain.Match(r.filter, func(m *message.Message) {
+			s.enqueue(pending{m: m, qos: min(m.QoS, r.o.qos), retain: true, subID: r.o.subID})
+		})
+	}
+}
+
+// subFailure is the SUBACK code for a refused filter: the 5.0 reason, or
+// 0x80 Failure in 3.x.
+func (c *conn) subFailure(code mqtt.ReasonCode) byte {
+	if c.version == mqtt.V5 {
+		return byte(code)
+	}
+	return mqtt.SubackFailure
+}
+
+func (c *conn) onUnsubscribe(u *mqtt.Unsubscribe) {
+	s := c.sess
+	var codes []byte
+	if c.version == mqtt.V5 {
+		codes = make([]byte, len(u.Filters))
+	}
+	for i, f := range u.Filters {
+		s.mu.Lock()
+		sb, ok := s.subs[string(f)]
+		if ok {
+			_ = c.srv.hub.Index().Unsubscribe(sb.f, s.id)
+			delete(s.subs, string(f))
+		}
+		s.mu.Unlock()
+		if codes != nil && !ok {
+			codes[i] = byte(mqtt.ReasonNoSubscriptionExisted)
+		}
+	}
+	c.write(mqtt.AppendSuback(c.buf(), c.version, &mqtt.Suback{Type: mqtt.UNSUBACK, PacketID: u.PacketID, Codes: codes}))
+}
+
+func (c *conn) onDisconnect(d *mqtt.Disconnect) error {
+	if c.version == mqtt.V5 {
+		if e, ok := d.Props.Uint(mqtt.PropSessionExpiry); ok {
+			if c.sessZero && e != 0 {
+				return c.fail(mqtt.ReasonProtocolError, "session expiry set at DISCONNECT after 0 at CONNECT")
+			}
+			s := c.sess
+			s.mu.Lock()
+			s.expiry = min(e, c.srv.opts.MaxSessionExpiry)
+			s.mu.Unlock()
+		}
+	}
+	c.cleanExit = d.Reason != mqtt.ReasonDisconnectWithWill
+	return errDisconnect
+}
+
+// closed runs from OnClose: it detaches the session, publishes or delays
+// the will and ends or schedules the end of the session.
+func (c *conn) closed() {
+	s, srv := c.sess, c.srv
+	if s == nil {
+		return
+	}
+	w := c.will
+	if c.cleanExit {
+		w = nil
+	}
+	s.mu.Lock()
+	if s.conn != c { // taken over: a new connection has the session
+		s.mu.Unlock()
+		if w != nil && w.delay == 0 {
+			srv.publishWill(w)
+		}
+		return
+	}
+	s.conn = nil
+	expiry := s.expiry
+	if expiry == 0 {
+		s.mu.Unlock()
+		if pw, ok := srv.sessions.end(s); ok && pw != nil {
+			srv.publishWill(pw)
+		}
+		srv.publishWill(w)
+		return
+	}
+	if w != nil && w.delay > 0 && w.delay < expiry {
+		s.will = w
+		s.wilTimer = time.AfterFunc(time.Duration(w.delay)*time.Second, func() {
+			s.mu.Lock()
+			pw := s.will
+			s.will, s.wilTimer = nil, nil
+			s.mu.Unlock()
+			srv.publishWill(pw)
+		})
+		w = nil
+	} else if w != nil && w.delay > 0 {
+		s.will = w // published when the session ends
+		w = nil
+	}
+	if expiry != 0xFFFFFFFF {
+		s.expTimer = time.AfterFunc(time.Duration(expiry)*time.Second, func() {
+			if pw, ok := srv.sessions.end(s); ok {
+				srv.publishWill(pw)
+			}
+		})
+	}
+	s.mu.Unlock()
+	srv.publishWill(w)
+}

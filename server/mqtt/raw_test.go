@@ -1,0 +1,137 @@
+package mqtt
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"robustmq/codec/mqtt"
+)
+
+// TestMalformed sends hand-written bad packets and checks the exact reply
+// bytes before the close (5.0 4.13, 3.1.1 4.8).
+func TestMalformed(t *testing.T) {
+	ts := start(t, nil)
+	connect5 := []byte{0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 5, 0x02, 0, 60, 0, 0, 0}
+	connect4 := []byte{0x10, 12, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x02, 0, 60, 0, 0}
+	connack5 := func(b []byte) bool { return len(b) > 4 && b[0] == 0x20 && b[3] == 0 }
+	for _, c := range []struct {
+		name    string
+		connect []byte // sent first (and its CONNACK skipped) when not nil
+		in      []byte
+		want    []byte // the server's bytes after the CONNACK
+	}{
+		{"first packet not CONNECT", nil, []byte{0xC0, 0}, nil},
+		{"unknown protocol name", nil, []byte{0x10, 12, 0, 4, 'M', 'Q', 'T', 'X', 4, 0x02, 0, 60, 0, 0}, nil},
+		{"3.1.1 unsupported level 6 -> CONNACK 0x84 (5.0 form)", nil,
+			[]byte{0x10, 12, 0, 4, 'M', 'Q', 'T', 'T', 6, 0x02, 0, 60, 0, 0}, []byte{0x20, 3, 0, 0x84, 0}},
+		{"level 2 -> 3.1.1 CONNACK 1", nil,
+			[]byte{0x10, 12, 0, 4, 'M', 'Q', 'T', 'T', 2, 0x02, 0, 60, 0, 0}, []byte{0x20, 2, 0, 1}},
+		{"3.1.1 empty client id without clean session -> CONNACK 2", nil,
+			[]byte{0x10, 12, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x00, 0, 60, 0, 0}, []byte{0x20, 2, 0, 2}},
+		{"reserved connect flag -> 5.0 CONNACK 0x81", nil,
+			[]byte{0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 5, 0x03, 0, 60, 0, 0, 0}, []byte{0x20, 3, 0, 0x81, 0}},
+		{"5.0 auth method -> CONNACK 0x8C", nil,
+			[]byte{0x10, 20, 0, 4, 'M', 'Q', 'T', 'T', 5, 0x02, 0, 60, 7, 0x15, 0, 4, 'S', 'C', 'R', 'M', 0, 0},
+			[]byte{0x20, 3, 0, 0x8C, 0}},
+		{"5.0 second CONNECT -> DISCONNECT 0x82", connect5, connect5, []byte{0xE0, 1, 0x82}},
+		{"5.0 wildcard topic -> DISCONNECT 0x90", connect5,
+			[]byte{0x30, 6, 0, 3, 'a', '/', '+', 0}, []byte{0xE0, 1, 0x90}},
+		{"3.1.1 wildcard topic -> close", connect4, []byte{0x30, 5, 0, 3, 'a', '/', '+'}, nil},
+		{"5.0 QoS 3 -> DISCONNECT 0x81", connect5, []byte{0x36, 6, 0, 1, 'a', 0, 1, 0}, []byte{0xE0, 1, 0x81}},
+		{"5.0 topic alias over maximum -> DISCONNECT 0x94", connect5,
+			[]byte{0x30, 7, 0, 1, 'a', 3, 0x23, 0, 11}, []byte{0xE0, 1, 0x94}},
+		{"5.0 unknown topic alias -> DISCONNECT 0x82", connect5,
+			[]byte{0x30, 6, 0, 0, 3, 0x23, 0, 5}, []byte{0xE0, 1, 0x82}},
+		{"5.0 payload format 1 with bad UTF-8 at QoS 0 -> DISCONNECT 0x99", connect5,
+			[]byte{0x30, 7, 0, 1, 'a', 2, 0x01, 1, 0xff}, []byte{0xE0, 1, 0x99}},
+		{"5.0 AUTH without method -> DISCONNECT 0x82", connect5, []byte{0xF0, 0}, []byte{0xE0, 1, 0x82}},
+		{"5.0 SUBSCRIBE without filter -> DISCONNECT 0x82", connect5, []byte{0x82, 3, 0, 1, 0}, []byte{0xE0, 1, 0x82}},
+		{"5.0 session expiry at DISCONNECT after 0 -> DISCONNECT 0x82", connect5,
+			[]byte{0xE0, 7, 0, 5, 0x11, 0, 0, 0, 10}, []byte{0xE0, 1, 0x82}},
+		{"5.0 packet over maximum size -> DISCONNECT 0x95", connect5,
+			append([]byte{0x30, 0xff, 0xff, 0xff, 0x7f}, 0), []byte{0xE0, 1, 0x95}},
+		{"3.1.1 PUBREL with bad flags -> close", connect4, []byte{0x60, 2, 0, 1}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := dial(t, ts.addr, 0)
+			if c.connect != nil {
+				r.send(c.connect)
+				r.d.Version = mqtt.Version(c.connect[8])
+				if typ := r.next(); typ != mqtt.CONNACK {
+					t.Fatalf("got %v; want CONNACK", typ)
+				}
+				r.in = nil
+			}
+			r.send(c.in)
+			got := r.closed()
+			if c.connect != nil && connack5(got) {
+				t.Fatalf("unexpected second CONNACK % x", got)
+			}
+			if !bytes.Equal(got, c.want) {
+				t.Fatalf("sent % x\ngot  % x\nwant % x", c.in, got, c.want)
+			}
+		})
+	}
+}
+
+// TestPubrelUnknown: PUBREL for an id never received answers PUBCOMP
+// 0x92 Packet Identifier not found (5.0) and keeps the connection.
+func TestPubrelUnknown(t *testing.T) {
+	ts := start(t, nil)
+	r := dial(t, ts.addr, mqtt.V5)
+	r.connect(&mqtt.Connect{ClientID: []byte("rel"), CleanStart: true})
+	r.send([]byte{0x62, 2, 0, 9})
+	if typ := r.next(); typ != mqtt.PUBCOMP || r.d.Ack.PacketID != 9 || r.d.Ack.Reason != mqtt.ReasonPacketIdentifierNotFound {
+		t.Fatalf("got %v id %d reason %#x; want PUBCOMP 9 0x92", typ, r.d.Ack.PacketID, r.d.Ack.Reason)
+	}
+	r.send(mqtt.AppendPingreq(nil))
+	if typ := r.next(); typ != mqtt.PINGRESP {
+		t.Fatalf("got %v; want PINGRESP", typ)
+	}
+}
+
+// TestPayloadFormatQoS1: a QoS 1 PUBLISH flagged UTF-8 with a bad payload
+// gets PUBACK 0x99 Payload format invalid and the connection stays.
+func TestPayloadFormatQoS1(t *testing.T) {
+	ts := start(t, nil)
+	r := dial(t, ts.addr, mqtt.V5)
+	r.connect(&mqtt.Connect{ClientID: []byte("pfi"), CleanStart: true})
+	r.send([]byte{0x32, 9, 0, 1, 'a', 0, 7, 2, 0x01, 1, 0xff})
+	if typ := r.next(); typ != mqtt.PUBACK || r.d.Ack.PacketID != 7 || r.d.Ack.Reason != mqtt.ReasonPayloadFormatInvalid {
+		t.Fatalf("got %v id %d reason %#x; want PUBACK 7 0x99", typ, r.d.Ack.PacketID, r.d.Ack.Reason)
+	}
+	r.send(mqtt.AppendPingreq(nil))
+	if typ := r.next(); typ != mqtt.PINGRESP {
+		t.Fatalf("got %v; want PINGRESP", typ)
+	}
+}
+
+// TestKeepAlive: a client silent for 1.5 x keepalive gets DISCONNECT
+// 0x8D (5.0) and is closed; a 3.1.1 client is just closed.
+func TestKeepAlive(t *testing.T) {
+	ts := start(t, nil)
+	r := dial(t, ts.addr, mqtt.V5)
+	r.connect(&mqtt.Connect{ClientID: []byte("ka5"), CleanStart: true, KeepAlive: 1})
+	began := time.Now()
+	if got, want := r.closed(), []byte{0xE0, 1, 0x8D}; !bytes.Equal(got, want) {
+		t.Fatalf("got % x; want % x", got, want)
+	}
+	if el := time.Since(began); el < time.Second {
+		t.Fatalf("closed after %v; keepalive 1s allows 1.5s", el)
+	}
+	r3 := dial(t, ts.addr, mqtt.V311)
+	r3.connect(&mqtt.Connect{ClientID: []byte("ka3"), CleanStart: true, KeepAlive: 1})
+	if got := r3.closed(); len(got) != 0 {
+		t.Fatalf("3.1.1 got % x before close; want nothing", got)
+	}
+}
+
+// TestConnectTimeout: a connection that sends nothing is closed.
+func TestConnectTimeout(t *testing.T) {
+	ts := start(t, func(o *Options) { o.ConnectTimeout = 300 * time.Millisecond })
+	r := dial(t, ts.addr, 0)
+	if got := r.closed(); len(got) != 0 {
+		t.Fatalf("got % x; want a silent close", got)
+	}
+}

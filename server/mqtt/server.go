@@ -1,0 +1,242 @@
+package mqtt
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"robustmq/codec/mqtt"
+	"robustmq/netpoll"
+	"robustmq/server/message"
+)
+
+// Options configure a Server. Zero values take the defaults named.
+type Options struct {
+	// Hub is the delivery hub. Required.
+	Hub *message.Hub
+	// Retain stores retained messages; default NewMemoryRetain().
+	Retain RetainStore
+	// MaxPacketSize bounds packets from clients (CONNACK Maximum Packet
+	// Size); default 1 MiB.
+	MaxPacketSize uint32
+	// ReceiveMax is how many inbound QoS 1/2 publishes a client may have
+	// unacknowledged (CONNACK Receive Maximum); default 65535.
+	ReceiveMax uint16
+	// MaxInflight caps the outbound window per client: the client's
+	// Receive Maximum (5.0) or this (3.x); default 128.
+	MaxInflight uint16
+	// TopicAliasMax is the CONNACK Topic Alias Maximum; 0 = no aliases.
+	TopicAliasMax uint16
+	// MaxSessionExpiry caps Session Expiry Interval (s); it is also the
+	// expiry of 3.x persistent sessions. Default 1800.
+	MaxSessionExpiry uint32
+	// MaxMessageExpiry caps Message Expiry Interval (s); 0 = no cap.
+	MaxMessageExpiry uint32
+	// KeepAliveOverride lets the server choose the keepalive of 5.0
+	// clients: DefaultKeepAlive when they ask for 0, MaxKeepAlive when they
+	// ask for more (CONNACK Server Keep Alive). 3.x clients keep theirs.
+	KeepAliveOverride bool
+	DefaultKeepAlive  uint16 // default 60
+	MaxKeepAlive      uint16 // default 3600
+	// MaxQueued bounds each session's queue (offline messages and output
+	// not sent yet); full policy: drop the oldest, counted. Default 1000.
+	MaxQueued int
+	// OutboundHigh: a connection with more unsent bytes than this gets no
+	// more messages until its next packet or delivery; default 1 MiB.
+	OutboundHigh int
+	// AuthMethod is the enhanced authentication method accepted; "" (the
+	// default, and the only value implemented) answers every CONNECT with
+	// an Authentication Method with 0x8C Bad authentication method.
+	AuthMethod string
+	// ConnectTimeout closes a connection that sent no CONNECT; default 10s.
+	ConnectTimeout time.Duration
+	// Tick is the keepalive wheel's second; tests may shorten it. Default 1s.
+	Tick   time.Duration
+	Logger *slog.Logger
+}
+
+// Server is the MQTT broker logic: a netpoll.Handler serving any number of
+// listeners. See doc.go.
+type Server struct {
+	opts     Options
+	hub      *message.Hub
+	retain   RetainStore
+	sessions sessions
+	wheel    wheel
+	decoders sync.Pool // *mqtt.Decoder
+	bufs     sync.Pool // *[]byte encode buffers
+
+	nextSubID atomic.Uint64
+	nextConn  atomic.Uint64
+
+	conns, connects            *metrics.Counter
+	offlineQoS0, tooLarge      *metrics.Counter
+	expired, timeouts, willsTx *metrics.Counter
+}
+
+// New returns a Server; Close stops it.
+func New(opts Options) (*Server, error) {
+	if opts.Hub == nil {
+		return nil, errors.New("mqtt: server: Options.Hub is nil")
+	}
+	if opts.Retain == nil {
+		opts.Retain = NewMemoryRetain()
+	}
+	set32(&opts.MaxPacketSize, 1<<20)
+	set16(&opts.ReceiveMax, 65535)
+	set16(&opts.MaxInflight, 128)
+	set32(&opts.MaxSessionExpiry, 1800)
+	set16(&opts.DefaultKeepAlive, 60)
+	set16(&opts.MaxKeepAlive, 3600)
+	if opts.MaxQueued <= 0 {
+		opts.MaxQueued = 1000
+	}
+	if opts.OutboundHigh <= 0 {
+		opts.OutboundHigh = 1 << 20
+	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = 10 * time.Second
+	}
+	if opts.Tick <= 0 {
+		opts.Tick = time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Server{opts: opts, hub: opts.Hub, retain: opts.Retain, sessions: sessions{m: map[string]*session{}},
+		conns:       metrics.GetOrCreateCounter("robustmq_mqtt_connections_total"),
+		connects:    metrics.GetOrCreateCounter("robustmq_mqtt_connects_total"),
+		offlineQoS0: metrics.GetOrCreateCounter(`robustmq_mqtt_dropped_total{reason="offline_qos0"}`),
+		tooLarge:    metrics.GetOrCreateCounter(`robustmq_mqtt_dropped_total{reason="client_max_packet_size"}`),
+		expired:     metrics.GetOrCreateCounter(`robustmq_mqtt_dropped_total{reason="expired"}`),
+		timeouts:    metrics.GetOrCreateCounter("robustmq_mqtt_keepalive_timeouts_total"),
+		willsTx:     metrics.GetOrCreateCounter("robustmq_mqtt_wills_published_total"),
+	}
+	max := opts.MaxPacketSize
+	s.decoders.New = func() any { return &mqtt.Decoder{MaxPacketSize: max, Role: mqtt.Server} }
+	s.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
+	s.wheel.start(opts.Tick, s.timeout)
+	return s, nil
+}
+
+func set32(v *uint32, d uint32) {
+	if *v == 0 {
+		*v = d
+	}
+}
+
+func set16(v *uint16, d uint16) {
+	if *v == 0 {
+		*v = d
+	}
+}
+
+// Sessions is the number of sessions, online and offline.
+func (s *Server) Sessions() int { return s.sessions.len() }
+
+// Close sends every connection a DISCONNECT 0x8B Server shutting down (5.0)
+// and closes it, then stops the keepalive goroutine. Call it before the
+// listeners' Shutdown; Handler methods may still run until then.
+func (s *Server) Close() {
+	s.wheel.each(func(c *conn) { c.kick(mqtt.ReasonServerShuttingDown, errShutdown) })
+	s.wheel.close()
+}
+
+// Close reasons given to netpoll (seen by OnClose and in logs).
+var (
+	errDisconnect  = errors.New("mqtt: client sent DISCONNECT")
+	errKeepAlive   = errors.New("mqtt: keepalive timeout")
+	errTakenOver   = errors.New("mqtt: session taken over")
+	errShutdown    = errors.New("mqtt: server shutting down")
+	errConnTimeout = errors.New("mqtt: no CONNECT in time")
+)
+
+// newClientID assigns a client identifier (5.0 3.1.3.1, 3.1.1 empty id
+// with clean session).
+func (s *Server) newClientID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "robustmq-" + hex.EncodeToString(b[:])
+}
+
+// timeout runs on the wheel goroutine for a connection past its deadline.
+func (s *Server) timeout(c *conn) {
+	s.timeouts.Inc()
+	if c.connected.Load() {
+		c.kick(mqtt.ReasonKeepAliveTimeout, errKeepAlive)
+	} else {
+		_ = c.nc.Close(errConnTimeout)
+	}
+}
+
+// publishWill publishes a will message (and retains it when flagged).
+func (s *Server) publishWill(w *will) {
+	if w == nil {
+		return
+	}
+	s.willsTx.Inc()
+	if w.m.Retain {
+		s.retain.Set(w.m)
+	}
+	s.hub.Publish(w.m, nil)
+}
+
+// OnOpen implements netpoll.Handler.
+func (s *Server) OnOpen(nc netpoll.Conn) error {
+	c := &conn{srv: s, nc: nc}
+	c.flushFn = func(netpoll.Conn) { c.flush() }
+	c.seen.Store(s.wheel.now.Load())
+	c.timeoutSec.Store(int64((s.opts.ConnectTimeout + time.Second - 1) / time.Second))
+	nc.SetContext(c)
+	s.conns.Inc()
+	s.wheel.add(c)
+	return nil
+}
+
+// OnData implements netpoll.Handler: it decodes and handles every whole
+// packet of in.
+func (s *Server) OnData(nc netpoll.Conn, in []byte) (int, error) {
+	c := nc.Context().(*conn)
+	c.seen.Store(s.wheel.now.Load())
+	d := s.decoders.Get().(*mqtt.Decoder)
+	defer s.decoders.Put(d)
+	d.Version = c.version
+	consumed := 0
+	for consumed < len(in) {
+		t, n, err := d.Decode(in[consumed:])
+		if err == mqtt.ErrIncomplete {
+			break
+		}
+		if err != nil {
+			var e *mqtt.Error
+			if errors.As(err, &e) {
+				c.write(e.AppendReply(c.buf()))
+			}
+			return consumed, err
+		}
+		consumed += n
+		if err := c.handle(t, d); err != nil {
+			return consumed, err
+		}
+	}
+	if c.sess != nil {
+		c.flush()
+	}
+	return consumed, nil
+}
+
+// OnClose implements netpoll.Handler.
+func (s *Server) OnClose(nc netpoll.Conn, reason error) {
+	c, _ := nc.Context().(*conn)
+	if c == nil {
+		return
+	}
+	c.dead.Store(true)
+	c.closed()
+}

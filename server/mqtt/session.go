@@ -1,0 +1,218 @@
+package mqtt
+
+import (
+	"sync"
+	"time"
+
+	"robustmq/server/message"
+	"robustmq/server/message/topic"
+)
+
+// session is the server side of an MQTT session (spec 4.1): it outlives
+// connections when its expiry interval is not 0.
+//
+// Every field below mu is guarded by mu. Lock order: Server.sessions.mu,
+// then session.mu, then the topic index's locks. Deliver takes only mu.
+type session struct {
+	srv      *Server
+	id       uint64 // subscriber ID in the topic index, unique per session
+	clientID string
+
+	mu       sync.Mutex
+	conn     *conn           // the attached connection, nil while offline
+	subs     map[string]*sub // by filter as subscribed (with $share/...)
+	queue    message.Queue[pending]
+	inflight []flight        // outbound QoS 1/2 in send order; at most the client's window
+	nextID   uint16          // last packet id given out
+	qos2In   map[uint16]bool // inbound QoS 2 ids with PUBREC sent, waiting for PUBREL
+	expiry   uint32          // session expiry interval, seconds; 0xFFFFFFFF never
+	expTimer *time.Timer     // ends the session while offline
+	will     *will           // delayed will of the last connection
+	wilTimer *time.Timer     // publishes will after its delay
+	flushing bool            // a flush is queued on conn (conn.nc.Do)
+}
+
+// sub is one subscription of the session.
+type sub struct {
+	f    topic.Filter
+	opts *subOpts
+}
+
+// subOpts are a subscription's options, the topic.Entry.Opts of its entries.
+type subOpts struct {
+	qos     byte
+	noLocal bool
+	rap     bool   // Retain As Published
+	subID   uint32 // 5.0 Subscription Identifier, 0 for none
+}
+
+// pending is a message waiting in the session queue.
+type pending struct {
+	m      *message.Message
+	qos    byte
+	retain bool
+	subID  uint32
+}
+
+// flight is an outbound QoS 1/2 message not yet acknowledged.
+type flight struct {
+	id  uint16
+	p   pending
+	rel bool // QoS 2: PUBREC received, PUBREL sent, waiting for PUBCOMP
+}
+
+// will is a connection's Will Message, owned.
+type will struct {
+	m     *message.Message
+	delay uint32 // Will Delay Interval, seconds
+}
+
+// Deliver implements message.Subscriber: it queues m for the session and
+// wakes the attached connection. Runs on the publisher's goroutine.
+func (s *session) Deliver(m *message.Message, e *topic.Entry) {
+	o := e.Opts.(*subOpts)
+	if o.noLocal && m.Publisher == s.id {
+		return
+	}
+	s.enqueue(pending{m: m, qos: min(m.QoS, o.qos), retain: m.Retain && o.rap, subID: o.subID})
+}
+
+// enqueue puts p in the queue (dropping the oldest when full) and schedules
+// a flush on the attached connection. QoS 0 messages are not queued for
+// an offline session (spec 4.1 lets the server drop them).
+func (s *session) enqueue(p pending) {
+	s.mu.Lock()
+	c := s.conn
+	if c == nil && p.qos == 0 {
+		s.mu.Unlock()
+		s.srv.offlineQoS0.Inc()
+		return
+	}
+	if _, dropped := s.queue.Push(p); dropped {
+		s.srv.hub.QueueFull()
+	}
+	wake := c != nil && !s.flushing
+	if wake {
+		s.flushing = true
+	}
+	s.mu.Unlock()
+	if wake {
+		if err := c.nc.Do(c.flushFn); err != nil {
+			s.mu.Lock()
+			s.flushing = false
+			s.mu.Unlock()
+		}
+	}
+}
+
+// find returns the index of inflight packet id, or -1.
+// REQUIRES: mu.
+func (s *session) find(id uint16) int {
+	for i := range s.inflight {
+		if s.inflight[i].id == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// newID returns a packet id not in flight.
+// REQUIRES: mu, len(inflight) < 65535.
+func (s *session) newID() uint16 {
+	for {
+		s.nextID++
+		if s.nextID != 0 && s.find(s.nextID) < 0 {
+			return s.nextID
+		}
+	}
+}
+
+// remove drops inflight[i], keeping the order.
+// REQUIRES: mu.
+func (s *session) remove(i int) {
+	s.inflight = append(s.inflight[:i], s.inflight[i+1:]...)
+	if len(s.inflight) == 0 {
+		s.inflight = nil
+	}
+}
+
+// clearLocked forgets every subscription, queued and in-flight message.
+// REQUIRES: mu.
+func (s *session) clearLocked() {
+	for _, sb := range s.subs {
+		_ = s.srv.hub.Index().Unsubscribe(sb.f, s.id)
+	}
+	s.subs = nil
+	s.queue.Clear()
+	s.inflight = nil
+	s.qos2In = nil
+	s.stopTimersLocked()
+}
+
+// stopTimersLocked cancels expiry and delayed will; the will is dropped.
+// REQUIRES: mu.
+func (s *session) stopTimersLocked() {
+	if s.expTimer != nil {
+		s.expTimer.Stop()
+		s.expTimer = nil
+	}
+	if s.wilTimer != nil {
+		s.wilTimer.Stop()
+		s.wilTimer = nil
+	}
+	s.will = nil
+}
+
+// sessions is the server's session table, in memory. The Meta Service's
+// mqtt group will keep persistent sessions across restarts.
+type sessions struct {
+	mu sync.Mutex
+	m  map[string]*session // by client id; guarded by mu
+}
+
+// attach binds c to the session of clientID, creating or cleaning it, and
+// returns it, whether it was present, and the connection it was taken from.
+func (t *sessions) attach(srv *Server, clientID string, c *conn, clean bool, expiry uint32) (s *session, present bool, old *conn) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s = t.m[clientID]
+	if s == nil {
+		s = &session{srv: srv, id: srv.nextSubID.Add(1), clientID: clientID, queue: message.NewQueue[pending](srv.opts.MaxQueued)}
+		t.m[clientID] = s
+	}
+	s.mu.Lock()
+	old = s.conn
+	if clean {
+		s.clearLocked()
+	} else {
+		present = s.subs != nil || s.queue.Len() > 0 || len(s.inflight) > 0 || len(s.qos2In) > 0 || old != nil ||
+			s.expTimer != nil
+	}
+	s.stopTimersLocked()
+	s.conn, s.expiry, s.flushing = c, expiry, false
+	s.mu.Unlock()
+	return s, present, old
+}
+
+// end removes s from the table and forgets its state, unless a
+// connection attached to it meanwhile. It returns the delayed will still
+// pending, if any, and whether the session ended.
+func (t *sessions) end(s *session) (*will, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != nil || t.m[s.clientID] != s {
+		return nil, false
+	}
+	delete(t.m, s.clientID)
+	w := s.will
+	s.clearLocked()
+	return w, true
+}
+
+func (t *sessions) len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.m)
+}
