@@ -69,8 +69,20 @@ func TestCache(t *testing.T) {
 			}
 		}
 	}
-	if n := len(small.tries[0].cache); n > 2 {
-		t.Fatalf("cache holds %d entries; want at most 2", n)
+	if n := len(small.tries[0].cache); n != 2 {
+		t.Fatalf("cache holds %d entries; want its bound, 2", n)
+	}
+	// A change empties it at the next insert.
+	if err := small.Subscribe(hash, sub(2), nil); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if got := len(small.Match([]byte("a/9"), nil)); got != 2 {
+			t.Fatalf("Match(a/9) = %d entries; want 2", got)
+		}
+	}
+	if n := len(small.tries[0].cache); n != 1 {
+		t.Fatalf("cache holds %d entries after a change and one insert; want 1", n)
 	}
 }
 

@@ -100,14 +100,17 @@
 // maps with m[string(b)] (no allocation), collects matching leaves in a
 // stack array and appends their entries to the caller's slice.
 //
-// Match cache: each trie has a bounded map from topic to the leaves it
-// matched, tagged with the trie's generation (gen, bumped by every change;
-// the nats genid idea): an entry of another generation is a miss. Entries
-// hold leaves, not subscribers, so groups still pick per message. A topic
-// is cached on its second miss in a row (a per-trie doorkeeper of hashes),
-// so one-off topics never allocate, and only if the trie's write lock is
-// free at once (TryLock): a publisher never waits to fill the cache. A full
-// cache drops a random entry. Literal shards need no cache.
+// Match cache: each trie has a bounded map (Config.CacheSize entries) from
+// topic to the leaves it matched, valid for one generation of the trie
+// (gen, bumped by every change; the nats genid idea): after a change the
+// whole cache is a miss, and the first new insert clears it. Entries hold
+// leaves, not subscribers, so groups still pick per message. A topic is
+// cached on its second miss in a row (a per-trie doorkeeper of hashes), so
+// one-off topics never allocate, and only if the trie's write lock is free
+// at once (TryLock): a publisher never waits to fill the cache. A full
+// cache takes no more entries until the next change: there is no eviction,
+// so a warm cache under unchanging subscriptions costs publishers read
+// locks only. Literal shards need no cache.
 //
 // Each trie and shard sits on its own 128-byte block so that the reader
 // counts of neighbouring RWMutexes do not share a cache line. A hot first

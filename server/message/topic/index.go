@@ -105,22 +105,16 @@ type shard struct {
 type shardState struct {
 	mu   sync.RWMutex
 	root node // guarded by mu
-	// gen counts changes to the trie; a cache entry of another generation
-	// is stale (the nats sublist genid idea). Guarded by mu.
-	gen   uint64
-	cache map[string]cached               // guarded by mu; at most Index.cacheMax entries
-	door  atomic.Pointer[[]atomic.Uint64] // doorkeeper, made on the first miss
-	n     atomic.Int64                    // subscriptions in the trie; written under mu, Match skips an empty trie
-	hits  atomic.Uint64
-	miss  atomic.Uint64
-}
-
-// cached is the leaves a topic matched in generation gen. Leaves, not
-// entries: their subscriptions are read live under the read lock, and
-// groups pick a member per message.
-type cached struct {
-	gen    uint64
-	leaves []*leaf
+	// gen counts changes to the trie (the nats sublist genid idea). The
+	// cache holds entries of generation cacheGen only: it answers while
+	// cacheGen == gen and is cleared by the first insert of a newer one.
+	gen      uint64                          // guarded by mu
+	cacheGen uint64                          // guarded by mu
+	cache    map[string][]*leaf              // guarded by mu; at most Index.cacheMax entries
+	door     atomic.Pointer[[]atomic.Uint64] // doorkeeper, made on the first miss
+	n        atomic.Int64                    // subscriptions in the trie; written under mu, Match skips an empty trie
+	hits     atomic.Uint64
+	miss     atomic.Uint64
 }
 
 type leafKind uint8
@@ -566,8 +560,10 @@ func (ix *Index) Match(t []byte, dst []Entry) []Entry {
 func (sh *shard) match(t []byte, dst []Entry, cacheMax int) []Entry {
 	sh.mu.RLock()
 	if cacheMax > 0 {
-		if c, ok := sh.cache[string(t)]; ok && c.gen == sh.gen {
-			for _, l := range c.leaves {
+		// The cache holds leaves, not entries: their subscriptions are read
+		// live under the read lock, and groups pick a member per message.
+		if c, ok := sh.cache[string(t)]; ok && sh.cacheGen == sh.gen {
+			for _, l := range c {
 				dst = l.appendTo(dst)
 			}
 			sh.mu.RUnlock()
@@ -591,8 +587,9 @@ func (sh *shard) match(t []byte, dst []Entry, cacheMax int) []Entry {
 
 // remember caches ls as t's leaves of generation gen, on t's second miss
 // in a row (doorkeeper), and only if the write lock is free at once: a
-// publisher never waits to fill the cache. A full cache drops one entry
-// (map iteration order: random).
+// publisher never waits to fill the cache. A full cache takes no more
+// entries until the generation changes (no eviction), so once it is warm
+// and subscriptions do not change, publishers take read locks only.
 func (sh *shard) remember(t []byte, gen uint64, ls []*leaf, cacheMax int) {
 	door := sh.door.Load()
 	if door == nil {
@@ -610,16 +607,16 @@ func (sh *shard) remember(t []byte, gen uint64, ls []*leaf, cacheMax int) {
 		return
 	}
 	if sh.gen == gen {
-		if len(sh.cache) >= cacheMax {
-			for k := range sh.cache {
-				delete(sh.cache, k)
-				break
+		if sh.cacheGen != gen {
+			clear(sh.cache)
+			sh.cacheGen = gen
+		}
+		if len(sh.cache) < cacheMax {
+			if sh.cache == nil {
+				sh.cache = make(map[string][]*leaf)
 			}
+			sh.cache[string(t)] = slices.Clone(ls)
 		}
-		if sh.cache == nil {
-			sh.cache = make(map[string]cached)
-		}
-		sh.cache[string(t)] = cached{gen: gen, leaves: slices.Clone(ls)}
 	}
 	sh.mu.Unlock()
 }
