@@ -1,6 +1,7 @@
 package node
 
 import (
+	"robustmq/server/broker"
 	"robustmq/server/config"
 	"robustmq/server/node/component"
 )
@@ -14,7 +15,7 @@ var roleOrder = []config.Role{config.RoleMeta, config.RoleEngine, config.RoleBro
 var builders = map[config.Role]component.New{
 	config.RoleMeta:   nil,
 	config.RoleEngine: nil,
-	config.RoleBroker: nil,
+	config.RoleBroker: broker.New,
 }
 
 // statusNotBuilt is the status of a role whose component does not exist yet.
