@@ -1,0 +1,218 @@
+package broker
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"time"
+
+	"robustmq/netpoll"
+	"robustmq/server/config"
+	"robustmq/server/message"
+	"robustmq/server/mqtt"
+	"robustmq/server/node/component"
+	"robustmq/shard"
+	"robustmq/shard/memory"
+)
+
+// Options are what NewWith takes beyond the node's Env.
+type Options struct {
+	// Storage receives the messages of persistent topics. nil: the broker
+	// builds a router over the memory engine and closes it in Stop.
+	Storage shard.Adapter
+	// Engine is the engine topic shards are created on; default memory.
+	Engine shard.EngineType
+	// TLS overrides the certificate files of broker_network (tests, client
+	// certificate verification).
+	TLS *tls.Config
+}
+
+// Broker is the component. Create it with New or NewWith.
+type Broker struct {
+	env   component.Env
+	opts  Options
+	owned *shard.Router // storage built here, closed in Stop
+	hub   *message.Hub
+	mqtt  *mqtt.Server
+	lns   []*netpoll.Listener
+}
+
+// New is the component.New of the broker role: storage on the memory engine.
+func New(env component.Env) (component.Component, error) { return NewWith(env, Options{}) }
+
+// NewWith builds the broker over opts.Storage (see the package doc).
+func NewWith(env component.Env, opts Options) (*Broker, error) {
+	b := &Broker{env: env, opts: opts}
+	if opts.Storage == nil {
+		r, err := shard.NewRouter([]shard.Engine{memory.New(memory.Options{ChunkBytes: 64 << 10, Logger: env.Logger})},
+			shard.RouterOptions{Logger: env.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("broker: memory storage: %w", err)
+		}
+		b.owned, b.opts.Storage = r, r
+	}
+	if b.opts.Engine == "" {
+		b.opts.Engine = shard.EngineMemory
+	}
+	b.hub = message.New(message.Options{Store: b.opts.Storage, Engine: b.opts.Engine, SegmentBytes: 64 << 10,
+		Logger: env.Logger})
+	return b, nil
+}
+
+// Name implements component.Component.
+func (b *Broker) Name() string { return "broker" }
+
+// Hub is the delivery hub (for the other protocols' front ends).
+func (b *Broker) Hub() *message.Hub { return b.hub }
+
+// MQTT is the MQTT server.
+func (b *Broker) MQTT() *mqtt.Server { return b.mqtt }
+
+// Listeners are the bound listeners, in config order.
+func (b *Broker) Listeners() []*netpoll.Listener { return b.lns }
+
+// mqttOptions maps [mqtt_runtime] onto mqtt.Options.
+func mqttOptions(cfg *config.Config, hub *message.Hub, env component.Env) mqtt.Options {
+	m := &cfg.MQTTRuntime
+	clamp16 := func(v int) uint16 { return uint16(min(max(v, 0), 65535)) }
+	return mqtt.Options{
+		Hub:               hub,
+		MaxPacketSize:     uint32(m.Protocol.MaxPacketSize),
+		ReceiveMax:        clamp16(m.Protocol.ReceiveMax),
+		TopicAliasMax:     clamp16(m.Protocol.TopicAliasMax),
+		MaxSessionExpiry:  uint32(m.Protocol.MaxSessionExpiryInterval),
+		MaxMessageExpiry:  uint32(m.Protocol.MaxMessageExpiryInterval),
+		KeepAliveOverride: m.KeepAlive.Enable,
+		DefaultKeepAlive:  clamp16(m.KeepAlive.DefaultTime),
+		MaxKeepAlive:      clamp16(m.KeepAlive.MaxTime),
+		MaxQueued:         m.OfflineMessage.MaxMessagesNum,
+		Logger:            env.Logger,
+	}
+}
+
+// Start implements component.Component: it starts the MQTT server and binds
+// its listeners.
+func (b *Broker) Start(ctx context.Context) error {
+	cfg := b.env.Config
+	srv, err := mqtt.New(mqttOptions(cfg, b.hub, b.env))
+	if err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+	b.mqtt = srv
+	tr := map[string]netpoll.Transport{"mqtt_tcp": netpoll.TCP, "mqtt_tls": netpoll.TLS, "mqtt_ws": netpoll.WS, "mqtt_wss": netpoll.WSS}
+	for _, spec := range cfg.Listeners() {
+		t, ok := tr[spec.Name]
+		if !ok {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			_ = b.shutdown(context.Background())
+			return fmt.Errorf("broker: start: %w", err)
+		}
+		if err := b.listen(spec, t); err != nil {
+			_ = b.shutdown(context.Background())
+			return fmt.Errorf("broker: listener %s (%s %s): %w", spec.Name, spec.Key, spec.Addr, err)
+		}
+	}
+	return nil
+}
+
+// listen binds one listener and registers its probe.
+func (b *Broker) listen(spec config.ListenerSpec, t netpoll.Transport) error {
+	lc, err := b.listenerConfig(spec, t)
+	if err != nil {
+		return err
+	}
+	l, err := netpoll.Listen(lc, b.mqtt)
+	if err != nil {
+		return err
+	}
+	b.lns = append(b.lns, l)
+	if err := b.env.Listeners.Add(probe{l}); err != nil {
+		return err
+	}
+	b.env.Logger.Info("broker: listening", "listener", spec.Name, "transport", t.String(), "addr", l.Addr().String())
+	return nil
+}
+
+func (b *Broker) listenerConfig(spec config.ListenerSpec, t netpoll.Transport) (netpoll.ListenerConfig, error) {
+	cfg := b.env.Config
+	n := &cfg.Network
+	lc := netpoll.ListenerConfig{
+		Name: spec.Name, Transport: t, Addr: spec.Addr,
+		MaxConns: n.MaxConnections, MaxOutboundBytes: n.MaxOutboundBytes, MaxInboundBytes: cfg.MaxInboundBytes(spec.Name),
+		MaxQueuedTasks: n.MaxQueuedTasks, ReadBufferBytes: n.ReadBufferBytes, SocketRecvBytes: n.SocketRecvBytes,
+		SocketSendBytes: n.SocketSendBytes, EventLoops: n.EventLoopNum,
+		TCPKeepAlive:     time.Duration(n.TCPKeepAliveSec) * time.Second,
+		HandshakeTimeout: time.Duration(n.HandshakeTimeoutMs) * time.Millisecond,
+		CloseLinger:      time.Duration(n.CloseLingerMs) * time.Millisecond,
+		Logger:           b.env.Logger,
+	}
+	if t == netpoll.WS || t == netpoll.WSS {
+		lc.WSPath, lc.WSSubprotocols = "/mqtt", []string{"mqtt"}
+	}
+	if t == netpoll.TLS || t == netpoll.WSS {
+		lc.TLS = b.opts.TLS
+		if lc.TLS == nil {
+			cert, err := tls.LoadX509KeyPair(cfg.BrokerNetwork.TLSCert, cfg.BrokerNetwork.TLSKey)
+			if err != nil {
+				return lc, fmt.Errorf("broker_network.tls_cert/tls_key: %w", err)
+			}
+			lc.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		}
+	}
+	return lc, nil
+}
+
+// Stop implements component.Component.
+func (b *Broker) Stop(ctx context.Context) error {
+	return b.shutdown(ctx)
+}
+
+func (b *Broker) shutdown(ctx context.Context) error {
+	var errs []error
+	if b.mqtt != nil {
+		b.mqtt.Close() // queues a DISCONNECT 0x8B on every connection
+		drain(ctx, b.lns)
+	}
+	for _, l := range b.lns {
+		b.env.Listeners.Remove(l.Name())
+		if err := l.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("broker: shutdown %s: %w", l.Name(), err))
+		}
+	}
+	b.lns = nil
+	if b.owned != nil {
+		if err := b.owned.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("broker: close storage: %w", err))
+		}
+		b.owned = nil
+	}
+	return errors.Join(errs...)
+}
+
+// drain gives the clients up to drainTime (or ctx) to receive their
+// DISCONNECT and close before the listeners close what is left.
+func drain(ctx context.Context, lns []*netpoll.Listener) {
+	deadline := time.Now().Add(drainTime)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		n := 0
+		for _, l := range lns {
+			n += l.ConnCount()
+		}
+		if n == 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+const drainTime = 500 * time.Millisecond
+
+// probe is a listener as the node's registry sees it.
+type probe struct{ l *netpoll.Listener }
+
+func (p probe) Name() string      { return p.l.Name() }
+func (p probe) BoundAddr() string { return p.l.Addr().String() }
+func (p probe) Accepting() bool   { return true }

@@ -1,0 +1,24 @@
+// Package broker is the Broker role's component: it builds the delivery
+// hub (server/message) over a storage adapter, the MQTT server
+// (server/mqtt) on it, and serves MQTT on the listeners the config names:
+//
+//	mqtt_tcp  mqtt_runtime.server.tcp_port         tcp (gnet loops)
+//	mqtt_tls  mqtt_runtime.server.tls_port         tls, broker_network.tls_cert/tls_key
+//	mqtt_ws   mqtt_runtime.server.websocket_port   ws, path /mqtt, subprotocol mqtt
+//	mqtt_wss  mqtt_runtime.server.websockets_port  wss, same path and certificate
+//
+// A port of 0 disables its listener. Every listener takes its netpoll
+// settings from [network] and registers a probe in the node's listener
+// registry once bound (readiness, /api/info).
+//
+// Storage seam: Options.Storage is the shard.Adapter messages are appended
+// to. The node's constructor (New, in the builders table) passes none, so
+// the broker builds and owns a shard.Router over the memory engine
+// (shard/memory); when the Storage Engine role hands its router over,
+// NewWith(env, Options{Storage: r}) uses it and does not close it.
+//
+// Life: New wires and does no I/O; Start binds the listeners (all or none:
+// a failure shuts down those already bound); Stop sends every MQTT client a
+// DISCONNECT 0x8B, shuts the listeners down (waiting for every OnClose),
+// stops the MQTT server's keepalive goroutine and closes the storage it owns.
+package broker
