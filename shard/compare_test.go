@@ -1,6 +1,8 @@
 package shard_test
 
 import (
+	"os"
+	"strconv"
 	"testing"
 
 	"robustmq/shard"
@@ -10,7 +12,7 @@ import (
 )
 
 // TestEnginesAgree runs the metamorphic comparison of the memory and pebble
-// engines over several seeds.
+// engines over a few seeds; ROBUSTMQ_SHARD_SEEDS=n runs n seeds (soak).
 func TestEnginesAgree(t *testing.T) {
 	engines := map[string]shardtest.Factory{
 		"memory": func(t *testing.T, dir string) shard.Engine { return memory.New(memory.Options{}) },
@@ -22,7 +24,11 @@ func TestEnginesAgree(t *testing.T) {
 			return e
 		},
 	}
-	for seed := uint64(1); seed <= 4; seed++ {
-		shardtest.Compare(t, seed, 400, engines, map[string]bool{"pebble": true})
+	seeds := uint64(3)
+	if n, err := strconv.ParseUint(os.Getenv("ROBUSTMQ_SHARD_SEEDS"), 10, 32); err == nil {
+		seeds = n
+	}
+	for seed := uint64(1); seed <= seeds; seed++ {
+		shardtest.Compare(t, seed, 300, engines, map[string]bool{"pebble": true})
 	}
 }
