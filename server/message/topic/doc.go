@@ -105,8 +105,8 @@
 // (gen, bumped by every change; the nats genid idea): after a change the
 // whole cache is a miss, and the first new insert clears it. Entries hold
 // leaves, not subscribers, so groups still pick per message. A topic is
-// cached on its second miss in a row (a per-trie doorkeeper of hashes), so
-// one-off topics never allocate, and only if the trie's write lock is free
+// cached on its second miss (a per-trie doorkeeper bit set of topic
+// hashes, cleared with the cache), so one-off topics do not allocate, and only if the trie's write lock is free
 // at once (TryLock): a publisher never waits to fill the cache. A full
 // cache takes no more entries until the next change: there is no eviction,
 // so a warm cache under unchanging subscriptions costs publishers read

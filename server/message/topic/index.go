@@ -64,10 +64,11 @@ const (
 	DefaultCacheSize = 1024
 )
 
-// doorPerEntry sizes a trie shard's doorkeeper (slots per cache entry):
-// a topic is cached on its second miss while its hash still sits in its
-// slot, so one-off topics never allocate a cache entry.
-const doorPerEntry = 4
+// doorWordsPerEntry sizes a trie shard's doorkeeper, a bit set of topic
+// hashes (64 bits per word): a topic is cached on its second miss, so
+// one-off topics do not allocate a cache entry (but for a bit another
+// topic set: the cache bound still holds).
+const doorWordsPerEntry = 1
 
 // Index is the subscription index. All methods are safe for concurrent use.
 // See doc.go for the structure, the lock order and the contracts.
@@ -111,7 +112,7 @@ type shardState struct {
 	gen      uint64                          // guarded by mu
 	cacheGen uint64                          // guarded by mu
 	cache    map[string][]*leaf              // guarded by mu; at most Index.cacheMax entries
-	door     atomic.Pointer[[]atomic.Uint64] // doorkeeper, made on the first miss
+	door     atomic.Pointer[[]atomic.Uint64] // doorkeeper bits, made on the first miss, cleared with the cache
 	n        atomic.Int64                    // subscriptions in the trie; written under mu, Match skips an empty trie
 	hits     atomic.Uint64
 	miss     atomic.Uint64
@@ -593,14 +594,14 @@ func (sh *shard) match(t []byte, dst []Entry, cacheMax int) []Entry {
 func (sh *shard) remember(t []byte, gen uint64, ls []*leaf, cacheMax int) {
 	door := sh.door.Load()
 	if door == nil {
-		s := make([]atomic.Uint64, 1<<bits.Len(uint(cacheMax*doorPerEntry-1)))
+		s := make([]atomic.Uint64, 1<<bits.Len(uint(cacheMax*doorWordsPerEntry-1)))
 		sh.door.CompareAndSwap(nil, &s)
 		door = sh.door.Load()
 	}
 	h := maphash.Bytes(hashSeed, t)
-	d := &(*door)[h&uint64(len(*door)-1)]
-	if d.Load() != h {
-		d.Store(h)
+	w, bit := &(*door)[(h>>6)&uint64(len(*door)-1)], uint64(1)<<(h&63)
+	if w.Load()&bit == 0 {
+		w.Or(bit)
 		return
 	}
 	if !sh.mu.TryLock() {
@@ -609,6 +610,9 @@ func (sh *shard) remember(t []byte, gen uint64, ls []*leaf, cacheMax int) {
 	if sh.gen == gen {
 		if sh.cacheGen != gen {
 			clear(sh.cache)
+			for i := range *door {
+				(*door)[i].Store(0)
+			}
 			sh.cacheGen = gen
 		}
 		if len(sh.cache) < cacheMax {
