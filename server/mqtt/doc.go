@@ -1,0 +1,89 @@
+// Package mqtt is the MQTT broker logic: versions 3.1, 3.1.1 and 5.0 on
+// any netpoll listener (tcp, tls, ws, wss), built on the codec/mqtt
+// decoder and encoders and on the message hub (server/message) for
+// delivery and storage.
+//
+// # Goroutines
+//
+// Server implements netpoll.Handler. Everything a connection does runs on
+// its handler goroutine (its gnet loop on tcp): decoding, session updates,
+// encoding. Two things come from elsewhere and hop onto it with
+// netpoll.Conn.Do: a delivery from a publisher on another connection
+// (session.enqueue schedules conn.flush) and a store acknowledgement
+// (conn.acker writes the PUBACK/PUBREC). The server owns one goroutine, the
+// keepalive wheel (wheel.go), which also times out connections that send no
+// CONNECT; Close stops it. Delayed wills and session expiry use one
+// time.AfterFunc per offline session that needs one, never one per
+// connection.
+//
+// # Memory per connection
+//
+// A connection holds a conn (about 200 B) and, after CONNECT, its session
+// (about 250 B); maps (subscriptions, topic aliases, inbound QoS 2 ids) and
+// the session queue are allocated on first use. Decoders are pooled
+// (sync.Pool, in practice one per event loop): codec/mqtt's Decoder keeps
+// no state between packets but Version, which conn keeps.
+//
+// # Locks
+//
+// Order: sessions.mu (the client id table) -> session.mu -> the topic
+// index's shard locks. Deliver runs after the index released its locks
+// and takes only session.mu. wheel.mu is a leaf.
+//
+// # Delivery and acknowledgement
+//
+//   - Inbound QoS 1: PUBACK after the hub's append to the topic's shard
+//     completed (DurabilitySync; memory engine: in memory). QoS 2: the
+//     packet id is remembered in the session, PUBREC after the append,
+//     PUBCOMP on PUBREL; a duplicate PUBLISH with a remembered id is
+//     answered with PUBREC and not published again [MQTT-4.3.3-10]. A failed
+//     append answers 0x80 (5.0) or closes a 3.x connection unacknowledged.
+//     More than Options.ReceiveMax unacknowledged inbound QoS 1/2 publishes
+//     end the connection with 0x93 Receive Maximum exceeded.
+//   - Outbound: every matching subscription queues the message in its
+//     session (bounded by MaxQueued, drop oldest, counted); flush sends while
+//     the in-flight window (client's Receive Maximum, capped by MaxInflight)
+//     and OutboundHigh allow. QoS is the minimum of publication and
+//     subscription. Unacknowledged QoS 1/2 messages are resent with DUP (or
+//     their PUBREL) when the session reconnects [MQTT-4.4.0-1]. A packet over
+//     the client's Maximum Packet Size is not sent and counts as delivered
+//     [MQTT-3.1.2-25]. Offline sessions queue QoS 1/2 and drop QoS 0.
+//   - Retained messages live in a RetainStore (MemoryRetain by default).
+//     A subscription gets them after its SUBACK, with the retain flag,
+//     according to Retain Handling; shared subscriptions never get them.
+//     On live delivery the flag is kept only with Retain As Published.
+//   - Wills are published when the connection ends without DISCONNECT 0x00:
+//     keepalive timeout, protocol error, network loss, DISCONNECT 0x04, or
+//     takeover. A Will Delay Interval defers it (cancelled if the session
+//     reconnects first); it is published at the latest when the session
+//     ends.
+//
+// # Sessions
+//
+// Sessions are in memory (sessions, session.go). Clean start drops the old
+// state. Session Expiry Interval (5.0, capped by MaxSessionExpiry; 3.x
+// persistent sessions get MaxSessionExpiry) keeps a session after its
+// connection closed; Session Present tells the client. A CONNECT with a
+// client id already connected takes the session over: the old connection
+// gets DISCONNECT 0x8E Session taken over (5.0) and is closed.
+//
+// # Errors
+//
+// Decode errors follow the codec's Error.Action: CONNACK with the code and
+// close during CONNECT, DISCONNECT with the reason code in 5.0 afterwards,
+// plain close in 3.x. Violations only the server can see (topic alias
+// unknown or over the maximum, receive maximum, session expiry at
+// DISCONNECT after 0, AUTH without a method, payload format) do the same
+// through conn.fail. Enhanced authentication is not implemented: a CONNECT
+// with an Authentication Method gets CONNACK 0x8C.
+//
+// # Metrics
+//
+//	robustmq_mqtt_connections_total           connections opened
+//	robustmq_mqtt_connects_total              CONNECTs accepted
+//	robustmq_mqtt_keepalive_timeouts_total    keepalive and connect timeouts
+//	robustmq_mqtt_wills_published_total
+//	robustmq_mqtt_dropped_total{reason}       offline_qos0 | client_max_packet_size | expired
+//
+// plus the hub's robustmq_message_* (queue_full drops are counted there).
+package mqtt
