@@ -22,8 +22,11 @@ type RouterOptions struct {
 	// RetentionInterval is how often the router calls EnforceRetention on
 	// every engine; default 30s, negative disables.
 	RetentionInterval time.Duration
-	Now               func() int64 // ms clock for retention; default wall clock
-	Logger            *slog.Logger // default slog.Default()
+	// DefaultEngine serves shards whose config names no engine; default:
+	// the only engine when there is one, else none (ErrUnknownEngine).
+	DefaultEngine EngineType
+	Now           func() int64 // ms clock for retention; default wall clock
+	Logger        *slog.Logger // default slog.Default()
 }
 
 // TopicConfig describes a topic: Partitions shards named Name(topic, p),
@@ -225,6 +228,9 @@ func NewRouter(engines []Engine, opts RouterOptions) (*Router, error) {
 			}
 		}
 	}
+	if opts.DefaultEngine == "" && len(engines) == 1 {
+		r.opts.DefaultEngine = engines[0].Type()
+	}
 	r.registerMetrics()
 	if opts.RetentionInterval > 0 {
 		r.wg.Add(1)
@@ -268,6 +274,9 @@ func (r *Router) Engine(t EngineType) (Engine, bool) {
 func (r *Router) CreateShard(cfg ShardConfig) error {
 	if r.closed.Load() {
 		return ErrClosed
+	}
+	if cfg.Engine == "" {
+		cfg.Engine = r.opts.DefaultEngine
 	}
 	e, ok := r.engines[cfg.Engine]
 	if !ok {

@@ -134,6 +134,18 @@ func TestRouterDispatch(t *testing.T) {
 	}
 }
 
+func TestRouterDefaultEngine(t *testing.T) {
+	r := newRouter(t, memory.New(memory.Options{})) // the only engine is the default
+	defer r.Close()
+	if err := r.CreateShard(shard.ShardConfig{Name: "d_0"}); err != nil {
+		t.Fatalf("CreateShard without engine: %v", err)
+	}
+	infos, err := r.ListShards()
+	if err != nil || len(infos) != 1 || infos[0].Config.Engine != shard.EngineMemory {
+		t.Fatalf("ListShards = %+v, %v; want d_0 in memory", infos, err)
+	}
+}
+
 func TestRouterDuplicateAcrossEngines(t *testing.T) {
 	p, err := pebblestore.Open(t.TempDir(), pebblestore.Options{})
 	if err != nil {
