@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -72,9 +74,15 @@ type EngineSegment struct {
 	seed     maphash.Seed
 	workers  []*worker
 
-	mu     sync.RWMutex
-	shards map[string]*shardLog // guarded by mu
-	closed bool                 // guarded by mu
+	// adminMu serializes CreateShard and DeleteShard, so a shard's
+	// directory is never created and removed at once; it is held across
+	// file system work, mu only around map changes (appends look up under
+	// mu.RLock).
+	adminMu  sync.Mutex
+	trashSeq atomic.Uint64
+	mu       sync.RWMutex
+	shards   map[string]*shardLog // guarded by mu
+	closed   bool                 // guarded by mu
 
 	stop chan struct{}
 	bg   sync.WaitGroup
@@ -135,10 +143,14 @@ func (e *EngineSegment) mountAll() error {
 				if i >= int64(len(ents)) {
 					return
 				}
+				dir := filepath.Join(e.opts.Dir, ents[i].Name())
+				if strings.HasPrefix(ents[i].Name(), trashPrefix) {
+					_ = os.RemoveAll(dir) // a DeleteShard cut short
+					continue
+				}
 				if !ents[i].IsDir() {
 					continue
 				}
-				dir := filepath.Join(e.opts.Dir, ents[i].Name())
 				sl, err := e.mountShard(dir)
 				mu.Lock()
 				switch {
@@ -221,31 +233,48 @@ func (e *EngineSegment) CreateShard(cfg shard.ShardConfig) error {
 	if cfg.SegmentBytes > MaxSegmentBytes {
 		return fmt.Errorf("%w: %s: segment_bytes %d > %d", shard.ErrInvalidConfig, cfg.Name, cfg.SegmentBytes, int64(MaxSegmentBytes))
 	}
+	e.adminMu.Lock()
+	defer e.adminMu.Unlock()
+	e.mu.RLock()
+	closed, exists := e.closed, e.shards[cfg.Name] != nil
+	e.mu.RUnlock()
+	switch {
+	case closed:
+		return shard.ErrClosed
+	case exists:
+		return fmt.Errorf("%w: %s", shard.ErrShardExists, cfg.Name)
+	}
+	dir := filepath.Join(e.opts.Dir, dirName(cfg.Name))
+	err := os.MkdirAll(dir, 0o755)
+	if err == nil {
+		err = writeMeta(dir, &cfg, 0)
+	}
+	if err == nil {
+		err = syncDir(e.opts.Dir)
+	}
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return fmt.Errorf("segment: create shard %s: %w", cfg.Name, err)
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
 		return shard.ErrClosed
 	}
-	if e.shards[cfg.Name] != nil {
-		return fmt.Errorf("%w: %s", shard.ErrShardExists, cfg.Name)
-	}
-	dir := filepath.Join(e.opts.Dir, dirName(cfg.Name))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("segment: create shard %s: %w", cfg.Name, err)
-	}
-	if err := writeMeta(dir, &cfg, 0); err == nil {
-		err = syncDir(e.opts.Dir)
-	} else {
-		_ = os.RemoveAll(dir)
-		return fmt.Errorf("segment: create shard %s: %w", cfg.Name, err)
-	}
 	e.shards[cfg.Name] = e.newShardLog(cfg, dir, 0)
 	return nil
 }
 
+// trashPrefix names directories of deleted shards on their way out; mount
+// removes leftovers. Shard directory names never start with a dot.
+const trashPrefix = ".trash-"
+
 // DeleteShard removes the shard, fails its queued appends and fires its
-// waiters. Readers keep their views until they release them.
+// waiters. Readers keep their views until they release them. The directory
+// is renamed away at once (a new shard of the same name may follow) and
+// removed after.
 func (e *EngineSegment) DeleteShard(name string) error {
+	e.adminMu.Lock()
 	e.mu.Lock()
 	sl := e.shards[name]
 	closed := e.closed
@@ -255,15 +284,26 @@ func (e *EngineSegment) DeleteShard(name string) error {
 	e.mu.Unlock()
 	switch {
 	case closed:
+		e.adminMu.Unlock()
 		return shard.ErrClosed
 	case sl == nil:
+		e.adminMu.Unlock()
 		return fmt.Errorf("%w: %s", shard.ErrShardNotFound, name)
 	}
 	sl.shutdown(fmt.Errorf("%w: %s (deleted)", shard.ErrShardNotFound, name))
-	if err := os.RemoveAll(sl.dir); err != nil {
+	trash := filepath.Join(e.opts.Dir, trashPrefix+strconv.FormatUint(e.trashSeq.Add(1), 10)+"-"+filepath.Base(sl.dir))
+	err := os.Rename(sl.dir, trash)
+	if err == nil {
+		err = syncDir(e.opts.Dir)
+	}
+	e.adminMu.Unlock()
+	if err != nil {
 		return fmt.Errorf("segment: delete shard %s: %w", name, err)
 	}
-	return syncDir(e.opts.Dir)
+	if err := os.RemoveAll(trash); err != nil {
+		return fmt.Errorf("segment: delete shard %s: %w", name, err)
+	}
+	return nil
 }
 
 // shutdown stops the shard: queued appends fail with why, waiters fire,

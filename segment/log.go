@@ -491,11 +491,11 @@ func (sl *shardLog) publish() {
 	sl.mu.Unlock()
 }
 
-// callbacks completes every append of the round in order and fires the
+// callbacks completes ws, the round's appends, in order and fires the
 // waiters, with no lock held, and returns the bytes to unreserve (worker
-// goroutine, after publish; only the worker touches the cur* fields).
-func (sl *shardLog) callbacks() int64 {
-	ws := sl.curWaits
+// goroutine, after publish). ws is passed in, not read from curWaits,
+// which trim may reset once ioMu is free.
+func (sl *shardLog) callbacks(ws []waiter) int64 {
 	var n int64
 	for i := range ws {
 		wt := &ws[i]

@@ -15,12 +15,15 @@ import (
 // bounded by limit (reserve), whose full policy is the caller's choice:
 // wait, or fail fast with shard.ErrQueueFull.
 type worker struct {
-	mu     sync.Mutex
-	q      []*shardLog // guarded by mu
-	spare  []*shardLog // owned by the worker goroutine
-	signal chan struct{}
-	stop   chan struct{}
-	done   chan struct{}
+	mu    sync.Mutex
+	q     []*shardLog // guarded by mu
+	spare []*shardLog // owned by the worker goroutine
+	// roundWaits holds each round shard's appends for its callbacks;
+	// worker goroutine only.
+	roundWaits [][]waiter
+	signal     chan struct{}
+	stop       chan struct{}
+	done       chan struct{}
 
 	lastRound int64 // bytes completed by the last round; worker goroutine only
 
@@ -133,17 +136,20 @@ func (w *worker) round() int64 {
 	for _, sl := range q {
 		sl.syncPending()
 	}
+	ws := w.roundWaits[:0]
 	for _, sl := range q {
 		sl.publish()
+		ws = append(ws, sl.curWaits)
 		sl.ioMu.Unlock()
 	}
 	var n int64
 	for i, sl := range q {
-		b := sl.callbacks()
+		b := sl.callbacks(ws[i])
+		ws[i] = nil
 		w.unreserve(b)
 		n += b
 		q[i] = nil
 	}
-	w.spare = q[:0]
+	w.spare, w.roundWaits = q[:0], ws[:0]
 	return n
 }
