@@ -23,7 +23,7 @@ type Options struct {
 	Dir                  string        // root; one directory per shard under it
 	Workers              int           // I/O workers; default 2 x GOMAXPROCS
 	SegmentBytes         int64         // default segment size when a shard has none; 1 GiB
-	SegmentMaxAge        time.Duration // roll a non-empty active segment this old; 0: never
+	SegmentMaxAge        time.Duration // roll a non-empty active segment this old (since created or mounted); 7 days; <0: never
 	PreallocBytes        int64         // fallocate step; 16 MiB
 	IndexIntervalBytes   int64         // an index entry every this many log bytes; 4 KiB
 	IndexIntervalRecords int64         // ... or this many records; 1024
@@ -49,6 +49,9 @@ func (o *Options) setDefaults() {
 	def(&o.IndexIntervalBytes, 4<<10)
 	def(&o.IndexIntervalRecords, 1024)
 	def(&o.QueueBytes, 8<<20)
+	if o.SegmentMaxAge == 0 {
+		o.SegmentMaxAge = 7 * 24 * time.Hour
+	}
 	if o.FlushInterval == 0 {
 		o.FlushInterval = time.Second
 	}
@@ -245,7 +248,10 @@ func (e *EngineSegment) CreateShard(cfg shard.ShardConfig) error {
 		return fmt.Errorf("%w: %s", shard.ErrShardExists, cfg.Name)
 	}
 	dir := filepath.Join(e.opts.Dir, dirName(cfg.Name))
-	err := os.MkdirAll(dir, 0o755)
+	err := os.RemoveAll(dir) // leftovers of a shard this engine does not hold
+	if err == nil {
+		err = os.MkdirAll(dir, 0o755)
+	}
 	if err == nil {
 		err = writeMeta(dir, &cfg, 0)
 	}

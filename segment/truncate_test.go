@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"robustmq/shard"
 )
@@ -177,5 +178,22 @@ func TestTruncateStaleSuffix(t *testing.T) {
 	}
 	if n := len(res.Records); n != 55 {
 		t.Fatalf("read %d records from %d; want 55", n, cut-5)
+	}
+}
+
+// A segment rolls by age as well as by size.
+func TestRollByAge(t *testing.T) {
+	o := testOptions(t.TempDir())
+	o.SegmentMaxAge = time.Nanosecond
+	e := openTest(t, o)
+	defer e.Close()
+	mustCreateShard(t, e, "age_0")
+	for range 5 {
+		if _, err := e.Append(t.Context(), "age_0", []shard.Record{{Value: []byte("x")}}, shard.AppendOptions{Durability: shard.DurabilitySync}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(segFiles(t, o.Dir, logSuffix)); n != 5 {
+		t.Fatalf("5 appends with SegmentMaxAge 1ns made %d segments; want 5", n)
 	}
 }
