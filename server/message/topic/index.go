@@ -114,6 +114,7 @@ type shardState struct {
 	cache    map[string][]*leaf              // guarded by mu; at most Index.cacheMax entries
 	door     atomic.Pointer[[]atomic.Uint64] // doorkeeper bits, made on the first miss, cleared with the cache
 	n        atomic.Int64                    // subscriptions in the trie; written under mu, Match skips an empty trie
+	fullGen  atomic.Uint64                   // gen+1 once the cache of generation gen is full: remember returns early
 	hits     atomic.Uint64
 	miss     atomic.Uint64
 }
@@ -592,6 +593,9 @@ func (sh *shard) match(t []byte, dst []Entry, cacheMax int) []Entry {
 // entries until the generation changes (no eviction), so once it is warm
 // and subscriptions do not change, publishers take read locks only.
 func (sh *shard) remember(t []byte, gen uint64, ls []*leaf, cacheMax int) {
+	if sh.fullGen.Load() == gen+1 {
+		return
+	}
 	door := sh.door.Load()
 	if door == nil {
 		s := make([]atomic.Uint64, 1<<bits.Len(uint(cacheMax*doorWordsPerEntry-1)))
@@ -620,6 +624,9 @@ func (sh *shard) remember(t []byte, gen uint64, ls []*leaf, cacheMax int) {
 				sh.cache = make(map[string][]*leaf)
 			}
 			sh.cache[string(t)] = slices.Clone(ls)
+		}
+		if len(sh.cache) >= cacheMax {
+			sh.fullGen.Store(gen + 1)
 		}
 	}
 	sh.mu.Unlock()
