@@ -1,0 +1,114 @@
+package broker
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"robustmq/server/config"
+	"robustmq/server/message"
+	"robustmq/server/node/component"
+	"robustmq/server/node/listener"
+)
+
+// freePort returns a port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+type routes struct{}
+
+func (routes) HandleFunc(string, func(w http.ResponseWriter, r *http.Request)) {}
+
+// TestBroker starts the component from a config with all four MQTT
+// listeners, checks their probes, runs a QoS 1 round trip from TCP to
+// WebSocket, checks the message reached the topic's shard, and stops.
+func TestBroker(t *testing.T) {
+	cfg := config.Default()
+	cfg.BindIP = "127.0.0.1"
+	s := &cfg.MQTTRuntime.Server
+	s.TCPPort, s.TLSPort, s.WebsocketPort, s.WebsocketsPort = freePort(t), freePort(t), freePort(t), freePort(t)
+	cfg.BrokerNetwork.TLSCert, cfg.BrokerNetwork.TLSKey = "../../config/certs/cert.pem", "../../config/certs/key.pem"
+	reg := &listener.Registry{}
+	b, err := NewWith(component.Env{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Listeners: reg,
+		HTTP: routes{}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			_ = b.Stop(ctx)
+		}
+	}()
+	var names []string
+	for _, p := range reg.List() {
+		names = append(names, p.Name())
+	}
+	if len(names) != 4 || names[0] != "mqtt_tcp" || names[3] != "mqtt_wss" {
+		t.Fatalf("probes %v; want mqtt_tcp, mqtt_tls, mqtt_ws, mqtt_wss", names)
+	}
+
+	connect := func(url, id string) paho.Client {
+		c := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID(id).SetAutoReconnect(false).
+			SetConnectTimeout(5 * time.Second))
+		if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatalf("connect %s: %v", url, tok.Error())
+		}
+		return c
+	}
+	got := make(chan string, 1)
+	sub := connect("ws://127.0.0.1:"+itoa(s.WebsocketPort)+"/mqtt", "bsub")
+	if tok := sub.Subscribe("b/#", 1, func(_ paho.Client, m paho.Message) { got <- string(m.Payload()) }); !tok.WaitTimeout(5 * time.Second) {
+		t.Fatal("subscribe timed out")
+	}
+	pub := connect("tcp://127.0.0.1:"+itoa(s.TCPPort), "bpub")
+	if tok := pub.Publish("b/1", 1, false, "stored"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish: %v", tok.Error())
+	}
+	select {
+	case p := <-got:
+		if p != "stored" {
+			t.Fatalf("got %q", p)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no message over WebSocket")
+	}
+	res, err := b.opts.Storage.Read(message.ShardName("b/1"), 0, 10, 1<<20)
+	if err != nil || len(res.Records) != 1 || string(res.Records[0].Value) != "stored" {
+		t.Fatalf("shard b/1_0: %v %+v", err, res)
+	}
+	res.Release()
+
+	pub.Disconnect(0)
+	if err := b.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stopped = true
+	if ps := reg.List(); len(ps) != 0 {
+		t.Fatalf("probes after Stop: %d", len(ps))
+	}
+	if _, err := net.DialTimeout("tcp", "127.0.0.1:"+itoa(s.TCPPort), time.Second); err == nil {
+		t.Fatal("mqtt_tcp still accepts after Stop")
+	}
+}
+
+func itoa(p int) string { return strconv.Itoa(p) }
