@@ -135,3 +135,20 @@ func TestConnectTimeout(t *testing.T) {
 		t.Fatalf("got % x; want a silent close", got)
 	}
 }
+
+// TestServerClose: Close sends every 5.0 client DISCONNECT 0x8B Server
+// shutting down and closes every connection.
+func TestServerClose(t *testing.T) {
+	ts := start(t, nil)
+	r5 := dial(t, ts.addr, mqtt.V5)
+	r5.connect(&mqtt.Connect{ClientID: []byte("sc5"), CleanStart: true})
+	r3 := dial(t, ts.addr, mqtt.V311)
+	r3.connect(&mqtt.Connect{ClientID: []byte("sc3"), CleanStart: true})
+	ts.Close()
+	if got, want := r5.closed(), []byte{0xE0, 1, 0x8B}; !bytes.Equal(got, want) {
+		t.Fatalf("5.0 got % x; want % x", got, want)
+	}
+	if got := r3.closed(); len(got) != 0 {
+		t.Fatalf("3.1.1 got % x; want a plain close", got)
+	}
+}

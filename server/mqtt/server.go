@@ -73,7 +73,7 @@ type Server struct {
 	bufs     sync.Pool // *[]byte encode buffers
 
 	nextSubID atomic.Uint64
-	nextConn  atomic.Uint64
+	closeOnce sync.Once
 
 	conns, connects            *metrics.Counter
 	offlineQoS0, tooLarge      *metrics.Counter
@@ -143,9 +143,12 @@ func (s *Server) Sessions() int { return s.sessions.len() }
 // Close sends every connection a DISCONNECT 0x8B Server shutting down (5.0)
 // and closes it, then stops the keepalive goroutine. Call it before the
 // listeners' Shutdown; Handler methods may still run until then.
+// Later calls do nothing.
 func (s *Server) Close() {
-	s.wheel.each(func(c *conn) { c.kick(mqtt.ReasonServerShuttingDown, errShutdown) })
-	s.wheel.close()
+	s.closeOnce.Do(func() {
+		s.wheel.each(func(c *conn) { c.kick(mqtt.ReasonServerShuttingDown, errShutdown) })
+		s.wheel.close()
+	})
 }
 
 // Close reasons given to netpoll (seen by OnClose and in logs).
