@@ -109,6 +109,16 @@
 // crash (not by a process kill: they are in the page cache) until the next
 // fsync (a Sync append on the shard, Flush, or the FlushInterval tick).
 //
+// Before taking the queue a worker yields (at most maxYields times, each
+// returning at once when nothing else is runnable) while less is queued than
+// its last round wrote, so producers woken by the last round's callbacks
+// join the next group instead of trailing it.
+//
+// Memory: each shard double-buffers its encoded appends; both buffers are
+// bounded by the worker's QueueBytes (plus one oversized batch), and the
+// FlushInterval tick drops buffers that recent rounds fill to less than a
+// quarter, so a burst's memory does not stay with a quiet shard.
+//
 // Readers see a batch only once it is acknowledged: a segment's visible
 // length and the shard's high-water mark move at completion.
 //
@@ -128,6 +138,11 @@
 // SegmentBytes for the active one so it never needs a remap; reads are
 // bounded by the visible length, which never exceeds the file size, so no
 // read faults past EOF (no SIGBUS). Mapped memory is not Go heap.
+//
+// File descriptors: a mounted segment holds none until it is read or
+// written; a written active segment holds three (log, two indexes), a read
+// sealed segment one. A broker with many busy shards needs its fd limit
+// raised accordingly (like Kafka).
 //
 // Segments are reference counted: the shard holds one reference while the
 // segment is in its list, each ReadResult one per segment it has views
@@ -164,6 +179,23 @@
 // below the log start. DeleteRecords persists the new log start in the
 // meta file first. Reads below the log start fail with
 // shard.ErrOffsetOutOfRange. The active segment is never deleted.
+//
+// # Reads
+//
+// Read, ReadByKey, ReadByTag and OffsetForTimestamp find the segment by
+// base offset, start at the floor entry of its offset index (checked
+// against the batch it names; a sealed segment's index is rebuilt if they
+// disagree) and decode forward. A read that reaches a corrupt batch after
+// returning records stops there without error; one that starts at it fails
+// with ErrCorrupt. ReadByKey and ReadByTag examine at most maxLookupScan
+// (64 MiB) of log per call; Next says where to continue.
+//
+// # Shard directories
+//
+// CreateShard and DeleteShard are serialized per engine (adminMu).
+// DeleteShard renames the directory to ".trash-N-<name>" under Dir before
+// removing it, so a shard of the same name can be created at once; mount
+// removes trash and directories without a meta file (interrupted creates).
 //
 // # Lock order
 //

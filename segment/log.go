@@ -887,6 +887,11 @@ func (sl *shardLog) deleteRecords(before int64) error {
 // rename that publishes the new segment comes last. A crash before the
 // rename leaves the log as it was before the call, never a gap.
 func (sl *shardLog) truncateTo(off int64) error {
+	var (
+		aborted  []waiter
+		abortErr error
+	)
+	defer func() { sl.failAborted(aborted, abortErr) }() // after ioMu is released
 	sl.ioMu.Lock()
 	defer sl.ioMu.Unlock()
 	sl.mu.Lock()
@@ -900,9 +905,9 @@ func (sl *shardLog) truncateTo(off int64) error {
 		return err
 	}
 	// Queued appends were given offsets above hw: fail them.
-	abortErr := fmt.Errorf("%w: shard %s: truncated to %d", ErrTruncated, sl.name, off)
+	abortErr = fmt.Errorf("%w: shard %s: truncated to %d", ErrTruncated, sl.name, off)
 	sl.abortPendingLocked()
-	aborted := sl.aborted
+	aborted = sl.aborted
 	sl.aborted = nil
 	sl.next = hw
 	var (
@@ -921,7 +926,6 @@ func (sl *shardLog) truncateTo(off int64) error {
 		}
 	}
 	sl.mu.Unlock()
-	sl.failAborted(aborted, abortErr)
 	if off == hw || err != nil {
 		return err
 	}
