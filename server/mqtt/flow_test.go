@@ -2,10 +2,12 @@ package mqtt
 
 import (
 	"bytes"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"robustmq/codec/mqtt"
+	"robustmq/server/message"
 )
 
 func publish(v mqtt.Version, topic string, qos byte, id uint16, payload string) []byte {
@@ -242,4 +244,85 @@ func TestWillDelay(t *testing.T) {
 	cp.Props.SetUint(mqtt.PropSessionExpiry, 60)
 	back.connect(&cp)
 	watch.silent(1500 * time.Millisecond)
+}
+
+// TestOfflineQueueBound: an offline persistent session keeps at most
+// MaxQueued messages; the oldest are dropped.
+func TestOfflineQueueBound(t *testing.T) {
+	ts := start(t, func(o *Options) { o.MaxQueued = 3 })
+	sub := dial(t, ts.addr, mqtt.V311)
+	sub.connect(&mqtt.Connect{ClientID: []byte("oq")})
+	sub.send(subscribe(mqtt.V311, 1, "oq", 1))
+	sub.expect(mqtt.SUBACK, 1)
+	_ = sub.nc.Close()
+	waitFor(t, "oq offline", func() bool { return !ts.online("oq") })
+	pub := dial(t, ts.addr, mqtt.V311)
+	pub.connect(&mqtt.Connect{ClientID: []byte("oqpub"), CleanStart: true})
+	for i := uint16(1); i <= 5; i++ {
+		pub.send(publish(mqtt.V311, "oq", 1, i, string(rune('0'+i))))
+		pub.expect(mqtt.PUBACK, i)
+	}
+	back := dial(t, ts.addr, mqtt.V311)
+	back.connect(&mqtt.Connect{ClientID: []byte("oq")})
+	for _, want := range []string{"3", "4", "5"} {
+		id := back.expectPublish("oq", want, 1, false)
+		back.send(mqtt.AppendAck(nil, mqtt.V311, &mqtt.Ack{Type: mqtt.PUBACK, PacketID: id}))
+	}
+	back.silent(200 * time.Millisecond)
+}
+
+// TestSessionExpiry: a session with expiry 1s is gone after it (no session
+// present, its subscription removed); a message expiring while queued is
+// not delivered.
+func TestSessionExpiry(t *testing.T) {
+	var clock atomic.Int64 // the hub's ms clock, for message expiry
+	clock.Store(time.Now().UnixMilli())
+	ts := start(t, func(o *Options) { o.Hub = message.New(message.Options{Now: clock.Load}) })
+	cp := func(id string, exp uint32) *mqtt.Connect {
+		var c mqtt.Connect
+		c.ClientID = []byte(id)
+		c.Props.SetUint(mqtt.PropSessionExpiry, exp)
+		return &c
+	}
+	r := dial(t, ts.addr, mqtt.V5)
+	r.connect(cp("se", 1))
+	r.send(subscribe(mqtt.V5, 1, "se", 1))
+	r.expect(mqtt.SUBACK, 1)
+	_ = r.nc.Close()
+	waitFor(t, "session se ended", func() bool {
+		ts.sessions.mu.Lock()
+		defer ts.sessions.mu.Unlock()
+		return ts.sessions.m["se"] == nil
+	})
+	if n := ts.hub.Index().Count(); n != 0 {
+		t.Fatalf("index holds %d subscriptions after the session ended; want 0", n)
+	}
+	again := dial(t, ts.addr, mqtt.V5)
+	if ack := again.connect(cp("se", 60)); ack.SessionPresent {
+		t.Fatal("session present after expiry")
+	}
+
+	// Message expiry: queued for an offline session, expired on reconnect.
+	again.send(subscribe(mqtt.V5, 2, "me", 1))
+	again.expect(mqtt.SUBACK, 2)
+	_ = again.nc.Close()
+	waitFor(t, "se offline", func() bool { return !ts.online("se") })
+	pub := dial(t, ts.addr, mqtt.V5)
+	pub.connect(&mqtt.Connect{ClientID: []byte("mepub"), CleanStart: true})
+	var p mqtt.Publish
+	p.Topic, p.Payload, p.QoS, p.PacketID = []byte("me"), []byte("short"), 1, 1
+	p.Props.SetUint(mqtt.PropMessageExpiry, 1)
+	pub.send(mqtt.AppendPublish(nil, mqtt.V5, &p))
+	pub.expect(mqtt.PUBACK, 1)
+	p.Payload, p.PacketID = []byte("long"), 2
+	p.Props.SetUint(mqtt.PropMessageExpiry, 100)
+	pub.send(mqtt.AppendPublish(nil, mqtt.V5, &p))
+	pub.expect(mqtt.PUBACK, 2)
+	clock.Add(1100) // the first message's 1s lifetime passes
+	back := dial(t, ts.addr, mqtt.V5)
+	back.connect(cp("se", 60))
+	back.expectPublish("me", "long", 1, false)
+	if e, ok := back.d.Publish.Props.Uint(mqtt.PropMessageExpiry); !ok || e > 99 {
+		t.Fatalf("forwarded Message Expiry Interval %d (%v); want the remaining lifetime < 100", e, ok)
+	}
 }
