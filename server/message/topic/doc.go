@@ -97,8 +97,10 @@
 //     not empty and the topic does not start with '$'.
 //
 // Match tokenizes nothing: it walks the topic bytes by recursion, looks up
-// maps with m[string(b)] (no allocation), collects matching leaves in a
-// stack array and appends their entries to the caller's slice.
+// maps with m[string(b)] (no allocation), collects the matching leaves of
+// a trie in a stack array of 32 (more distinct wildcard filters matching
+// one topic in one trie spill to the heap) and appends their entries to
+// the caller's slice.
 //
 // Match cache: each trie has a bounded map (Config.CacheSize entries) from
 // topic to the leaves it matched, valid for one generation of the trie
@@ -106,11 +108,14 @@
 // whole cache is a miss, and the first new insert clears it. Entries hold
 // leaves, not subscribers, so groups still pick per message. A topic is
 // cached on its second miss (a per-trie doorkeeper bit set of topic
-// hashes, cleared with the cache), so one-off topics do not allocate, and only if the trie's write lock is free
-// at once (TryLock): a publisher never waits to fill the cache. A full
-// cache takes no more entries until the next change: there is no eviction,
-// so a warm cache under unchanging subscriptions costs publishers read
-// locks only. Literal shards need no cache.
+// hashes, cleared with the cache), so one-off topics do not allocate, and
+// only if the trie's write lock is free at once (TryLock): a publisher
+// never waits to fill the cache. A full cache takes no more entries until
+// the next change: there is no eviction, so a warm cache under unchanging
+// subscriptions costs publishers read locks only. Literal shards need no
+// cache. The cache pays when a trie is deep or wildcard-heavy and topics
+// recur; under constant subscription churn it only costs a map miss (see
+// the benchmarks, topics=65k vs 1k).
 //
 // Each trie and shard sits on its own 128-byte block so that the reader
 // counts of neighbouring RWMutexes do not share a cache line. A hot first

@@ -573,7 +573,9 @@ func (sh *shard) match(t []byte, dst []Entry, cacheMax int) []Entry {
 			return dst
 		}
 	}
-	var buf [8]*leaf
+	// A topic of L levels matches at most 2^L exact and 2*(2^(L+1)-1) '#'
+	// filter shapes; 32 covers every 3-level topic without allocating.
+	var buf [32]*leaf
 	ls := sh.root.collect(t, false, buf[:0])
 	for _, l := range ls {
 		dst = l.appendTo(dst)

@@ -175,3 +175,45 @@ func TestConcurrent(t *testing.T) {
 	ix.RemoveAll(0, []Filter{all})
 	assertEmpty(t, ix)
 }
+
+// TestMatchEveryShape subscribes every filter shape that matches the
+// 4-level topic a/b/c/d (each level literal or '+', optionally cut by '#'
+// for both dialects): more leaves than Match's stack array holds.
+func TestMatchEveryShape(t *testing.T) {
+	ix := New(Config{})
+	topic := []string{"a", "b", "c", "d"}
+	var want []uint64
+	id := uint64(0)
+	for k := 0; k <= len(topic); k++ { // levels before a '#'; k == 4: no '#'
+		for mask := 0; mask < 1<<k; mask++ {
+			levels := slices.Clone(topic[:k])
+			for i := range levels {
+				if mask&(1<<i) != 0 {
+					levels[i] = "+"
+				}
+			}
+			dialects := []Dialect{MQTT, NATS}
+			if k < len(topic) {
+				levels = append(levels, "#")
+			} else {
+				dialects = dialects[:1]
+			}
+			for _, d := range dialects {
+				f, err := ParseFilter([]byte(strings.Join(levels, "/")), d, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := ix.Subscribe(f, sub(id), nil); err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, id)
+				id++
+			}
+		}
+	}
+	for range 3 { // miss, miss (cached), hit
+		if got := ids(ix.Match([]byte("a/b/c/d"), nil)); !slices.Equal(got, want) {
+			t.Fatalf("Match(a/b/c/d) = %d entries; want all %d shapes", len(got), len(want))
+		}
+	}
+}
