@@ -187,18 +187,18 @@ type log struct {
 	waiters shard.WaitList
 
 	mu        sync.RWMutex
-	deleted   bool               // guarded by mu
-	start     int64              // log start; guarded by mu
-	ents      ring               // ents.at(i) is offset start+i; guarded by mu
-	chunks    []*chunk           // chunks[i] has sequence chunkBase+i; guarded by mu
-	chunkBase uint32             // guarded by mu
-	bytes     int64              // encoded bytes held; guarded by mu
-	settled   int64              // part of bytes counted in Engine.bytes; guarded by mu
-	keys      map[uint64][]int64 // guarded by mu
-	tags      map[uint64][]int64 // guarded by mu
-	marks     []mark             // guarded by mu
-	maxTs     int64              // max timestamp ever appended; guarded by mu
-	sinceMark int                // records since the last mark; guarded by mu
+	deleted   bool        // guarded by mu
+	start     int64       // log start; guarded by mu
+	ents      ring[entry] // ents.at(i) is offset start+i; guarded by mu
+	chunks    []*chunk    // chunks[i] has sequence chunkBase+i; guarded by mu
+	chunkBase uint32      // guarded by mu
+	bytes     int64       // encoded bytes held; guarded by mu
+	settled   int64       // part of bytes counted in Engine.bytes; guarded by mu
+	keys      postings    // guarded by mu
+	tags      postings    // guarded by mu
+	marks     []mark      // guarded by mu
+	maxTs     int64       // max timestamp ever appended; guarded by mu
+	sinceMark int         // records since the last mark; guarded by mu
 }
 
 func (e *Engine) get(name string) (*log, error) {
@@ -222,7 +222,7 @@ func (e *Engine) CreateShard(cfg shard.ShardConfig) error {
 	}
 	cfg.Engine = shard.EngineMemory
 	l := &log{cfg: cfg, limit: e.opts.MaxShardBytes, chunkBytes: e.opts.ChunkBytes, maxTs: -1 << 63,
-		keys: map[uint64][]int64{}, tags: map[uint64][]int64{}}
+		keys: postings{}, tags: postings{}}
 	if cfg.RetentionBytes > 0 && cfg.RetentionBytes < l.limit {
 		l.limit = cfg.RetentionBytes
 	}
@@ -257,7 +257,7 @@ func (e *Engine) drop(l *log) {
 	for _, c := range l.chunks {
 		e.retire(c)
 	}
-	l.bytes, l.settled, l.ents, l.chunks, l.keys, l.tags, l.marks = 0, 0, ring{}, nil, nil, nil, nil
+	l.bytes, l.settled, l.ents, l.chunks, l.keys, l.tags, l.marks = 0, 0, ring[entry]{}, nil, nil, nil, nil
 	l.mu.Unlock()
 	l.waiters.Close()
 }
@@ -362,17 +362,14 @@ func (e *Engine) appendLocked(l *log, r *shard.Record, off, now int64) {
 	l.bytes += int64(n)
 	if r.Key != nil {
 		en.keyHash, en.flags = maphash.Bytes(e.seed, r.Key), hasKey
-		l.keys[en.keyHash] = append(l.keys[en.keyHash], off)
+		l.keys.add(en.keyHash, off)
 	}
 	if len(r.Tags) > 0 {
 		en.flags |= hasTags
 	}
 	l.ents.push(en)
 	for _, t := range r.Tags {
-		h := maphash.Bytes(e.seed, t)
-		if p := l.tags[h]; len(p) == 0 || p[len(p)-1] != off { // a tag repeated in one record is indexed once
-			l.tags[h] = append(p, off)
-		}
+		l.tags.add(maphash.Bytes(e.seed, t), off) // a tag repeated in one record is indexed once
 	}
 	if l.sinceMark == 0 {
 		l.marks = append(l.marks, mark{maxBefore: l.maxTs, off: off})
@@ -406,13 +403,13 @@ func (e *Engine) dropLocked(l *log, more func(*log) bool) int {
 func (e *Engine) dropOneLocked(l *log) {
 	off, en := l.start, l.ents.at(0)
 	if en.flags&hasKey != 0 {
-		prune(l.keys, en.keyHash, off)
+		l.keys.prune(en.keyHash, off)
 	}
 	if en.flags&hasTags != 0 {
 		b, _ := l.bytesOf(0)
 		// A record we encoded always decodes; an error here would be a
 		// bug in rec, and the entries are then left for lookups to skip.
-		_ = rec.KeyTags(b, func([]byte) {}, func(t []byte) { prune(l.tags, maphash.Bytes(e.seed, t), off) })
+		_ = rec.KeyTags(b, func([]byte) {}, func(t []byte) { l.tags.prune(maphash.Bytes(e.seed, t), off) })
 	}
 	l.bytes -= int64(en.n)
 	e.settle(l, false)
@@ -420,17 +417,33 @@ func (e *Engine) dropOneLocked(l *log) {
 	l.start++
 }
 
-// prune removes off from the front of the postings of h.
-func prune(m map[uint64][]int64, h uint64, off int64) {
+// postings maps the hash of a key or tag to the ascending offsets of the
+// records carrying it. Each list is a ring: appended at the back, pruned
+// from the front as the oldest records are dropped.
+type postings map[uint64]*ring[int64]
+
+// add appends off to h's list unless it is already its last entry.
+func (m postings) add(h uint64, off int64) {
 	p := m[h]
-	if len(p) == 0 || p[0] != off {
+	if p == nil {
+		p = &ring[int64]{}
+		m[h] = p
+	}
+	if p.n == 0 || *p.last() != off {
+		p.push(off)
+	}
+}
+
+// prune removes off from the front of h's list.
+func (m postings) prune(h uint64, off int64) {
+	p := m[h]
+	if p == nil || p.n == 0 || *p.at(0) != off {
 		return
 	}
-	if len(p) == 1 {
+	p.pop()
+	if p.n == 0 {
 		delete(m, h)
-		return
 	}
-	m[h] = p[1:]
 }
 
 // trimLocked frees chunks and marks below the log start. REQUIRES: l.mu
@@ -576,18 +589,22 @@ func (e *Engine) lookup(name string, what []byte, from int64, maxRecords int, by
 	from = max(from, l.start)
 	r := e.newResult(l)
 	r.res.Next = l.hw.Load()
-	for j := sort.Search(len(p), func(j int) bool { return p[j] >= from }); j < len(p); j++ {
-		i := int(p[j] - l.start)
+	if p == nil {
+		return &r.res, nil
+	}
+	for j := p.search(func(o *int64) bool { return *o >= from }); j < p.len(); j++ {
+		o := *p.at(j)
+		i := int(o - l.start)
 		if b, _ := l.bytesOf(i); !matches(b, what, byTag) {
 			continue // hash collision
 		}
 		if len(r.res.Records) == maxRecords {
-			r.res.Next = p[j]
+			r.res.Next = o
 			break
 		}
 		if err := r.add(l, i); err != nil {
 			r.res.Release()
-			return nil, fmt.Errorf("memory: %q offset %d: %w", name, p[j], err)
+			return nil, fmt.Errorf("memory: %q offset %d: %w", name, o, err)
 		}
 	}
 	return &r.res, nil

@@ -143,6 +143,11 @@ func BenchmarkAppend(b *testing.B) {
 				b.Fatal(err)
 			}
 			ctx := context.Background()
+			for n := 0; n < 16<<20; n += size { // past the limit: steady state
+				if _, err := e.Append(ctx, "b_0", rec, shard.AppendOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
 			b.ReportAllocs()
 			b.SetBytes(int64(size))
 			for b.Loop() {

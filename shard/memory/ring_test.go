@@ -5,7 +5,7 @@ import "testing"
 // TestRing checks the ring against a plain slice through growth, wrap-around
 // and shrinking.
 func TestRing(t *testing.T) {
-	var r ring
+	var r ring[entry]
 	var model []int64
 	next := int64(0)
 	check := func(step int) {
@@ -34,5 +34,25 @@ func TestRing(t *testing.T) {
 	}
 	if len(r.buf) != minRing {
 		t.Fatalf("empty ring kept %d slots; want %d", len(r.buf), minRing)
+	}
+}
+
+func TestRingSearch(t *testing.T) {
+	var r ring[int64]
+	for i := int64(0); i < 100; i++ { // wrap the head past the array start
+		r.push(i)
+		if i < 90 {
+			r.pop()
+		}
+	}
+	// r holds 90..99 (plus the last pushes); search for the first >= x.
+	for _, c := range []struct{ x, want int64 }{{0, 90}, {90, 90}, {95, 95}, {99, 99}} {
+		i := r.search(func(v *int64) bool { return *v >= c.x })
+		if got := *r.at(i); got != c.want {
+			t.Fatalf("search(>= %d) = %d; want %d", c.x, got, c.want)
+		}
+	}
+	if i := r.search(func(v *int64) bool { return *v >= 1000 }); i != r.len() {
+		t.Fatalf("search past the end = %d; want %d", i, r.len())
 	}
 }
