@@ -13,9 +13,11 @@
 // write lock, so no pin is taken after retirement; whoever moves state to
 // exactly retiredBit (the retiring appender, or the last Release) recycles.
 //
-// Indexes per shard, all pruned as the oldest records are dropped:
-//   - offset: ents[i] describes offset start+i (chunk, position, length,
-//     timestamp);
+// Indexes per shard, all pruned as the oldest records are dropped. The
+// record index and every posting list are FIFO rings (ring.go), reused in
+// place, so the steady-state append allocates nothing at all:
+//   - offset: ents.at(i) describes offset start+i (chunk, position, length,
+//     timestamp, key hash);
 //   - key and tag: map from maphash of the key/tag to the ascending offsets
 //     carrying it; hash collisions are resolved by comparing the bytes;
 //   - time: a sparse list of marks (running max timestamp before offset o,
