@@ -32,6 +32,12 @@ type conn struct {
 	aliasIn     map[uint16][]byte
 	aliasOut    map[string]uint16
 	pendingIn   int  // inbound QoS 1/2 publishes not yet completed
+	// acks are the inbound PUBACK/PUBRECs waiting for their store append,
+	// in PUBLISH order; ackBase is the sequence number of acks[0]. They
+	// are sent in that order even when appends to different shards
+	// complete out of order [MQTT-4.6.0-2], [MQTT-4.6.0-3].
+	acks    []ackSlot
+	ackBase uint64
 	sessZero    bool // CONNECT's Session Expiry was 0 (5.0 3.14.2.2.2)
 
 	connected  atomic.Bool
@@ -439,32 +445,57 @@ func ackFor(qos byte) mqtt.Type {
 	return mqtt.PUBACK
 }
 
-// acker returns the hub callback that acknowledges an inbound publish once
-// it is stored: it may run on a store goroutine, so it hops to the
-// connection with Do. A failed store answers 0x80 in 5.0 and closes a
-// 3.x connection unacknowledged (the client resends on reconnect).
+// ackSlot is one inbound acknowledgement waiting for its append.
+type ackSlot struct {
+	t    mqtt.Type // PUBACK or PUBREC
+	id   uint16
+	done bool
+	err  error
+}
+
+// acker queues the acknowledgement of an inbound publish and returns the
+// hub callback that completes it once the message is stored: the callback
+// may run on a store goroutine, so it hops to the connection with Do.
 func (c *conn) acker(t mqtt.Type, id uint16) func(error) {
+	seq := c.ackBase + uint64(len(c.acks))
+	c.acks = append(c.acks, ackSlot{t: t, id: id})
 	return func(err error) {
-		_ = c.nc.Do(func(nc netpoll.Conn) {
-			if t == mqtt.PUBACK && c.pendingIn > 0 {
-				c.pendingIn--
-			}
-			if err != nil {
-				if c.version != mqtt.V5 {
-					_ = nc.Close(err)
-					return
-				}
-				if t == mqtt.PUBREC {
-					c.sess.mu.Lock()
-					delete(c.sess.qos2In, id)
-					c.sess.mu.Unlock()
-					c.pendingIn = max(0, c.pendingIn-1)
-				}
-				c.writeAck(t, id, mqtt.ReasonUnspecifiedError)
-				return
-			}
-			c.writeAck(t, id, 0)
+		_ = c.nc.Do(func(netpoll.Conn) {
+			a := &c.acks[seq-c.ackBase]
+			a.done, a.err = true, err
+			c.releaseAcks()
 		})
+	}
+}
+
+// releaseAcks sends the completed acknowledgements at the head of acks. A
+// failed store answers 0x80 in 5.0 and closes a 3.x connection
+// unacknowledged (the client resends on reconnect).
+func (c *conn) releaseAcks() {
+	for len(c.acks) > 0 && c.acks[0].done {
+		a := c.acks[0]
+		c.acks = c.acks[1:]
+		c.ackBase++
+		if a.t == mqtt.PUBACK || a.err != nil {
+			c.pendingIn = max(0, c.pendingIn-1)
+		}
+		switch {
+		case a.err == nil:
+			c.writeAck(a.t, a.id, 0)
+		case c.version != mqtt.V5:
+			_ = c.nc.Close(a.err)
+			return
+		default:
+			if a.t == mqtt.PUBREC {
+				c.sess.mu.Lock()
+				delete(c.sess.qos2In, a.id)
+				c.sess.mu.Unlock()
+			}
+			c.writeAck(a.t, a.id, mqtt.ReasonUnspecifiedError)
+		}
+	}
+	if len(c.acks) == 0 {
+		c.acks = nil
 	}
 }
 
