@@ -31,14 +31,14 @@ type conn struct {
 	aliasMaxOut uint16 // client's Topic Alias Maximum
 	aliasIn     map[uint16][]byte
 	aliasOut    map[string]uint16
-	pendingIn   int  // inbound QoS 1/2 publishes not yet completed
+	pendingIn   int // inbound QoS 1/2 publishes not yet completed
 	// acks are the inbound PUBACK/PUBRECs waiting for their store append,
 	// in PUBLISH order; ackBase is the sequence number of acks[0]. They
 	// are sent in that order even when appends to different shards
 	// complete out of order [MQTT-4.6.0-2], [MQTT-4.6.0-3].
-	acks    []ackSlot
-	ackBase uint64
-	sessZero    bool // CONNECT's Session Expiry was 0 (5.0 3.14.2.2.2)
+	acks     []ackSlot
+	ackBase  uint64
+	sessZero bool // CONNECT's Session Expiry was 0 (5.0 3.14.2.2.2)
 
 	connected  atomic.Bool
 	dead       atomic.Bool
