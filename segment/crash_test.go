@@ -150,6 +150,9 @@ func runCrashChild(t *testing.T, dir string, round, killAfter int) []ackedBatch 
 		t.Fatal(err)
 	}
 	pw.Close()
+	// Whatever happens below, the child does not outlive the round (it
+	// appends forever).
+	defer cmd.Process.Kill()
 	lines := make(chan string, 1024)
 	go func() {
 		defer close(lines)
@@ -181,6 +184,8 @@ func runCrashChild(t *testing.T, dir string, round, killAfter int) []ackedBatch 
 	kill := time.After(time.Duration(killAfter) * time.Millisecond)
 	for killed := false; ; {
 		select {
+		case <-deadline:
+			t.Fatalf("round %d: child not gone within 20s", round)
 		case l, ok := <-lines:
 			if !ok {
 				cmd.Wait()
