@@ -3,6 +3,7 @@ package node
 import (
 	"robustmq/server/broker"
 	"robustmq/server/config"
+	"robustmq/server/meta"
 	"robustmq/server/node/component"
 )
 
@@ -13,7 +14,7 @@ var roleOrder = []config.Role{config.RoleMeta, config.RoleEngine, config.RoleBro
 // means the component is not built yet: the node runs without it and says so. The Meta Service,
 // Storage Engine and Broker work replace their nil here.
 var builders = map[config.Role]component.New{
-	config.RoleMeta:   nil,
+	config.RoleMeta:   meta.New,
 	config.RoleEngine: nil,
 	config.RoleBroker: broker.New,
 }
