@@ -1,0 +1,432 @@
+package meta
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"robustmq/raftgroups"
+	"robustmq/server/pb"
+)
+
+// api implements pb.MetaServiceServer over the running groups.
+type api struct {
+	pb.UnimplementedMetaServiceServer
+	s *Service
+}
+
+// errCodes is the one table from an error to its gRPC code and admin HTTP status; the first match
+// wins, anything else is Internal / 500.
+var errCodes = []struct {
+	err  error
+	grpc codes.Code
+	http int
+}{
+	{ErrUnavailable, codes.Unavailable, http.StatusServiceUnavailable},
+	{raftgroups.ErrStopped, codes.Unavailable, http.StatusServiceUnavailable},
+	{raftgroups.ErrNotFound, codes.NotFound, http.StatusNotFound},
+	{raftgroups.ErrExists, codes.AlreadyExists, http.StatusConflict},
+	{raftgroups.ErrTimeout, codes.DeadlineExceeded, http.StatusGatewayTimeout},
+	{context.DeadlineExceeded, codes.DeadlineExceeded, http.StatusGatewayTimeout},
+	{raftgroups.ErrBusy, codes.ResourceExhausted, http.StatusTooManyRequests},
+	{raftgroups.ErrTooLarge, codes.InvalidArgument, http.StatusBadRequest},
+	{errBadRequest, codes.InvalidArgument, http.StatusBadRequest},
+	{context.Canceled, codes.Canceled, 499},
+}
+
+func classify(err error) (codes.Code, int) {
+	for _, e := range errCodes {
+		if errors.Is(err, e.err) {
+			return e.grpc, e.http
+		}
+	}
+	return codes.Internal, http.StatusInternalServerError
+}
+
+// code maps an error to its gRPC status; the message keeps the error's own words.
+func code(err error) error {
+	if err == nil {
+		return nil
+	}
+	c, _ := classify(err)
+	return status.Error(c, err.Error())
+}
+
+// errBadRequest marks a request the service refuses before raft sees it.
+var errBadRequest = errors.New("bad request")
+
+func (a *api) meta() (raftgroups.Meta, error) {
+	r, err := a.s.live()
+	if err != nil {
+		return raftgroups.Meta{}, err
+	}
+	return r.meta, nil
+}
+
+var empty = &pb.MetaEmpty{}
+
+// RegisterNode implements pb.MetaServiceServer.
+func (a *api) RegisterNode(ctx context.Context, n *pb.MetaNode) (*pb.MetaEmpty, error) {
+	m, err := a.meta()
+	if err == nil {
+		if n.GetId() == 0 {
+			err = fmt.Errorf("meta: register node: id 0: %w", errBadRequest)
+		} else {
+			err = m.RegisterNode(ctx, raftgroups.Node{ID: n.GetId(), Addr: n.GetAddr(), Roles: n.GetRoles(), StartedAt: n.GetStartedAtMs()})
+		}
+	}
+	if err == nil {
+		err = a.s.heartbeat(ctx, n.GetId())
+	}
+	return empty, code(err)
+}
+
+// Heartbeat implements pb.MetaServiceServer.
+func (a *api) Heartbeat(ctx context.Context, r *pb.HeartbeatRequest) (*pb.MetaEmpty, error) {
+	return empty, code(a.s.heartbeat(ctx, r.GetId()))
+}
+
+// UnregisterNode implements pb.MetaServiceServer.
+func (a *api) UnregisterNode(ctx context.Context, r *pb.NodeRef) (*pb.MetaEmpty, error) {
+	m, err := a.meta()
+	if err == nil {
+		err = m.UnregisterNode(ctx, r.GetId())
+	}
+	return empty, code(err)
+}
+
+// ListNodes implements pb.MetaServiceServer.
+func (a *api) ListNodes(ctx context.Context, _ *pb.MetaEmpty) (*pb.NodeList, error) {
+	nodes, err := a.s.nodes(ctx)
+	if err != nil {
+		return nil, code(err)
+	}
+	out := &pb.NodeList{Nodes: make([]*pb.MetaNode, len(nodes))}
+	for i, n := range nodes {
+		out.Nodes[i] = &pb.MetaNode{Id: n.ID, Addr: n.Addr, Roles: n.Roles, StartedAtMs: n.StartedAt, Status: n.Status}
+	}
+	return out, nil
+}
+
+// NodeInfo is a registered node with its liveness, as the admin API and ListNodes show it.
+type NodeInfo struct {
+	ID        uint64   `json:"node_id"`
+	Addr      string   `json:"addr"`
+	Roles     []string `json:"roles"`
+	StartedAt int64    `json:"start_time"` // unix ms
+	Status    string   `json:"status"`     // "alive" or "down"
+	// LastHeartbeatMs is the last heartbeat as known by this node: only the metadata leader knows
+	// it; 0 elsewhere.
+	LastHeartbeatMs int64 `json:"last_heartbeat_ms"`
+}
+
+func (s *Service) nodes(ctx context.Context) ([]NodeInfo, error) {
+	r, err := s.live()
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := r.meta.Nodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	down, err := downSet(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]NodeInfo, len(nodes))
+	for i, n := range nodes {
+		out[i] = NodeInfo{ID: n.ID, Addr: n.Addr, Roles: n.Roles, StartedAt: n.StartedAt, Status: "alive"}
+		if down[n.ID] {
+			out[i].Status = "down"
+		}
+		if t, ok := s.ctl.lastSeen(n.ID); ok {
+			out[i].LastHeartbeatMs = t.UnixMilli()
+		}
+	}
+	return out, nil
+}
+
+func topicToPB(t raftgroups.Topic) *pb.MetaTopic {
+	return &pb.MetaTopic{Name: t.Name, Partitions: t.Partitions, Engine: t.Engine, RetentionMs: t.RetentionMs, RetentionBytes: t.RetentionByte, Options: t.Options}
+}
+
+// createTopic checks the name (no "/", which separates shard names) and creates the topic.
+func (s *Service) createTopic(ctx context.Context, t raftgroups.Topic) error {
+	r, err := s.live()
+	if err != nil {
+		return err
+	}
+	if t.Name == "" || strings.ContainsAny(t.Name, "/\x00") || t.Partitions == 0 {
+		return fmt.Errorf("meta: create topic %q: name must be non-empty without '/' or NUL, partitions (%d) > 0: %w", t.Name, t.Partitions, errBadRequest)
+	}
+	return r.meta.CreateTopic(ctx, t)
+}
+
+// deleteTopic deletes the topic and leaves a marker for the controller to collect its shards.
+func (s *Service) deleteTopic(ctx context.Context, name string) error {
+	r, err := s.live()
+	if err != nil {
+		return err
+	}
+	if err := r.meta.DeleteTopic(ctx, name); err != nil {
+		return err
+	}
+	return r.meta.Put(ctx, nsGC, []byte(name), nil)
+}
+
+// CreateTopic implements pb.MetaServiceServer.
+func (a *api) CreateTopic(ctx context.Context, t *pb.MetaTopic) (*pb.MetaEmpty, error) {
+	err := a.s.createTopic(ctx, raftgroups.Topic{Name: t.GetName(), Partitions: t.GetPartitions(), Engine: t.GetEngine(),
+		RetentionMs: t.GetRetentionMs(), RetentionByte: t.GetRetentionBytes(), Options: t.GetOptions()})
+	return empty, code(err)
+}
+
+// DeleteTopic implements pb.MetaServiceServer.
+func (a *api) DeleteTopic(ctx context.Context, r *pb.TopicRef) (*pb.MetaEmpty, error) {
+	return empty, code(a.s.deleteTopic(ctx, r.GetName()))
+}
+
+// GetTopic implements pb.MetaServiceServer.
+func (a *api) GetTopic(ctx context.Context, r *pb.TopicRef) (*pb.MetaTopic, error) {
+	m, err := a.meta()
+	if err != nil {
+		return nil, code(err)
+	}
+	t, err := m.Topic(ctx, r.GetName())
+	if err != nil {
+		return nil, code(err)
+	}
+	return topicToPB(t), nil
+}
+
+// ListTopics implements pb.MetaServiceServer.
+func (a *api) ListTopics(ctx context.Context, _ *pb.MetaEmpty) (*pb.TopicList, error) {
+	m, err := a.meta()
+	if err != nil {
+		return nil, code(err)
+	}
+	ts, err := m.Topics(ctx)
+	if err != nil {
+		return nil, code(err)
+	}
+	out := &pb.TopicList{Topics: make([]*pb.MetaTopic, len(ts))}
+	for i, t := range ts {
+		out.Topics[i] = topicToPB(t)
+	}
+	return out, nil
+}
+
+// PutShard implements pb.MetaServiceServer.
+func (a *api) PutShard(ctx context.Context, r *pb.KVPair) (*pb.MetaEmpty, error) {
+	m, err := a.meta()
+	if err == nil {
+		err = m.PutShard(ctx, string(r.GetKey()), r.GetValue())
+	}
+	return empty, code(err)
+}
+
+// ListShards implements pb.MetaServiceServer.
+func (a *api) ListShards(ctx context.Context, _ *pb.MetaEmpty) (*pb.KVList, error) {
+	m, err := a.meta()
+	if err != nil {
+		return nil, code(err)
+	}
+	kvs, err := m.Shards(ctx)
+	return kvList(kvs), code(err)
+}
+
+func kvList(kvs []raftgroups.KV) *pb.KVList {
+	out := &pb.KVList{Items: make([]*pb.KVPair, len(kvs))}
+	for i, kv := range kvs {
+		out.Items[i] = &pb.KVPair{Key: kv.Key, Value: kv.Value}
+	}
+	return out
+}
+
+// mqttKind checks the MQTT table of a request: one byte, one of the known tables or MQTTDue.
+func mqttKind(table string) (raftgroups.MQTTKind, error) {
+	if len(table) == 1 && strings.Contains("surwacbd", table) {
+		return raftgroups.MQTTKind(table[0]), nil
+	}
+	return 0, fmt.Errorf("meta: mqtt table %q: not one of s u r w a c b d: %w", table, errBadRequest)
+}
+
+func kvTable(r *pb.KVRequest) (mqtt bool, kind raftgroups.MQTTKind, err error) {
+	switch r.GetSpace() {
+	case pb.Space_SPACE_MQTT:
+		kind, err = mqttKind(r.GetTable())
+		return true, kind, err
+	case pb.Space_SPACE_KV:
+		if r.GetTable() == "" || strings.IndexByte(r.GetTable(), 0) >= 0 {
+			return false, 0, fmt.Errorf("meta: kv namespace %q: must be non-empty without NUL: %w", r.GetTable(), errBadRequest)
+		}
+		return false, 0, nil
+	}
+	return false, 0, fmt.Errorf("meta: kv space %d: unknown: %w", r.GetSpace(), errBadRequest)
+}
+
+// Put implements pb.MetaServiceServer.
+func (a *api) Put(ctx context.Context, r *pb.KVRequest) (*pb.MetaEmpty, error) {
+	m, err := a.meta()
+	if err != nil {
+		return nil, code(err)
+	}
+	mqtt, kind, err := kvTable(r)
+	switch {
+	case err != nil:
+	case mqtt:
+		err = m.MQTTPut(ctx, kind, r.GetKey(), r.GetValue())
+	default:
+		err = m.Put(ctx, r.GetTable(), r.GetKey(), r.GetValue())
+	}
+	return empty, code(err)
+}
+
+// Get implements pb.MetaServiceServer.
+func (a *api) Get(ctx context.Context, r *pb.KVRequest) (*pb.KVValue, error) {
+	m, err := a.meta()
+	if err != nil {
+		return nil, code(err)
+	}
+	mqtt, kind, err := kvTable(r)
+	var v []byte
+	var ok bool
+	switch {
+	case err != nil:
+	case mqtt:
+		v, ok, err = m.MQTTGet(ctx, kind, r.GetKey())
+	default:
+		v, ok, err = m.Get(ctx, r.GetTable(), r.GetKey())
+	}
+	if err != nil {
+		return nil, code(err)
+	}
+	return &pb.KVValue{Found: ok, Value: v}, nil
+}
+
+// Delete implements pb.MetaServiceServer.
+func (a *api) Delete(ctx context.Context, r *pb.KVRequest) (*pb.MetaEmpty, error) {
+	m, err := a.meta()
+	if err != nil {
+		return nil, code(err)
+	}
+	mqtt, kind, err := kvTable(r)
+	switch {
+	case err != nil:
+	case mqtt:
+		err = m.MQTTDelete(ctx, kind, r.GetKey())
+	default:
+		err = m.Delete(ctx, r.GetTable(), r.GetKey())
+	}
+	return empty, code(err)
+}
+
+// List implements pb.MetaServiceServer.
+func (a *api) List(ctx context.Context, r *pb.KVRequest) (*pb.KVList, error) {
+	m, err := a.meta()
+	if err != nil {
+		return nil, code(err)
+	}
+	mqtt, kind, err := kvTable(r)
+	var kvs []raftgroups.KV
+	switch {
+	case err != nil:
+	case mqtt:
+		kvs, err = m.MQTTList(ctx, kind, r.GetKey())
+	default:
+		kvs, err = m.List(ctx, r.GetTable(), r.GetKey())
+	}
+	if err != nil {
+		return nil, code(err)
+	}
+	return kvList(kvs), nil
+}
+
+func offsetsIn(es []*pb.OffsetEntry) []raftgroups.OffsetCommit {
+	out := make([]raftgroups.OffsetCommit, len(es))
+	for i, e := range es {
+		out[i] = raftgroups.OffsetCommit{Topic: e.GetTopic(), Partition: e.GetPartition(), Offset: e.GetOffset(), Metadata: e.GetMetadata()}
+	}
+	return out
+}
+
+// CommitOffsets implements pb.MetaServiceServer.
+func (a *api) CommitOffsets(ctx context.Context, r *pb.CommitOffsetsRequest) (*pb.MetaEmpty, error) {
+	m, err := a.meta()
+	if err == nil {
+		err = m.CommitOffsets(ctx, r.GetGroup(), offsetsIn(r.GetOffsets()))
+	}
+	return empty, code(err)
+}
+
+// FetchOffsets implements pb.MetaServiceServer.
+func (a *api) FetchOffsets(ctx context.Context, r *pb.FetchOffsetsRequest) (*pb.FetchOffsetsResponse, error) {
+	m, err := a.meta()
+	if err != nil {
+		return nil, code(err)
+	}
+	got, err := m.FetchOffsets(ctx, r.GetGroup(), offsetsIn(r.GetPartitions()))
+	if err != nil {
+		return nil, code(err)
+	}
+	out := &pb.FetchOffsetsResponse{Offsets: make([]*pb.OffsetEntry, len(got))}
+	for i, o := range got {
+		out.Offsets[i] = &pb.OffsetEntry{Topic: o.Topic, Partition: o.Partition, Offset: o.Offset, Metadata: o.Metadata}
+	}
+	return out, nil
+}
+
+// groupByName finds a group by its String name.
+func groupByName(name string) (raftgroups.GroupID, error) {
+	for _, g := range raftgroups.Groups {
+		if g.String() == name {
+			return g, nil
+		}
+	}
+	return 0, fmt.Errorf("meta: watch: group %q: not metadata, offset or mqtt: %w", name, errBadRequest)
+}
+
+// Watch implements pb.MetaServiceServer: it polls the replica's applied index every raft tick and
+// sends an event when it passed the client's revision. One goroutine per stream (gRPC's); events
+// are not queued, so a slow client only delays its own next poll.
+func (a *api) Watch(req *pb.WatchRequest, stream pb.MetaService_WatchServer) error {
+	g, err := groupByName(req.GetGroup())
+	if err != nil {
+		return code(err)
+	}
+	r, err := a.s.live()
+	if err != nil {
+		return code(err)
+	}
+	grp := r.m.Group(g)
+	rev := grp.Status().Applied
+	// The client saw this very revision: nothing to re-read; else (first watch, or entries applied
+	// while it was away) it resyncs.
+	resync := req.GetRevision() != rev
+	if err := stream.Send(&pb.WatchEvent{Group: req.GetGroup(), Revision: rev, Resync: resync}); err != nil {
+		return err
+	}
+	t := time.NewTicker(time.Duration(max(a.s.cfg.MetaRuntime.RaftTickMs, 1)) * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-stream.Context().Done():
+			return nil
+		case <-a.s.stopc:
+			return status.Error(codes.Unavailable, "meta: watch: node stopping")
+		case <-t.C:
+			if cur := grp.Status().Applied; cur > rev {
+				rev = cur
+				if err := stream.Send(&pb.WatchEvent{Group: req.GetGroup(), Revision: rev}); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,65 @@
+// Package meta is the Meta Service role of a node: it runs this node's three raft groups
+// (raftgroups: metadata, offset, mqtt) over the gRPC raft transport, serves the Meta API
+// (server/pb/meta.proto, service robustmq.meta.v1.MetaService) and the admin routes, registers the
+// node and heartbeats, and runs the controller on the metadata leader.
+//
+// # Standalone and cluster
+//
+// The members are meta_addrs (broker_id -> host:grpc_port); broker_id must be one of them. With
+// one entry the groups are single-member (no transport traffic); with more, every listed node
+// bootstraps the same voters and they elect leaders by themselves. Raft timing comes from
+// [meta_runtime]: one tick is raft_tick_ms, heartbeats every tick, elections after 10 ticks; a
+// write or linearizable read waits at most raft_write_timeout_sec (then "timed out": no quorum, or
+// outcome unknown). Data lives in one pebble DB under data_path/meta.
+//
+// # Life
+//
+// New (no I/O) registers the raft transport and MetaService on the inner gRPC server and the admin
+// routes. Start opens the DB, starts the groups, adds the peers to the transport, waits until every
+// group has a leader, registers this node (metadata group "n/" record) and starts two goroutines:
+// the heartbeat loop and the controller loop. Stop ends those two, then (raftgroups' recipe) stops
+// the groups, closes the transport, closes the DB. Handlers called outside Start..Stop answer
+// Unavailable / 503 (ErrUnavailable).
+//
+// # Liveness
+//
+// Every meta node heartbeats every heartbeat_timeout_ms/3; other nodes (brokers, engines) call
+// MetaService.Heartbeat themselves. A heartbeat is not a raft write: a follower forwards it to the
+// metadata leader, which keeps the last time per node in memory (controller.seen). Every
+// heartbeat_check_time_ms the leader's controller marks nodes silent for heartbeat_timeout_ms down
+// (KV namespace "meta.node-state": id -> "down", a raft write only on a change) and alive again
+// when they beat. A new leader starts with no heartbeat times and gives every node one timeout of
+// grace from its takeover.
+//
+// # Controller (metadata leader only; moves with leadership)
+//
+// Each round, on the leader only: (1) liveness as above, then Hooks.NodeDown (shard reassignment
+// by the storage layer); (2) due MQTT records: the mqtt group's table MQTTDue ('d') holds keys
+// due unix ms(8, BE) | kind(1) | key (frozen); entries whose time passed are handled oldest first:
+// Hooks.Due (a broker publishes a delayed will), then the record kind/key is deleted (session
+// expiry, will consumed), then the due entry; (3) deleted topics: DeleteTopic leaves a marker
+// ("meta.gc": topic -> ""); the controller deletes the topic's shard records ("s/<topic>/…", shard
+// names are "<topic>/<partition>"), calls Hooks.TopicDeleted (engines drop the data), then the
+// marker. Every step is idempotent and its marker is removed last, so a leader change or crash
+// between steps repeats the step (at least once).
+//
+// # Watch
+//
+// MetaService.Watch streams, per group, the replica's applied index (the revision) whenever it
+// passed the client's; the first event of a stream says resync unless the client already saw that
+// revision. A cache re-reads what it holds of that group on each event, so after a reconnect (to
+// any node: applied indexes are the same log on every replica) it is never silently stale.
+//
+// # Admin routes (RobustMQ paths, admin envelope; lists page through server/admin)
+//
+//	GET  /api/cluster/raft          per group: group, node, leader, state, term, commit, applied, members
+//	GET  /api/cluster/nodes         registered nodes with status alive/down
+//	GET  /api/cluster/topic/list    topics
+//	GET  /api/cluster/topic/detail  ?topic_name=
+//	POST /api/cluster/topic/create  {"topic_name", "partition", "storage_type", "retention_ms", "retention_bytes", "options"}
+//	POST /api/cluster/topic/delete  {"topic_name"}
+//
+// Metrics: robustmq_meta_nodes_down, robustmq_meta_due_handled_total,
+// robustmq_meta_topics_collected_total, robustmq_meta_controller_errors_total, besides raftgroups'
+// robustmq_raft_* and the transport's.
+package meta
