@@ -285,7 +285,11 @@ func (c *conn) flush() {
 		return
 	}
 	now := int64(0)
-	for s.queue.Len() > 0 && c.nc.OutboundBuffered() < c.srv.opts.OutboundHigh {
+	for s.queue.Len() > 0 {
+		if c.nc.OutboundBuffered() >= c.srv.opts.OutboundHigh {
+			c.srv.stall(c)
+			return
+		}
 		p, _ := s.queue.Peek()
 		if p.qos > 0 && len(s.inflight) >= int(c.window) {
 			break

@@ -326,3 +326,23 @@ func TestSessionExpiry(t *testing.T) {
 		t.Fatalf("forwarded Message Expiry Interval %d (%v); want the remaining lifetime < 100", e, ok)
 	}
 }
+
+// TestOutboundHigh: with OutboundHigh at 1 byte every flush stops after one
+// packet; the stalled rest still arrives (next packet, delivery or tick).
+func TestOutboundHigh(t *testing.T) {
+	ts := start(t, func(o *Options) { o.OutboundHigh, o.Tick = 1, 50*time.Millisecond })
+	sub := dial(t, ts.addr, mqtt.V311)
+	sub.connect(&mqtt.Connect{ClientID: []byte("oh"), CleanStart: true})
+	sub.send(subscribe(mqtt.V311, 1, "oh", 0))
+	sub.expect(mqtt.SUBACK, 1)
+	pub := dial(t, ts.addr, mqtt.V311)
+	pub.connect(&mqtt.Connect{ClientID: []byte("ohpub"), CleanStart: true})
+	var batch []byte
+	for i := 0; i < 5; i++ {
+		batch = append(batch, publish(mqtt.V311, "oh", 0, 0, string(rune('a'+i)))...)
+	}
+	pub.send(batch)
+	for i := 0; i < 5; i++ {
+		sub.expectPublish("oh", string(rune('a'+i)), 0, false)
+	}
+}

@@ -75,6 +75,9 @@ type Server struct {
 	nextSubID atomic.Uint64
 	closeOnce sync.Once
 
+	stallMu sync.Mutex
+	stalled map[*conn]struct{} // connections whose flush stopped at OutboundHigh; guarded by stallMu
+
 	conns, connects            *metrics.Counter
 	offlineQoS0, tooLarge      *metrics.Counter
 	expired, timeouts, willsTx *metrics.Counter
@@ -121,7 +124,7 @@ func New(opts Options) (*Server, error) {
 	max := opts.MaxPacketSize
 	s.decoders.New = func() any { return &mqtt.Decoder{MaxPacketSize: max, Role: mqtt.Server} }
 	s.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
-	s.wheel.start(opts.Tick, s.timeout)
+	s.wheel.start(opts.Tick, s.timeout, s.nudge)
 	return s, nil
 }
 
@@ -175,6 +178,31 @@ func (s *Server) timeout(c *conn) {
 		c.kick(mqtt.ReasonKeepAliveTimeout, errKeepAlive)
 	} else {
 		_ = c.nc.Close(errConnTimeout)
+	}
+}
+
+// stall records that c stopped sending at OutboundHigh with messages
+// queued: netpoll has no "drained" event, so the wheel's next tick (or
+// c's next packet or delivery, whichever comes first) flushes it again.
+func (s *Server) stall(c *conn) {
+	s.stallMu.Lock()
+	if s.stalled == nil {
+		s.stalled = map[*conn]struct{}{}
+	}
+	s.stalled[c] = struct{}{}
+	s.stallMu.Unlock()
+}
+
+// nudge schedules a flush on every stalled connection (wheel goroutine).
+func (s *Server) nudge() {
+	s.stallMu.Lock()
+	st := s.stalled
+	s.stalled = nil
+	s.stallMu.Unlock()
+	for c := range st {
+		if !c.dead.Load() {
+			_ = c.nc.Do(c.flushFn)
+		}
 	}
 }
 

@@ -27,7 +27,9 @@ type wheel struct {
 
 const wheelSlots = 64
 
-func (w *wheel) start(tick time.Duration, timeout func(*conn)) {
+// start runs the tick goroutine: each tick advances the wheel, calling
+// timeout for each connection past its deadline, then calls every.
+func (w *wheel) start(tick time.Duration, timeout func(*conn), every func()) {
 	w.stop = make(chan struct{})
 	w.wg.Add(1)
 	go func() {
@@ -40,6 +42,7 @@ func (w *wheel) start(tick time.Duration, timeout func(*conn)) {
 				return
 			case <-t.C:
 				w.advance(timeout)
+				every()
 			}
 		}
 	}()
