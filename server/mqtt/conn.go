@@ -57,14 +57,22 @@ func (c *conn) deadline() int64 {
 }
 
 // buf returns an empty pooled encode buffer; write gives it back.
-func (c *conn) buf() []byte { return (*c.srv.bufs.Get().(*[]byte))[:0] }
+func (c *conn) buf() []byte {
+	p := c.srv.bufs.Get().(*[]byte)
+	b := *p
+	*p = nil
+	c.srv.boxes.Put(p)
+	return b[:0]
+}
 
-// write sends b (from buf) and recycles it.
+// write sends b (from buf) and recycles it. The *[]byte boxes travel
+// between two pools so that putting a buffer back allocates nothing.
 func (c *conn) write(b []byte) {
 	_ = c.nc.Write(b)
 	if cap(b) <= 64<<10 {
-		b = b[:0]
-		c.srv.bufs.Put(&b)
+		p := c.srv.boxes.Get().(*[]byte)
+		*p = b[:0]
+		c.srv.bufs.Put(p)
 	}
 }
 

@@ -20,9 +20,21 @@
 //
 // A connection holds a conn (about 200 B) and, after CONNECT, its session
 // (about 250 B); maps (subscriptions, topic aliases, inbound QoS 2 ids) and
-// the session queue are allocated on first use. Decoders are pooled
+// the session queue are allocated on first use. BenchmarkIdleConnMemory
+// measured 1541 B of heap per connected 3.1.1 client with one
+// subscription, against 694 B for netpoll alone in the same run (so about
+// 850 B are this package's: conn, session, index entry, filter). Decoders are pooled
 // (sync.Pool, in practice one per event loop): codec/mqtt's Decoder keeps
 // no state between packets but Version, which conn keeps.
+//
+// # Benchmarks
+//
+//	go test -run '^$' -bench . ./server/mqtt/
+//
+// BenchmarkFanout: one QoS 0 publish delivered and encoded for 1, 10, 100
+// subscribers allocates nothing (0 allocs/op), against the hub's
+// match-and-deliver to no-op subscribers in the same run (about 250 ns per
+// subscriber on top, 2 shared CPUs).
 //
 // # Locks
 //

@@ -70,7 +70,8 @@ type Server struct {
 	sessions sessions
 	wheel    wheel
 	decoders sync.Pool // *mqtt.Decoder
-	bufs     sync.Pool // *[]byte encode buffers
+	bufs     sync.Pool // *[]byte holding an encode buffer
+	boxes    sync.Pool // empty *[]byte, see conn.write
 
 	nextSubID atomic.Uint64
 	closeOnce sync.Once
@@ -124,6 +125,7 @@ func New(opts Options) (*Server, error) {
 	max := opts.MaxPacketSize
 	s.decoders.New = func() any { return &mqtt.Decoder{MaxPacketSize: max, Role: mqtt.Server} }
 	s.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
+	s.boxes.New = func() any { return new([]byte) }
 	s.wheel.start(opts.Tick, s.timeout, s.nudge)
 	return s, nil
 }
