@@ -1,0 +1,188 @@
+package kafka
+
+import (
+	"robustmq/codec/kafka"
+	"robustmq/codec/kafka/record"
+	"robustmq/shard"
+)
+
+// Produce v3-v12 (v0-v2 carry message sets v0/v1, which are refused; v13
+// names topics by id). Each partition's Records are checked batch by batch
+// (magic 2, CRC32C, compression codec known, size <= MaxMessageBytes,
+// count = last offset delta + 1) and appended as one shard batch (see
+// "Storage" in doc.go). acks=0 appends and never answers; acks=1 answers
+// once the records are in the engine (DurabilityNone), acks=-1 once they
+// are fsynced (DurabilitySync). Idempotent batches (producer id >= 0) are
+// checked against the partition's sequence state (producers.go).
+// Transactional batches are refused with TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+// (53): transactions are not implemented.
+
+const codeTxnRefused = kafka.ErrorCode(53) // TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+
+func init() { register(0, 3, 12, serveProduce) }
+
+// produce is one Produce request waiting for its appends; handler goroutine
+// only.
+type produce struct {
+	resp    kafka.ProduceResponse
+	pending int
+	silent  bool
+}
+
+func serveProduce(s *Server, c *conn, sl *slot, m kafka.Message) error {
+	req := m.(*kafka.ProduceRequest)
+	if req.Acks != 0 && req.Acks != 1 && req.Acks != -1 {
+		return c.produceError(sl, req, kafka.InvalidRequiredAcks)
+	}
+	if req.TransactionalID != nil {
+		return c.produceError(sl, req, codeTxnRefused)
+	}
+	opt := shard.AppendOptions{FailFast: true}
+	if req.Acks == -1 {
+		opt.Durability = shard.DurabilitySync
+	}
+	p := &produce{silent: req.Acks == 0}
+	p.resp.Topics = make([]kafka.ProduceResponseTopic, len(req.Topics))
+	for ti := range req.Topics {
+		rt := &req.Topics[ti]
+		out := &p.resp.Topics[ti]
+		out.Name = append([]byte(nil), rt.Name...) // outlives the input
+		out.Partitions = make([]kafka.ProduceResponseTopicPartition, len(rt.Partitions))
+		for pi := range rt.Partitions {
+			rp := &rt.Partitions[pi]
+			op := &out.Partitions[pi]
+			*op = kafka.ProduceResponseTopicPartition{Index: rp.Index, BaseOffset: -1, LogAppendTimeMs: -1,
+				LogStartOffset: -1}
+			name := s.topics.shardOf(rt.Name, rp.Index)
+			if name == "" {
+				op.ErrorCode = int16(kafka.UnknownTopicOrPartition)
+				countErr(0, kafka.UnknownTopicOrPartition)
+				continue
+			}
+			recs, seq, code := c.prepare(rp.Records, name)
+			if code != kafka.None {
+				op.ErrorCode = int16(code)
+				countErr(0, code)
+				continue
+			}
+			if seq.dup {
+				op.BaseOffset = seq.offset
+				continue
+			}
+			p.pending++
+			s.opts.Router.AppendAsync(name, recs, opt, func(first int64, err error) {
+				c.later(func() { c.appended(sl, p, op, name, seq, first, err) })
+			})
+		}
+	}
+	if p.pending == 0 {
+		c.finishProduce(sl, p)
+	}
+	return nil
+}
+
+// prepare validates one partition's batches and builds its shard records
+// into the connection's scratch (valid until the next prepare).
+func (c *conn) prepare(in []byte, name string) ([]shard.Record, seqCheck, kafka.ErrorCode) {
+	c.recs, c.marks = c.recs[:0], c.marks[:0]
+	var seq seqCheck
+	if len(in) == 0 {
+		return nil, seq, kafka.CorruptMessage
+	}
+	// Size the marks first so views into it stay put.
+	total := 0
+	for rest := in; len(rest) > 0; {
+		b, r, err := record.Next(rest)
+		if err != nil {
+			return nil, seq, record.ErrorCode(err)
+		}
+		if len(b.Raw) > c.s.opts.MaxMessageBytes {
+			return nil, seq, kafka.MessageTooLarge
+		}
+		if b.NumRecords != b.LastOffsetDelta+1 || b.NumRecords == 0 || b.Control() {
+			return nil, seq, kafka.CorruptMessage
+		}
+		if b.Transactional() {
+			return nil, seq, codeTxnRefused
+		}
+		if b.Compression() != record.None {
+			// Decompress once to prove the batch is readable (a consumer
+			// must not find a poisoned batch); the stored bytes stay
+			// compressed.
+			var err error
+			if c.tmp, err = c.dec.Records(&b, c.tmp[:0]); err != nil {
+				return nil, seq, record.ErrorCode(err)
+			}
+		}
+		if b.ProducerID >= 0 {
+			if rest := r; len(rest) > 0 || total > 0 {
+				return nil, seq, kafka.InvalidRequest // one idempotent batch per partition, as clients send
+			}
+			seq = c.s.pids.check(name, &b)
+			if seq.code != kafka.None || seq.dup {
+				return nil, seq, seq.code
+			}
+		}
+		total += int(b.LastOffsetDelta) + 1
+		rest = r
+	}
+	if cap(c.marks) < 4*total {
+		c.marks = make([]byte, 0, 4*total)
+	}
+	for rest := in; len(rest) > 0; {
+		b, r, _ := record.Next(rest)
+		c.recs, c.marks = batchRecords(c.recs, c.marks, &b)
+		rest = r
+	}
+	return c.recs, seq, kafka.None
+}
+
+// appended records one partition's append outcome.
+func (c *conn) appended(sl *slot, p *produce, op *kafka.ProduceResponseTopicPartition, name string, seq seqCheck,
+	first int64, err error) {
+	if err != nil {
+		code := codeOf(err)
+		op.ErrorCode = int16(code)
+		countErr(0, code)
+		c.s.pids.failed(name, seq)
+	} else {
+		op.BaseOffset = first
+		c.s.pids.done(name, seq, first)
+		if ls, err := c.s.opts.Router.EarliestOffset(name); err == nil {
+			op.LogStartOffset = ls
+		}
+	}
+	p.pending--
+	if p.pending == 0 {
+		c.finishProduce(sl, p)
+		c.flush()
+	}
+}
+
+func (c *conn) finishProduce(sl *slot, p *produce) {
+	if p.silent {
+		c.silence(sl)
+		return
+	}
+	c.reply(sl, &p.resp)
+}
+
+// produceError answers every partition of req with code.
+func (c *conn) produceError(sl *slot, req *kafka.ProduceRequest, code kafka.ErrorCode) error {
+	countErr(0, code)
+	resp := &kafka.ProduceResponse{Topics: make([]kafka.ProduceResponseTopic, len(req.Topics))}
+	for ti := range req.Topics {
+		rt := &req.Topics[ti]
+		resp.Topics[ti].Name = rt.Name
+		for _, rp := range rt.Partitions {
+			resp.Topics[ti].Partitions = append(resp.Topics[ti].Partitions, kafka.ProduceResponseTopicPartition{
+				Index: rp.Index, ErrorCode: int16(code), BaseOffset: -1, LogAppendTimeMs: -1, LogStartOffset: -1})
+		}
+	}
+	if req.Acks == 0 {
+		c.silence(sl)
+		return nil
+	}
+	c.reply(sl, resp)
+	return nil
+}

@@ -1,0 +1,199 @@
+package kafka
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"robustmq/codec/kafka"
+)
+
+// Fetch v4-v12 (v13+ names topics by id). Every partition is read from the
+// shard with appendBatches: stored batches are sent as stored, their base
+// offset set. A request is answered at once when it found MinBytes or
+// MaxWaitMs is 0; otherwise it is parked (fetchWait): a shard.Wait per
+// partition and one runtime timer for MaxWaitMs, no goroutine, nothing
+// held on the event loop. The first append to any of the partitions (or
+// the timer) re-runs the read on the connection's handler goroutine; it
+// answers when MinBytes is reached or the time is up, else parks again.
+//
+// Sizes: a partition gets at most min(its MaxBytes, MaxFetchBytes), the
+// response at most the request's MaxBytes, but always at least one batch
+// for the first partition with data (Kafka's progress rule). Isolation
+// levels are the same: without transactions the last stable offset is the
+// high-water mark. Fetch sessions are not kept: SessionID 0 ("no
+// session") makes clients send full requests.
+
+func init() { register(1, 4, 12, serveFetch) }
+
+var fetchParked = metrics.GetOrCreateCounter(`robustmq_kafka_fetch_parked_total`)
+
+// fetchPart is one partition of a fetch, copied out of the request.
+type fetchPart struct {
+	shard    string // "" when the topic or partition is unknown
+	offset   int64
+	maxBytes int
+}
+
+// fetchPlan is a Fetch request copied out of the input buffer.
+type fetchPlan struct {
+	minBytes, maxBytes int
+	deadline           time.Time
+	resp               kafka.FetchResponse
+	parts              [][]fetchPart // per response topic, per partition
+}
+
+func serveFetch(s *Server, c *conn, sl *slot, m kafka.Message) error {
+	req := m.(*kafka.FetchRequest)
+	p := &fetchPlan{minBytes: int(req.MinBytes), maxBytes: int(req.MaxBytes),
+		deadline: sl.start.Add(time.Duration(max(req.MaxWaitMs, 0)) * time.Millisecond)}
+	if p.maxBytes <= 0 {
+		p.maxBytes = 1 << 30
+	}
+	p.resp.Topics = make([]kafka.FetchResponseTopic, len(req.Topics))
+	p.parts = make([][]fetchPart, len(req.Topics))
+	for ti := range req.Topics {
+		rt := &req.Topics[ti]
+		t := s.topics.get(rt.Name)
+		out := &p.resp.Topics[ti]
+		out.Name = append([]byte(nil), rt.Name...)
+		out.TopicID = rt.TopicID
+		out.Partitions = make([]kafka.FetchResponseTopicPartition, len(rt.Partitions))
+		p.parts[ti] = make([]fetchPart, len(rt.Partitions))
+		for pi, rp := range rt.Partitions {
+			fp := &p.parts[ti][pi]
+			fp.offset = rp.FetchOffset
+			fp.maxBytes = min(int(rp.MaxBytes), s.opts.MaxFetchBytes)
+			if t != nil && rp.Index >= 0 && int(rp.Index) < len(t.shards) {
+				fp.shard = t.shards[rp.Index]
+			}
+			out.Partitions[pi].Index = rp.Index
+		}
+	}
+	c.runFetch(sl, p, true)
+	return nil
+}
+
+// runFetch reads every partition; it answers or parks (first time only
+// from serveFetch; again from the wait's wake-up).
+func (c *conn) runFetch(sl *slot, p *fetchPlan, mayPark bool) {
+	s := c.s
+	total := 0
+	buf := c.tmp[:0]
+	for ti := range p.parts {
+		for pi := range p.parts[ti] {
+			fp := &p.parts[ti][pi]
+			op := &p.resp.Topics[ti].Partitions[pi]
+			*op = kafka.FetchResponseTopicPartition{Index: op.Index, HighWatermark: -1, LastStableOffset: -1,
+				LogStartOffset: -1, PreferredReadReplica: -1, Records: op.Records[:0]}
+			op.DivergingEpoch.Epoch, op.DivergingEpoch.EndOffset = -1, -1
+			op.CurrentLeader.LeaderID, op.CurrentLeader.LeaderEpoch = -1, -1
+			op.SnapshotID.EndOffset, op.SnapshotID.Epoch = -1, -1
+			if fp.shard == "" {
+				op.ErrorCode = int16(kafka.UnknownTopicOrPartition)
+				countErr(1, kafka.UnknownTopicOrPartition)
+				continue
+			}
+			limit := min(fp.maxBytes, p.maxBytes-total)
+			if total == 0 {
+				limit = max(limit, 1) // progress: the first batch always goes
+			}
+			var rb readBatch
+			if limit > 0 {
+				buf, rb = appendBatches(s.opts.Router, buf[:0], fp.shard, fp.offset, limit, &c.z, &c.scratch)
+			} else {
+				rb.hw, rb.err = s.opts.Router.LatestOffset(fp.shard)
+				rb.logStart, _ = s.opts.Router.EarliestOffset(fp.shard)
+			}
+			if rb.err != nil {
+				code := codeOf(rb.err)
+				op.ErrorCode = int16(code)
+				countErr(1, code)
+				if code == kafka.OffsetOutOfRange {
+					op.HighWatermark, _ = s.opts.Router.LatestOffset(fp.shard)
+					op.LogStartOffset, _ = s.opts.Router.EarliestOffset(fp.shard)
+					op.LastStableOffset = op.HighWatermark
+				}
+				continue
+			}
+			op.HighWatermark, op.LastStableOffset, op.LogStartOffset = rb.hw, rb.hw, rb.logStart
+			op.Records = append(op.Records[:0], buf...)
+			total += len(buf)
+		}
+	}
+	c.tmp = buf
+	if mayPark && total < p.minBytes && s.opts.Now().Before(p.deadline) && c.park(sl, p) {
+		return
+	}
+	c.reply(sl, &p.resp)
+}
+
+// fetchWait is a parked Fetch. fired is set by the first wake-up (a
+// shard.Wait callback on an appender goroutine, or the timer), which
+// queues finish on the connection; everything else is handler goroutine
+// only.
+type fetchWait struct {
+	c       *conn
+	sl      *slot
+	p       *fetchPlan
+	cancels []func() bool
+	timer   *time.Timer
+	fired   atomic.Bool
+}
+
+// park registers the waits; false if a partition cannot be waited on (the
+// caller answers at once).
+func (c *conn) park(sl *slot, p *fetchPlan) bool {
+	w := &fetchWait{c: c, sl: sl, p: p}
+	for ti := range p.parts {
+		for pi := range p.parts[ti] {
+			fp := &p.parts[ti][pi]
+			if fp.shard == "" {
+				continue
+			}
+			at := max(fp.offset, p.resp.Topics[ti].Partitions[pi].HighWatermark)
+			cancel, err := c.s.opts.Router.Wait(fp.shard, at, w.wake)
+			if err != nil {
+				w.cancel()
+				return false
+			}
+			w.cancels = append(w.cancels, cancel)
+		}
+	}
+	if c.waits == nil {
+		c.waits = map[*fetchWait]struct{}{}
+	}
+	c.waits[w] = struct{}{}
+	fetchParked.Inc()
+	w.timer = time.AfterFunc(p.deadline.Sub(c.s.opts.Now()), w.wake)
+	return true
+}
+
+// wake runs on any goroutine, at most once per parking.
+func (w *fetchWait) wake() {
+	if w.fired.CompareAndSwap(false, true) {
+		w.c.later(w.finish)
+	}
+}
+
+// cancel removes the waits and the timer.
+func (w *fetchWait) cancel() {
+	w.fired.Store(true)
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	for _, cancel := range w.cancels {
+		cancel()
+	}
+	w.cancels = w.cancels[:0]
+}
+
+// finish re-reads on the handler goroutine and answers or parks again.
+func (w *fetchWait) finish() {
+	c := w.c
+	delete(c.waits, w)
+	w.cancel()
+	c.runFetch(w.sl, w.p, true)
+	c.flush()
+}

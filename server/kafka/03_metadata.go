@@ -1,0 +1,92 @@
+package kafka
+
+import (
+	"errors"
+
+	"robustmq/codec/kafka"
+	"robustmq/shard"
+)
+
+// Metadata v0-v12: this broker leads every partition (no replication yet).
+// A null topic list (v1+) or an empty one at v0 means every topic. Unknown
+// topics are created when Options.AutoCreate is set and the request allows
+// it (always before v4), with DefaultPartitions partitions.
+
+func init() { register(3, 0, 12, serveMetadata) }
+
+func serveMetadata(s *Server, c *conn, sl *slot, m kafka.Message) error {
+	req := m.(*kafka.MetadataRequest)
+	var names []string // nil: every topic; copied out of the input
+	if !(req.Topics == nil || (sl.version == 0 && len(req.Topics) == 0)) {
+		names = make([]string, len(req.Topics))
+		for i := range req.Topics {
+			names[i] = string(req.Topics[i].Name)
+		}
+	}
+	auto := s.opts.AutoCreate && (sl.version < 4 || req.AllowAutoTopicCreation)
+	missing := false
+	for _, n := range names {
+		if s.topics.get([]byte(n)) == nil && auto && validName(n) {
+			missing = true
+		}
+	}
+	if !missing {
+		c.reply(sl, s.metadata(names, false))
+		return nil
+	}
+	// Creating shards may block on a persistent engine: off the loop.
+	c.offload(sl, func() kafka.Message { return s.metadata(names, true) },
+		func() kafka.Message { return s.metadata(names, false) })
+	return nil
+}
+
+// metadata answers for names (nil: every topic), creating missing ones
+// when create is set. Safe on any goroutine.
+func (s *Server) metadata(names []string, create bool) *kafka.MetadataResponse {
+	resp := &kafka.MetadataResponse{
+		Brokers:                     []kafka.MetadataResponseBroker{{NodeID: s.opts.NodeID, Host: s.host, Port: s.port.Load()}},
+		ClusterID:                   []byte(s.opts.ClusterID),
+		ControllerID:                s.opts.NodeID,
+		ClusterAuthorizedOperations: -2147483648,
+	}
+	if names == nil {
+		for _, t := range s.topics.list() {
+			resp.Topics = append(resp.Topics, s.topicMetadata(t))
+		}
+		return resp
+	}
+	for _, n := range names {
+		t := s.topics.get([]byte(n))
+		if t == nil && create && validName(n) {
+			var err error
+			t, err = s.topics.create(n, s.opts.DefaultPartitions, nil)
+			if errors.Is(err, shard.ErrTopicExists) {
+				t = s.topics.get([]byte(n))
+			} else if err != nil {
+				s.log.Warn("kafka: auto-create topic", "topic", n, "err", err)
+			}
+		}
+		if t == nil {
+			code := kafka.UnknownTopicOrPartition
+			if !validName(n) {
+				code = kafka.InvalidTopic
+			}
+			countErr(3, code)
+			resp.Topics = append(resp.Topics, kafka.MetadataResponseTopic{ErrorCode: int16(code),
+				Name: []byte(n), TopicAuthorizedOperations: -2147483648})
+			continue
+		}
+		resp.Topics = append(resp.Topics, s.topicMetadata(t))
+	}
+	return resp
+}
+
+func (s *Server) topicMetadata(t *topicMeta) kafka.MetadataResponseTopic {
+	out := kafka.MetadataResponseTopic{Name: []byte(t.name), TopicID: t.id, TopicAuthorizedOperations: -2147483648}
+	nodes := []int32{s.opts.NodeID}
+	for p := range t.shards {
+		out.Partitions = append(out.Partitions, kafka.MetadataResponseTopicPartition{Index: int32(p),
+			LeaderID: s.opts.NodeID, LeaderEpoch: 0, ReplicaNodes: nodes, IsrNodes: nodes})
+	}
+	return out
+}

@@ -1,0 +1,54 @@
+package kafka
+
+import (
+	"context"
+	"slices"
+
+	"robustmq/codec/kafka"
+)
+
+// ListGroups v0-v4, on a worker: the groups with members (in memory) and
+// the groups that only hold committed offsets (OffsetStore, state Empty),
+// filtered by state from v4.
+
+func init() {
+	register(16, 0, 4, func(s *Server, c *conn, sl *slot, m kafka.Message) error {
+		req := m.(*kafka.ListGroupsRequest)
+		var states []string
+		for _, st := range req.StatesFilter {
+			states = append(states, string(st))
+		}
+		answer := func(busy bool) kafka.Message {
+			resp := &kafka.ListGroupsResponse{}
+			if busy {
+				resp.ErrorCode = int16(kafka.CoordinatorLoadInProgress)
+				return resp
+			}
+			seen := map[string]bool{}
+			add := func(id, state, ptype string) {
+				seen[id] = true
+				if len(states) > 0 && !slices.Contains(states, state) {
+					return
+				}
+				resp.Groups = append(resp.Groups, kafka.ListGroupsResponseGroup{GroupID: []byte(id),
+					ProtocolType: []byte(ptype), GroupState: []byte(state), GroupType: []byte("classic")})
+			}
+			for _, v := range s.groups.list() {
+				add(v.id, v.state, v.protocolType)
+			}
+			ids, err := s.opts.Offsets.ListGroups(context.Background())
+			if err != nil {
+				resp.ErrorCode = int16(kafka.CoordinatorNotAvailable)
+			}
+			for _, id := range ids {
+				if !seen[id] {
+					add(id, "Empty", "consumer")
+				}
+			}
+			countErr(16, kafka.ErrorCode(resp.ErrorCode))
+			return resp
+		}
+		c.offload(sl, func() kafka.Message { return answer(false) }, func() kafka.Message { return answer(true) })
+		return nil
+	})
+}

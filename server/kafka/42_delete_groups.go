@@ -1,0 +1,38 @@
+package kafka
+
+import (
+	"context"
+
+	"robustmq/codec/kafka"
+)
+
+// DeleteGroups v0-v2, on a worker: a group with members is NON_EMPTY_GROUP;
+// otherwise its state and committed offsets are deleted.
+
+func init() {
+	register(42, 0, 2, func(s *Server, c *conn, sl *slot, m kafka.Message) error {
+		req := m.(*kafka.DeleteGroupsRequest)
+		var ids []string
+		for _, g := range req.GroupsNames {
+			ids = append(ids, string(g))
+		}
+		answer := func(busy bool) kafka.Message {
+			resp := &kafka.DeleteGroupsResponse{}
+			for _, id := range ids {
+				code := kafka.CoordinatorLoadInProgress
+				if !busy {
+					if code = s.groups.drop(id); code == kafka.None {
+						if err := s.opts.Offsets.DeleteGroup(context.Background(), id); err != nil {
+							code = kafka.CoordinatorNotAvailable
+						}
+					}
+				}
+				countErr(42, code)
+				resp.Results = append(resp.Results, kafka.DeleteGroupsResponseResult{GroupID: []byte(id), ErrorCode: int16(code)})
+			}
+			return resp
+		}
+		c.offload(sl, func() kafka.Message { return answer(false) }, func() kafka.Message { return answer(true) })
+		return nil
+	})
+}

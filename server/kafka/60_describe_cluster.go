@@ -1,0 +1,15 @@
+package kafka
+
+import "robustmq/codec/kafka"
+
+// DescribeCluster v0-v1: this broker is the whole cluster and its
+// controller.
+
+func init() {
+	register(60, 0, 1, func(s *Server, c *conn, sl *slot, m kafka.Message) error {
+		c.reply(sl, &kafka.DescribeClusterResponse{EndpointType: 1, ClusterID: []byte(s.opts.ClusterID),
+			ControllerID: s.opts.NodeID, ClusterAuthorizedOperations: -2147483648,
+			Brokers: []kafka.DescribeClusterResponseBroker{{BrokerID: s.opts.NodeID, Host: s.host, Port: s.port.Load()}}})
+		return nil
+	})
+}

@@ -1,0 +1,222 @@
+package kafka
+
+import (
+	"errors"
+	"net"
+	"strconv"
+	"time"
+
+	"robustmq/codec/kafka"
+	"robustmq/codec/kafka/record"
+	"robustmq/netpoll"
+	"robustmq/shard"
+)
+
+// handler adapts Server to netpoll.Handler.
+type handler struct{ s *Server }
+
+// conn is one client connection's state. Handler goroutine only, like
+// every field below: OnData, Do functions and OnClose of this connection.
+type conn struct {
+	nc      netpoll.Conn
+	s       *Server
+	pending []*slot // answers in request order; head written first
+	free    []*slot // recycled slots
+	reqs    [128]kafka.Message
+	closed  bool
+	clientID string // from the first request header
+
+	// produce scratch, reused per partition (AppendAsync copies)
+	recs  []shard.Record
+	marks []byte
+	dec   record.Decompressor
+	z     record.Compressor
+	tmp   []byte
+	scratch []byte // records of batches built for plain shard records
+	// waits are this connection's parked fetches, cancelled on close.
+	waits map[*fetchWait]struct{}
+}
+
+// slot is one request's place in the answer order.
+type slot struct {
+	key     int16
+	version int16
+	corr    int32
+	start   time.Time
+	out     []byte
+	ready   bool
+	silent  bool // acks=0 Produce: no answer on the wire
+}
+
+func (h handler) OnOpen(c netpoll.Conn) error {
+	cs := &conn{nc: c, s: h.s}
+	c.SetContext(cs)
+	return nil
+}
+
+func (h handler) OnClose(c netpoll.Conn, reason error) {
+	cs, _ := c.Context().(*conn)
+	if cs == nil {
+		return
+	}
+	cs.closed = true
+	for w := range cs.waits {
+		w.cancel()
+	}
+	cs.waits = nil
+}
+
+func (h handler) OnData(c netpoll.Conn, in []byte) (int, error) {
+	cs := c.Context().(*conn)
+	s := h.s
+	now := s.opts.Now()
+	consumed := 0
+	for {
+		frame, n, err := kafka.Frame(in[consumed:], s.opts.MaxFrameBytes)
+		if err != nil {
+			return consumed, err
+		}
+		if n == 0 {
+			break
+		}
+		consumed += n
+		if err := cs.request(frame, now); err != nil {
+			return consumed, err
+		}
+	}
+	cs.flush()
+	return consumed, nil
+}
+
+// request decodes and dispatches one frame.
+func (c *conn) request(frame []byte, now time.Time) error {
+	s := c.s
+	h, body, err := kafka.ReadRequestHeader(frame)
+	if err == nil && !s.reg.Supports(h.APIKey, h.APIVersion) {
+		err = kafka.ErrUnsupportedVersion
+	}
+	if errors.Is(err, kafka.ErrUnsupportedVersion) {
+		countErr(h.APIKey, kafka.UnsupportedVersion)
+		if h.APIKey == keyApiVersions {
+			sl := c.slot(h, now)
+			sl.version = 0 // the client can read v0 whatever it sent
+			c.reply(sl, &kafka.ApiVersionsResponse{ErrorCode: int16(kafka.UnsupportedVersion),
+				ApiKeys: s.reg.AppendAPIKeys(nil)})
+			return nil
+		}
+		return errors.Join(ErrUnsupported, errors.New("key "+strconv.Itoa(int(h.APIKey))+" version "+
+			strconv.Itoa(int(h.APIVersion))))
+	}
+	if err != nil {
+		return err
+	}
+	a := apis[h.APIKey]
+	if c.clientID == "" && len(h.ClientID) > 0 {
+		c.clientID = string(h.ClientID)
+	}
+	m := c.reqs[h.APIKey]
+	if m == nil {
+		m = kafka.NewRequest(h.APIKey)
+		c.reqs[h.APIKey] = m
+	}
+	if err := m.ReadFrom(body, h.APIVersion); err != nil {
+		countErr(h.APIKey, kafka.InvalidRequest)
+		return err
+	}
+	a.requests.Inc()
+	if len(c.pending) >= s.opts.MaxInflight {
+		return ErrTooManyInflight
+	}
+	return a.serve(s, c, c.slot(h, now), m)
+}
+
+// slot queues a place for the answer to h.
+func (c *conn) slot(h kafka.RequestHeader, now time.Time) *slot {
+	var sl *slot
+	if n := len(c.free); n > 0 {
+		sl = c.free[n-1]
+		c.free = c.free[:n-1]
+	} else {
+		sl = new(slot)
+	}
+	*sl = slot{key: h.APIKey, version: h.APIVersion, corr: h.CorrelationID, start: now, out: sl.out[:0]}
+	c.pending = append(c.pending, sl)
+	return sl
+}
+
+// reply encodes m as sl's answer. Handler goroutine only; the answer
+// leaves once every earlier one has.
+func (c *conn) reply(sl *slot, m kafka.Message) {
+	sl.out = kafka.AppendResponse(sl.out[:0], sl.corr, sl.version, m)
+	sl.ready = true
+}
+
+// replyLater is reply from a Do function: it also flushes.
+func (c *conn) replyLater(sl *slot, m kafka.Message) {
+	c.reply(sl, m)
+	c.flush()
+}
+
+// silence marks sl as answered without bytes (acks=0).
+func (c *conn) silence(sl *slot) {
+	sl.silent, sl.ready = true, true
+}
+
+// flush writes the ready answers at the head of the queue.
+func (c *conn) flush() {
+	i := 0
+	now := time.Time{}
+	for ; i < len(c.pending) && c.pending[i].ready; i++ {
+		sl := c.pending[i]
+		if !sl.silent && !c.closed {
+			if err := c.nc.Write(sl.out); err != nil {
+				c.closed = true
+			}
+		}
+		if now.IsZero() {
+			now = c.s.opts.Now()
+		}
+		apis[sl.key].latency.Update(now.Sub(sl.start).Seconds())
+		if cap(sl.out) > 1<<20 {
+			sl.out = nil // drop oversize buffers
+		}
+		c.free = append(c.free, sl)
+	}
+	if i > 0 {
+		n := copy(c.pending, c.pending[i:])
+		clear(c.pending[n:])
+		c.pending = c.pending[:n]
+	}
+}
+
+// later runs fn on c's handler goroutine (from any goroutine). When the
+// connection is gone fn never runs, which drops the answer with it.
+func (c *conn) later(fn func()) {
+	_ = c.nc.Do(func(netpoll.Conn) {
+		if !c.closed {
+			fn()
+		}
+	})
+}
+
+// offload runs job on a worker (it may block: storage admin calls, the
+// OffsetStore) and answers sl with its result on the handler goroutine.
+// A full worker queue answers busy() at once.
+func (c *conn) offload(sl *slot, job func() kafka.Message, busy func() kafka.Message) {
+	ok := c.s.offload(func() {
+		m := job()
+		c.later(func() { c.replyLater(sl, m) })
+	})
+	if !ok {
+		c.reply(sl, busy())
+	}
+}
+
+// host is the client's address without port (DescribeGroups).
+func (c *conn) host() string {
+	a := c.nc.RemoteAddr().String()
+	if h, _, err := net.SplitHostPort(a); err == nil {
+		return h
+	}
+	return a
+}

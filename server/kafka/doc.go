@@ -1,0 +1,116 @@
+// Package kafka is the Kafka protocol server: a netpoll.Handler that
+// answers Kafka requests (decoded by codec/kafka) over the shard Router,
+// with consumer groups coordinated in memory and their offsets kept in a
+// shard.OffsetStore.
+//
+// # Wiring
+//
+//	s, err := kafka.New(kafka.Options{Router: r, Offsets: offs,
+//		Advertised: "host:9092", AutoCreate: cfg.KafkaRuntime.AutoCreateTopicsEnable,
+//		MaxMessageBytes: cfg.KafkaRuntime.MaxMessageBytes,
+//		MaxFetchBytes: cfg.KafkaRuntime.MaxFetchBytes, Logger: log})
+//	l, err := s.Listen(netpoll.ListenerConfig{Addr: ":9092"}) // Name "kafka", TCP
+//	...
+//	s.Shutdown(ctx) // listeners, then the workers and the group ticker
+//
+// The Router and the OffsetStore belong to the caller and outlive the
+// Server.
+//
+// # Requests and answers
+//
+// One file per API key, NN_name.go as in kfake, opens with the versions it
+// serves and its behaviour and registers itself in init; New registers
+// those ranges in a kafka.Registry and ApiVersions answers from it, so the
+// broker advertises exactly what it implements. A request for an API or
+// version not registered is answered UNSUPPORTED_VERSION when it is
+// ApiVersions (at v0, which every client reads) and closes the connection
+// with ErrUnsupported otherwise: its answer layout is unknown at that
+// version, which is what Kafka brokers do too. Malformed bodies close the
+// connection with the decoder's error; frames over MaxFrameBytes close it
+// before they are buffered.
+//
+// Each request gets a slot in its connection's answer queue in arrival
+// order; answers leave strictly in that order even when they complete out
+// of order (Produce waiting for its append, a parked Fetch, a JoinGroup
+// waiting for the rebalance, work done on a worker). A connection with
+// more than MaxInflight unanswered requests is closed.
+//
+// # Goroutines
+//
+// Everything per connection (conn, its slots, parked fetches) belongs to
+// the connection's handler goroutine (its event loop); other goroutines
+// reach it only through netpoll's Conn.Do (conn.later). Nothing blocks a
+// loop:
+//   - Produce appends with AppendAsync(FailFast) and answers from the done
+//     callback (acks=1: DurabilityNone, acks=all: DurabilitySync, acks=0:
+//     no answer); a full engine queue answers REQUEST_TIMED_OUT.
+//   - Fetch parks on shard.Wait (one waiter per partition) plus one runtime
+//     timer for max_wait; the waker queues the re-read on the loop.
+//   - Blocking calls (OffsetStore, creating and deleting shards) run on
+//     Workers goroutines fed by a bounded queue (WorkQueue); a full queue
+//     answers a retriable error (metric robustmq_kafka_work_queue_full_total).
+//   - Group sessions expire on one ticker goroutine (every 100 ms), not a
+//     goroutine or timer per member.
+//
+// The Server owns its workers and ticker (Shutdown stops and waits for
+// them). Lock order: topics.mu and coordinator.mu are never held together;
+// producers.mu is a leaf. Router calls are made with none of them held
+// except topics.mu around create/delete (the Router's own locks nest
+// inside).
+//
+// # Storage: one Kafka batch, one head record plus continuations
+//
+// The shard Adapter stores records (offset, timestamp, key, tags, headers,
+// value) and has no opaque-batch append yet (the segment engine reserves a
+// batch flag for it, not exposed through shard.Adapter). So a produced v2
+// batch of n records is appended as n shard records in one AppendAsync:
+//
+//	offset b      head          Value = the batch exactly as received
+//	                            Headers = [{"\x00kb", nil}]
+//	                            Timestamp = the batch's first timestamp
+//	offset b+i    continuation  Value = nil (i = 1..n-1)
+//	                            Headers = [{"\x00kc", uint32 BE i}]
+//	                            Timestamp = the batch's max timestamp
+//
+// (header names frozen: they are on disk). Shard offsets are therefore
+// Kafka offsets, dense, and Latest is the high-water mark. The stored
+// batch keeps the base offset the client wrote; Fetch copies it into the
+// answer and sets base offset (and leader epoch) there, both outside the
+// CRC, so the stored bytes are never re-encoded or decompressed. A fetch
+// starting inside a batch is served from the head (clients drop records
+// below their fetch offset, as with Kafka). A continuation costs one small
+// engine record: the price of dense offsets without an opaque-batch
+// append. Trade-offs: OffsetForTimestamp finds the head (first timestamp)
+// or a continuation (max timestamp) of the right batch, not the exact
+// record; DeleteRecords in the middle of a batch hides the whole batch
+// (Fetch skips to the next head).
+//
+// Records without these headers (written by MQTT or another protocol) are
+// served to Kafka consumers by building uncompressed v2 batches from them
+// at fetch time (buildBatch), so cross-protocol reads need no migration.
+//
+// Produce validates every batch before appending: magic 2 (v0/v1 message
+// sets are refused with CORRUPT_MESSAGE, and Produce v0-v2, which carry
+// them, are not advertised), CRC32C, a known codec (compressed batches are
+// decompressed once to prove they are readable; the stored bytes stay
+// compressed), record count = last offset delta + 1, size at most
+// MaxMessageBytes. Transactional batches and transactional InitProducerId
+// get TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53): transactions are not
+// implemented. Idempotence: see producers.go.
+//
+// # Topics
+//
+// The topic table (topics.go) maps a topic to its partition shards
+// "{topic}_{p}"; New rebuilds it from the Router's shards, so topics of
+// persistent engines come back after a restart. Topic ids are derived from
+// the name (stable without being stored). One broker: it leads every
+// partition, replication factor is 1.
+//
+// # Metrics
+//
+// robustmq_kafka_requests_total{api}, robustmq_kafka_errors_total{api,code}
+// (one per error code answered, per partition where the code is per
+// partition), robustmq_kafka_request_duration_seconds{api} (histogram,
+// arrival to answer queued for the socket), robustmq_kafka_fetch_parked_total,
+// robustmq_kafka_work_queue_full_total, robustmq_kafka_producer_state_full_total.
+package kafka

@@ -1,0 +1,186 @@
+package kafka
+
+import (
+	"errors"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"robustmq/shard"
+)
+
+// topicMeta is one topic as Kafka sees it. Immutable once published; a
+// change (CreatePartitions, AlterConfigs) publishes a new value.
+type topicMeta struct {
+	name    string
+	id      [16]byte
+	shards  []string          // shards[p] = shard.Name(name, p)
+	configs map[string]string // topic configs set by the client (Describe/Alter)
+}
+
+// topics is the Kafka topic table over the Router's topics. Lookups take
+// the read lock with a no-copy m[string(b)] key; create and delete are
+// serialized by mu.
+type topics struct {
+	mu     sync.RWMutex
+	m      map[string]*topicMeta // guarded by mu
+	router *shard.Router
+	tmpl   shard.ShardConfig
+}
+
+// loadTopics rebuilds the table from the shards the engines already hold
+// (persistent engines after a restart): shard "t_p" is partition p of t.
+func loadTopics(r *shard.Router, tmpl shard.ShardConfig) (*topics, error) {
+	t := &topics{m: map[string]*topicMeta{}, router: r, tmpl: tmpl}
+	infos, err := r.ListShards()
+	if err != nil {
+		return nil, errors.New("kafka: list shards: " + err.Error())
+	}
+	counts := map[string]int32{}
+	for _, in := range infos {
+		i := strings.LastIndexByte(in.Config.Name, '_')
+		if i <= 0 {
+			continue
+		}
+		p, err := strconv.ParseInt(in.Config.Name[i+1:], 10, 32)
+		if err != nil || p < 0 {
+			continue
+		}
+		name := in.Config.Name[:i]
+		counts[name] = max(counts[name], int32(p)+1)
+	}
+	for _, name := range slices.Sorted(maps.Keys(counts)) {
+		if _, err := t.create(name, counts[name], nil); err != nil && !errors.Is(err, shard.ErrTopicExists) {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// get looks up a topic by a view of its name without allocating.
+func (t *topics) get(name []byte) *topicMeta {
+	t.mu.RLock()
+	m := t.m[string(name)]
+	t.mu.RUnlock()
+	return m
+}
+
+// shardOf returns the shard of (topic, partition), or "" if there is none.
+func (t *topics) shardOf(name []byte, p int32) string {
+	m := t.get(name)
+	if m == nil || p < 0 || int(p) >= len(m.shards) {
+		return ""
+	}
+	return m.shards[p]
+}
+
+// list returns every topic, sorted by name.
+func (t *topics) list() []*topicMeta {
+	t.mu.RLock()
+	out := slices.Collect(maps.Values(t.m))
+	t.mu.RUnlock()
+	slices.SortFunc(out, func(a, b *topicMeta) int { return strings.Compare(a.name, b.name) })
+	return out
+}
+
+// validName reports whether name is a legal Kafka topic name.
+func validName(name string) bool {
+	if name == "" || len(name) > 249 || name == "." || name == ".." {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// create makes a topic with n partitions. ErrTopicExists if it exists.
+func (t *topics) create(name string, n int32, configs map[string]string) (*topicMeta, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.m[name]; ok {
+		return nil, errors.Join(shard.ErrTopicExists, errors.New("kafka: topic "+strconv.Quote(name)))
+	}
+	err := t.router.CreateTopic(shard.TopicConfig{Name: name, Partitions: n, Shard: t.tmpl})
+	if err != nil && !errors.Is(err, shard.ErrTopicExists) {
+		return nil, err
+	}
+	m := &topicMeta{name: name, id: topicID(name), configs: configs}
+	for p := range n {
+		m.shards = append(m.shards, shard.Name(name, p))
+	}
+	t.m[name] = m
+	return m, nil
+}
+
+// grow raises a topic's partition count to n (CreatePartitions).
+func (t *topics) grow(name string, n int32) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old, ok := t.m[name]
+	if !ok {
+		return shard.ErrTopicNotFound
+	}
+	if int(n) <= len(old.shards) {
+		return errInvalidPartitions
+	}
+	m := *old
+	m.shards = slices.Clone(old.shards)
+	for p := int32(len(old.shards)); p < n; p++ {
+		sc := t.tmpl
+		sc.Name = shard.Name(name, p)
+		if err := t.router.CreateShard(sc); err != nil && !errors.Is(err, shard.ErrShardExists) {
+			return err
+		}
+		m.shards = append(m.shards, sc.Name)
+	}
+	t.m[name] = &m
+	return nil
+}
+
+var errInvalidPartitions = errors.New("kafka: partition count can only grow")
+
+// remove deletes a topic and its shards.
+func (t *topics) remove(name string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m, ok := t.m[name]
+	if !ok {
+		return shard.ErrTopicNotFound
+	}
+	delete(t.m, name)
+	err := t.router.DeleteTopic(name)
+	if errors.Is(err, shard.ErrTopicNotFound) {
+		err = nil
+	}
+	for _, sh := range m.shards { // partitions added by grow are not in the router's topic
+		if e := t.router.DeleteShard(sh); e != nil && !errors.Is(e, shard.ErrShardNotFound) {
+			err = errors.Join(err, e)
+		}
+	}
+	return err
+}
+
+// topicID derives a stable 16-byte topic id from the name (FNV-1a, twice
+// seeded): Kafka clients only compare ids, and a derived id survives a
+// restart without being stored.
+func topicID(name string) (id [16]byte) {
+	h1, h2 := uint64(14695981039346656037), uint64(1099511628211)
+	for i := 0; i < len(name); i++ {
+		h1 = (h1 ^ uint64(name[i])) * 1099511628211
+		h2 = (h2 ^ uint64(name[i])) * 14695981039346656037
+	}
+	for i := range 8 {
+		id[i] = byte(h1 >> (8 * i))
+		id[8+i] = byte(h2 >> (8 * i))
+	}
+	if id == ([16]byte{}) {
+		id[0] = 1
+	}
+	return id
+}
