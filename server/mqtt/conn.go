@@ -88,11 +88,19 @@ func (e *errServer) Error() string {
 
 // fail ends the connection for a violation only the server can see: a
 // DISCONNECT with code in 5.0, a plain close in 3.x (3.1.1 4.8).
+// In 5.0 msg goes along as the Reason String, unless that would pass the
+// client's Maximum Packet Size (3.14.2.2.3).
 func (c *conn) fail(code mqtt.ReasonCode, msg string) error {
 	if c.version == mqtt.V5 {
 		var d mqtt.Disconnect
 		d.Reason = code
-		c.write(mqtt.AppendDisconnect(c.buf(), mqtt.V5, &d))
+		d.Props.SetBytes(mqtt.PropReasonString, []byte(msg))
+		b := mqtt.AppendDisconnect(c.buf(), mqtt.V5, &d)
+		if c.maxOut != 0 && uint32(len(b)) > c.maxOut {
+			d.Props.Del(mqtt.PropReasonString)
+			b = mqtt.AppendDisconnect(b[:0], mqtt.V5, &d)
+		}
+		c.write(b)
 	}
 	return &errServer{code, msg}
 }
@@ -141,6 +149,7 @@ func (c *conn) refuse(code mqtt.ReasonCode, v3 byte, msg string) error {
 	ack.Code = v3
 	if c.version == mqtt.V5 {
 		ack.Code = byte(code)
+		ack.Props.SetBytes(mqtt.PropReasonString, []byte(msg))
 	}
 	c.write(mqtt.AppendConnack(c.buf(), c.version, &ack))
 	return &errServer{code, msg}

@@ -33,22 +33,23 @@ func TestMalformed(t *testing.T) {
 			[]byte{0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 5, 0x03, 0, 60, 0, 0, 0}, []byte{0x20, 3, 0, 0x81, 0}},
 		{"5.0 auth method -> CONNACK 0x8C", nil,
 			[]byte{0x10, 20, 0, 4, 'M', 'Q', 'T', 'T', 5, 0x02, 0, 60, 7, 0x15, 0, 4, 'S', 'C', 'R', 'M', 0, 0},
-			[]byte{0x20, 3, 0, 0x8C, 0}},
+			connackReason(0x8C, `authentication method "SCRM" not supported`)},
 		{"5.0 second CONNECT -> DISCONNECT 0x82", connect5, connect5, []byte{0xE0, 1, 0x82}},
 		{"5.0 wildcard topic -> DISCONNECT 0x90", connect5,
 			[]byte{0x30, 6, 0, 3, 'a', '/', '+', 0}, []byte{0xE0, 1, 0x90}},
 		{"3.1.1 wildcard topic -> close", connect4, []byte{0x30, 5, 0, 3, 'a', '/', '+'}, nil},
 		{"5.0 QoS 3 -> DISCONNECT 0x81", connect5, []byte{0x36, 6, 0, 1, 'a', 0, 1, 0}, []byte{0xE0, 1, 0x81}},
 		{"5.0 topic alias over maximum -> DISCONNECT 0x94", connect5,
-			[]byte{0x30, 7, 0, 1, 'a', 3, 0x23, 0, 11}, []byte{0xE0, 1, 0x94}},
+			[]byte{0x30, 7, 0, 1, 'a', 3, 0x23, 0, 11}, disconnectReason(0x94, "topic alias 11 over Topic Alias Maximum")},
 		{"5.0 unknown topic alias -> DISCONNECT 0x82", connect5,
-			[]byte{0x30, 6, 0, 0, 3, 0x23, 0, 5}, []byte{0xE0, 1, 0x82}},
+			[]byte{0x30, 6, 0, 0, 3, 0x23, 0, 5}, disconnectReason(0x82, "unknown topic alias 5")},
 		{"5.0 payload format 1 with bad UTF-8 at QoS 0 -> DISCONNECT 0x99", connect5,
-			[]byte{0x30, 7, 0, 1, 'a', 2, 0x01, 1, 0xff}, []byte{0xE0, 1, 0x99}},
-		{"5.0 AUTH without method -> DISCONNECT 0x82", connect5, []byte{0xF0, 0}, []byte{0xE0, 1, 0x82}},
+			[]byte{0x30, 7, 0, 1, 'a', 2, 0x01, 1, 0xff}, disconnectReason(0x99, "payload is not UTF-8")},
+		{"5.0 AUTH without method -> DISCONNECT 0x82", connect5, []byte{0xF0, 0}, disconnectReason(0x82, "AUTH without an authentication exchange")},
 		{"5.0 SUBSCRIBE without filter -> DISCONNECT 0x82", connect5, []byte{0x82, 3, 0, 1, 0}, []byte{0xE0, 1, 0x82}},
 		{"5.0 session expiry at DISCONNECT after 0 -> DISCONNECT 0x82", connect5,
-			[]byte{0xE0, 7, 0, 5, 0x11, 0, 0, 0, 10}, []byte{0xE0, 1, 0x82}},
+			[]byte{0xE0, 7, 0, 5, 0x11, 0, 0, 0, 10},
+			disconnectReason(0x82, "session expiry set at DISCONNECT after 0 at CONNECT")},
 		{"5.0 packet over maximum size -> DISCONNECT 0x95", connect5,
 			append([]byte{0x30, 0xff, 0xff, 0xff, 0x7f}, 0), []byte{0xE0, 1, 0x95}},
 		{"3.1.1 PUBREL with bad flags -> close", connect4, []byte{0x60, 2, 0, 1}, nil},
@@ -73,6 +74,23 @@ func TestMalformed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// disconnectReason is a 5.0 DISCONNECT with a Reason String, as the server
+// sends for the violations only it can detect.
+func disconnectReason(code mqtt.ReasonCode, reason string) []byte {
+	var d mqtt.Disconnect
+	d.Reason = code
+	d.Props.SetBytes(mqtt.PropReasonString, []byte(reason))
+	return mqtt.AppendDisconnect(nil, mqtt.V5, &d)
+}
+
+// connackReason is a refusing 5.0 CONNACK with a Reason String.
+func connackReason(code mqtt.ReasonCode, reason string) []byte {
+	var c mqtt.Connack
+	c.Code = byte(code)
+	c.Props.SetBytes(mqtt.PropReasonString, []byte(reason))
+	return mqtt.AppendConnack(nil, mqtt.V5, &c)
 }
 
 // TestPubrelUnknown: PUBREL for an id never received answers PUBCOMP
