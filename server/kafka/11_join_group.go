@@ -15,7 +15,7 @@ func init() {
 		req := m.(*kafka.JoinGroupRequest)
 		r := joinReq{group: string(req.GroupID), member: string(req.MemberID), instance: string(req.GroupInstanceID),
 			protocolType: string(req.ProtocolType), clientID: c.clientID, host: c.host(),
-			session: time.Duration(req.SessionTimeoutMs) * time.Millisecond,
+			session:   time.Duration(req.SessionTimeoutMs) * time.Millisecond,
 			rebalance: time.Duration(req.RebalanceTimeoutMs) * time.Millisecond, version: sl.version}
 		if req.RebalanceTimeoutMs <= 0 {
 			r.rebalance = r.session

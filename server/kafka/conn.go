@@ -18,20 +18,20 @@ type handler struct{ s *Server }
 // conn is one client connection's state. Handler goroutine only, like
 // every field below: OnData, Do functions and OnClose of this connection.
 type conn struct {
-	nc      netpoll.Conn
-	s       *Server
-	pending []*slot // answers in request order; head written first
-	free    []*slot // recycled slots
-	reqs    [128]kafka.Message
-	closed  bool
+	nc       netpoll.Conn
+	s        *Server
+	pending  []*slot // answers in request order; head written first
+	free     []*slot // recycled slots
+	reqs     [128]kafka.Message
+	closed   bool
 	clientID string // from the first request header
 
 	// produce scratch, reused per partition (AppendAsync copies)
-	recs  []shard.Record
-	marks []byte
-	dec   record.Decompressor
-	z     record.Compressor
-	tmp   []byte
+	recs    []shard.Record
+	marks   []byte
+	dec     record.Decompressor
+	z       record.Compressor
+	tmp     []byte
 	scratch []byte // records of batches built for plain shard records
 	// waits are this connection's parked fetches, cancelled on close.
 	waits map[*fetchWait]struct{}

@@ -477,13 +477,13 @@ func (co *coordinator) commitCheck(groupID, memberID string, generation int32) k
 	if g == nil || g.members[memberID] == nil {
 		return kafka.UnknownMemberID
 	}
+	if g.state == stateCompleting {
+		return kafka.RebalanceInProgress
+	}
 	if generation != g.generation {
 		return kafka.IllegalGeneration
 	}
-	if g.state == statePreparing {
-		return kafka.RebalanceInProgress
-	}
-	return kafka.None
+	return kafka.None // also while preparing: members commit before they rejoin
 }
 
 // groupView is a copy of a group for DescribeGroups and ListGroups.
