@@ -1,0 +1,201 @@
+// Package client is the Go client of the Meta Service (server/pb/meta.proto) for brokers, storage
+// engines and tools. It knows every meta node (meta_addrs) and sends each call to one of them; any
+// node serves any call (followers forward writes to the leader through raft and read with
+// ReadIndex), so the client does not track leaders. A call that failed with Unavailable (the node
+// is down, stopping or not started: the request never reached raft) moves to the next node and is
+// tried again there until its context ends; other errors, DeadlineExceeded included ("outcome
+// unknown"), are returned to the caller, who decides whether a retry is safe.
+//
+// Goroutines: none of its own except those the caller starts with Watch and Beat, which end with
+// their context. Methods are safe from any goroutine.
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"robustmq/server/pb"
+)
+
+// Client calls the Meta Service on a set of nodes.
+type Client struct {
+	addrs []string
+	conns []*grpc.ClientConn
+	apis  []pb.MetaServiceClient
+	cur   atomic.Uint32 // index of the node calls go to first
+	retry time.Duration
+}
+
+// New connects (lazily) to the meta nodes at addrs (host:grpc_port).
+func New(addrs ...string) (*Client, error) {
+	if len(addrs) == 0 {
+		return nil, errors.New("meta/client: no meta node address")
+	}
+	c := &Client{addrs: addrs, retry: 20 * time.Millisecond}
+	for _, a := range addrs {
+		cc, err := grpc.NewClient(a, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("meta/client: node %s: %w", a, err)
+		}
+		c.conns = append(c.conns, cc)
+		c.apis = append(c.apis, pb.NewMetaServiceClient(cc))
+	}
+	return c, nil
+}
+
+// Close closes every connection.
+func (c *Client) Close() {
+	for _, cc := range c.conns {
+		cc.Close()
+	}
+}
+
+// Call runs fn against a node, moving to the next node while fn fails with Unavailable (after one
+// round over every node it waits a little before the next round) until ctx ends.
+func (c *Client) Call(ctx context.Context, fn func(ctx context.Context, api pb.MetaServiceClient) error) error {
+	for tries := 0; ; tries++ {
+		i := c.cur.Load() % uint32(len(c.apis))
+		err := fn(ctx, c.apis[i])
+		if status.Code(err) != codes.Unavailable {
+			return err
+		}
+		c.cur.CompareAndSwap(i, i+1)
+		if tries%len(c.apis) == len(c.apis)-1 {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("meta/client: no meta node answered (%v): %w", c.addrs, err)
+			case <-time.After(c.retry):
+			}
+		} else if ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// Put sets key in KV namespace ns.
+func (c *Client) Put(ctx context.Context, ns string, key, value []byte) error {
+	return c.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) error {
+		_, err := api.Put(ctx, &pb.KVRequest{Table: ns, Key: key, Value: value})
+		return err
+	})
+}
+
+// Get reads key in KV namespace ns.
+func (c *Client) Get(ctx context.Context, ns string, key []byte) (value []byte, found bool, err error) {
+	err = c.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) error {
+		v, err := api.Get(ctx, &pb.KVRequest{Table: ns, Key: key})
+		value, found = v.GetValue(), v.GetFound()
+		return err
+	})
+	return value, found, err
+}
+
+// CommitOffsets commits offsets of consumer group group, atomically.
+func (c *Client) CommitOffsets(ctx context.Context, group string, offsets []*pb.OffsetEntry) error {
+	return c.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) error {
+		_, err := api.CommitOffsets(ctx, &pb.CommitOffsetsRequest{Group: group, Offsets: offsets})
+		return err
+	})
+}
+
+// FetchOffsets reads committed offsets (-1: never committed).
+func (c *Client) FetchOffsets(ctx context.Context, group string, parts []*pb.OffsetEntry) ([]*pb.OffsetEntry, error) {
+	var out []*pb.OffsetEntry
+	err := c.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) error {
+		r, err := api.FetchOffsets(ctx, &pb.FetchOffsetsRequest{Group: group, Partitions: parts})
+		out = r.GetOffsets()
+		return err
+	})
+	return out, err
+}
+
+// CreateTopic creates t (AlreadyExists if present).
+func (c *Client) CreateTopic(ctx context.Context, t *pb.MetaTopic) error {
+	return c.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) error {
+		_, err := api.CreateTopic(ctx, t)
+		return err
+	})
+}
+
+// Topics lists every topic.
+func (c *Client) Topics(ctx context.Context) ([]*pb.MetaTopic, error) {
+	var out []*pb.MetaTopic
+	err := c.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) error {
+		r, err := api.ListTopics(ctx, &pb.MetaEmpty{})
+		out = r.GetTopics()
+		return err
+	})
+	return out, err
+}
+
+// Beat registers node n and then heartbeats every interval until ctx ends; it is what a broker or
+// engine that is not a meta node runs (in its own goroutine) to be listed and kept alive. Failed
+// beats are retried on the next interval; onErr (may be nil) hears about them.
+func (c *Client) Beat(ctx context.Context, n *pb.MetaNode, interval time.Duration, onErr func(error)) {
+	registered := false
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		var err error
+		if !registered {
+			err = c.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) error {
+				_, err := api.RegisterNode(ctx, n)
+				return err
+			})
+			registered = err == nil
+		} else {
+			err = c.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) error {
+				_, err := api.Heartbeat(ctx, &pb.HeartbeatRequest{Id: n.GetId()})
+				return err
+			})
+		}
+		if err != nil && onErr != nil && ctx.Err() == nil {
+			onErr(err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Watch follows group ("metadata", "offset", "mqtt") until ctx ends, calling onEvent on every
+// event; resync asks the caller to re-read everything it caches of the group. A broken stream is
+// reopened on the next node with the last revision, so the server tells whether anything was
+// applied meanwhile (then resync is true). onEvent runs on Watch's goroutine.
+func (c *Client) Watch(ctx context.Context, group string, onEvent func(revision uint64, resync bool)) error {
+	var rev uint64
+	for ctx.Err() == nil {
+		err := c.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) error {
+			st, err := api.Watch(ctx, &pb.WatchRequest{Group: group, Revision: rev})
+			if err != nil {
+				return err
+			}
+			for {
+				ev, err := st.Recv()
+				if err != nil {
+					return status.Error(codes.Unavailable, err.Error()) // reconnect, maybe elsewhere
+				}
+				rev = ev.GetRevision()
+				onEvent(rev, ev.GetResync())
+			}
+		})
+		if ctx.Err() != nil {
+			return nil
+		}
+		if status.Code(err) != codes.Unavailable {
+			return err
+		}
+	}
+	return nil
+}
