@@ -13,6 +13,10 @@
 //	  └─ Match in the topic.Index; every Entry's Target (a Subscriber) gets
 //	     Deliver(m, entry) and encodes m in its own wire format
 //
+// PublishAt holds a message until its time (delayed publish): one heap and
+// one timer for the whole hub, bounded by Options.MaxDelayed (full: the new
+// message is refused with ErrDelayFull), in memory only until due.
+//
 // Delivery to online subscribers does not wait for the disk: the append and
 // the fan-out run side by side. Whoever acknowledges the publisher (MQTT
 // PUBACK/PUBREC) waits for done, so an acknowledged message is in the store
@@ -56,7 +60,8 @@
 //
 // # Goroutines and locks
 //
-// The hub starts no goroutine. Publish and Deliver may run on any goroutine
+// The hub starts no goroutine; its delayed-publish timer (time.AfterFunc)
+// runs fire on the runtime's timer goroutine, and Close stops it. Publish and Deliver may run on any goroutine
 // concurrently. Locks: the topic index's shard locks are held only inside
 // Match (Deliver runs after Match returned, with no hub lock held); the
 // shard-name cache has one RWMutex per stripe, never held while calling out.
@@ -66,7 +71,7 @@
 //	robustmq_message_published_total         messages given to Publish
 //	robustmq_message_delivered_total         Deliver calls
 //	robustmq_message_persisted_total         appends acknowledged by the store
-//	robustmq_message_dropped_total{reason}   expired | queue_full | store_error | no_subscriber
+//	robustmq_message_dropped_total{reason}   expired | queue_full | store_error | no_subscriber | delay_full
 //
 // Per-topic counters are not exported: topic names are client-chosen and
 // unbounded, so they would be unbounded label sets.

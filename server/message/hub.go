@@ -40,6 +40,8 @@ type Options struct {
 	// Durability picks the append durability for a message of QoS qos;
 	// default Sync for QoS > 0, None for QoS 0.
 	Durability func(qos byte) shard.Durability
+	// MaxDelayed bounds the messages waiting in PublishAt; default 100000.
+	MaxDelayed int
 	// Now is the clock in ms; default the wall clock.
 	Now    func() int64
 	Logger *slog.Logger
@@ -53,8 +55,14 @@ type Hub struct {
 	seed  maphash.Seed
 	match sync.Pool // *[]topic.Entry
 
-	published, delivered, persisted *metrics.Counter
-	expired, storeErr, noSub, qfull *metrics.Counter
+	published, delivered, persisted            *metrics.Counter
+	expired, storeErr, noSub, qfull, delayFull *metrics.Counter
+
+	delayMu  sync.Mutex
+	delays   delayHeap   // guarded by delayMu
+	delaySeq uint64      // guarded by delayMu
+	timer    *time.Timer // fires for delays[0]; guarded by delayMu
+	closed   bool        // guarded by delayMu
 }
 
 const nameStripes = 32
@@ -94,6 +102,9 @@ func New(opts Options) *Hub {
 	if opts.Now == nil {
 		opts.Now = func() int64 { return time.Now().UnixMilli() }
 	}
+	if opts.MaxDelayed <= 0 {
+		opts.MaxDelayed = 100000
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -105,6 +116,7 @@ func New(opts Options) *Hub {
 		storeErr:  metrics.GetOrCreateCounter(`robustmq_message_dropped_total{reason="store_error"}`),
 		noSub:     metrics.GetOrCreateCounter(`robustmq_message_dropped_total{reason="no_subscriber"}`),
 		qfull:     metrics.GetOrCreateCounter(`robustmq_message_dropped_total{reason="queue_full"}`),
+		delayFull: metrics.GetOrCreateCounter(`robustmq_message_dropped_total{reason="delay_full"}`),
 	}
 	h.match.New = func() any { s := make([]topic.Entry, 0, 16); return &s }
 	for i := range h.names {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"robustmq/server/message/topic"
 	"robustmq/shard"
@@ -117,5 +118,45 @@ func TestQueue(t *testing.T) {
 	}
 	if _, ok := q.Pop(); ok || q.Len() != 0 {
 		t.Fatal("queue not empty")
+	}
+}
+
+// TestPublishAt: delayed messages are delivered at their time, in time
+// order, and the queue is bounded.
+func TestPublishAt(t *testing.T) {
+	h := New(Options{MaxDelayed: 2})
+	defer h.Close()
+	a := &recorder{}
+	subscribe(t, h, "d/#", 1, a)
+	now := time.Now().UnixMilli()
+	var errs []error
+	collect := func(err error) { errs = append(errs, err) }
+	h.PublishAt(&Message{Topic: []byte("d/late"), Payload: []byte("2")}, now+150, collect)
+	h.PublishAt(&Message{Topic: []byte("d/early"), Payload: []byte("1")}, now+50, collect)
+	h.PublishAt(&Message{Topic: []byte("d/refused")}, now+10, collect)
+	if len(errs) != 3 || errs[0] != nil || errs[1] != nil || !errors.Is(errs[2], ErrDelayFull) {
+		t.Fatalf("done errors %v; want nil, nil, ErrDelayFull", errs)
+	}
+	if got := len(a.got); got != 0 {
+		t.Fatalf("delivered %d before their time", got)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		a.mu.Lock()
+		n := len(a.got)
+		a.mu.Unlock()
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("delivered %d of 2 delayed messages", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if el := time.Now().UnixMilli() - now; el < 150 {
+		t.Fatalf("both delivered after %d ms; the later one was due at 150", el)
+	}
+	if a.got[0] != "d/early=1" || a.got[1] != "d/late=2" || h.Delayed() != 0 {
+		t.Fatalf("got %v, %d waiting; want early then late, none waiting", a.got, h.Delayed())
 	}
 }
