@@ -183,6 +183,7 @@ func (b *Broker) shutdown(ctx context.Context) error {
 		}
 	}
 	b.lns = nil
+	b.hub.Close()
 	if b.owned != nil {
 		if err := b.owned.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("broker: close storage: %w", err))

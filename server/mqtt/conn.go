@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"bytes"
 	"errors"
 	"strconv"
 	"sync/atomic"
@@ -437,16 +438,18 @@ func (c *conn) onPublish(p *mqtt.Publish) error {
 		}
 		c.pendingIn++
 	}
-	m := newMessage(t, p.Payload, &p.Props, p.QoS, p.Retain, srv.hub.Now(), srv.opts.MaxMessageExpiry)
+	now := srv.hub.Now()
+	delay, t := delayed(t)
+	retain := p.Retain && delay < 0 // a delayed message is not retained
+	m := newMessage(t, p.Payload, &p.Props, p.QoS, retain, now, srv.opts.MaxMessageExpiry)
 	m.Publisher = s.id
-	if p.Retain {
+	if retain {
 		srv.retain.Set(m)
 	}
+	var done func(error)
 	switch p.QoS {
-	case 0:
-		srv.hub.Publish(m, nil)
 	case 1:
-		srv.hub.Publish(m, c.acker(mqtt.PUBACK, p.PacketID))
+		done = c.acker(mqtt.PUBACK, p.PacketID)
 	case 2:
 		s.mu.Lock()
 		if s.qos2In == nil {
@@ -454,9 +457,38 @@ func (c *conn) onPublish(p *mqtt.Publish) error {
 		}
 		s.qos2In[p.PacketID] = true
 		s.mu.Unlock()
-		srv.hub.Publish(m, c.acker(mqtt.PUBREC, p.PacketID))
+		done = c.acker(mqtt.PUBREC, p.PacketID)
+	}
+	if delay >= 0 {
+		srv.hub.PublishAt(m, now+delay*1000, done)
+	} else {
+		srv.hub.Publish(m, done)
 	}
 	return nil
+}
+
+var delayedPrefix = []byte("$delayed/")
+
+// delayed splits a delayed-publish topic "$delayed/{seconds}/{topic}" into
+// the delay and the real topic; other topics (and a malformed $delayed
+// one, which is then a plain topic) return -1 and t.
+func delayed(t []byte) (seconds int64, topic []byte) {
+	if !bytes.HasPrefix(t, delayedPrefix) {
+		return -1, t
+	}
+	rest := t[len(delayedPrefix):]
+	i := bytes.IndexByte(rest, '/')
+	if i < 1 || i > 7 || i == len(rest)-1 {
+		return -1, t
+	}
+	var n int64
+	for _, ch := range rest[:i] {
+		if ch < '0' || ch > '9' {
+			return -1, t
+		}
+		n = n*10 + int64(ch-'0')
+	}
+	return n, rest[i+1:]
 }
 
 func ackFor(qos byte) mqtt.Type {

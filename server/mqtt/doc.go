@@ -60,6 +60,10 @@
 //     their PUBREL) when the session reconnects [MQTT-4.4.0-1]. A packet over
 //     the client's Maximum Packet Size is not sent and counts as delivered
 //     [MQTT-3.1.2-25]. Offline sessions queue QoS 1/2 and drop QoS 0.
+//   - Delayed publish: a PUBLISH to "$delayed/{seconds}/{topic}" (seconds
+//     up to 7 digits) is acknowledged once queued in the hub
+//     (message.Hub.PublishAt: memory only until due) and published to
+//     {topic} when due; its retain flag is ignored.
 //   - Retained messages live in a RetainStore (MemoryRetain by default).
 //     A subscription gets them after its SUBACK, with the retain flag,
 //     according to Retain Handling; shared subscriptions never get them.

@@ -346,3 +346,35 @@ func TestOutboundHigh(t *testing.T) {
 		sub.expectPublish("oh", string(rune('a'+i)), 0, false)
 	}
 }
+
+// TestDelayedPublish: "$delayed/1/dl/x" reaches subscribers of "dl/x"
+// after a second; PUBACK comes at once.
+func TestDelayedPublish(t *testing.T) {
+	ts := start(t, nil)
+	sub := dial(t, ts.addr, mqtt.V5)
+	sub.connect(&mqtt.Connect{ClientID: []byte("dls"), CleanStart: true})
+	sub.send(subscribe(mqtt.V5, 1, "dl/#", 1))
+	sub.expect(mqtt.SUBACK, 1)
+	pub := dial(t, ts.addr, mqtt.V5)
+	pub.connect(&mqtt.Connect{ClientID: []byte("dlp"), CleanStart: true})
+	began := time.Now()
+	pub.send(publish(mqtt.V5, "$delayed/1/dl/x", 1, 1, "later"))
+	pub.expect(mqtt.PUBACK, 1)
+	sub.expectPublish("dl/x", "later", 1, false)
+	if el := time.Since(began); el < 900*time.Millisecond {
+		t.Fatalf("delivered after %v; want the 1s delay", el)
+	}
+	for _, c := range []struct {
+		in    string
+		delay int64
+		topic string
+	}{
+		{"$delayed/10/a/b", 10, "a/b"}, {"$delayed/0/a", 0, "a"}, {"$delayed/x/a", -1, "$delayed/x/a"},
+		{"$delayed/5/", -1, "$delayed/5/"}, {"$delayed//a", -1, "$delayed//a"}, {"a/b", -1, "a/b"},
+		{"$delayed/12345678/a", -1, "$delayed/12345678/a"},
+	} {
+		if d, tp := delayed([]byte(c.in)); d != c.delay || string(tp) != c.topic {
+			t.Errorf("delayed(%q) = %d, %q; want %d, %q", c.in, d, tp, c.delay, c.topic)
+		}
+	}
+}
