@@ -39,13 +39,16 @@
 //     once the records are in memory. A failed fsync is fatal for the store:
 //     later appends fail, nothing is retried.
 //   - Visibility: a record is readable and counted in Latest once its batch
-//     is acknowledged, never before; a later batch's visibility implies every
-//     earlier one's.
+//     is acknowledged; a later batch's visibility implies every earlier
+//     one's. (So in pebble a None batch acknowledged behind a Sync batch that
+//     is still in fsync exposes that one a little early: applied, not synced.)
 //   - Reads return views: ReadResult slices may alias engine memory and stay
 //     valid until Release, which the caller must call exactly once.
 //   - Read returns at least one record if one exists at offset, even when it
 //     is larger than maxBytes (Kafka fetch semantics).
-//   - Wait costs no goroutine: a per-shard WaitList fired by the appender.
+//   - Wait costs no goroutine: a per-shard WaitList fired by the appender,
+//     with no engine lock held, so a waiter may call back into the engine
+//     without blocking (reads, AppendAsync with FailFast).
 //   - Timestamps need not be monotonic. Time lookups use a sparse index of
 //     (running max timestamp before offset o, o) marks: every record below o
 //     is older than the mark, so a lookup scans from the last mark below the
@@ -89,7 +92,8 @@
 //
 // # Lock order
 //
-// Router stripe mutex (create/delete only) -> engine shard lock. No engine
-// holds two shard locks at once. Append callbacks and Wait callbacks run
-// with no lock held.
+// The Router's stripe mutexes (Table writers: create/delete only) are never
+// held while calling an engine. No engine holds two shard locks at once.
+// Append callbacks and Wait callbacks run with no lock held. Engines document
+// their own order (pebblestore: closeMu -> createMu -> shard mu).
 package shard
