@@ -48,5 +48,13 @@ proto:
 		--go_out=. --go_opt=paths=source_relative \
 		--go-grpc_out=. --go-grpc_opt=paths=source_relative *.proto
 
+# cluster starts the 3-node cluster of config/cluster/server-{1,2,3}.toml on loopback in the background (logs and
+# pids in data/cluster-N.{log,pid}); `curl -s 127.0.0.1:58080/api/cluster/raft` shows the groups; stop with
+# `kill $$(cat data/cluster-*.pid)`.
+cluster: build
+	@mkdir -p data
+	@for i in 1 2 3; do ./$(BIN) start --config config/cluster/server-$$i.toml >data/cluster-$$i.log 2>&1 & echo $$! >data/cluster-$$i.pid; done
+	@echo "cluster starting: nodes' admin on :58080 :58082 :58083; logs data/cluster-N.log; stop: kill \$$(cat data/cluster-*.pid)"
+
 clean:
 	rm -rf bin data
