@@ -29,8 +29,15 @@
 // in robustmq_storage_memory_dropped_records_total. Bytes are counted as
 // encoded bytes. Each shard settles its byte count into the engine-wide
 // counter in steps of accountStep, so appends to different shards do not
-// all write one atomic: MaxBytes holds within shards*accountStep. Everything is lost on restart, by contract. Durability is
-// ignored: Sync appends ack like None.
+// all write one atomic: MaxBytes holds within shards*accountStep. Past
+// MaxBytes the appending shard drops its own oldest records first, then the
+// other shards theirs, one shard at a time: "oldest" is per shard, not a
+// global age order (that would need a global queue). Limit drops count as
+// dropped; RetentionBytes and RetentionMs drops are retention and do not.
+// A batch larger than a limit fails with shard.ErrRecordTooLarge.
+//
+// Everything is lost on restart, by contract. Durability is ignored: Sync
+// appends ack like None.
 //
 // Concurrency: one RWMutex per shard guards its log; the shard table is a
 // lock-free shard.Table. Append callbacks run inside AppendAsync. No
