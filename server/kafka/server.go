@@ -271,8 +271,8 @@ func countErr(key int16, code kafka.ErrorCode) {
 		return
 	}
 	name := "unknown"
-	if a := apis[key]; a != nil {
-		name = a.name
+	if key >= 0 && int(key) < len(apis) && apis[key] != nil {
+		name = apis[key].name
 	}
 	metrics.GetOrCreateCounter(`robustmq_kafka_errors_total{api="` + name + `",code="` + code.String() + `"}`).Inc()
 }

@@ -1,0 +1,98 @@
+package kafka
+
+import (
+	"net"
+	"testing"
+
+	"robustmq/codec/kafka"
+	"robustmq/netpoll"
+	"robustmq/shard"
+	"robustmq/shard/memory"
+	"robustmq/shard/offsetstore"
+)
+
+// fakeConn is a netpoll.Conn that records writes and runs Do functions
+// when the test drains them.
+type fakeConn struct {
+	ctx    any
+	out    []byte
+	tasks  []func(netpoll.Conn)
+	closed bool
+}
+
+func (f *fakeConn) ID() uint64                     { return 1 }
+func (f *fakeConn) LocalAddr() net.Addr            { return &net.TCPAddr{} }
+func (f *fakeConn) RemoteAddr() net.Addr           { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1} }
+func (f *fakeConn) Listener() string               { return "fuzz" }
+func (f *fakeConn) Transport() netpoll.Transport   { return netpoll.TCP }
+func (f *fakeConn) Context() any                   { return f.ctx }
+func (f *fakeConn) SetContext(v any)               { f.ctx = v }
+func (f *fakeConn) Write(p []byte) error           { f.out = append(f.out, p...); return nil }
+func (f *fakeConn) OutboundBuffered() int          { return 0 }
+func (f *fakeConn) Close(error) error              { f.closed = true; return nil }
+func (f *fakeConn) Do(fn func(netpoll.Conn)) error { f.tasks = append(f.tasks, fn); return nil }
+func (f *fakeConn) AsyncWrite(p []byte, done func(error)) error {
+	return f.Do(func(c netpoll.Conn) {
+		err := c.Write(p)
+		if done != nil {
+			done(err)
+		}
+	})
+}
+
+// FuzzOnData feeds arbitrary bytes, in two halves, to a connection of a
+// real server (memory storage): it must answer or fail, never panic.
+func FuzzOnData(f *testing.F) {
+	seeds := [][]byte{
+		apiVersionsReq(1, 3),
+		kafka.AppendRequest(nil, kafka.RequestHeader{APIVersion: 12, CorrelationID: 2},
+			&kafka.MetadataRequest{Topics: []kafka.MetadataRequestTopic{{Name: []byte("t")}}, AllowAutoTopicCreation: true}),
+		kafka.AppendRequest(nil, kafka.RequestHeader{APIVersion: 9, CorrelationID: 3},
+			&kafka.ProduceRequest{Acks: -1, TimeoutMs: 1000, Topics: []kafka.ProduceRequestTopic{{Name: []byte("t"),
+				Partitions: []kafka.ProduceRequestTopicPartition{{Index: 0, Records: []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9}}}}}}),
+		kafka.AppendRequest(nil, kafka.RequestHeader{APIVersion: 12, CorrelationID: 4},
+			&kafka.FetchRequest{MaxBytes: 1 << 20, Topics: []kafka.FetchRequestTopic{{Name: []byte("t"),
+				Partitions: []kafka.FetchRequestTopicPartition{{FetchOffset: 0, MaxBytes: 1 << 20}}}}}),
+		kafka.AppendRequest(nil, kafka.RequestHeader{APIVersion: 9, CorrelationID: 5},
+			&kafka.JoinGroupRequest{GroupID: []byte("g"), SessionTimeoutMs: 6000, ProtocolType: []byte("consumer"),
+				Protocols: []kafka.JoinGroupRequestProtocol{{Name: []byte("range"), Metadata: []byte{0}}}}),
+	}
+	for _, s := range seeds {
+		f.Add(s)
+	}
+	r, err := shard.NewRouter([]shard.Engine{memory.New(memory.Options{ChunkBytes: 64 << 10})}, shard.RouterOptions{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	offs, err := offsetstore.Open(f.TempDir(), offsetstore.Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	s, err := New(Options{Router: r, Offsets: offs, Advertised: "127.0.0.1:9092", AutoCreate: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { s.Shutdown(nil); offs.Close(); r.Close() })
+	h := s.Handler()
+	f.Fuzz(func(t *testing.T, in []byte) {
+		fc := &fakeConn{}
+		if err := h.OnOpen(fc); err != nil {
+			t.Fatal(err)
+		}
+		half := len(in) / 2
+		buf := append([]byte(nil), in[:half]...)
+		n, err := h.OnData(fc, buf)
+		if err == nil {
+			buf = append(buf[n:], in[half:]...)
+			_, err = h.OnData(fc, buf)
+		}
+		if err == nil {
+			for len(fc.tasks) > 0 {
+				fn := fc.tasks[0]
+				fc.tasks = fc.tasks[1:]
+				fn(fc)
+			}
+		}
+		h.OnClose(fc, err)
+	})
+}

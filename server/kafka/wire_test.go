@@ -1,0 +1,125 @@
+package kafka
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"robustmq/codec/kafka"
+)
+
+func dial(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c
+}
+
+func readFrame(t *testing.T, c net.Conn) ([]byte, error) {
+	t.Helper()
+	var size [4]byte
+	if _, err := io.ReadFull(c, size[:]); err != nil {
+		return nil, err
+	}
+	body := make([]byte, binary.BigEndian.Uint32(size[:]))
+	_, err := io.ReadFull(c, body)
+	return body, err
+}
+
+func apiVersionsReq(corr int32, version int16) []byte {
+	return kafka.AppendRequest(nil, kafka.RequestHeader{APIVersion: version, CorrelationID: corr, ClientID: []byte("raw")},
+		&kafka.ApiVersionsRequest{ClientSoftwareName: []byte("raw"), ClientSoftwareVersion: []byte("1")})
+}
+
+// expectAnswer reads one ApiVersions answer at version and checks its
+// correlation id and error code.
+func expectAnswer(t *testing.T, c net.Conn, corr int32, version int16, code kafka.ErrorCode) {
+	t.Helper()
+	frame, err := readFrame(t, c)
+	if err != nil {
+		t.Fatalf("read answer %d: %v", corr, err)
+	}
+	got, body, err := kafka.ReadResponseHeader(frame, keyApiVersions, version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp kafka.ApiVersionsResponse
+	if err := resp.ReadFrom(body, version); err != nil {
+		t.Fatal(err)
+	}
+	if got != corr || kafka.ErrorCode(resp.ErrorCode) != code {
+		t.Fatalf("answer corr %d code %v; want %d %v", got, kafka.ErrorCode(resp.ErrorCode), corr, code)
+	}
+	if len(resp.ApiKeys) < 20 {
+		t.Fatalf("advertised %d apis; want every registered one", len(resp.ApiKeys))
+	}
+}
+
+func expectClosed(t *testing.T, c net.Conn) {
+	t.Helper()
+	if _, err := readFrame(t, c); !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatal("connection still open; want it closed")
+		}
+	}
+}
+
+// TestWire: bad input gets a clean answer or a close, never a crash, and
+// the broker keeps serving.
+func TestWire(t *testing.T) {
+	b := startBroker(t, nil)
+	t.Run("unknown ApiVersions version answered at v0", func(t *testing.T) {
+		c := dial(t, b.addr)
+		c.Write(apiVersionsReq(7, 99))
+		expectAnswer(t, c, 7, 0, kafka.UnsupportedVersion)
+		c.Write(apiVersionsReq(8, 3)) // the connection lives on
+		expectAnswer(t, c, 8, 3, kafka.None)
+	})
+	t.Run("split at every byte and pipelined", func(t *testing.T) {
+		c := dial(t, b.addr)
+		stream := append(apiVersionsReq(1, 3), apiVersionsReq(2, 0)...)
+		stream = append(stream, apiVersionsReq(3, 4)...)
+		for i := range stream {
+			if _, err := c.Write(stream[i : i+1]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		expectAnswer(t, c, 1, 3, kafka.None)
+		expectAnswer(t, c, 2, 0, kafka.None)
+		expectAnswer(t, c, 3, 4, kafka.None)
+	})
+	closes := map[string][]byte{
+		"unregistered version (Produce v0)": kafka.AppendRequest(nil, kafka.RequestHeader{APIVersion: 0, CorrelationID: 1},
+			&kafka.ProduceRequest{}),
+		"unknown api key": {0, 0, 0, 10, 0, 99, 0, 0, 0, 0, 0, 1, 0xff, 0xff},
+		"truncated body": func() []byte {
+			f := kafka.AppendRequest(nil, kafka.RequestHeader{APIVersion: 12, CorrelationID: 1},
+				&kafka.MetadataRequest{Topics: []kafka.MetadataRequestTopic{{Name: []byte("abc")}}})
+			f = f[:len(f)-3]
+			binary.BigEndian.PutUint32(f, uint32(len(f)-4))
+			return f
+		}(),
+		"lying array length": {0, 0, 0, 14, 0, 3, 0, 1, 0, 0, 0, 1, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff},
+		"oversize frame":     {0x7f, 0xff, 0xff, 0xff, 0, 18},
+		"negative size":      {0xff, 0xff, 0xff, 0xf0},
+		"short header":       {0, 0, 0, 3, 0, 18, 0},
+	}
+	for name, in := range closes {
+		t.Run(name, func(t *testing.T) {
+			c := dial(t, b.addr)
+			c.Write(in)
+			expectClosed(t, c)
+		})
+	}
+	c := dial(t, b.addr)
+	c.Write(apiVersionsReq(9, 3))
+	expectAnswer(t, c, 9, 3, kafka.None)
+}
