@@ -23,7 +23,7 @@ type Options struct {
 	MaxShardBytes int64        // per-shard byte limit; default 256 MiB
 	ChunkBytes    int          // arena chunk size; default 1 MiB (a shard's SegmentBytes overrides)
 	Now           func() int64 // clock in ms for records with Timestamp 0; default wall clock
-	Logger        *slog.Logger // default slog.Default()
+	Logger        *slog.Logger // default slog.Default(); warns once when limits start dropping
 }
 
 const (
@@ -70,8 +70,9 @@ type Engine struct {
 	closed atomic.Bool
 	pool   sync.Pool // *result
 
-	droppedGone atomic.Int64 // Dropped of deleted shards
-	release     func(*shard.ReadResult)
+	droppedGone  atomic.Int64 // Dropped of deleted shards
+	globalWarned atomic.Bool  // MaxBytes drops were logged (once per engine)
+	release      func(*shard.ReadResult)
 
 	freeMu sync.Mutex
 	free   [][]byte // recycled chunk buffers of cap opts.ChunkBytes; guarded by freeMu
@@ -329,8 +330,8 @@ func (e *Engine) Append(_ context.Context, name string, recs []shard.Record, _ s
 	hw := first + int64(len(recs))
 	l.hw.Store(hw)
 	l.mu.Unlock()
-	if dropped > 0 {
-		l.dropped.Add(int64(dropped))
+	if dropped > 0 && l.dropped.Add(int64(dropped)) == int64(dropped) {
+		e.opts.Logger.Warn("memory: shard over its byte limit, dropping its oldest records", "shard", name, "limit", l.limit)
 	}
 	if len(recs) > 0 {
 		l.waiters.Notify(hw)
@@ -478,6 +479,9 @@ func (e *Engine) evictGlobal(first *log) {
 		e.settle(l, true)
 		l.mu.Unlock()
 		l.dropped.Add(int64(n))
+		if n > 0 && !e.globalWarned.Swap(true) {
+			e.opts.Logger.Warn("memory: engine over its byte limit, dropping oldest records", "limit", e.opts.MaxBytes)
+		}
 		return over(nil)
 	}
 	if !evict(first) {
