@@ -87,6 +87,8 @@ type EngineSegment struct {
 	shards   map[string]*shardLog // guarded by mu
 	closed   bool                 // guarded by mu
 
+	sealq chan sealJob // sealed segments for the syncer; bounded, full: left to the next durable round
+
 	stop chan struct{}
 	bg   sync.WaitGroup
 }
@@ -107,7 +109,7 @@ func Open(o Options) (*EngineSegment, error) {
 		return nil, fmt.Errorf("segment: %w", err)
 	}
 	e := &EngineSegment{opts: o, ops: o.ops, log: o.Logger, seed: maphash.MakeSeed(),
-		shards: map[string]*shardLog{}, stop: make(chan struct{})}
+		shards: map[string]*shardLog{}, stop: make(chan struct{}), sealq: make(chan sealJob, 1024)}
 	e.prealloc.Store(true)
 	for range o.Workers {
 		e.workers = append(e.workers, newWorker(o.QueueBytes))
@@ -121,8 +123,9 @@ func Open(o Options) (*EngineSegment, error) {
 	for _, w := range e.workers {
 		go w.run()
 	}
-	e.bg.Add(1)
+	e.bg.Add(2)
 	go e.background()
+	go e.syncer()
 	return e, nil
 }
 
@@ -208,6 +211,27 @@ func (e *EngineSegment) background() {
 			if err := e.EnforceRetention(now.UnixMilli()); err != nil && !errors.Is(err, shard.ErrClosed) {
 				e.log.Error("segment: retention failed", "err", err)
 			}
+		}
+	}
+}
+
+// syncer fsyncs segments sealed by a roll, off the workers' write path,
+// until Close.
+func (e *EngineSegment) syncer() {
+	defer e.bg.Done()
+	for {
+		select {
+		case <-e.stop:
+			for {
+				select {
+				case j := <-e.sealq:
+					j.seg.release() // Close flushed: syncPending finished it
+				default:
+					return
+				}
+			}
+		case j := <-e.sealq:
+			j.sl.syncSealed(j.seg)
 		}
 	}
 }
@@ -324,6 +348,8 @@ func (sl *shardLog) shutdown(why error) {
 	segs := sl.segs
 	sl.segs = nil
 	sl.mu.Unlock()
+	clear(sl.unsynced)
+	sl.unsynced = nil
 	for _, s := range segs {
 		if s.f != nil && !s.sealed && !s.dirty {
 			sl.persistIndex(s) // Close flushed first: the entries point at durable data
@@ -604,7 +630,7 @@ func (sl *shardLog) maybeDirty() bool {
 	}
 	defer sl.ioMu.Unlock()
 	a := sl.active()
-	return a != nil && a.dirty
+	return len(sl.unsynced) > 0 || a != nil && a.dirty
 }
 
 // Close flushes, stops the workers and the background goroutine, fires

@@ -73,7 +73,8 @@ type shardLog struct {
 	failAt     int // first waiter of curWaits that fails
 	failErr    error
 	roundSegs  []*segment
-	maxRound   int // biggest round since the last trim
+	maxRound   int        // biggest round since the last trim
+	unsynced   []*segment // sealed, awaiting fsync, oldest first
 	scratch    []byte
 	now        time.Time
 }
@@ -213,10 +214,7 @@ func (sl *shardLog) writePending() {
 					sl.fail(runFirst, err)
 					return
 				}
-				if err := sl.seal(seg); err != nil {
-					sl.fatal(err)
-					return
-				}
+				sl.seal(seg)
 			}
 			var err error
 			if seg, err = sl.roll(wt.base); err != nil {
@@ -286,6 +284,7 @@ func (sl *shardLog) writeRun(seg *segment, b []byte, ws []waiter, bufAt int) err
 	sl.mu.Unlock()
 	seg.size = end
 	seg.dirty = true
+	seg.dirtyBytes += int64(len(b))
 	if n := len(sl.roundSegs); n == 0 || sl.roundSegs[n-1] != seg {
 		sl.roundSegs = append(sl.roundSegs, seg)
 	}
@@ -352,6 +351,10 @@ func (sl *shardLog) syncPending() {
 	if !sl.needSync || sl.failAt == 0 {
 		return
 	}
+	if err := sl.syncUnsynced(); err != nil {
+		sl.fatal(err)
+		return
+	}
 	if seg := sl.active(); seg != nil && seg.dirty && !seg.sealed {
 		if err := sl.syncSeg(seg); err != nil {
 			sl.fatal(err)
@@ -376,8 +379,8 @@ func (sl *shardLog) syncSeg(seg *segment) error {
 	}
 	mFsyncSeconds.UpdateDuration(t)
 	mFsyncs.Inc()
-	mBatchBytes.Update(float64(seg.size))
-	seg.dirty = false
+	mBatchBytes.Update(float64(seg.dirtyBytes))
+	seg.dirty, seg.dirtyBytes = false, 0
 	if len(seg.idx)-seg.idxDone >= indexPersistEntries {
 		sl.persistIndex(seg)
 	}
@@ -419,18 +422,35 @@ func (sl *shardLog) persistIndex(seg *segment) {
 	sl.scratch = b[:0]
 }
 
-// seal finishes the active segment: fsync, the rest of its index, the final
-// time entry, and the preallocated space beyond its data released. ioMu held.
-func (sl *shardLog) seal(seg *segment) error {
-	if seg.dirty {
-		if err := sl.syncSeg(seg); err != nil {
-			return err
-		}
+// seal stops writes to seg at a roll. Its fsync, final index entries and
+// the release of its preallocated space (finishSeal) happen off the write
+// path: on the engine's syncer goroutine, or sooner in a round that needs
+// durability (syncPending). Either way segments become durable in order,
+// so a durable byte never follows a hole. ioMu held.
+func (sl *shardLog) seal(seg *segment) {
+	sl.mu.Lock()
+	seg.sealed = true
+	sl.mu.Unlock()
+	if !seg.dirty && len(sl.unsynced) == 0 {
+		sl.finishSeal(seg)
+		return
 	}
-	sl.persistIndex(seg)
+	seg.sealPending = true
+	sl.unsynced = append(sl.unsynced, seg)
+	seg.acquire() // the syncer's; refs > 0: the shard's own reference is only dropped under ioMu
+	select {
+	case sl.e.sealq <- sealJob{sl, seg}:
+	default:
+		seg.release() // queue full: the next durable round or flush tick syncs it
+	}
+}
+
+// finishSeal completes a sealed segment whose data is durable: the rest of
+// its index and the final time entry, index fsync, preallocated blocks
+// released. ioMu held.
+func (sl *shardLog) finishSeal(seg *segment) {
 	sl.mu.Lock()
 	seg.tidx = append(seg.tidx, timeEntry{ts: seg.ix.maxTS, rel: uint32(seg.endOff - seg.base)})
-	seg.sealed = true
 	sl.mu.Unlock()
 	sl.persistIndex(seg)
 	if seg.idxF != nil {
@@ -442,7 +462,55 @@ func (sl *shardLog) seal(seg *segment) error {
 		_ = sl.e.ops.truncate(seg.f, seg.size) // frees the preallocated blocks; readers stop at visible <= size
 		seg.alloc = seg.size
 	}
+	seg.sealPending = false
+}
+
+// syncUnsynced makes the sealed segments awaiting their fsync durable, in
+// order. ioMu held.
+func (sl *shardLog) syncUnsynced() error {
+	for len(sl.unsynced) > 0 {
+		seg := sl.unsynced[0]
+		if seg.dirty {
+			if err := sl.syncSeg(seg); err != nil {
+				return err
+			}
+		}
+		sl.finishSeal(seg)
+		sl.unsynced[0] = nil
+		sl.unsynced = sl.unsynced[1:]
+	}
 	return nil
+}
+
+// sealJob asks the syncer to fsync a sealed segment of sl.
+type sealJob struct {
+	sl  *shardLog
+	seg *segment
+}
+
+// syncSealed is the syncer's half of seal: fsync without ioMu (the shard's
+// rounds go on meanwhile), then, under ioMu, finish the segment if every
+// earlier one is finished. It owns one reference to seg.
+func (sl *shardLog) syncSealed(seg *segment) {
+	defer seg.release()
+	sl.mu.Lock()
+	f := seg.f
+	sl.mu.Unlock()
+	err := sl.e.ops.sync(f)
+	sl.ioMu.Lock()
+	defer sl.ioMu.Unlock()
+	if !seg.sealPending {
+		return // a durable round finished it first
+	}
+	if err != nil {
+		sl.markFailed(fmt.Errorf("fdatasync %s: %w", seg.path(logSuffix), err))
+		return
+	}
+	mFsyncs.Inc()
+	seg.dirty, seg.dirtyBytes = false, 0
+	if sl.unsynced[0] == seg {
+		_ = sl.syncUnsynced() // seg is clean: nothing left to fail
+	}
 }
 
 // roll starts a new active segment at base. An empty unsealed segment at
@@ -814,7 +882,7 @@ func (sl *shardLog) enforceRetention(nowMs int64, byTime bool) error {
 	}
 	n := 0
 	var err error
-	for ; n+1 < len(sl.segs); n++ {
+	for ; n+1 < len(sl.segs) && !sl.segs[n].sealPending; n++ {
 		seg, endOff := sl.segs[n], sl.segs[n+1].base
 		if endOff <= sl.logStart {
 			total -= seg.visible
@@ -894,6 +962,9 @@ func (sl *shardLog) truncateTo(off int64) error {
 	defer func() { sl.failAborted(aborted, abortErr) }() // after ioMu is released
 	sl.ioMu.Lock()
 	defer sl.ioMu.Unlock()
+	if err := sl.syncUnsynced(); err != nil {
+		return sl.markFailed(err)
+	}
 	sl.mu.Lock()
 	hw := sl.latest.Load()
 	if off < sl.earliest() || off > hw {

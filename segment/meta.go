@@ -146,12 +146,16 @@ func (e *EngineSegment) mountShard(dir string) (*shardLog, error) {
 			sl.segs = append(sl.segs, s)
 			continue
 		}
-		if err := sl.recoverActive(s); err != nil {
+		if err := sl.recoverTail(s, math.MaxInt64); err != nil {
 			s.release()
 			sl.closeSegs()
 			return nil, err
 		}
 		sl.segs = append(sl.segs, s)
+	}
+	if err := sl.recoverSealed(); err != nil {
+		sl.closeSegs()
+		return nil, err
 	}
 	sl.next = logStart
 	if a := sl.active(); a != nil {
@@ -161,10 +165,65 @@ func (e *EngineSegment) mountShard(dir string) (*shardLog, error) {
 	return sl, nil
 }
 
-// recoverActive opens the last segment of a shard, checks its indexes
-// against the log, scans the log from the last good index entry and cuts a
-// torn or corrupt tail.
-func (sl *shardLog) recoverActive(s *segment) error {
+// recoverSealed finds the sealed segments whose seal never finished (a
+// crash between a roll and the segment's fsync). Seals finish in order, so
+// only the newest can be unfinished: it walks back from the newest until
+// one is finished, recovering the others like the active segment. A torn
+// one ends the log: what followed it was never made durable (segments are
+// made durable in order), so the later segments are dropped.
+func (sl *shardLog) recoverSealed() error {
+	for i := len(sl.segs) - 2; i >= 0; i-- {
+		s, next := sl.segs[i], sl.segs[i+1].base
+		if sealFinished(s, next) {
+			return nil
+		}
+		if err := sl.recoverTail(s, next); err != nil {
+			return err
+		}
+		if s.endOff < next {
+			sl.e.log.Warn("segment: sealed segment torn by a crash; dropping the segments after it",
+				"shard", sl.name, "file", s.path(logSuffix), "end", s.endOff, "next", next)
+			for _, d := range sl.segs[i+1:] {
+				d.removeFiles()
+				d.release()
+			}
+			sl.segs = sl.segs[:i+1]
+			s.sealed = false // it is the active segment now
+			continue
+		}
+		s.tidx = append(s.tidx, timeEntry{ts: s.ix.maxTS, rel: uint32(next - s.base)})
+		if err := s.writeSealedIndex(); err != nil {
+			return err
+		}
+		s.sealed, s.dirty = true, false
+	}
+	return nil
+}
+
+// sealFinished reports whether s's time index ends with the final entry a
+// finished seal writes (rel = the record count up to next).
+func sealFinished(s *segment, next int64) bool {
+	f, err := os.Open(s.path(tidxSuffix))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || fi.Size() < timeEntrySize {
+		return false
+	}
+	var b [timeEntrySize]byte
+	if _, err := f.ReadAt(b[:], fi.Size()/timeEntrySize*timeEntrySize-timeEntrySize); err != nil {
+		return false
+	}
+	return binary.LittleEndian.Uint32(b[8:]) == uint32(next-s.base)
+}
+
+// recoverTail opens a segment that may have a torn tail (the active one,
+// or a sealed one whose seal did not finish), checks its indexes against
+// the log, scans the log from the last good index entry up to stopOff and
+// cuts a torn or corrupt tail (or stale records at and past stopOff).
+func (sl *shardLog) recoverTail(s *segment, stopOff int64) error {
 	f, err := os.OpenFile(s.path(logSuffix), os.O_RDWR, 0)
 	if err != nil {
 		return fmt.Errorf("segment: shard %s: %w", sl.name, err)
@@ -176,6 +235,11 @@ func (sl *shardLog) recoverActive(s *segment) error {
 	}
 	size := fi.Size()
 	defer func() { // mounted shards hold no descriptors until used
+		if stopOff != math.MaxInt64 {
+			// A sealed segment is about to be marked finished, after which
+			// mounts never scan it: make what the scan kept durable first.
+			_ = f.Sync()
+		}
 		f.Close()
 		s.f = nil
 	}()
@@ -209,7 +273,7 @@ func (sl *shardLog) recoverActive(s *segment) error {
 		k-- // the entry is re-added by the scan
 	}
 	s.idx, s.tidx = idx[:k], tidx[:k]
-	end, next, serr := scanBatches(data, start, next, math.MaxInt64, func(pos int64, h *BatchHeader) error {
+	end, next, serr := scanBatches(data, start, next, stopOff, func(pos int64, h *BatchHeader) error {
 		s.addIndex(&s.ix, pos, h)
 		return nil
 	})

@@ -446,3 +446,48 @@ func TestGroupCommit(t *testing.T) {
 	}
 	t.Logf("%d sync appends from %d producers: %d fsyncs", producers*each, producers, n)
 }
+
+// A crash between a roll and the sealed segment's fsync leaves its seal
+// unfinished (no final time index entry). Mount recovers it like an active
+// segment: intact, the seal is finished; torn, the log ends there and the
+// later segments (never made durable before it) are dropped.
+func TestRecoverUnfinishedSeal(t *testing.T) {
+	for _, torn := range []bool{false, true} {
+		t.Run("torn="+strconv.FormatBool(torn), func(t *testing.T) {
+			o := testOptions(t.TempDir())
+			e := openTest(t, o)
+			mustCreateShard(t, e, "us_0")
+			appendBatches(t, e, "us_0", 500, 4, shard.DurabilityNone)
+			e.Close()
+			logs := segFiles(t, o.Dir, logSuffix)
+			tidxs := segFiles(t, o.Dir, tidxSuffix)
+			if len(logs) < 3 {
+				t.Fatalf("%d segments; want >= 3", len(logs))
+			}
+			victim := len(logs) - 2 // the newest sealed segment
+			fi, _ := os.Stat(tidxs[victim])
+			os.Truncate(tidxs[victim], fi.Size()-timeEntrySize) // the final entry never made it
+			base, _ := strconv.ParseInt(filepath.Base(logs[victim])[:20], 10, 64)
+			next, _ := strconv.ParseInt(filepath.Base(logs[victim+1])[:20], 10, 64)
+			want := int64(500)
+			if torn {
+				data, _ := os.ReadFile(logs[victim])
+				last := lastBatchPos(t, data)
+				os.Truncate(logs[victim], last+3)
+				h, _ := DecodeHeader(data[last:])
+				want = h.BaseOffset
+			}
+			e = openTest(t, o)
+			defer e.Close()
+			if got, _ := e.LatestOffset("us_0"); got != want {
+				t.Fatalf("Latest %d after recovering the segment [%d, %d); want %d", got, base, next, want)
+			}
+			checkRange(t, e, "us_0", 0, want)
+			if !torn && !sealFinished(&segment{base: base, dir: filepath.Dir(logs[victim])}, next) {
+				t.Fatal("mount left the seal unfinished")
+			}
+			appendBatches(t, e, "us_0", int(want)+30, 4, shard.DurabilitySync)
+			checkRange(t, e, "us_0", want, want+30)
+		})
+	}
+}

@@ -55,15 +55,17 @@ type segment struct {
 	loaded  bool        // idx, tidx and maxTS are valid (sealed segments load lazily)
 
 	// Guarded by shardLog.ioMu.
-	size     int64 // bytes of log data in the file
-	alloc    int64 // file space reserved by fallocate
-	endOff   int64 // offset after the last batch written; -1 if unknown (sealed, unloaded)
-	ix       indexer
-	idxDone  int  // idx entries already written to idxF
-	tidxDone int  // tidx entries already written to tidxF
-	dirty    bool // written since the last fsync
-	created  time.Time
-	shrinkTo int64 // cut the file to this size at the last release; -1: keep
+	size        int64 // bytes of log data in the file
+	alloc       int64 // file space reserved by fallocate
+	endOff      int64 // offset after the last batch written; -1 if unknown (sealed, unloaded)
+	ix          indexer
+	idxDone     int   // idx entries already written to idxF
+	tidxDone    int   // tidx entries already written to tidxF
+	dirty       bool  // written since the last fsync
+	dirtyBytes  int64 // bytes written since the last fsync
+	sealPending bool  // sealed, its fsync and finishSeal still to come
+	created     time.Time
+	shrinkTo    int64 // cut the file to this size at the last release; -1: keep
 }
 
 func newSegment(dir string, base int64, o *Options) *segment {
