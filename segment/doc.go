@@ -81,7 +81,9 @@
 // inconsistent index is rebuilt from the log. Index entries are written
 // only after the fsync that made their batch durable, so a persisted entry
 // never points past durable data; index files are themselves never fsynced
-// except when a segment is sealed.
+// except when a seal finishes. The active segment's entries reach the file in
+// groups of indexPersistEntries (32), so recovery rescans at most that many
+// intervals.
 //
 // # Meta file (frozen)
 //
@@ -100,14 +102,22 @@
 // one shard's batches stay ordered; Options.Workers, default 2 x
 // GOMAXPROCS). A worker round takes every queued shard, swaps out each
 // pending buffer (double buffered: no allocation in steady state), writes
-// it with one pwrite per segment touched (a roll seals the old segment:
-// fsync, final index entries), then issues one fdatasync per active
-// segment that a Sync append or a flush needs (group commit), then
+// it with one pwrite per segment touched, then issues one fdatasync per
+// active segment that a Sync append or a flush needs (group commit), then
 // publishes the new high-water mark and completes every append of the
 // round in order. DurabilityNone appends complete after the write, without
 // waiting for an fsync; they are readable at once and may be lost by a
 // crash (not by a process kill: they are in the page cache) until the next
 // fsync (a Sync append on the shard, Flush, or the FlushInterval tick).
+//
+// A roll does not fsync on the write path (a 1 GiB segment's writeback
+// would stall every shard of the worker): the sealed segment goes to the
+// engine's syncer goroutine (queue bounded; when full it is left to the
+// next durable round or flush tick), which fsyncs it without the shard's
+// ioMu and then finishes the seal (final index entries, index fsync,
+// preallocation released). A round that needs durability first makes any
+// still-unsynced sealed segments durable, oldest first, so segments always
+// become durable in order and a durable byte never follows a hole.
 //
 // Before taking the queue a worker yields (at most maxYields times, each
 // returning at once when nothing else is runnable) while less is queued than
@@ -160,6 +170,11 @@
 // pass its CRC, decode, and continue the offsets. The first batch that
 // does not (torn write, bad CRC) and everything after it are cut; the cut
 // is logged and counted (robustmq_storage_segment_truncated_bytes_total).
+// Sealed segments whose seal never finished (their time index lacks the
+// final entry) are found by walking back from the newest and recovered the
+// same way; an intact one is fsynced and its seal finished, a torn one ends
+// the log and the segments after it are dropped (segments become durable
+// in order, so nothing after it was ever durable).
 // A bad batch anywhere else is reported on read as ErrCorrupt (wrapping
 // shard.ErrCorrupt), never returned as data.
 //
