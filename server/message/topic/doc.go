@@ -113,7 +113,8 @@
 // never waits to fill the cache. A full cache takes no more entries until
 // the next change: there is no eviction, so a warm cache under unchanging
 // subscriptions costs publishers read locks only. Literal shards need no
-// cache. The cache pays when a trie is deep or wildcard-heavy and topics
+// cache, and their churn (sessions coming and going with literal filters,
+// the common case) never invalidates a trie's cache. The cache pays when a trie is deep or wildcard-heavy and topics
 // recur; under constant subscription churn it only costs a map miss (see
 // the benchmarks, topics=65k vs 1k).
 //
