@@ -27,7 +27,7 @@
 //
 // A topic is persistent when a Store is configured and Options.Persist(topic)
 // says so (default: every topic not starting with '$'). Its shard is
-// shard.Name(topic, 0) = "{topic}_0" on Options.Engine (default
+// ShardName(topic) = "{topic}_0" (long topics: a prefix and a hash) on Options.Engine (default
 // shard.EngineMemory), created with CreateShard the first time the hub
 // sees the topic; an already existing shard is used as is. One record per
 // message:

@@ -1,8 +1,11 @@
 package message
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"hash/maphash"
 	"log/slog"
 	"sync"
@@ -262,5 +265,19 @@ func (h *Hub) shardName(t []byte) (string, error) {
 	return name, nil
 }
 
-// ShardName is the shard that holds topic t's messages (shard.Name(t, 0)).
-func ShardName(t string) string { return shard.Name(t, 0) }
+// ShardName is the shard that holds topic t's messages: shard.Name(t, 0),
+// "{topic}_0". A topic too long for a shard name (shard.MaxNameLen) keeps
+// its first longPrefix bytes and a stable FNV-1a 64 hash of the whole:
+// "{prefix}~{16 hex digits}_0".
+func ShardName(t string) string {
+	if len(t)+2 <= shard.MaxNameLen {
+		return shard.Name(t, 0)
+	}
+	f := fnv.New64a()
+	_, _ = f.Write([]byte(t))
+	var h [8]byte
+	binary.BigEndian.PutUint64(h[:], f.Sum64())
+	return shard.Name(t[:longPrefix]+"~"+hex.EncodeToString(h[:]), 0)
+}
+
+const longPrefix = 256

@@ -2,6 +2,7 @@ package message
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -84,6 +85,7 @@ func TestPublish(t *testing.T) {
 	f("x", 1, true)
 	f("nobody", 0, true)
 	f("$SYS/x", 0, false)
+	f(strings.Repeat("long/", 200), 0, true) // 1000 bytes: over shard.MaxNameLen, hashed
 	if len(a.got) != 2 || len(b.got) != 2 {
 		t.Fatalf("a got %v, b got %v", a.got, b.got)
 	}

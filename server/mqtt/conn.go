@@ -237,6 +237,9 @@ func (c *conn) onConnect(d *mqtt.Decoder) error {
 func newWill(cp *mqtt.Connect, now int64, maxExpiry uint32) *will {
 	w := &will{m: newMessage(cp.WillTopic, cp.WillPayload, &cp.WillProps, cp.WillQoS, cp.WillRetain, now, maxExpiry)}
 	w.delay, _ = cp.WillProps.Uint(mqtt.PropWillDelay)
+	if w.m.ExpiryMs != 0 {
+		w.ttlMs = w.m.ExpiryMs - now // the lifetime starts when it is published
+	}
 	return w
 }
 

@@ -214,6 +214,11 @@ func (s *Server) publishWill(w *will) {
 		return
 	}
 	s.willsTx.Inc()
+	now := s.hub.Now()
+	w.m.Timestamp = now
+	if w.ttlMs != 0 {
+		w.m.ExpiryMs = now + w.ttlMs
+	}
 	if w.m.Retain {
 		s.retain.Set(w.m)
 	}

@@ -65,6 +65,7 @@ type flight struct {
 type will struct {
 	m     *message.Message
 	delay uint32 // Will Delay Interval, seconds
+	ttlMs int64  // Message Expiry Interval in ms, 0 none
 }
 
 // Deliver implements message.Subscriber: it queues m for the session and
