@@ -13,4 +13,9 @@
 //
 // Writer is safe for concurrent use. It is a measuring tool: an fsync error
 // is returned, not treated as fatal.
+//
+// bench/rawdisk is the single-writer baseline (pwrite + fdatasync per batch,
+// bounded file) that segment/ measures against; this package is the one for
+// many concurrent producers, where group commit is what an engine must
+// match.
 package rawdisk
