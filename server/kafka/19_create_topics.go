@@ -21,6 +21,8 @@ type topicSpec struct {
 	rf         int16
 	manual     bool
 	configs    map[string]string
+	bad        kafka.ErrorCode
+	badMsg     string
 }
 
 func serveCreateTopics(s *Server, c *conn, sl *slot, m kafka.Message) error {
@@ -35,6 +37,9 @@ func serveCreateTopics(s *Server, c *conn, sl *slot, m kafka.Message) error {
 				specs[i].configs = map[string]string{}
 			}
 			specs[i].configs[string(cf.Name)] = string(cf.Value)
+			if code, msg := s.checkConfig(string(cf.Name), cf.Value); code != kafka.None && specs[i].bad == kafka.None {
+				specs[i].bad, specs[i].badMsg = code, msg
+			}
 		}
 	}
 	validate := req.ValidateOnly
@@ -56,6 +61,8 @@ func serveCreateTopics(s *Server, c *conn, sl *slot, m kafka.Message) error {
 				code, msg = kafka.InvalidReplicationFactor, "this broker keeps one copy: replication factor 1"
 			case sp.manual:
 				code, msg = kafka.InvalidRequest, "manual partition assignments are not supported"
+			case sp.bad != kafka.None:
+				code, msg = sp.bad, sp.badMsg
 			case s.topics.get([]byte(sp.name)) != nil:
 				code = kafka.TopicAlreadyExists
 			case !validate:

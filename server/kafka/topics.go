@@ -106,7 +106,7 @@ func (t *topics) create(name string, n int32, configs map[string]string) (*topic
 	if _, ok := t.m[name]; ok {
 		return nil, errors.Join(shard.ErrTopicExists, errors.New("kafka: topic "+strconv.Quote(name)))
 	}
-	err := t.router.CreateTopic(shard.TopicConfig{Name: name, Partitions: n, Shard: t.tmpl})
+	err := t.router.CreateTopic(shard.TopicConfig{Name: name, Partitions: n, Shard: shardConfig(t.tmpl, configs)})
 	if err != nil && !errors.Is(err, shard.ErrTopicExists) {
 		return nil, err
 	}
@@ -183,4 +183,18 @@ func topicID(name string) (id [16]byte) {
 		id[0] = 1
 	}
 	return id
+}
+
+// setConfigs replaces a topic's configs.
+func (t *topics) setConfigs(name string, configs map[string]string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old, ok := t.m[name]
+	if !ok {
+		return shard.ErrTopicNotFound
+	}
+	m := *old
+	m.configs = configs
+	t.m[name] = &m
+	return nil
 }
