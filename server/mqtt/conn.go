@@ -39,7 +39,9 @@ type conn struct {
 	// complete out of order [MQTT-4.6.0-2], [MQTT-4.6.0-3].
 	acks     []ackSlot
 	ackBase  uint64
-	sessZero bool // CONNECT's Session Expiry was 0 (5.0 3.14.2.2.2)
+	sessZero bool          // CONNECT's Session Expiry was 0 (5.0 3.14.2.2.2)
+	auth     *authExchange // enhanced authentication in progress
+	authed   bool          // CONNECT used enhanced authentication (re-authentication allowed)
 
 	connected  atomic.Bool
 	dead       atomic.Bool
@@ -122,9 +124,12 @@ func (c *conn) kick(code mqtt.ReasonCode, reason error) {
 
 // handle dispatches one decoded packet.
 func (c *conn) handle(t mqtt.Type, d *mqtt.Decoder) error {
+	if c.auth != nil && c.auth.connect != nil && t != mqtt.AUTH {
+		return c.refuse(mqtt.ReasonProtocolError, 0, t.String()+" during the authentication exchange")
+	}
 	switch t {
 	case mqtt.CONNECT:
-		return c.onConnect(d)
+		return c.onConnect(&d.Connect)
 	case mqtt.PUBLISH:
 		return c.onPublish(&d.Publish)
 	case mqtt.PUBACK, mqtt.PUBREC, mqtt.PUBREL, mqtt.PUBCOMP:
@@ -138,9 +143,7 @@ func (c *conn) handle(t mqtt.Type, d *mqtt.Decoder) error {
 	case mqtt.DISCONNECT:
 		return c.onDisconnect(&d.Disconnect)
 	case mqtt.AUTH:
-		// No method is implemented, so no CONNECT carried one: any AUTH is
-		// a Protocol Error (5.0 4.12).
-		return c.fail(mqtt.ReasonProtocolError, "AUTH without an authentication exchange")
+		return c.onAuth(&d.Auth)
 	}
 	return nil
 }
@@ -156,14 +159,93 @@ func (c *conn) refuse(code mqtt.ReasonCode, v3 byte, msg string) error {
 	return &errServer{code, msg}
 }
 
-func (c *conn) onConnect(d *mqtt.Decoder) error {
-	cp := &d.Connect
-	srv, o := c.srv, &c.srv.opts
+// onConnect starts the enhanced authentication exchange when the CONNECT
+// names a method (5.0 4.12), else accepts at once.
+func (c *conn) onConnect(cp *mqtt.Connect) error {
 	c.version = cp.Version
-	v5 := c.version == mqtt.V5
-	if m, ok := cp.Props.Bytes(mqtt.PropAuthMethod); ok && (o.AuthMethod == "" || string(m) != o.AuthMethod) {
-		return c.refuse(mqtt.ReasonBadAuthenticationMethod, mqtt.ConnackNotAuthorized, "authentication method "+strconv.Quote(string(m))+" not supported")
+	m, ok := cp.Props.Bytes(mqtt.PropAuthMethod)
+	if !ok {
+		return c.accept(cp, nil)
 	}
+	a := c.srv.opts.Auth
+	if a == nil || string(m) != a.Method() {
+		return c.refuse(mqtt.ReasonBadAuthenticationMethod, mqtt.ConnackNotAuthorized,
+			"authentication method "+strconv.Quote(string(m))+" not supported")
+	}
+	data, _ := cp.Props.Bytes(mqtt.PropAuthData)
+	st, reply, done, err := a.Step(nil, data)
+	switch {
+	case err != nil:
+		return c.refuse(mqtt.ReasonNotAuthorized, mqtt.ConnackNotAuthorized, err.Error())
+	case done:
+		return c.accept(cp, reply)
+	}
+	clone := cp.Clone() // the CONNECT is accepted when the exchange ends
+	c.auth = &authExchange{connect: &clone, state: st}
+	c.writeAuth(mqtt.ReasonContinueAuthentication, reply)
+	return nil
+}
+
+// authExchange is an enhanced authentication in progress.
+type authExchange struct {
+	connect *mqtt.Connect // owned copy; nil for a re-authentication
+	state   any
+}
+
+// writeAuth sends an AUTH with the configured method and data.
+func (c *conn) writeAuth(code mqtt.ReasonCode, data []byte) {
+	var a mqtt.Auth
+	a.Reason = code
+	a.Props.SetBytes(mqtt.PropAuthMethod, []byte(c.srv.opts.Auth.Method()))
+	if data != nil {
+		a.Props.SetBytes(mqtt.PropAuthData, data)
+	}
+	c.write(mqtt.AppendAuth(c.buf(), &a))
+}
+
+// onAuth continues an exchange started by CONNECT, or runs a
+// re-authentication (0x19) on an authenticated connection (5.0 4.12.1).
+func (c *conn) onAuth(p *mqtt.Auth) error {
+	au := c.srv.opts.Auth
+	m, _ := p.Props.Bytes(mqtt.PropAuthMethod)
+	data, _ := p.Props.Bytes(mqtt.PropAuthData)
+	pendingConnect := c.auth != nil && c.auth.connect != nil
+	switch {
+	case au == nil || !c.authed && !pendingConnect || string(m) != au.Method():
+		if pendingConnect {
+			return c.refuse(mqtt.ReasonProtocolError, 0, "AUTH with another method")
+		}
+		return c.fail(mqtt.ReasonProtocolError, "AUTH without an authentication exchange")
+	case p.Reason == mqtt.ReasonReAuthenticate && c.auth == nil && c.authed:
+		c.auth = &authExchange{}
+	case p.Reason != mqtt.ReasonContinueAuthentication || c.auth == nil:
+		return c.fail(mqtt.ReasonProtocolError, "AUTH reason 0x"+strconv.FormatUint(uint64(p.Reason), 16)+" out of sequence")
+	}
+	st, reply, done, err := au.Step(c.auth.state, data)
+	switch {
+	case err != nil && pendingConnect:
+		return c.refuse(mqtt.ReasonNotAuthorized, mqtt.ConnackNotAuthorized, err.Error())
+	case err != nil:
+		return c.fail(mqtt.ReasonNotAuthorized, err.Error())
+	case !done:
+		c.auth.state = st
+		c.writeAuth(mqtt.ReasonContinueAuthentication, reply)
+		return nil
+	}
+	cp := c.auth.connect
+	c.auth = nil
+	if cp != nil {
+		return c.accept(cp, reply)
+	}
+	c.writeAuth(mqtt.ReasonSuccess, reply)
+	return nil
+}
+
+// accept completes a CONNECT: session, CONNACK, resend. authReply is the
+// last Authentication Data of an enhanced authentication (nil for none).
+func (c *conn) accept(cp *mqtt.Connect, authReply []byte) error {
+	srv, o := c.srv, &c.srv.opts
+	v5 := c.version == mqtt.V5
 	if cp.Will && v5 {
 		if f, _ := cp.WillProps.Uint(mqtt.PropPayloadFormat); f == 1 && !mqtt.ValidUTF8(cp.WillPayload) {
 			return c.refuse(mqtt.ReasonPayloadFormatInvalid, mqtt.ConnackUnacceptableVersion, "will payload is not UTF-8")
@@ -207,6 +289,13 @@ func (c *conn) onConnect(d *mqtt.Decoder) error {
 	}
 	if cp.Will {
 		c.will = newWill(cp, srv.hub.Now(), o.MaxMessageExpiry)
+	}
+	if m, ok := cp.Props.Bytes(mqtt.PropAuthMethod); ok {
+		c.authed = true
+		ack.Props.SetBytes(mqtt.PropAuthMethod, m)
+		if authReply != nil {
+			ack.Props.SetBytes(mqtt.PropAuthData, authReply)
+		}
 	}
 	if v5 {
 		ack.Props.SetUint(mqtt.PropReceiveMaximum, uint32(o.ReceiveMax))

@@ -90,8 +90,16 @@
 // plain close in 3.x. Violations only the server can see (topic alias
 // unknown or over the maximum, receive maximum, session expiry at
 // DISCONNECT after 0, AUTH without a method, payload format) do the same
-// through conn.fail. Enhanced authentication is not implemented: a CONNECT
-// with an Authentication Method gets CONNACK 0x8C.
+// through conn.fail.
+//
+// # Enhanced authentication
+//
+// Options.Auth (an Authenticator) answers to one Authentication Method: a
+// CONNECT naming it starts the AUTH 0x18 exchange (other packets meanwhile
+// are a Protocol Error, answered with CONNACK 0x82), which ends in CONNACK
+// 0x00 or 0x87; AUTH 0x19 re-authenticates a connection that used it. With
+// no Authenticator (the broker's default) or another method the CONNECT gets
+// CONNACK 0x8C Bad authentication method.
 //
 // # Metrics
 //

@@ -50,15 +50,28 @@ type Options struct {
 	// OutboundHigh: a connection with more unsent bytes than this gets no
 	// more messages until its next packet or delivery; default 1 MiB.
 	OutboundHigh int
-	// AuthMethod is the enhanced authentication method accepted; "" (the
-	// default, and the only value implemented) answers every CONNECT with
-	// an Authentication Method with 0x8C Bad authentication method.
-	AuthMethod string
+	// Auth runs enhanced authentication (5.0 4.12) for its method; nil
+	// answers every CONNECT with an Authentication Method with CONNACK 0x8C
+	// Bad authentication method.
+	Auth Authenticator
 	// ConnectTimeout closes a connection that sent no CONNECT; default 10s.
 	ConnectTimeout time.Duration
 	// Tick is the keepalive wheel's second; tests may shorten it. Default 1s.
 	Tick   time.Duration
 	Logger *slog.Logger
+}
+
+// Authenticator is one enhanced authentication method. Step runs on the
+// connection's handler goroutine and must not block.
+type Authenticator interface {
+	// Method is the Authentication Method name it answers to.
+	Method() string
+	// Step takes the client's Authentication Data (from CONNECT or AUTH)
+	// and the state its previous Step returned (nil at first). It returns
+	// the data to send back, and done when the client is authenticated;
+	// otherwise the exchange continues with an AUTH 0x18 carrying reply
+	// and next. An error refuses the client (0x87 Not authorized).
+	Step(state any, data []byte) (next any, reply []byte, done bool, err error)
 }
 
 // Server is the MQTT broker logic: a netpoll.Handler serving any number of
