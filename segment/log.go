@@ -494,13 +494,16 @@ type sealJob struct {
 func (sl *shardLog) syncSealed(seg *segment) {
 	defer seg.release()
 	sl.mu.Lock()
+	err := seg.openFile() // a segment mounted and rolled unwritten has none yet
 	f := seg.f
 	sl.mu.Unlock()
-	err := sl.e.ops.sync(f)
+	if err == nil {
+		err = sl.e.ops.sync(f)
+	}
 	sl.ioMu.Lock()
 	defer sl.ioMu.Unlock()
-	if !seg.sealPending {
-		return // a durable round finished it first
+	if !seg.sealPending || len(sl.unsynced) == 0 {
+		return // a durable round finished it first, or the shard is gone
 	}
 	if err != nil {
 		sl.markFailed(fmt.Errorf("fdatasync %s: %w", seg.path(logSuffix), err))

@@ -491,3 +491,36 @@ func TestRecoverUnfinishedSeal(t *testing.T) {
 		})
 	}
 }
+
+// A segment mounted with data and rolled before this process wrote to it
+// is sealed (fsync, index) like any other.
+func TestRollAfterMount(t *testing.T) {
+	o := testOptions(t.TempDir())
+	e := openTest(t, o)
+	mustCreateShard(t, e, "ram_0")
+	big := bytes.Repeat([]byte{'b'}, 6<<10)
+	for range 2 {
+		if _, err := e.Append(t.Context(), "ram_0", []shard.Record{{Value: big}}, shard.AppendOptions{Durability: shard.DurabilitySync}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.Close()
+	e = openTest(t, o)
+	if _, err := e.Append(t.Context(), "ram_0", []shard.Record{{Value: big}}, shard.AppendOptions{Durability: shard.DurabilitySync}); err != nil {
+		t.Fatalf("Append that rolls a mounted segment: %v", err)
+	}
+	if err := e.Flush(); err != nil {
+		t.Fatalf("Flush after the roll: %v", err)
+	}
+	e.Close()
+	if n := len(segFiles(t, o.Dir, logSuffix)); n != 2 {
+		t.Fatalf("%d segments; want 2", n)
+	}
+	e = openTest(t, o)
+	defer e.Close()
+	res, err := e.Read("ram_0", 0, 10, 1<<20)
+	if err != nil || len(res.Records) != 3 {
+		t.Fatalf("Read after reopen: %v; want 3 records", err)
+	}
+	res.Release()
+}
