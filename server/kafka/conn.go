@@ -24,7 +24,8 @@ type conn struct {
 	free     []*slot // recycled slots
 	reqs     [128]kafka.Message
 	closed   bool
-	clientID string // from the first request header
+	clientID string     // from the first request header
+	sasl     *saslState // nil when SASL is off
 
 	// produce scratch, reused per partition (AppendAsync copies)
 	recs    []shard.Record
@@ -50,6 +51,9 @@ type slot struct {
 
 func (h handler) OnOpen(c netpoll.Conn) error {
 	cs := &conn{nc: c, s: h.s}
+	if len(h.s.opts.SASLMechanisms) > 0 {
+		cs.sasl = &saslState{}
+	}
 	c.SetContext(cs)
 	return nil
 }
@@ -111,6 +115,12 @@ func (c *conn) request(frame []byte, now time.Time) error {
 		return err
 	}
 	a := apis[h.APIKey]
+	if !c.sasl.allows(h.APIKey) {
+		return ErrSASLRequired
+	}
+	if c.sasl != nil && c.sasl.failed {
+		return ErrSASLFailed
+	}
 	if c.clientID == "" && len(h.ClientID) > 0 {
 		c.clientID = string(h.ClientID)
 	}

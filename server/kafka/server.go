@@ -58,6 +58,11 @@ type Options struct {
 	// queue holds WorkQueue jobs and a full queue answers
 	// COORDINATOR_NOT_AVAILABLE (retriable). Defaults 2 and 1024.
 	Workers, WorkQueue int
+	// SASLMechanisms turns SASL on: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
+	// (kafka_runtime.sasl.mechanisms when sasl.enabled). Users is then
+	// required.
+	SASLMechanisms []string
+	Users          UserStore
 	// Now is the clock; default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger // default slog.Default()
@@ -104,6 +109,14 @@ func New(opts Options) (*Server, error) {
 	port, perr := strconv.Atoi(portStr)
 	if err != nil || perr != nil || port < 0 || port > 65535 || host == "" {
 		errs = append(errs, errors.New("Advertised "+strconv.Quote(opts.Advertised)+" is not host:port"))
+	}
+	for _, m := range opts.SASLMechanisms {
+		if m != mechPlain && m != mechSHA256 && m != mechSHA512 {
+			errs = append(errs, errors.New("SASLMechanisms: "+strconv.Quote(m)+" is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"))
+		}
+	}
+	if len(opts.SASLMechanisms) > 0 && opts.Users == nil {
+		errs = append(errs, errors.New("SASLMechanisms set without Users"))
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(append([]error{ErrConfig}, errs...)...)
