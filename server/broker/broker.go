@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	codec "robustmq/codec/mqtt"
 	"robustmq/netpoll"
 	"robustmq/server/config"
 	"robustmq/server/message"
@@ -76,8 +77,23 @@ func (b *Broker) Listeners() []*netpoll.Listener { return b.lns }
 func mqttOptions(cfg *config.Config, hub *message.Hub, env component.Env) mqtt.Options {
 	m := &cfg.MQTTRuntime
 	clamp16 := func(v int) uint16 { return uint16(min(max(v, 0), 65535)) }
+	var login func(*codec.Connect) codec.ReasonCode
+	if a := m.Auth; !a.SecretFreeLogin {
+		login = func(c *codec.Connect) codec.ReasonCode {
+			if !c.HasUsername { // anonymous: accepted until the Meta Service holds users
+				return codec.ReasonSuccess
+			}
+			if string(c.Username) != a.DefaultUser || string(c.Password) != a.DefaultPassword {
+				return codec.ReasonBadUserNameOrPassword
+			}
+			return codec.ReasonSuccess
+		}
+	}
 	return mqtt.Options{
 		Hub:               hub,
+		Login:             login,
+		V3SessionExpiry:   uint32(m.Protocol.DefaultSessionExpiryInterval),
+		NoOffline:         !m.OfflineMessage.Enable,
 		MaxPacketSize:     uint32(m.Protocol.MaxPacketSize),
 		ReceiveMax:        clamp16(m.Protocol.ReceiveMax),
 		TopicAliasMax:     clamp16(m.Protocol.TopicAliasMax),

@@ -11,6 +11,16 @@
 // settings from [network] and registers a probe in the node's listener
 // registry once bound (readiness, /api/info).
 //
+// Config mapping ([mqtt_runtime]): protocol.* and keep_alive.* as named
+// in mqtt.Options; protocol.default_session_expiry_interval is the expiry
+// of 3.x persistent sessions; offline_message.enable = false drops messages
+// for offline sessions, max_messages_num bounds each session's queue (0:
+// 1000, the queue is in memory). Login: with auth.secret_free_login = false
+// a client giving a user name must give auth.default_user/default_password
+// (else CONNACK 0x86 / return code 4); a client without a user name is
+// accepted until the Meta Service holds users. keep_alive.default_timeout
+// is not used: the timeout is 1.5 x keepalive as the spec says.
+//
 // Storage seam: Options.Storage is the shard.Adapter messages are appended
 // to. The node's constructor (New, in the builders table) passes none, so
 // the broker builds and owns a shard.Router over the memory engine

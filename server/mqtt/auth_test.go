@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 
@@ -91,5 +92,41 @@ func TestEnhancedAuth(t *testing.T) {
 	connect(other, "SCRAM-SHA-1")
 	if typ := other.next(); typ != mqtt.CONNACK || other.d.Connack.Code != byte(mqtt.ReasonBadAuthenticationMethod) {
 		t.Fatalf("got %v code %#x; want CONNACK 0x8C", typ, other.d.Connack.Code)
+	}
+}
+
+// TestLogin: the Login hook refuses with 0x86 in 5.0 and return code 4 in
+// 3.1.1, and accepts the right credentials.
+func TestLogin(t *testing.T) {
+	ts := start(t, func(o *Options) {
+		o.Login = func(c *mqtt.Connect) mqtt.ReasonCode {
+			if string(c.Username) == "u" && string(c.Password) == "p" {
+				return mqtt.ReasonSuccess
+			}
+			return mqtt.ReasonBadUserNameOrPassword
+		}
+	})
+	for _, c := range []struct {
+		v          mqtt.Version
+		user, pass string
+		want       []byte
+	}{
+		{mqtt.V5, "u", "bad", connackReason(0x86, "login refused")},
+		{mqtt.V311, "u", "bad", []byte{0x20, 2, 0, 4}},
+		{mqtt.V311, "u", "p", []byte{0x20, 2, 0, 0}},
+	} {
+		r := dial(t, ts.addr, c.v)
+		cp := mqtt.Connect{Version: c.v, ClientID: []byte("login"), CleanStart: true, HasUsername: true,
+			Username: []byte(c.user), HasPassword: true, Password: []byte(c.pass)}
+		r.send(mqtt.AppendConnect(nil, &cp))
+		if c.want[3] == 0 {
+			if typ := r.next(); typ != mqtt.CONNACK || r.d.Connack.Code != 0 {
+				t.Fatalf("%v %s/%s: got %v %#x; want CONNACK 0", c.v, c.user, c.pass, typ, r.d.Connack.Code)
+			}
+			continue
+		}
+		if got := r.closed(); !bytes.Equal(got, c.want) {
+			t.Fatalf("%v %s/%s: got % x; want % x", c.v, c.user, c.pass, got, c.want)
+		}
 	}
 }

@@ -186,6 +186,19 @@ func (c *conn) onConnect(cp *mqtt.Connect) error {
 	return nil
 }
 
+// v3Code is the 3.1.1 CONNACK return code closest to a 5.0 refusal.
+func v3Code(code mqtt.ReasonCode) byte {
+	switch code {
+	case mqtt.ReasonBadUserNameOrPassword:
+		return mqtt.ConnackBadUserNameOrPassword
+	case mqtt.ReasonClientIdentifierNotValid:
+		return mqtt.ConnackIdentifierRejected
+	case mqtt.ReasonServerUnavailable, mqtt.ReasonServerBusy:
+		return mqtt.ConnackServerUnavailable
+	}
+	return mqtt.ConnackNotAuthorized
+}
+
 // authExchange is an enhanced authentication in progress.
 type authExchange struct {
 	connect *mqtt.Connect // owned copy; nil for a re-authentication
@@ -246,6 +259,11 @@ func (c *conn) onAuth(p *mqtt.Auth) error {
 func (c *conn) accept(cp *mqtt.Connect, authReply []byte) error {
 	srv, o := c.srv, &c.srv.opts
 	v5 := c.version == mqtt.V5
+	if o.Login != nil {
+		if code := o.Login(cp); code != mqtt.ReasonSuccess {
+			return c.refuse(code, v3Code(code), "login refused")
+		}
+	}
 	if cp.Will && v5 {
 		if f, _ := cp.WillProps.Uint(mqtt.PropPayloadFormat); f == 1 && !mqtt.ValidUTF8(cp.WillPayload) {
 			return c.refuse(mqtt.ReasonPayloadFormatInvalid, mqtt.ConnackUnacceptableVersion, "will payload is not UTF-8")
@@ -277,7 +295,7 @@ func (c *conn) accept(cp *mqtt.Connect, authReply []byte) error {
 		c.aliasMaxOut = uint16(am)
 		c.sessZero = expiry == 0
 	} else if !cp.CleanStart {
-		expiry = o.MaxSessionExpiry
+		expiry = o.V3SessionExpiry
 	}
 	ka := cp.KeepAlive
 	if v5 && o.KeepAliveOverride && (ka == 0 || ka > o.MaxKeepAlive) {

@@ -78,7 +78,7 @@
 //
 // Sessions are in memory (sessions, session.go). Clean start drops the old
 // state. Session Expiry Interval (5.0, capped by MaxSessionExpiry; 3.x
-// persistent sessions get MaxSessionExpiry) keeps a session after its
+// persistent sessions get V3SessionExpiry) keeps a session after its
 // connection closed; Session Present tells the client. A CONNECT with a
 // client id already connected takes the session over: the old connection
 // gets DISCONNECT 0x8E Session taken over (5.0) and is closed.
@@ -107,7 +107,7 @@
 //	robustmq_mqtt_connects_total              CONNECTs accepted
 //	robustmq_mqtt_keepalive_timeouts_total    keepalive and connect timeouts
 //	robustmq_mqtt_wills_published_total
-//	robustmq_mqtt_dropped_total{reason}       offline_qos0 | client_max_packet_size | expired
+//	robustmq_mqtt_dropped_total{reason}       offline | client_max_packet_size | expired
 //
 // plus the hub's robustmq_message_* (queue_full drops are counted there).
 package mqtt

@@ -36,6 +36,9 @@ type Options struct {
 	// MaxSessionExpiry caps Session Expiry Interval (s); it is also the
 	// expiry of 3.x persistent sessions. Default 1800.
 	MaxSessionExpiry uint32
+	// V3SessionExpiry is the expiry (s) of a 3.x session with Clean
+	// Session 0, which 3.x cannot state; default MaxSessionExpiry.
+	V3SessionExpiry uint32
 	// MaxMessageExpiry caps Message Expiry Interval (s); 0 = no cap.
 	MaxMessageExpiry uint32
 	// KeepAliveOverride lets the server choose the keepalive of 5.0
@@ -47,9 +50,17 @@ type Options struct {
 	// MaxQueued bounds each session's queue (offline messages and output
 	// not sent yet); full policy: drop the oldest, counted. Default 1000.
 	MaxQueued int
+	// NoOffline drops QoS 1/2 messages for offline sessions too (config
+	// offline_message.enable = false); by default they are queued.
+	NoOffline bool
 	// OutboundHigh: a connection with more unsent bytes than this gets no
 	// more messages until its next packet or delivery; default 1 MiB.
 	OutboundHigh int
+	// Login checks a CONNECT's client id, user name and password (views,
+	// valid during the call) and returns ReasonSuccess or the refusal
+	// (0x86 Bad user name or password, 0x87 Not authorized, ...; 3.x gets
+	// the matching return code). nil accepts everyone.
+	Login func(c *mqtt.Connect) mqtt.ReasonCode
 	// Auth runs enhanced authentication (5.0 4.12) for its method; nil
 	// answers every CONNECT with an Authentication Method with CONNACK 0x8C
 	// Bad authentication method.
@@ -93,7 +104,7 @@ type Server struct {
 	stalled map[*conn]struct{} // connections whose flush stopped at OutboundHigh; guarded by stallMu
 
 	conns, connects            *metrics.Counter
-	offlineQoS0, tooLarge      *metrics.Counter
+	offlineDrop, tooLarge      *metrics.Counter
 	expired, timeouts, willsTx *metrics.Counter
 }
 
@@ -109,6 +120,7 @@ func New(opts Options) (*Server, error) {
 	set16(&opts.ReceiveMax, 65535)
 	set16(&opts.MaxInflight, 128)
 	set32(&opts.MaxSessionExpiry, 1800)
+	set32(&opts.V3SessionExpiry, opts.MaxSessionExpiry)
 	set16(&opts.DefaultKeepAlive, 60)
 	set16(&opts.MaxKeepAlive, 3600)
 	if opts.MaxQueued <= 0 {
@@ -129,7 +141,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{opts: opts, hub: opts.Hub, retain: opts.Retain, sessions: sessions{m: map[string]*session{}},
 		conns:       metrics.GetOrCreateCounter("robustmq_mqtt_connections_total"),
 		connects:    metrics.GetOrCreateCounter("robustmq_mqtt_connects_total"),
-		offlineQoS0: metrics.GetOrCreateCounter(`robustmq_mqtt_dropped_total{reason="offline_qos0"}`),
+		offlineDrop: metrics.GetOrCreateCounter(`robustmq_mqtt_dropped_total{reason="offline"}`),
 		tooLarge:    metrics.GetOrCreateCounter(`robustmq_mqtt_dropped_total{reason="client_max_packet_size"}`),
 		expired:     metrics.GetOrCreateCounter(`robustmq_mqtt_dropped_total{reason="expired"}`),
 		timeouts:    metrics.GetOrCreateCounter("robustmq_mqtt_keepalive_timeouts_total"),

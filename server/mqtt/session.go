@@ -84,9 +84,9 @@ func (s *session) Deliver(m *message.Message, e *topic.Entry) {
 func (s *session) enqueue(p pending) {
 	s.mu.Lock()
 	c := s.conn
-	if c == nil && p.qos == 0 {
+	if c == nil && (p.qos == 0 || s.srv.opts.NoOffline) {
 		s.mu.Unlock()
-		s.srv.offlineQoS0.Inc()
+		s.srv.offlineDrop.Inc()
 		return
 	}
 	if _, dropped := s.queue.Push(p); dropped {
