@@ -214,7 +214,9 @@ func (sl *shardLog) writePending() {
 					sl.fail(runFirst, err)
 					return
 				}
-				sl.seal(seg)
+				if seg.size > 0 {
+					sl.seal(seg) // an empty one is dropped by roll
+				}
 			}
 			var err error
 			if seg, err = sl.roll(wt.base); err != nil {

@@ -146,7 +146,7 @@ func (e *EngineSegment) mountShard(dir string) (*shardLog, error) {
 			sl.segs = append(sl.segs, s)
 			continue
 		}
-		if err := sl.recoverTail(s, math.MaxInt64); err != nil {
+		if _, err := sl.recoverTail(s, math.MaxInt64); err != nil {
 			s.release()
 			sl.closeSegs()
 			return nil, err
@@ -177,10 +177,13 @@ func (sl *shardLog) recoverSealed() error {
 		if sealFinished(s, next) {
 			return nil
 		}
-		if err := sl.recoverTail(s, next); err != nil {
+		torn, err := sl.recoverTail(s, next)
+		if err != nil {
 			return err
 		}
-		if s.endOff < next {
+		// Not torn but short of next: a gap below the log start (the
+		// next segment starts at it), not lost data.
+		if torn {
 			sl.e.log.Warn("segment: sealed segment torn by a crash; dropping the segments after it",
 				"shard", sl.name, "file", s.path(logSuffix), "end", s.endOff, "next", next)
 			for _, d := range sl.segs[i+1:] {
@@ -222,16 +225,17 @@ func sealFinished(s *segment, next int64) bool {
 // recoverTail opens a segment that may have a torn tail (the active one,
 // or a sealed one whose seal did not finish), checks its indexes against
 // the log, scans the log from the last good index entry up to stopOff and
-// cuts a torn or corrupt tail (or stale records at and past stopOff).
-func (sl *shardLog) recoverTail(s *segment, stopOff int64) error {
+// cuts a torn or corrupt tail (torn reports that) or stale records at and
+// past stopOff.
+func (sl *shardLog) recoverTail(s *segment, stopOff int64) (torn bool, err error) {
 	f, err := os.OpenFile(s.path(logSuffix), os.O_RDWR, 0)
 	if err != nil {
-		return fmt.Errorf("segment: shard %s: %w", sl.name, err)
+		return false, fmt.Errorf("segment: shard %s: %w", sl.name, err)
 	}
 	s.f = f
 	fi, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("segment: shard %s: %w", sl.name, err)
+		return false, fmt.Errorf("segment: shard %s: %w", sl.name, err)
 	}
 	size := fi.Size()
 	defer func() { // mounted shards hold no descriptors until used
@@ -254,7 +258,7 @@ func (sl *shardLog) recoverTail(s *segment, stopOff int64) error {
 	var data []byte
 	if size > 0 {
 		if data, err = mmap(f, size); err != nil {
-			return fmt.Errorf("segment: shard %s: mmap %s: %w", sl.name, s.path(logSuffix), err)
+			return false, fmt.Errorf("segment: shard %s: mmap %s: %w", sl.name, s.path(logSuffix), err)
 		}
 		defer munmap(data)
 	}
@@ -279,7 +283,7 @@ func (sl *shardLog) recoverTail(s *segment, stopOff int64) error {
 	})
 	if end < size {
 		if err := f.Truncate(end); err != nil {
-			return fmt.Errorf("segment: shard %s: truncate %s: %w", sl.name, s.path(logSuffix), err)
+			return false, fmt.Errorf("segment: shard %s: truncate %s: %w", sl.name, s.path(logSuffix), err)
 		}
 		logTruncation(sl.e.log, sl.name, s.path(logSuffix), end, size, serr)
 	}
@@ -294,7 +298,7 @@ func (sl *shardLog) recoverTail(s *segment, stopOff int64) error {
 	s.size, s.visible, s.alloc, s.endOff = end, end, end, next
 	s.maxTS, s.loaded = s.ix.maxTS, true
 	s.dirty = end > start // what the scan found may predate the crash's last fsync
-	return nil
+	return serr != nil, nil
 }
 
 // closeSegs drops the shard's references to its segments.

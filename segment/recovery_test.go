@@ -524,3 +524,33 @@ func TestRollAfterMount(t *testing.T) {
 	}
 	res.Release()
 }
+
+// A log start past the recovered end (DeleteRecords to Latest, then a crash
+// that lost the unsynced tail) leaves a gap below the log start: the next
+// segment starts at the log start, offsets are never reused, and the gap
+// is not mistaken for a torn segment on later mounts.
+func TestGapBelowLogStart(t *testing.T) {
+	o := testOptions(t.TempDir())
+	e := openTest(t, o)
+	mustCreateShard(t, e, "gap_0")
+	appendBatches(t, e, "gap_0", 100, 4, shard.DurabilitySync)
+	if err := e.DeleteRecords("gap_0", 100); err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	logs := segFiles(t, o.Dir, logSuffix)
+	data, _ := os.ReadFile(logs[len(logs)-1])
+	os.Truncate(logs[len(logs)-1], lastBatchPos(t, data)) // the "lost" tail: offsets 96..99
+	e = openTest(t, o)
+	if got, _ := e.LatestOffset("gap_0"); got != 100 {
+		t.Fatalf("Latest after losing the tail below the log start: %d; want 100 (offsets never reused)", got)
+	}
+	appendBatches(t, e, "gap_0", 150, 4, shard.DurabilitySync)
+	e.Close()
+	e = openTest(t, o)
+	defer e.Close()
+	if lo, _ := e.EarliestOffset("gap_0"); lo != 100 {
+		t.Fatalf("Earliest %d; want 100", lo)
+	}
+	checkRange(t, e, "gap_0", 100, 150)
+}
