@@ -163,7 +163,9 @@
 // # Recovery
 //
 // Open mounts every shard directory in parallel. Sealed segments cost one
-// directory entry each (opened, mapped and index-checked on first use).
+// directory entry each (opened, mapped and index-checked on first use),
+// plus one 12-byte read of the newest one's time index (is its seal
+// finished?).
 // The active segment is opened, its indexes loaded and checked (the last
 // entry must point at an intact batch with the offset it names; walk back
 // until one does), and the log is scanned from there: every batch must
@@ -211,6 +213,18 @@
 // DeleteShard renames the directory to ".trash-N-<name>" under Dir before
 // removing it, so a shard of the same name can be created at once; mount
 // removes trash and directories without a meta file (interrupted creates).
+//
+// # Benchmarks
+//
+//	go test -run '^$' -bench . -benchmem ./segment/
+//
+// prints each engine benchmark next to its bench/rawdisk baseline from the
+// same run (x_raw is the ratio): Sync appends of 1 KiB records from 1 and
+// 64 producers against write+fdatasync loops of 1 and 64 KiB (the biggest
+// group 64 producers can form), None appends against plain pwrites of the
+// record size, cached reads against pread of the same file, and the mount
+// of 10,000 shards. TestCrash (100 SIGKILL rounds; ROBUSTMQ_SOAK=1 or make
+// soak for 2000) proves acknowledged records survive.
 //
 // # Lock order
 //
