@@ -87,6 +87,9 @@ func (c *conn) runFetch(sl *slot, p *fetchPlan, mayPark bool) {
 			op := &p.resp.Topics[ti].Partitions[pi]
 			*op = kafka.FetchResponseTopicPartition{Index: op.Index, HighWatermark: -1, LastStableOffset: -1,
 				LogStartOffset: -1, PreferredReadReplica: -1, Records: op.Records[:0]}
+			if op.Records == nil {
+				op.Records = []byte{} // empty, not null: librdkafka refuses a null record set
+			}
 			op.DivergingEpoch.Epoch, op.DivergingEpoch.EndOffset = -1, -1
 			op.CurrentLeader.LeaderID, op.CurrentLeader.LeaderEpoch = -1, -1
 			op.SnapshotID.EndOffset, op.SnapshotID.Epoch = -1, -1
