@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"net"
+	"sync"
 	"testing"
 
 	"robustmq/codec/kafka"
@@ -14,23 +15,38 @@ import (
 // fakeConn is a netpoll.Conn that records writes and runs Do functions
 // when the test drains them.
 type fakeConn struct {
+	mu     sync.Mutex // guards tasks: Do comes from any goroutine
 	ctx    any
 	out    []byte
 	tasks  []func(netpoll.Conn)
 	closed bool
 }
 
-func (f *fakeConn) ID() uint64                     { return 1 }
-func (f *fakeConn) LocalAddr() net.Addr            { return &net.TCPAddr{} }
-func (f *fakeConn) RemoteAddr() net.Addr           { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1} }
-func (f *fakeConn) Listener() string               { return "fuzz" }
-func (f *fakeConn) Transport() netpoll.Transport   { return netpoll.TCP }
-func (f *fakeConn) Context() any                   { return f.ctx }
-func (f *fakeConn) SetContext(v any)               { f.ctx = v }
-func (f *fakeConn) Write(p []byte) error           { f.out = append(f.out, p...); return nil }
-func (f *fakeConn) OutboundBuffered() int          { return 0 }
-func (f *fakeConn) Close(error) error              { f.closed = true; return nil }
-func (f *fakeConn) Do(fn func(netpoll.Conn)) error { f.tasks = append(f.tasks, fn); return nil }
+func (f *fakeConn) ID() uint64                   { return 1 }
+func (f *fakeConn) LocalAddr() net.Addr          { return &net.TCPAddr{} }
+func (f *fakeConn) RemoteAddr() net.Addr         { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1} }
+func (f *fakeConn) Listener() string             { return "fuzz" }
+func (f *fakeConn) Transport() netpoll.Transport { return netpoll.TCP }
+func (f *fakeConn) Context() any                 { return f.ctx }
+func (f *fakeConn) SetContext(v any)             { f.ctx = v }
+func (f *fakeConn) Write(p []byte) error         { f.out = append(f.out, p...); return nil }
+func (f *fakeConn) OutboundBuffered() int        { return 0 }
+func (f *fakeConn) Close(error) error            { f.closed = true; return nil }
+func (f *fakeConn) Do(fn func(netpoll.Conn)) error {
+	f.mu.Lock()
+	f.tasks = append(f.tasks, fn)
+	f.mu.Unlock()
+	return nil
+}
+
+// take removes the queued Do functions.
+func (f *fakeConn) take() []func(netpoll.Conn) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t := f.tasks
+	f.tasks = nil
+	return t
+}
 func (f *fakeConn) AsyncWrite(p []byte, done func(error)) error {
 	return f.Do(func(c netpoll.Conn) {
 		err := c.Write(p)
@@ -87,9 +103,7 @@ func FuzzOnData(f *testing.F) {
 			_, err = h.OnData(fc, buf)
 		}
 		if err == nil {
-			for len(fc.tasks) > 0 {
-				fn := fc.tasks[0]
-				fc.tasks = fc.tasks[1:]
+			for _, fn := range fc.take() {
 				fn(fc)
 			}
 		}
