@@ -322,8 +322,9 @@ func (c *conn) accept(cp *mqtt.Connect, authReply []byte) error {
 			ack.Props.SetUint(mqtt.PropTopicAliasMaximum, uint32(o.TopicAliasMax))
 		}
 	}
-	s, present, old := srv.sessions.attach(srv, clientID, c, cp.CleanStart, expiry)
+	s, present, old, shared := srv.sessions.attach(srv, clientID, c, cp.CleanStart, expiry)
 	c.sess = s
+	s.handOver(shared)
 	if old != nil {
 		old.kick(mqtt.ReasonSessionTakenOver, errTakenOver)
 	}
@@ -827,8 +828,9 @@ func (c *conn) closed() {
 	expiry := s.expiry
 	if expiry == 0 {
 		s.mu.Unlock()
-		if pw, ok := srv.sessions.end(s); ok && pw != nil {
+		if pw, shared, ok := srv.sessions.end(s); ok {
 			srv.publishWill(pw)
+			s.handOver(shared)
 		}
 		srv.publishWill(w)
 		return
@@ -849,8 +851,9 @@ func (c *conn) closed() {
 	}
 	if expiry != 0xFFFFFFFF {
 		s.expTimer = time.AfterFunc(time.Duration(expiry)*time.Second, func() {
-			if pw, ok := srv.sessions.end(s); ok {
+			if pw, shared, ok := srv.sessions.end(s); ok {
 				srv.publishWill(pw)
+				s.handOver(shared)
 			}
 		})
 	}

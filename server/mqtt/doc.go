@@ -60,6 +60,12 @@
 //     their PUBREL) when the session reconnects [MQTT-4.4.0-1]. A packet over
 //     the client's Maximum Packet Size is not sent and counts as delivered
 //     [MQTT-3.1.2-25]. Offline sessions queue QoS 1/2 and drop QoS 0.
+//   - Shared subscriptions ($share/{group}/{filter}, also accepted from
+//     3.x clients): the topic index picks one member per message (round
+//     robin). A pick whose session is offline passes the message to an
+//     online member if there is one; a session that ends (expiry, clean
+//     start) hands its queued and unacknowledged group messages to another
+//     member (4.8.2).
 //   - Delayed publish: a PUBLISH to "$delayed/{seconds}/{topic}" (seconds
 //     up to 7 digits) is acknowledged once queued in the hub
 //     (message.Hub.PublishAt: memory only until due) and published to

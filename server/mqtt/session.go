@@ -52,6 +52,7 @@ type pending struct {
 	qos    byte
 	retain bool
 	subID  uint32
+	group  *topic.Group // the shared subscription it came through, nil for none
 }
 
 // flight is an outbound QoS 1/2 message not yet acknowledged.
@@ -70,12 +71,63 @@ type will struct {
 
 // Deliver implements message.Subscriber: it queues m for the session and
 // wakes the attached connection. Runs on the publisher's goroutine.
+//
+// A shared subscription's pick that is offline hands the message to
+// another member that is online, if the group has one (4.8.2: a message
+// should reach a member that can take it).
 func (s *session) Deliver(m *message.Message, e *topic.Entry) {
 	o := e.Opts.(*subOpts)
 	if o.noLocal && m.Publisher == s.id {
 		return
 	}
-	s.enqueue(pending{m: m, qos: min(m.QoS, o.qos), retain: m.Retain && o.rap, subID: o.subID})
+	if e.Group != nil && !s.online() {
+		if other, ok := e.Group.PickOther(s.id); ok {
+			if t, ok := other.Target.(*session); ok && t.online() {
+				t.Deliver(m, &other)
+				return
+			}
+		}
+	}
+	s.enqueue(pending{m: m, qos: min(m.QoS, o.qos), retain: m.Retain && o.rap, subID: o.subID, group: e.Group})
+}
+
+func (s *session) online() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn != nil
+}
+
+// handOver gives the messages of shared subscriptions that a ending
+// session still holds (queued, or in flight before PUBREC) to other members
+// of their groups (4.8.2).
+// REQUIRES: mu not held; the session is no longer in the table.
+func (s *session) handOver(ps []pending) {
+	for _, p := range ps {
+		if other, ok := p.group.PickOther(s.id); ok {
+			if t, ok := other.Target.(message.Subscriber); ok {
+				t.Deliver(p.m, &other)
+			}
+		}
+	}
+}
+
+// sharedLocked collects the shared-subscription messages held by s.
+// REQUIRES: mu.
+func (s *session) sharedLocked() []pending {
+	var ps []pending
+	for _, f := range s.inflight {
+		if f.p.group != nil && !f.rel {
+			ps = append(ps, f.p)
+		}
+	}
+	for i := 0; i < s.queue.Len(); i++ {
+		p, _ := s.queue.Pop()
+		if p.group != nil {
+			ps = append(ps, p)
+		}
+		s.queue.Push(p)
+	}
+	return ps
 }
 
 // enqueue puts p in the queue (dropping the oldest when full) and schedules
@@ -173,7 +225,9 @@ type sessions struct {
 
 // attach binds c to the session of clientID, creating or cleaning it, and
 // returns it, whether it was present, and the connection it was taken from.
-func (t *sessions) attach(srv *Server, clientID string, c *conn, clean bool, expiry uint32) (s *session, present bool, old *conn) {
+// With clean, the shared-subscription messages of the old state are
+// returned for handOver.
+func (t *sessions) attach(srv *Server, clientID string, c *conn, clean bool, expiry uint32) (s *session, present bool, old *conn, shared []pending) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s = t.m[clientID]
@@ -184,6 +238,7 @@ func (t *sessions) attach(srv *Server, clientID string, c *conn, clean bool, exp
 	s.mu.Lock()
 	old = s.conn
 	if clean {
+		shared = s.sharedLocked()
 		s.clearLocked()
 	} else {
 		present = s.subs != nil || s.queue.Len() > 0 || len(s.inflight) > 0 || len(s.qos2In) > 0 || old != nil ||
@@ -192,24 +247,26 @@ func (t *sessions) attach(srv *Server, clientID string, c *conn, clean bool, exp
 	s.stopTimersLocked()
 	s.conn, s.expiry, s.flushing = c, expiry, false
 	s.mu.Unlock()
-	return s, present, old
+	return s, present, old, shared
 }
 
 // end removes s from the table and forgets its state, unless a
 // connection attached to it meanwhile. It returns the delayed will still
-// pending, if any, and whether the session ended.
-func (t *sessions) end(s *session) (*will, bool) {
+// pending, if any, the shared-subscription messages to hand over, and
+// whether the session ended.
+func (t *sessions) end(s *session) (w *will, shared []pending, ended bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.conn != nil || t.m[s.clientID] != s {
-		return nil, false
+		return nil, nil, false
 	}
 	delete(t.m, s.clientID)
-	w := s.will
+	w = s.will
+	shared = s.sharedLocked()
 	s.clearLocked()
-	return w, true
+	return w, shared, true
 }
 
 func (t *sessions) len() int {
