@@ -2,16 +2,18 @@ package kafka
 
 import "robustmq/codec/kafka"
 
-// FindCoordinator v0-v4: this broker coordinates every group. Transaction
-// coordinators (key type 1) are refused with COORDINATOR_NOT_AVAILABLE:
-// transactions are not implemented.
+// FindCoordinator v0-v4: this broker coordinates every group, and answers
+// for transactional ids too (key type 1) so a transactional producer gets
+// InitProducerId's clear refusal (TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+// instead of retrying COORDINATOR_NOT_AVAILABLE. Other key types are
+// INVALID_REQUEST.
 
 func init() {
 	register(10, 0, 4, func(s *Server, c *conn, sl *slot, m kafka.Message) error {
 		req := m.(*kafka.FindCoordinatorRequest)
 		code := kafka.None
-		if req.KeyType != 0 {
-			code = kafka.CoordinatorNotAvailable
+		if req.KeyType != 0 && req.KeyType != 1 {
+			code = kafka.InvalidRequest
 			countErr(10, code)
 		}
 		resp := &kafka.FindCoordinatorResponse{ErrorCode: int16(code), NodeID: s.opts.NodeID, Host: s.host, Port: s.port.Load()}
