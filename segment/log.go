@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -773,9 +774,22 @@ func (sl *shardLog) prepareRead(seg *segment, off, endOff int64) (int64, error) 
 // [off, endOff). It returns whether the scan goes on and bytes examined.
 func (sl *shardLog) scanSeg(res *readResult, seg *segment, data []byte, start, off, endOff int64, f *filter) (bool, int64, error) {
 	var rec shard.Record
-	pos := start
+	pos, expect := start, int64(-1) // expect: base offset the next batch must have
 	for pos < int64(len(data)) {
-		h, err := CheckBatch(data[pos:])
+		// Batches before off are skipped by their header alone; the CRC
+		// is checked for the batches records are returned from.
+		h, err := DecodeHeader(data[pos:])
+		if err == nil && expect >= 0 && h.BaseOffset != expect {
+			err = corruptf("batch base offset " + strconv.FormatInt(h.BaseOffset, 10) + ", want " + strconv.FormatInt(expect, 10))
+		}
+		if err == nil && h.BaseOffset < endOff && h.NextOffset() <= off && int64(h.Len) <= int64(len(data))-pos {
+			pos += int64(h.Len)
+			expect = h.NextOffset()
+			continue
+		}
+		if err == nil {
+			h, err = CheckBatch(data[pos:])
+		}
 		if err != nil {
 			mCorrupt.Inc()
 			return false, pos - start, fmt.Errorf("segment: shard %s: %s at byte %d: %w", sl.name, seg.path(logSuffix), pos, err)
@@ -783,11 +797,8 @@ func (sl *shardLog) scanSeg(res *readResult, seg *segment, data []byte, start, o
 		if h.BaseOffset >= endOff {
 			break
 		}
-		if h.NextOffset() <= off {
-			pos += int64(h.Len)
-			continue
-		}
-		it := Iter(data[pos:], h)
+		expect = h.NextOffset()
+		it := iterChecked(data[pos:], h)
 		for {
 			ok, hdrs, tags := it.Next(&rec, res.hdrs, res.tags)
 			if !ok {
