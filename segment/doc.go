@@ -58,8 +58,9 @@
 //	bytes    value
 //
 // So every record carries its own CRC32C and the batch a CRC over header
-// and payload; readers check both, the decoder returns views into the
-// mapping and never copies.
+// and payload. Recovery and index rebuilds check both; reads check the
+// batch CRC (which covers every record) of each batch they return records
+// from. The decoder returns views into the mapping and never copies.
 //
 // # Index formats (frozen)
 //
