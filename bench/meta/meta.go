@@ -2,9 +2,9 @@
 // doing KV puts or offset commits against running meta nodes over the Meta gRPC API, reporting
 // throughput and latency percentiles per client count.
 //
-// Each client is one goroutine issuing one request at a time (closed loop) for the run's duration;
-// client i starts at node i mod len(addrs), so load spreads over every node (followers forward to
-// the leader, as a broker's writes would). Latencies are kept per client in a slice bounded by
+// Each client is one goroutine issuing one request at a time (closed loop) for the run's duration,
+// through server/meta/client: requests go to the group's leader once the client learnt it (within a
+// second), and until then client i starts at node i mod len(addrs), where followers forward. Latencies are kept per client in a slice bounded by
 // MaxSamples/clients (full: further samples are counted but not kept, and the report says so),
 // then merged and sorted for the percentiles.
 package meta

@@ -430,3 +430,17 @@ func (a *api) Watch(req *pb.WatchRequest, stream pb.MetaService_WatchServer) err
 		}
 	}
 }
+
+// Leaders implements pb.MetaServiceServer.
+func (a *api) Leaders(context.Context, *pb.MetaEmpty) (*pb.LeaderList, error) {
+	r, err := a.s.live()
+	if err != nil {
+		return nil, code(err)
+	}
+	st := r.m.Status()
+	out := &pb.LeaderList{Groups: make([]*pb.GroupLeader, len(st))}
+	for i, g := range st {
+		out.Groups[i] = &pb.GroupLeader{Group: g.Group, Leader: g.Leader, Addr: a.s.peers[g.Leader]}
+	}
+	return out, nil
+}

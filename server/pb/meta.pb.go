@@ -1031,6 +1031,110 @@ func (x *WatchEvent) GetResync() bool {
 	return false
 }
 
+type GroupLeader struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	Leader        uint64                 `protobuf:"varint,2,opt,name=leader,proto3" json:"leader,omitempty"` // 0: none known
+	Addr          string                 `protobuf:"bytes,3,opt,name=addr,proto3" json:"addr,omitempty"`      // the leader's inner gRPC address from meta_addrs; "" if unknown
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupLeader) Reset() {
+	*x = GroupLeader{}
+	mi := &file_meta_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupLeader) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupLeader) ProtoMessage() {}
+
+func (x *GroupLeader) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupLeader.ProtoReflect.Descriptor instead.
+func (*GroupLeader) Descriptor() ([]byte, []int) {
+	return file_meta_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *GroupLeader) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *GroupLeader) GetLeader() uint64 {
+	if x != nil {
+		return x.Leader
+	}
+	return 0
+}
+
+func (x *GroupLeader) GetAddr() string {
+	if x != nil {
+		return x.Addr
+	}
+	return ""
+}
+
+type LeaderList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Groups        []*GroupLeader         `protobuf:"bytes,1,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaderList) Reset() {
+	*x = LeaderList{}
+	mi := &file_meta_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaderList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaderList) ProtoMessage() {}
+
+func (x *LeaderList) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaderList.ProtoReflect.Descriptor instead.
+func (*LeaderList) Descriptor() ([]byte, []int) {
+	return file_meta_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *LeaderList) GetGroups() []*GroupLeader {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
 var File_meta_proto protoreflect.FileDescriptor
 
 const file_meta_proto_rawDesc = "" +
@@ -1101,11 +1205,19 @@ const file_meta_proto_rawDesc = "" +
 	"WatchEvent\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x04R\brevision\x12\x16\n" +
-	"\x06resync\x18\x03 \x01(\bR\x06resync*%\n" +
+	"\x06resync\x18\x03 \x01(\bR\x06resync\"O\n" +
+	"\vGroupLeader\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x16\n" +
+	"\x06leader\x18\x02 \x01(\x04R\x06leader\x12\x12\n" +
+	"\x04addr\x18\x03 \x01(\tR\x04addr\"C\n" +
+	"\n" +
+	"LeaderList\x125\n" +
+	"\x06groups\x18\x01 \x03(\v2\x1d.robustmq.meta.v1.GroupLeaderR\x06groups*%\n" +
 	"\x05Space\x12\f\n" +
 	"\bSPACE_KV\x10\x00\x12\x0e\n" +
 	"\n" +
-	"SPACE_MQTT\x10\x012\xdb\t\n" +
+	"SPACE_MQTT\x10\x012\xa1\n" +
+	"\n" +
 	"\vMetaService\x12G\n" +
 	"\fRegisterNode\x12\x1a.robustmq.meta.v1.MetaNode\x1a\x1b.robustmq.meta.v1.MetaEmpty\x12L\n" +
 	"\tHeartbeat\x12\".robustmq.meta.v1.HeartbeatRequest\x1a\x1b.robustmq.meta.v1.MetaEmpty\x12H\n" +
@@ -1124,7 +1236,8 @@ const file_meta_proto_rawDesc = "" +
 	"\x06Delete\x12\x1b.robustmq.meta.v1.KVRequest\x1a\x1b.robustmq.meta.v1.MetaEmpty\x12=\n" +
 	"\x04List\x12\x1b.robustmq.meta.v1.KVRequest\x1a\x18.robustmq.meta.v1.KVList\x12T\n" +
 	"\rCommitOffsets\x12&.robustmq.meta.v1.CommitOffsetsRequest\x1a\x1b.robustmq.meta.v1.MetaEmpty\x12]\n" +
-	"\fFetchOffsets\x12%.robustmq.meta.v1.FetchOffsetsRequest\x1a&.robustmq.meta.v1.FetchOffsetsResponse\x12G\n" +
+	"\fFetchOffsets\x12%.robustmq.meta.v1.FetchOffsetsRequest\x1a&.robustmq.meta.v1.FetchOffsetsResponse\x12D\n" +
+	"\aLeaders\x12\x1b.robustmq.meta.v1.MetaEmpty\x1a\x1c.robustmq.meta.v1.LeaderList\x12G\n" +
 	"\x05Watch\x12\x1e.robustmq.meta.v1.WatchRequest\x1a\x1c.robustmq.meta.v1.WatchEvent0\x01B\x17Z\x15robustmq/server/pb;pbb\x06proto3"
 
 var (
@@ -1140,7 +1253,7 @@ func file_meta_proto_rawDescGZIP() []byte {
 }
 
 var file_meta_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_meta_proto_goTypes = []any{
 	(Space)(0),                   // 0: robustmq.meta.v1.Space
 	(*MetaEmpty)(nil),            // 1: robustmq.meta.v1.MetaEmpty
@@ -1161,56 +1274,61 @@ var file_meta_proto_goTypes = []any{
 	(*FetchOffsetsResponse)(nil), // 16: robustmq.meta.v1.FetchOffsetsResponse
 	(*WatchRequest)(nil),         // 17: robustmq.meta.v1.WatchRequest
 	(*WatchEvent)(nil),           // 18: robustmq.meta.v1.WatchEvent
-	nil,                          // 19: robustmq.meta.v1.MetaTopic.OptionsEntry
+	(*GroupLeader)(nil),          // 19: robustmq.meta.v1.GroupLeader
+	(*LeaderList)(nil),           // 20: robustmq.meta.v1.LeaderList
+	nil,                          // 21: robustmq.meta.v1.MetaTopic.OptionsEntry
 }
 var file_meta_proto_depIdxs = []int32{
 	2,  // 0: robustmq.meta.v1.NodeList.nodes:type_name -> robustmq.meta.v1.MetaNode
-	19, // 1: robustmq.meta.v1.MetaTopic.options:type_name -> robustmq.meta.v1.MetaTopic.OptionsEntry
+	21, // 1: robustmq.meta.v1.MetaTopic.options:type_name -> robustmq.meta.v1.MetaTopic.OptionsEntry
 	6,  // 2: robustmq.meta.v1.TopicList.topics:type_name -> robustmq.meta.v1.MetaTopic
 	0,  // 3: robustmq.meta.v1.KVRequest.space:type_name -> robustmq.meta.v1.Space
 	10, // 4: robustmq.meta.v1.KVList.items:type_name -> robustmq.meta.v1.KVPair
 	13, // 5: robustmq.meta.v1.CommitOffsetsRequest.offsets:type_name -> robustmq.meta.v1.OffsetEntry
 	13, // 6: robustmq.meta.v1.FetchOffsetsRequest.partitions:type_name -> robustmq.meta.v1.OffsetEntry
 	13, // 7: robustmq.meta.v1.FetchOffsetsResponse.offsets:type_name -> robustmq.meta.v1.OffsetEntry
-	2,  // 8: robustmq.meta.v1.MetaService.RegisterNode:input_type -> robustmq.meta.v1.MetaNode
-	3,  // 9: robustmq.meta.v1.MetaService.Heartbeat:input_type -> robustmq.meta.v1.HeartbeatRequest
-	4,  // 10: robustmq.meta.v1.MetaService.UnregisterNode:input_type -> robustmq.meta.v1.NodeRef
-	1,  // 11: robustmq.meta.v1.MetaService.ListNodes:input_type -> robustmq.meta.v1.MetaEmpty
-	6,  // 12: robustmq.meta.v1.MetaService.CreateTopic:input_type -> robustmq.meta.v1.MetaTopic
-	7,  // 13: robustmq.meta.v1.MetaService.DeleteTopic:input_type -> robustmq.meta.v1.TopicRef
-	7,  // 14: robustmq.meta.v1.MetaService.GetTopic:input_type -> robustmq.meta.v1.TopicRef
-	1,  // 15: robustmq.meta.v1.MetaService.ListTopics:input_type -> robustmq.meta.v1.MetaEmpty
-	10, // 16: robustmq.meta.v1.MetaService.PutShard:input_type -> robustmq.meta.v1.KVPair
-	1,  // 17: robustmq.meta.v1.MetaService.ListShards:input_type -> robustmq.meta.v1.MetaEmpty
-	9,  // 18: robustmq.meta.v1.MetaService.Put:input_type -> robustmq.meta.v1.KVRequest
-	9,  // 19: robustmq.meta.v1.MetaService.Get:input_type -> robustmq.meta.v1.KVRequest
-	9,  // 20: robustmq.meta.v1.MetaService.Delete:input_type -> robustmq.meta.v1.KVRequest
-	9,  // 21: robustmq.meta.v1.MetaService.List:input_type -> robustmq.meta.v1.KVRequest
-	14, // 22: robustmq.meta.v1.MetaService.CommitOffsets:input_type -> robustmq.meta.v1.CommitOffsetsRequest
-	15, // 23: robustmq.meta.v1.MetaService.FetchOffsets:input_type -> robustmq.meta.v1.FetchOffsetsRequest
-	17, // 24: robustmq.meta.v1.MetaService.Watch:input_type -> robustmq.meta.v1.WatchRequest
-	1,  // 25: robustmq.meta.v1.MetaService.RegisterNode:output_type -> robustmq.meta.v1.MetaEmpty
-	1,  // 26: robustmq.meta.v1.MetaService.Heartbeat:output_type -> robustmq.meta.v1.MetaEmpty
-	1,  // 27: robustmq.meta.v1.MetaService.UnregisterNode:output_type -> robustmq.meta.v1.MetaEmpty
-	5,  // 28: robustmq.meta.v1.MetaService.ListNodes:output_type -> robustmq.meta.v1.NodeList
-	1,  // 29: robustmq.meta.v1.MetaService.CreateTopic:output_type -> robustmq.meta.v1.MetaEmpty
-	1,  // 30: robustmq.meta.v1.MetaService.DeleteTopic:output_type -> robustmq.meta.v1.MetaEmpty
-	6,  // 31: robustmq.meta.v1.MetaService.GetTopic:output_type -> robustmq.meta.v1.MetaTopic
-	8,  // 32: robustmq.meta.v1.MetaService.ListTopics:output_type -> robustmq.meta.v1.TopicList
-	1,  // 33: robustmq.meta.v1.MetaService.PutShard:output_type -> robustmq.meta.v1.MetaEmpty
-	12, // 34: robustmq.meta.v1.MetaService.ListShards:output_type -> robustmq.meta.v1.KVList
-	1,  // 35: robustmq.meta.v1.MetaService.Put:output_type -> robustmq.meta.v1.MetaEmpty
-	11, // 36: robustmq.meta.v1.MetaService.Get:output_type -> robustmq.meta.v1.KVValue
-	1,  // 37: robustmq.meta.v1.MetaService.Delete:output_type -> robustmq.meta.v1.MetaEmpty
-	12, // 38: robustmq.meta.v1.MetaService.List:output_type -> robustmq.meta.v1.KVList
-	1,  // 39: robustmq.meta.v1.MetaService.CommitOffsets:output_type -> robustmq.meta.v1.MetaEmpty
-	16, // 40: robustmq.meta.v1.MetaService.FetchOffsets:output_type -> robustmq.meta.v1.FetchOffsetsResponse
-	18, // 41: robustmq.meta.v1.MetaService.Watch:output_type -> robustmq.meta.v1.WatchEvent
-	25, // [25:42] is the sub-list for method output_type
-	8,  // [8:25] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	19, // 8: robustmq.meta.v1.LeaderList.groups:type_name -> robustmq.meta.v1.GroupLeader
+	2,  // 9: robustmq.meta.v1.MetaService.RegisterNode:input_type -> robustmq.meta.v1.MetaNode
+	3,  // 10: robustmq.meta.v1.MetaService.Heartbeat:input_type -> robustmq.meta.v1.HeartbeatRequest
+	4,  // 11: robustmq.meta.v1.MetaService.UnregisterNode:input_type -> robustmq.meta.v1.NodeRef
+	1,  // 12: robustmq.meta.v1.MetaService.ListNodes:input_type -> robustmq.meta.v1.MetaEmpty
+	6,  // 13: robustmq.meta.v1.MetaService.CreateTopic:input_type -> robustmq.meta.v1.MetaTopic
+	7,  // 14: robustmq.meta.v1.MetaService.DeleteTopic:input_type -> robustmq.meta.v1.TopicRef
+	7,  // 15: robustmq.meta.v1.MetaService.GetTopic:input_type -> robustmq.meta.v1.TopicRef
+	1,  // 16: robustmq.meta.v1.MetaService.ListTopics:input_type -> robustmq.meta.v1.MetaEmpty
+	10, // 17: robustmq.meta.v1.MetaService.PutShard:input_type -> robustmq.meta.v1.KVPair
+	1,  // 18: robustmq.meta.v1.MetaService.ListShards:input_type -> robustmq.meta.v1.MetaEmpty
+	9,  // 19: robustmq.meta.v1.MetaService.Put:input_type -> robustmq.meta.v1.KVRequest
+	9,  // 20: robustmq.meta.v1.MetaService.Get:input_type -> robustmq.meta.v1.KVRequest
+	9,  // 21: robustmq.meta.v1.MetaService.Delete:input_type -> robustmq.meta.v1.KVRequest
+	9,  // 22: robustmq.meta.v1.MetaService.List:input_type -> robustmq.meta.v1.KVRequest
+	14, // 23: robustmq.meta.v1.MetaService.CommitOffsets:input_type -> robustmq.meta.v1.CommitOffsetsRequest
+	15, // 24: robustmq.meta.v1.MetaService.FetchOffsets:input_type -> robustmq.meta.v1.FetchOffsetsRequest
+	1,  // 25: robustmq.meta.v1.MetaService.Leaders:input_type -> robustmq.meta.v1.MetaEmpty
+	17, // 26: robustmq.meta.v1.MetaService.Watch:input_type -> robustmq.meta.v1.WatchRequest
+	1,  // 27: robustmq.meta.v1.MetaService.RegisterNode:output_type -> robustmq.meta.v1.MetaEmpty
+	1,  // 28: robustmq.meta.v1.MetaService.Heartbeat:output_type -> robustmq.meta.v1.MetaEmpty
+	1,  // 29: robustmq.meta.v1.MetaService.UnregisterNode:output_type -> robustmq.meta.v1.MetaEmpty
+	5,  // 30: robustmq.meta.v1.MetaService.ListNodes:output_type -> robustmq.meta.v1.NodeList
+	1,  // 31: robustmq.meta.v1.MetaService.CreateTopic:output_type -> robustmq.meta.v1.MetaEmpty
+	1,  // 32: robustmq.meta.v1.MetaService.DeleteTopic:output_type -> robustmq.meta.v1.MetaEmpty
+	6,  // 33: robustmq.meta.v1.MetaService.GetTopic:output_type -> robustmq.meta.v1.MetaTopic
+	8,  // 34: robustmq.meta.v1.MetaService.ListTopics:output_type -> robustmq.meta.v1.TopicList
+	1,  // 35: robustmq.meta.v1.MetaService.PutShard:output_type -> robustmq.meta.v1.MetaEmpty
+	12, // 36: robustmq.meta.v1.MetaService.ListShards:output_type -> robustmq.meta.v1.KVList
+	1,  // 37: robustmq.meta.v1.MetaService.Put:output_type -> robustmq.meta.v1.MetaEmpty
+	11, // 38: robustmq.meta.v1.MetaService.Get:output_type -> robustmq.meta.v1.KVValue
+	1,  // 39: robustmq.meta.v1.MetaService.Delete:output_type -> robustmq.meta.v1.MetaEmpty
+	12, // 40: robustmq.meta.v1.MetaService.List:output_type -> robustmq.meta.v1.KVList
+	1,  // 41: robustmq.meta.v1.MetaService.CommitOffsets:output_type -> robustmq.meta.v1.MetaEmpty
+	16, // 42: robustmq.meta.v1.MetaService.FetchOffsets:output_type -> robustmq.meta.v1.FetchOffsetsResponse
+	20, // 43: robustmq.meta.v1.MetaService.Leaders:output_type -> robustmq.meta.v1.LeaderList
+	18, // 44: robustmq.meta.v1.MetaService.Watch:output_type -> robustmq.meta.v1.WatchEvent
+	27, // [27:45] is the sub-list for method output_type
+	9,  // [9:27] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_meta_proto_init() }
@@ -1224,7 +1342,7 @@ func file_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meta_proto_rawDesc), len(file_meta_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   19,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -38,6 +38,7 @@ const (
 	MetaService_List_FullMethodName           = "/robustmq.meta.v1.MetaService/List"
 	MetaService_CommitOffsets_FullMethodName  = "/robustmq.meta.v1.MetaService/CommitOffsets"
 	MetaService_FetchOffsets_FullMethodName   = "/robustmq.meta.v1.MetaService/FetchOffsets"
+	MetaService_Leaders_FullMethodName        = "/robustmq.meta.v1.MetaService/Leaders"
 	MetaService_Watch_FullMethodName          = "/robustmq.meta.v1.MetaService/Watch"
 )
 
@@ -68,6 +69,9 @@ type MetaServiceClient interface {
 	// Consumer-group offsets on the offset group; one commit request is one atomic raft command.
 	CommitOffsets(ctx context.Context, in *CommitOffsetsRequest, opts ...grpc.CallOption) (*MetaEmpty, error)
 	FetchOffsets(ctx context.Context, in *FetchOffsetsRequest, opts ...grpc.CallOption) (*FetchOffsetsResponse, error)
+	// Leaders tells which node leads each group, as the answering node sees it, so clients can send
+	// writes straight to the leader (saving the follower's forwarding hop).
+	Leaders(ctx context.Context, in *MetaEmpty, opts ...grpc.CallOption) (*LeaderList, error)
 	// Watch streams a change notification for one group whenever the answering replica applied
 	// entries past the revision the client last saw. A revision is the group's raft applied index,
 	// the same on every replica, so it stays comparable when the client reconnects to another node.
@@ -245,6 +249,16 @@ func (c *metaServiceClient) FetchOffsets(ctx context.Context, in *FetchOffsetsRe
 	return out, nil
 }
 
+func (c *metaServiceClient) Leaders(ctx context.Context, in *MetaEmpty, opts ...grpc.CallOption) (*LeaderList, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LeaderList)
+	err := c.cc.Invoke(ctx, MetaService_Leaders_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *metaServiceClient) Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEvent], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &MetaService_ServiceDesc.Streams[0], MetaService_Watch_FullMethodName, cOpts...)
@@ -291,6 +305,9 @@ type MetaServiceServer interface {
 	// Consumer-group offsets on the offset group; one commit request is one atomic raft command.
 	CommitOffsets(context.Context, *CommitOffsetsRequest) (*MetaEmpty, error)
 	FetchOffsets(context.Context, *FetchOffsetsRequest) (*FetchOffsetsResponse, error)
+	// Leaders tells which node leads each group, as the answering node sees it, so clients can send
+	// writes straight to the leader (saving the follower's forwarding hop).
+	Leaders(context.Context, *MetaEmpty) (*LeaderList, error)
 	// Watch streams a change notification for one group whenever the answering replica applied
 	// entries past the revision the client last saw. A revision is the group's raft applied index,
 	// the same on every replica, so it stays comparable when the client reconnects to another node.
@@ -355,6 +372,9 @@ func (UnimplementedMetaServiceServer) CommitOffsets(context.Context, *CommitOffs
 }
 func (UnimplementedMetaServiceServer) FetchOffsets(context.Context, *FetchOffsetsRequest) (*FetchOffsetsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method FetchOffsets not implemented")
+}
+func (UnimplementedMetaServiceServer) Leaders(context.Context, *MetaEmpty) (*LeaderList, error) {
+	return nil, status.Error(codes.Unimplemented, "method Leaders not implemented")
 }
 func (UnimplementedMetaServiceServer) Watch(*WatchRequest, grpc.ServerStreamingServer[WatchEvent]) error {
 	return status.Error(codes.Unimplemented, "method Watch not implemented")
@@ -668,6 +688,24 @@ func _MetaService_FetchOffsets_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MetaService_Leaders_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MetaEmpty)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServiceServer).Leaders(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetaService_Leaders_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServiceServer).Leaders(ctx, req.(*MetaEmpty))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _MetaService_Watch_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(WatchRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -749,6 +787,10 @@ var MetaService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "FetchOffsets",
 			Handler:    _MetaService_FetchOffsets_Handler,
+		},
+		{
+			MethodName: "Leaders",
+			Handler:    _MetaService_Leaders_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -32,7 +33,21 @@ type Client struct {
 	apis  []pb.MetaServiceClient
 	cur   atomic.Uint32 // index of the node calls go to first
 	retry time.Duration
+
+	leader    [len(groups)]atomic.Int32 // per group: index into apis of its leader, -1 unknown
+	refreshed atomic.Int64              // unix ns of the last leader refresh (claimed by CAS)
 }
+
+// groups are the raft groups by name, in raftgroups' order.
+var groups = [...]string{"metadata", "offset", "mqtt"}
+
+const (
+	groupMetadata = iota
+	groupOffset
+)
+
+// refreshEvery bounds how often the client asks for the leaders.
+const refreshEvery = time.Second
 
 // New connects (lazily) to the meta nodes at addrs (host:grpc_port).
 func New(addrs ...string) (*Client, error) {
@@ -40,6 +55,9 @@ func New(addrs ...string) (*Client, error) {
 		return nil, errors.New("meta/client: no meta node address")
 	}
 	c := &Client{addrs: addrs, retry: 20 * time.Millisecond}
+	for i := range c.leader {
+		c.leader[i].Store(-1)
+	}
 	for _, a := range addrs {
 		cc, err := grpc.NewClient(a, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
@@ -81,9 +99,45 @@ func (c *Client) Call(ctx context.Context, fn func(ctx context.Context, api pb.M
 	}
 }
 
+// callGroup runs fn on the leader of group g when known, else as Call.
+func (c *Client) callGroup(ctx context.Context, g int, fn func(ctx context.Context, api pb.MetaServiceClient) error) error {
+	c.maybeRefresh(ctx)
+	if i := c.leader[g].Load(); i >= 0 {
+		err := fn(ctx, c.apis[i])
+		if status.Code(err) != codes.Unavailable {
+			return err
+		}
+		c.leader[g].CompareAndSwap(i, -1)
+	}
+	return c.Call(ctx, fn)
+}
+
+// maybeRefresh asks for the leaders if refreshEvery passed since the last time; one caller does it
+// (the CAS winner), the others go on with what is known.
+func (c *Client) maybeRefresh(ctx context.Context) {
+	now := time.Now().UnixNano()
+	last := c.refreshed.Load()
+	if now-last < int64(refreshEvery) || !c.refreshed.CompareAndSwap(last, now) {
+		return
+	}
+	var ls *pb.LeaderList
+	err := c.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) (err error) {
+		ls, err = api.Leaders(ctx, &pb.MetaEmpty{})
+		return err
+	})
+	if err != nil {
+		return
+	}
+	for _, gl := range ls.GetGroups() {
+		if g := slices.Index(groups[:], gl.GetGroup()); g >= 0 {
+			c.leader[g].Store(int32(slices.Index(c.addrs, gl.GetAddr()))) // -1: not a known address
+		}
+	}
+}
+
 // Put sets key in KV namespace ns.
 func (c *Client) Put(ctx context.Context, ns string, key, value []byte) error {
-	return c.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) error {
+	return c.callGroup(ctx, groupMetadata, func(ctx context.Context, api pb.MetaServiceClient) error {
 		_, err := api.Put(ctx, &pb.KVRequest{Table: ns, Key: key, Value: value})
 		return err
 	})
@@ -91,7 +145,7 @@ func (c *Client) Put(ctx context.Context, ns string, key, value []byte) error {
 
 // Get reads key in KV namespace ns.
 func (c *Client) Get(ctx context.Context, ns string, key []byte) (value []byte, found bool, err error) {
-	err = c.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) error {
+	err = c.callGroup(ctx, groupMetadata, func(ctx context.Context, api pb.MetaServiceClient) error {
 		v, err := api.Get(ctx, &pb.KVRequest{Table: ns, Key: key})
 		value, found = v.GetValue(), v.GetFound()
 		return err
@@ -101,7 +155,7 @@ func (c *Client) Get(ctx context.Context, ns string, key []byte) (value []byte, 
 
 // CommitOffsets commits offsets of consumer group group, atomically.
 func (c *Client) CommitOffsets(ctx context.Context, group string, offsets []*pb.OffsetEntry) error {
-	return c.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) error {
+	return c.callGroup(ctx, groupOffset, func(ctx context.Context, api pb.MetaServiceClient) error {
 		_, err := api.CommitOffsets(ctx, &pb.CommitOffsetsRequest{Group: group, Offsets: offsets})
 		return err
 	})
@@ -110,7 +164,7 @@ func (c *Client) CommitOffsets(ctx context.Context, group string, offsets []*pb.
 // FetchOffsets reads committed offsets (-1: never committed).
 func (c *Client) FetchOffsets(ctx context.Context, group string, parts []*pb.OffsetEntry) ([]*pb.OffsetEntry, error) {
 	var out []*pb.OffsetEntry
-	err := c.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) error {
+	err := c.callGroup(ctx, groupOffset, func(ctx context.Context, api pb.MetaServiceClient) error {
 		r, err := api.FetchOffsets(ctx, &pb.FetchOffsetsRequest{Group: group, Partitions: parts})
 		out = r.GetOffsets()
 		return err
@@ -120,7 +174,7 @@ func (c *Client) FetchOffsets(ctx context.Context, group string, parts []*pb.Off
 
 // CreateTopic creates t (AlreadyExists if present).
 func (c *Client) CreateTopic(ctx context.Context, t *pb.MetaTopic) error {
-	return c.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) error {
+	return c.callGroup(ctx, groupMetadata, func(ctx context.Context, api pb.MetaServiceClient) error {
 		_, err := api.CreateTopic(ctx, t)
 		return err
 	})
@@ -129,7 +183,7 @@ func (c *Client) CreateTopic(ctx context.Context, t *pb.MetaTopic) error {
 // Topics lists every topic.
 func (c *Client) Topics(ctx context.Context) ([]*pb.MetaTopic, error) {
 	var out []*pb.MetaTopic
-	err := c.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) error {
+	err := c.callGroup(ctx, groupMetadata, func(ctx context.Context, api pb.MetaServiceClient) error {
 		r, err := api.ListTopics(ctx, &pb.MetaEmpty{})
 		out = r.GetTopics()
 		return err
