@@ -5,10 +5,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/http"
+	"sync"
 	"time"
 
 	codec "robustmq/codec/mqtt"
 	"robustmq/netpoll"
+	"robustmq/server/admin"
 	"robustmq/server/config"
 	"robustmq/server/message"
 	"robustmq/server/mqtt"
@@ -35,6 +38,7 @@ type Broker struct {
 	opts  Options
 	owned *shard.Router // storage built here, closed in Stop
 	hub   *message.Hub
+	mu    sync.Mutex // guards mqtt and lns for the admin handlers
 	mqtt  *mqtt.Server
 	lns   []*netpoll.Listener
 }
@@ -58,7 +62,30 @@ func NewWith(env component.Env, opts Options) (*Broker, error) {
 	}
 	b.hub = message.New(message.Options{Store: b.opts.Storage, Engine: b.opts.Engine, SegmentBytes: 64 << 10,
 		Logger: env.Logger})
+	if env.HTTP != nil {
+		env.HTTP.HandleFunc("GET /api/mqtt/topic/list", func(w http.ResponseWriter, _ *http.Request) {
+			admin.OK(w, b.hub.Topics())
+		})
+		env.HTTP.HandleFunc("GET /api/mqtt/overview", b.overview)
+	}
 	return b, nil
+}
+
+// overview answers GET /api/mqtt/overview: sessions (online and offline)
+// and open connections per listener; 503 while the broker is not running.
+func (b *Broker) overview(w http.ResponseWriter, _ *http.Request) {
+	b.mu.Lock()
+	srv, lns := b.mqtt, b.lns
+	b.mu.Unlock()
+	if srv == nil {
+		admin.Fail(w, http.StatusServiceUnavailable, "broker: not running")
+		return
+	}
+	conns := map[string]int{}
+	for _, l := range lns {
+		conns[l.Name()] = l.ConnCount()
+	}
+	admin.OK(w, map[string]any{"sessions": srv.Sessions(), "connections": conns, "delayed": b.hub.Delayed()})
 }
 
 // Name implements component.Component.
@@ -68,10 +95,18 @@ func (b *Broker) Name() string { return "broker" }
 func (b *Broker) Hub() *message.Hub { return b.hub }
 
 // MQTT is the MQTT server.
-func (b *Broker) MQTT() *mqtt.Server { return b.mqtt }
+func (b *Broker) MQTT() *mqtt.Server {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.mqtt
+}
 
 // Listeners are the bound listeners, in config order.
-func (b *Broker) Listeners() []*netpoll.Listener { return b.lns }
+func (b *Broker) Listeners() []*netpoll.Listener {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.lns
+}
 
 // mqttOptions maps [mqtt_runtime] onto mqtt.Options.
 func mqttOptions(cfg *config.Config, hub *message.Hub, env component.Env) mqtt.Options {
@@ -115,7 +150,9 @@ func (b *Broker) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
+	b.mu.Lock()
 	b.mqtt = srv
+	b.mu.Unlock()
 	tr := map[string]netpoll.Transport{"mqtt_tcp": netpoll.TCP, "mqtt_tls": netpoll.TLS, "mqtt_ws": netpoll.WS, "mqtt_wss": netpoll.WSS}
 	for _, spec := range cfg.Listeners() {
 		t, ok := tr[spec.Name]
@@ -144,7 +181,9 @@ func (b *Broker) listen(spec config.ListenerSpec, t netpoll.Transport) error {
 	if err != nil {
 		return err
 	}
+	b.mu.Lock()
 	b.lns = append(b.lns, l)
+	b.mu.Unlock()
 	if err := b.env.Listeners.Add(probe{l}); err != nil {
 		return err
 	}
@@ -188,17 +227,20 @@ func (b *Broker) Stop(ctx context.Context) error {
 
 func (b *Broker) shutdown(ctx context.Context) error {
 	var errs []error
-	if b.mqtt != nil {
-		b.mqtt.Close() // queues a DISCONNECT 0x8B on every connection
-		drain(ctx, b.lns)
+	b.mu.Lock()
+	srv, lns := b.mqtt, b.lns
+	b.mqtt, b.lns = nil, nil
+	b.mu.Unlock()
+	if srv != nil {
+		srv.Close() // queues a DISCONNECT 0x8B on every connection
+		drain(ctx, lns)
 	}
-	for _, l := range b.lns {
+	for _, l := range lns {
 		b.env.Listeners.Remove(l.Name())
 		if err := l.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("broker: shutdown %s: %w", l.Name(), err))
 		}
 	}
-	b.lns = nil
 	b.hub.Close()
 	if b.owned != nil {
 		if err := b.owned.Close(); err != nil {

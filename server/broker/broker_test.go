@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,9 +31,22 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-type routes struct{}
+// routes records the admin routes the component registers.
+type routes map[string]func(http.ResponseWriter, *http.Request)
 
-func (routes) HandleFunc(string, func(w http.ResponseWriter, r *http.Request)) {}
+func (r routes) HandleFunc(p string, h func(w http.ResponseWriter, r *http.Request)) { r[p] = h }
+
+// get calls a registered route and returns its status and body.
+func (r routes) get(t *testing.T, pattern string) (int, string) {
+	t.Helper()
+	h := r[pattern]
+	if h == nil {
+		t.Fatalf("route %q not registered", pattern)
+	}
+	rec := httptest.NewRecorder()
+	h(rec, httptest.NewRequest("GET", "/", nil))
+	return rec.Code, rec.Body.String()
+}
 
 // TestBroker starts the component from a config with all four MQTT
 // listeners, checks their probes, runs a QoS 1 round trip from TCP to
@@ -43,8 +58,9 @@ func TestBroker(t *testing.T) {
 	s.TCPPort, s.TLSPort, s.WebsocketPort, s.WebsocketsPort = freePort(t), freePort(t), freePort(t), freePort(t)
 	cfg.BrokerNetwork.TLSCert, cfg.BrokerNetwork.TLSKey = "../../config/certs/cert.pem", "../../config/certs/key.pem"
 	reg := &listener.Registry{}
+	rt := routes{}
 	b, err := NewWith(component.Env{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Listeners: reg,
-		HTTP: routes{}}, Options{})
+		HTTP: rt}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,6 +108,13 @@ func TestBroker(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no message over WebSocket")
 	}
+	if code, body := rt.get(t, "GET /api/mqtt/topic/list"); code != 200 || !strings.Contains(body, `"topic":"b/1"`) ||
+		!strings.Contains(body, `"published":1`) {
+		t.Fatalf("topic list: %d %s", code, body)
+	}
+	if code, body := rt.get(t, "GET /api/mqtt/overview"); code != 200 || !strings.Contains(body, `"sessions":2`) {
+		t.Fatalf("overview: %d %s", code, body)
+	}
 	res, err := b.opts.Storage.Read(message.ShardName("b/1"), 0, 10, 1<<20)
 	if err != nil || len(res.Records) != 1 || string(res.Records[0].Value) != "stored" {
 		t.Fatalf("shard b/1_0: %v %+v", err, res)
@@ -103,6 +126,9 @@ func TestBroker(t *testing.T) {
 		t.Fatal(err)
 	}
 	stopped = true
+	if code, _ := rt.get(t, "GET /api/mqtt/overview"); code != http.StatusServiceUnavailable {
+		t.Fatalf("overview after Stop: %d; want 503", code)
+	}
 	if ps := reg.List(); len(ps) != 0 {
 		t.Fatalf("probes after Stop: %d", len(ps))
 	}

@@ -27,6 +27,12 @@
 // (shard/memory); when the Storage Engine role hands its router over,
 // NewWith(env, Options{Storage: r}) uses it and does not close it.
 //
+// Admin routes (registered in New, behind the admin server's auth):
+//
+//	GET /api/mqtt/topic/list   per-topic counters (message.Hub.Topics)
+//	GET /api/mqtt/overview     sessions, connections per listener, delayed
+//	                           messages; 503 while the broker is not running
+//
 // Life: New wires and does no I/O; Start binds the listeners (all or none:
 // a failure shuts down those already bound); Stop sends every MQTT client a
 // DISCONNECT 0x8B, shuts the listeners down (waiting for every OnClose),

@@ -73,6 +73,8 @@
 //	robustmq_message_persisted_total         appends acknowledged by the store
 //	robustmq_message_dropped_total{reason}   expired | queue_full | store_error | no_subscriber | delay_full
 //
-// Per-topic counters are not exported: topic names are client-chosen and
-// unbounded, so they would be unbounded label sets.
+// Per-topic counters (published, delivered, payload bytes, shard) are kept
+// for every persistent topic and read with Hub.Topics (the broker serves
+// them on the admin API); they are not Prometheus series, since topic names
+// are client-chosen and would make an unbounded label set.
 package message

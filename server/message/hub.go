@@ -9,6 +9,7 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -70,10 +71,10 @@ type Hub struct {
 
 const nameStripes = 32
 
-// nameStripe caches the shard names of topics already created.
+// nameStripe holds the entries of persistent topics already seen.
 type nameStripe struct {
 	mu sync.RWMutex
-	m  map[string]string // topic -> shard name; guarded by mu
+	m  map[string]*topicEntry // guarded by mu
 }
 
 // Errors.
@@ -123,7 +124,7 @@ func New(opts Options) *Hub {
 	}
 	h.match.New = func() any { s := make([]topic.Entry, 0, 16); return &s }
 	for i := range h.names {
-		h.names[i].m = map[string]string{}
+		h.names[i].m = map[string]*topicEntry{}
 	}
 	return h
 }
@@ -158,12 +159,28 @@ func (h *Hub) Publish(m *Message, done func(error)) int {
 		}
 		return 0
 	}
-	if h.opts.Store != nil && h.opts.Persist(m.Topic) {
-		h.store(m, done)
+	var te *topicEntry
+	if h.opts.Persist(m.Topic) {
+		var err error
+		te, err = h.topic(m.Topic)
+		switch {
+		case err != nil:
+			h.storeFailed(m, err, done)
+		case h.opts.Store != nil:
+			h.store(m, te.shard, done)
+		case done != nil:
+			done(nil)
+		}
 	} else if done != nil {
 		done(nil)
 	}
-	return h.Fanout(m)
+	n := h.Fanout(m)
+	if te != nil {
+		te.published.Add(1)
+		te.delivered.Add(uint64(n))
+		te.bytes.Add(uint64(len(m.Payload)))
+	}
+	return n
 }
 
 // Fanout hands m to every matching subscriber without storing it (a
@@ -200,12 +217,7 @@ var (
 )
 
 // store appends m to its topic's shard (see the package doc for the record).
-func (h *Hub) store(m *Message, done func(error)) {
-	name, err := h.shardName(m.Topic)
-	if err != nil {
-		h.storeFailed(m, err, done)
-		return
-	}
+func (h *Hub) store(m *Message, name string, done func(error)) {
 	hs := make([]shard.Header, 0, 5+len(m.User))
 	hs = append(hs, shard.Header{Name: hdrQoS, Value: qosValues[m.QoS%3]})
 	if m.ContentType != nil {
@@ -245,24 +257,64 @@ func (h *Hub) storeFailed(m *Message, err error, done func(error)) {
 	}
 }
 
-// shardName returns the shard of topic t, creating it on first use.
-func (h *Hub) shardName(t []byte) (string, error) {
+// topicEntry is what the hub keeps per persistent topic: its shard name
+// and its counters (updated atomically).
+type topicEntry struct {
+	shard                       string
+	published, delivered, bytes atomic.Uint64
+}
+
+// TopicStats are the counters of one topic since the hub started.
+type TopicStats struct {
+	Topic     string `json:"topic"`
+	Shard     string `json:"shard"`
+	Published uint64 `json:"published"` // messages published
+	Delivered uint64 `json:"delivered"` // Deliver calls (subscriber deliveries)
+	Bytes     uint64 `json:"bytes"`     // payload bytes published
+}
+
+// Topics returns the counters of every persistent topic seen, in no
+// particular order. Topics are kept for the hub's life (their shards
+// exist), so the list is bounded by the store, not by a label set.
+func (h *Hub) Topics() []TopicStats {
+	var out []TopicStats
+	for i := range h.names {
+		st := &h.names[i]
+		st.mu.RLock()
+		for t, e := range st.m {
+			out = append(out, TopicStats{Topic: t, Shard: e.shard, Published: e.published.Load(),
+				Delivered: e.delivered.Load(), Bytes: e.bytes.Load()})
+		}
+		st.mu.RUnlock()
+	}
+	return out
+}
+
+// topic returns the entry of persistent topic t, creating its shard (when
+// a Store is configured) on first use. The lookup does not allocate.
+func (h *Hub) topic(t []byte) (*topicEntry, error) {
 	st := &h.names[maphash.Bytes(h.seed, t)%nameStripes]
 	st.mu.RLock()
-	name, ok := st.m[string(t)]
+	e, ok := st.m[string(t)]
 	st.mu.RUnlock()
 	if ok {
-		return name, nil
+		return e, nil
 	}
-	name = ShardName(string(t))
-	err := h.opts.Store.CreateShard(shard.ShardConfig{Name: name, Engine: h.opts.Engine, SegmentBytes: h.opts.SegmentBytes})
-	if err != nil && !errors.Is(err, shard.ErrShardExists) {
-		return "", fmt.Errorf("message: create shard %q on %s: %w", name, h.opts.Engine, err)
+	e = &topicEntry{shard: ShardName(string(t))}
+	if h.opts.Store != nil {
+		err := h.opts.Store.CreateShard(shard.ShardConfig{Name: e.shard, Engine: h.opts.Engine, SegmentBytes: h.opts.SegmentBytes})
+		if err != nil && !errors.Is(err, shard.ErrShardExists) {
+			return nil, fmt.Errorf("message: create shard %q on %s: %w", e.shard, h.opts.Engine, err)
+		}
 	}
 	st.mu.Lock()
-	st.m[string(t)] = name
+	if old, ok := st.m[string(t)]; ok { // created concurrently
+		e = old
+	} else {
+		st.m[string(t)] = e
+	}
 	st.mu.Unlock()
-	return name, nil
+	return e, nil
 }
 
 // ShardName is the shard that holds topic t's messages: shard.Name(t, 0),

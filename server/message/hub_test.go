@@ -89,6 +89,13 @@ func TestPublish(t *testing.T) {
 	if len(a.got) != 2 || len(b.got) != 2 {
 		t.Fatalf("a got %v, b got %v", a.got, b.got)
 	}
+	stats := map[string]TopicStats{}
+	for _, st := range h.Topics() {
+		stats[st.Topic] = st
+	}
+	if st := stats["a/b/c"]; len(stats) != 5 || st.Published != 1 || st.Delivered != 2 || st.Bytes != 1 || st.Shard != "a/b/c_0" {
+		t.Fatalf("Topics: %d topics, a/b/c %+v; want 5 (not $SYS/x), a/b/c published 1, delivered 2, 1 byte", len(stats), st)
+	}
 }
 
 // TestExpired: an expired message is neither stored nor delivered.
