@@ -1,0 +1,117 @@
+package kafka
+
+import (
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// rawGroup drives the classic group protocol by hand.
+type rawGroup struct {
+	t  *testing.T
+	cl *kgo.Client
+}
+
+func (g rawGroup) join(member, instance string, session, rebalance time.Duration) *kmsg.JoinGroupResponse {
+	g.t.Helper()
+	req := kmsg.NewPtrJoinGroupRequest()
+	req.Group, req.MemberID, req.ProtocolType = "sg", member, "consumer"
+	if instance != "" {
+		req.InstanceID = kmsg.StringPtr(instance)
+	}
+	req.SessionTimeoutMillis, req.RebalanceTimeoutMillis = int32(session/time.Millisecond), int32(rebalance/time.Millisecond)
+	req.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: "range", Metadata: []byte{0, 1}}}
+	return must(req.RequestWith(testCtx(g.t), g.cl))
+}
+
+func (g rawGroup) heartbeat(member string, gen int32) int16 {
+	req := kmsg.NewPtrHeartbeatRequest()
+	req.Group, req.MemberID, req.Generation = "sg", member, gen
+	return must(req.RequestWith(testCtx(g.t), g.cl)).ErrorCode
+}
+
+func (g rawGroup) state() (string, int) {
+	req := kmsg.NewPtrDescribeGroupsRequest()
+	req.Groups = []string{"sg"}
+	d := must(req.RequestWith(testCtx(g.t), g.cl)).Groups[0]
+	return d.State, len(d.Members)
+}
+
+// TestGroupSessions: MEMBER_ID_REQUIRED, a rebalance that drops a member
+// that does not rejoin in time, a session timeout emptying the group, and
+// a static member taking its old place back.
+func TestGroupSessions(t *testing.T) {
+	b := startBroker(t, nil)
+	g := rawGroup{t, b.client(t)}
+	g2 := rawGroup{t, b.client(t)}
+
+	first := g.join("", "", time.Second, time.Second)
+	if first.ErrorCode != kerr.MemberIDRequired.Code || first.MemberID == "" {
+		t.Fatalf("first join: code %d id %q; want MEMBER_ID_REQUIRED with an id", first.ErrorCode, first.MemberID)
+	}
+	a := g.join(first.MemberID, "", time.Second, time.Second)
+	if a.ErrorCode != 0 || a.Generation != 1 || a.LeaderID != a.MemberID || len(a.Members) != 1 {
+		t.Fatalf("join A: %+v", a)
+	}
+	// B joins; A only heartbeats (told to rejoin) and is dropped after the
+	// rebalance timeout, so B completes alone with generation 2.
+	bID := g2.join("", "", 2*time.Second, time.Second).MemberID
+	done := make(chan *kmsg.JoinGroupResponse, 1)
+	go func() { done <- g2.join(bID, "", 2*time.Second, time.Second) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for g.heartbeat(a.MemberID, 1) != kerr.RebalanceInProgress.Code {
+		if time.Now().After(deadline) {
+			t.Fatal("A never told about the rebalance")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var bj *kmsg.JoinGroupResponse
+	select {
+	case bj = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("B's join not answered after the rebalance timeout")
+	}
+	if bj.ErrorCode != 0 || bj.Generation != 2 || bj.LeaderID != bID || len(bj.Members) != 1 {
+		t.Fatalf("join B: code %d gen %d leader %q members %d", bj.ErrorCode, bj.Generation, bj.LeaderID, len(bj.Members))
+	}
+	if code := g.heartbeat(a.MemberID, 1); code != kerr.UnknownMemberID.Code {
+		t.Fatalf("A after removal: code %d; want UNKNOWN_MEMBER_ID", code)
+	}
+	sync := kmsg.NewPtrSyncGroupRequest()
+	sync.Group, sync.MemberID, sync.Generation = "sg", bID, 2
+	sync.GroupAssignment = []kmsg.SyncGroupRequestGroupAssignment{{MemberID: bID, MemberAssignment: []byte("all")}}
+	if s := must(sync.RequestWith(testCtx(t), g2.cl)); s.ErrorCode != 0 || string(s.MemberAssignment) != "all" {
+		t.Fatalf("sync B: %+v", s)
+	}
+	if st, n := g.state(); st != "Stable" || n != 1 {
+		t.Fatalf("state %s with %d members; want Stable with 1", st, n)
+	}
+	// B stops heartbeating: its 2 s session ends and the group empties.
+	deadline = time.Now().Add(15 * time.Second)
+	for {
+		st, n := g.state()
+		if st == "Empty" && n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("state %s with %d members after B's session; want Empty", st, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Static member: joins without MEMBER_ID_REQUIRED, and a restart of the
+	// same instance (empty member id) takes the old place.
+	s1 := g.join("", "inst-1", 5*time.Second, time.Second)
+	if s1.ErrorCode != 0 {
+		t.Fatalf("static join: code %d", s1.ErrorCode)
+	}
+	s2 := g.join("", "inst-1", 5*time.Second, time.Second)
+	if s2.ErrorCode != 0 || s2.Generation != s1.Generation+1 {
+		t.Fatalf("static rejoin: code %d gen %d; want gen %d", s2.ErrorCode, s2.Generation, s1.Generation+1)
+	}
+	if _, n := g.state(); n != 1 {
+		t.Fatalf("%d members after the static rejoin; want 1", n)
+	}
+}
