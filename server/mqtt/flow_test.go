@@ -38,6 +38,24 @@ func (r *raw) expect(want mqtt.Type, id uint16) {
 	}
 }
 
+// pair connects a subscriber of version v (5.0: CONNECT property prop =
+// val when prop is not 0) subscribed to filter at qos, and a publisher.
+func pair(t *testing.T, ts *testServer, v mqtt.Version, name string, prop mqtt.PropID, val uint32, filter string, qos byte) (sub, pub *raw) {
+	t.Helper()
+	sub = dial(t, ts.addr, v)
+	var cp mqtt.Connect
+	cp.ClientID, cp.CleanStart = []byte(name), true
+	if prop != 0 {
+		cp.Props.SetUint(prop, val)
+	}
+	sub.connect(&cp)
+	sub.send(subscribe(v, 1, filter, qos))
+	sub.expect(mqtt.SUBACK, 1)
+	pub = dial(t, ts.addr, v)
+	pub.connect(&mqtt.Connect{ClientID: []byte(name + "pub"), CleanStart: true})
+	return sub, pub
+}
+
 func (r *raw) silent(d time.Duration) {
 	r.t.Helper()
 	if typ, err := r.read(d); err == nil {
@@ -49,13 +67,7 @@ func (r *raw) silent(d time.Duration) {
 // is acknowledged again and delivered once.
 func TestQoS2ExactlyOnce(t *testing.T) {
 	ts := start(t, nil)
-	sub := dial(t, ts.addr, mqtt.V311)
-	sub.connect(&mqtt.Connect{ClientID: []byte("q2sub"), CleanStart: true})
-	sub.send(subscribe(mqtt.V311, 1, "e/1", 2))
-	sub.expect(mqtt.SUBACK, 1)
-
-	pub := dial(t, ts.addr, mqtt.V311)
-	pub.connect(&mqtt.Connect{ClientID: []byte("q2pub"), CleanStart: true})
+	sub, pub := pair(t, ts, mqtt.V311, "q2", 0, 0, "e/1", 2)
 	msg := publish(mqtt.V311, "e/1", 2, 5, "once")
 	pub.send(msg)
 	pub.expect(mqtt.PUBREC, 5)
@@ -122,15 +134,7 @@ func TestResendOnReconnect(t *testing.T) {
 // message only after acknowledging the previous one.
 func TestReceiveMaximum(t *testing.T) {
 	ts := start(t, nil)
-	sub := dial(t, ts.addr, mqtt.V5)
-	var cp mqtt.Connect
-	cp.ClientID, cp.CleanStart = []byte("rm"), true
-	cp.Props.SetUint(mqtt.PropReceiveMaximum, 1)
-	sub.connect(&cp)
-	sub.send(subscribe(mqtt.V5, 1, "rm", 1))
-	sub.expect(mqtt.SUBACK, 1)
-	pub := dial(t, ts.addr, mqtt.V5)
-	pub.connect(&mqtt.Connect{ClientID: []byte("rmpub"), CleanStart: true})
+	sub, pub := pair(t, ts, mqtt.V5, "rm", mqtt.PropReceiveMaximum, 1, "rm", 1)
 	for i := uint16(1); i <= 3; i++ {
 		pub.send(publish(mqtt.V5, "rm", 1, i, string(rune('0'+i))))
 		pub.expect(mqtt.PUBACK, i)
@@ -160,15 +164,7 @@ func TestServerReceiveMaximum(t *testing.T) {
 // topic once, then the alias with an empty topic.
 func TestTopicAliasOut(t *testing.T) {
 	ts := start(t, nil)
-	sub := dial(t, ts.addr, mqtt.V5)
-	var cp mqtt.Connect
-	cp.ClientID, cp.CleanStart = []byte("ta"), true
-	cp.Props.SetUint(mqtt.PropTopicAliasMaximum, 2)
-	sub.connect(&cp)
-	sub.send(subscribe(mqtt.V5, 1, "ta/#", 0))
-	sub.expect(mqtt.SUBACK, 1)
-	pub := dial(t, ts.addr, mqtt.V5)
-	pub.connect(&mqtt.Connect{ClientID: []byte("tapub"), CleanStart: true})
+	sub, pub := pair(t, ts, mqtt.V5, "ta", mqtt.PropTopicAliasMaximum, 2, "ta/#", 0)
 	// Inbound alias: set with the topic, then use with an empty topic.
 	var p mqtt.Publish
 	p.Topic, p.Payload = []byte("ta/in"), []byte("1")
@@ -192,15 +188,7 @@ func TestTopicAliasOut(t *testing.T) {
 // not sent; the next small one is.
 func TestMaxPacketSizeOut(t *testing.T) {
 	ts := start(t, nil)
-	sub := dial(t, ts.addr, mqtt.V5)
-	var cp mqtt.Connect
-	cp.ClientID, cp.CleanStart = []byte("mps"), true
-	cp.Props.SetUint(mqtt.PropMaximumPacketSize, 64)
-	sub.connect(&cp)
-	sub.send(subscribe(mqtt.V5, 1, "m", 1))
-	sub.expect(mqtt.SUBACK, 1)
-	pub := dial(t, ts.addr, mqtt.V5)
-	pub.connect(&mqtt.Connect{ClientID: []byte("mpspub"), CleanStart: true})
+	sub, pub := pair(t, ts, mqtt.V5, "mps", mqtt.PropMaximumPacketSize, 64, "m", 1)
 	pub.send(publish(mqtt.V5, "m", 1, 1, string(make([]byte, 100))))
 	pub.expect(mqtt.PUBACK, 1)
 	pub.send(publish(mqtt.V5, "m", 1, 2, "small"))
@@ -331,12 +319,7 @@ func TestSessionExpiry(t *testing.T) {
 // packet; the stalled rest still arrives (next packet, delivery or tick).
 func TestOutboundHigh(t *testing.T) {
 	ts := start(t, func(o *Options) { o.OutboundHigh, o.Tick = 1, 50*time.Millisecond })
-	sub := dial(t, ts.addr, mqtt.V311)
-	sub.connect(&mqtt.Connect{ClientID: []byte("oh"), CleanStart: true})
-	sub.send(subscribe(mqtt.V311, 1, "oh", 0))
-	sub.expect(mqtt.SUBACK, 1)
-	pub := dial(t, ts.addr, mqtt.V311)
-	pub.connect(&mqtt.Connect{ClientID: []byte("ohpub"), CleanStart: true})
+	sub, pub := pair(t, ts, mqtt.V311, "oh", 0, 0, "oh", 0)
 	var batch []byte
 	for i := 0; i < 5; i++ {
 		batch = append(batch, publish(mqtt.V311, "oh", 0, 0, string(rune('a'+i)))...)
@@ -351,12 +334,7 @@ func TestOutboundHigh(t *testing.T) {
 // after a second; PUBACK comes at once.
 func TestDelayedPublish(t *testing.T) {
 	ts := start(t, nil)
-	sub := dial(t, ts.addr, mqtt.V5)
-	sub.connect(&mqtt.Connect{ClientID: []byte("dls"), CleanStart: true})
-	sub.send(subscribe(mqtt.V5, 1, "dl/#", 1))
-	sub.expect(mqtt.SUBACK, 1)
-	pub := dial(t, ts.addr, mqtt.V5)
-	pub.connect(&mqtt.Connect{ClientID: []byte("dlp"), CleanStart: true})
+	sub, pub := pair(t, ts, mqtt.V5, "dl", 0, 0, "dl/#", 1)
 	began := time.Now()
 	pub.send(publish(mqtt.V5, "$delayed/1/dl/x", 1, 1, "later"))
 	pub.expect(mqtt.PUBACK, 1)

@@ -93,35 +93,32 @@ func connackReason(code mqtt.ReasonCode, reason string) []byte {
 	return mqtt.AppendConnack(nil, mqtt.V5, &c)
 }
 
-// TestPubrelUnknown: PUBREL for an id never received answers PUBCOMP
-// 0x92 Packet Identifier not found (5.0) and keeps the connection.
-func TestPubrelUnknown(t *testing.T) {
+// TestAckReplies: errors answered in an acknowledgement keep the
+// connection: PUBREL for an unknown id gets PUBCOMP 0x92, a QoS 1 PUBLISH
+// flagged UTF-8 with a bad payload gets PUBACK 0x99.
+func TestAckReplies(t *testing.T) {
 	ts := start(t, nil)
-	r := dial(t, ts.addr, mqtt.V5)
-	r.connect(&mqtt.Connect{ClientID: []byte("rel"), CleanStart: true})
-	r.send([]byte{0x62, 2, 0, 9})
-	if typ := r.next(); typ != mqtt.PUBCOMP || r.d.Ack.PacketID != 9 || r.d.Ack.Reason != mqtt.ReasonPacketIdentifierNotFound {
-		t.Fatalf("got %v id %d reason %#x; want PUBCOMP 9 0x92", typ, r.d.Ack.PacketID, r.d.Ack.Reason)
-	}
-	r.send(mqtt.AppendPingreq(nil))
-	if typ := r.next(); typ != mqtt.PINGRESP {
-		t.Fatalf("got %v; want PINGRESP", typ)
-	}
-}
-
-// TestPayloadFormatQoS1: a QoS 1 PUBLISH flagged UTF-8 with a bad payload
-// gets PUBACK 0x99 Payload format invalid and the connection stays.
-func TestPayloadFormatQoS1(t *testing.T) {
-	ts := start(t, nil)
-	r := dial(t, ts.addr, mqtt.V5)
-	r.connect(&mqtt.Connect{ClientID: []byte("pfi"), CleanStart: true})
-	r.send([]byte{0x32, 9, 0, 1, 'a', 0, 7, 2, 0x01, 1, 0xff})
-	if typ := r.next(); typ != mqtt.PUBACK || r.d.Ack.PacketID != 7 || r.d.Ack.Reason != mqtt.ReasonPayloadFormatInvalid {
-		t.Fatalf("got %v id %d reason %#x; want PUBACK 7 0x99", typ, r.d.Ack.PacketID, r.d.Ack.Reason)
-	}
-	r.send(mqtt.AppendPingreq(nil))
-	if typ := r.next(); typ != mqtt.PINGRESP {
-		t.Fatalf("got %v; want PINGRESP", typ)
+	for _, c := range []struct {
+		name   string
+		in     []byte
+		want   mqtt.Type
+		id     uint16
+		reason mqtt.ReasonCode
+	}{
+		{"PUBREL unknown id", []byte{0x62, 2, 0, 9}, mqtt.PUBCOMP, 9, mqtt.ReasonPacketIdentifierNotFound},
+		{"payload format invalid", []byte{0x32, 9, 0, 1, 'a', 0, 7, 2, 0x01, 1, 0xff}, mqtt.PUBACK, 7, mqtt.ReasonPayloadFormatInvalid},
+	} {
+		r := dial(t, ts.addr, mqtt.V5)
+		r.connect(&mqtt.Connect{ClientID: []byte("acks"), CleanStart: true})
+		r.send(c.in)
+		if typ := r.next(); typ != c.want || r.d.Ack.PacketID != c.id || r.d.Ack.Reason != c.reason {
+			t.Fatalf("%s: got %v id %d reason %#x; want %v %d %#x", c.name, typ, r.d.Ack.PacketID, r.d.Ack.Reason,
+				c.want, c.id, c.reason)
+		}
+		r.send(mqtt.AppendPingreq(nil))
+		if typ := r.next(); typ != mqtt.PINGRESP {
+			t.Fatalf("%s: got %v; want PINGRESP (connection kept)", c.name, typ)
+		}
 	}
 }
 
