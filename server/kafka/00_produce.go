@@ -129,9 +129,13 @@ func (c *conn) prepare(in []byte, name string) ([]shard.Record, seqCheck, kafka.
 	if cap(c.marks) < 4*total {
 		c.marks = make([]byte, 0, 4*total)
 	}
+	if cap(c.hdrs) < total {
+		c.hdrs = make([]shard.Header, 0, total)
+	}
+	c.hdrs = c.hdrs[:0]
 	for rest := in; len(rest) > 0; {
 		b, r, _ := record.Next(rest)
-		c.recs, c.marks = batchRecords(c.recs, c.marks, &b)
+		c.recs, c.marks, c.hdrs = batchRecords(c.recs, c.marks, c.hdrs, &b)
 		rest = r
 	}
 	return c.recs, seq, kafka.None

@@ -80,16 +80,17 @@ func serveFetch(s *Server, c *conn, sl *slot, m kafka.Message) error {
 func (c *conn) runFetch(sl *slot, p *fetchPlan, mayPark bool) {
 	s := c.s
 	total := 0
-	buf := c.tmp[:0]
+	// Every partition's batches go into one per-connection buffer; the
+	// views are taken after the last read (appends may move it) and die
+	// with reply, which encodes them at once.
+	buf := c.fbuf[:0]
+	spans := c.spans[:0]
 	for ti := range p.parts {
 		for pi := range p.parts[ti] {
 			fp := &p.parts[ti][pi]
 			op := &p.resp.Topics[ti].Partitions[pi]
 			*op = kafka.FetchResponseTopicPartition{Index: op.Index, HighWatermark: -1, LastStableOffset: -1,
-				LogStartOffset: -1, PreferredReadReplica: -1, Records: op.Records[:0]}
-			if op.Records == nil {
-				op.Records = []byte{} // empty, not null: librdkafka refuses a null record set
-			}
+				LogStartOffset: -1, PreferredReadReplica: -1, Records: []byte{}} // empty, not null: librdkafka refuses null
 			op.DivergingEpoch.Epoch, op.DivergingEpoch.EndOffset = -1, -1
 			op.CurrentLeader.LeaderID, op.CurrentLeader.LeaderEpoch = -1, -1
 			op.SnapshotID.EndOffset, op.SnapshotID.Epoch = -1, -1
@@ -103,8 +104,9 @@ func (c *conn) runFetch(sl *slot, p *fetchPlan, mayPark bool) {
 				limit = max(limit, 1) // progress: the first batch always goes
 			}
 			var rb readBatch
+			start := len(buf)
 			if limit > 0 {
-				buf, rb = appendBatches(s.opts.Router, buf[:0], fp.shard, fp.offset, limit, &c.z, &c.scratch)
+				buf, rb = appendBatches(s.opts.Router, buf, fp.shard, fp.offset, limit, &c.z, &c.scratch)
 			} else {
 				rb.hw, rb.err = s.opts.Router.LatestOffset(fp.shard)
 				rb.logStart, _ = s.opts.Router.EarliestOffset(fp.shard)
@@ -121,16 +123,22 @@ func (c *conn) runFetch(sl *slot, p *fetchPlan, mayPark bool) {
 				continue
 			}
 			op.HighWatermark, op.LastStableOffset, op.LogStartOffset = rb.hw, rb.hw, rb.logStart
-			op.Records = append(op.Records[:0], buf...)
-			total += len(buf)
+			spans = append(spans, span{ti, pi, start, len(buf)})
+			total += len(buf) - start
 		}
 	}
-	c.tmp = buf
+	for _, sp := range spans {
+		p.resp.Topics[sp.ti].Partitions[sp.pi].Records = buf[sp.from:sp.to:sp.to]
+	}
+	c.fbuf, c.spans = buf, spans
 	if mayPark && total < p.minBytes && s.opts.Now().Before(p.deadline) && c.park(sl, p) {
 		return
 	}
 	c.reply(sl, &p.resp)
 }
+
+// span locates one partition's batches in the fetch buffer.
+type span struct{ ti, pi, from, to int }
 
 // fetchWait is a parked Fetch. fired is set by the first wake-up (a
 // shard.Wait callback on an appender goroutine, or the timer), which

@@ -30,6 +30,9 @@ type conn struct {
 	// produce scratch, reused per partition (AppendAsync copies)
 	recs    []shard.Record
 	marks   []byte
+	hdrs    []shard.Header
+	fbuf    []byte // fetch answers are assembled here (runFetch)
+	spans   []span
 	dec     record.Decompressor
 	z       record.Compressor
 	tmp     []byte

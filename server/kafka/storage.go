@@ -17,19 +17,21 @@ var (
 
 // batchRecords appends the shard records of one validated batch b to recs:
 // a head holding b.Raw and one continuation per further offset, so shard
-// offsets stay Kafka offsets. marks holds the continuations' header values
-// and must not move while recs is used (the caller sizes it first).
-func batchRecords(recs []shard.Record, marks []byte, b *record.Batch) ([]shard.Record, []byte) {
+// offsets stay Kafka offsets. marks and hdrs hold the continuations'
+// header values and headers; the caller sizes them first (4 bytes and one
+// Header per offset) so the views taken here stay put and nothing is
+// allocated per record.
+func batchRecords(recs []shard.Record, marks []byte, hdrs []shard.Header, b *record.Batch) ([]shard.Record, []byte, []shard.Header) {
 	n := int(b.LastOffsetDelta) + 1
-	recs = append(recs, shard.Record{Timestamp: b.FirstTimestamp, Value: b.Raw,
-		Headers: []shard.Header{{Name: hdrBatch}}})
+	hdrs = append(hdrs, shard.Header{Name: hdrBatch})
+	recs = append(recs, shard.Record{Timestamp: b.FirstTimestamp, Value: b.Raw, Headers: hdrs[len(hdrs)-1 : len(hdrs) : len(hdrs)]})
 	for i := 1; i < n; i++ {
 		start := len(marks)
 		marks = binary.BigEndian.AppendUint32(marks, uint32(i))
-		recs = append(recs, shard.Record{Timestamp: b.MaxTimestamp,
-			Headers: []shard.Header{{Name: hdrCont, Value: marks[start:len(marks):len(marks)]}}})
+		hdrs = append(hdrs, shard.Header{Name: hdrCont, Value: marks[start:len(marks):len(marks)]})
+		recs = append(recs, shard.Record{Timestamp: b.MaxTimestamp, Headers: hdrs[len(hdrs)-1 : len(hdrs) : len(hdrs)]})
 	}
-	return recs, marks
+	return recs, marks, hdrs
 }
 
 // kind tells the three sorts of stored record apart.
