@@ -148,6 +148,29 @@
 //
 //	go test -run '^$' -bench . -benchmem -cpu 1,2 ./server/message/topic/
 //
-// (-short skips the 1M sizes). See the numbers in the package README
-// section below.
+// (-short skips the 1M sizes). Workload (bench_test.go): a multi-tenant
+// device fleet, 80% literal filters, 15% '+' and 5% '#'/'>' filters, every
+// topic matched by exactly one filter; baseline-map is one exact-match
+// map[string][]Entry lookup (it finds only the literal 80%). Measured on a
+// shared 2-vCPU Xeon VM under a load average of 6-8 from other work, so
+// absolute numbers are noisy; ratios come from one run. ns/op at -cpu 1,
+// all 0 allocs/op:
+//
+//	subs  topics      index(cache)  index-nocache  baseline-map
+//	1k    1k recur    79            137            33
+//	100k  1k recur    211           311            37
+//	1M    1k recur    185           287            52
+//	100k  65k         1336 (35% hit) 818           72
+//	1M    65k         3153 (24% hit) 1972          240
+//
+// With 65k distinct topics the trie walk is memory-bound (random map
+// probes over 100k-1M nodes) and a full cache is only a wasted probe; set
+// CacheSize < 0 for such workloads. MatchParallel (100k subs, ns/op at
+// -cpu 2, publishers on both vCPUs): 64 shards 102 without churn and 281
+// while one writer does ~260k subscribe+unsubscribe/s; one shard (one
+// literal map, one trie: the single-lock baseline) 217 and 374.
+// Subscribe (ParseFilter + Subscribe): ~1.1-1.8 µs, 4 allocs (map insert
+// in a growing index). Heap per subscription (BenchmarkMemory, filters
+// held by the caller excluded): 225 B at 1k, 161 B at 100k, 157 B at 1M,
+// against 146, 111 and 149 B for the baseline map.
 package topic
