@@ -30,7 +30,7 @@ func TestProduceConsumeCodecs(t *testing.T) {
 	b := startBroker(t, nil)
 	codecs := map[string]kgo.CompressionCodec{"none": kgo.NoCompression(), "gzip": kgo.GzipCompression(),
 		"snappy": kgo.SnappyCompression(), "lz4": kgo.Lz4Compression(), "zstd": kgo.ZstdCompression()}
-	acks := map[string]kgo.Acks{"all": kgo.AllISRAcks(), "leader": kgo.LeaderAck()}
+	acks := map[string]kgo.Acks{"all": kgo.AllISRAcks(), "leader": kgo.LeaderAck(), "none": kgo.NoAck()}
 	for cname, codec := range codecs {
 		for aname, ack := range acks {
 			t.Run(cname+"/"+aname, func(t *testing.T) {
@@ -38,7 +38,7 @@ func TestProduceConsumeCodecs(t *testing.T) {
 				admin := b.client(t)
 				createTopic(t, admin, topic, 3)
 				popts := []kgo.Opt{kgo.ProducerBatchCompression(codec), kgo.RequiredAcks(ack), kgo.DefaultProduceTopic(topic)}
-				if aname == "leader" {
+				if aname != "all" {
 					popts = append(popts, kgo.DisableIdempotentWrite())
 				}
 				p := b.client(t, popts...)

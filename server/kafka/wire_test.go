@@ -1,12 +1,16 @@
 package kafka
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/VictoriaMetrics/metrics"
 
 	"robustmq/codec/kafka"
 )
@@ -122,4 +126,27 @@ func TestWire(t *testing.T) {
 	c := dial(t, b.addr)
 	c.Write(apiVersionsReq(9, 3))
 	expectAnswer(t, c, 9, 3, kafka.None)
+
+	var prom bytes.Buffer
+	metrics.WritePrometheus(&prom, false)
+	for _, want := range []string{`robustmq_kafka_errors_total{api="ApiVersions",code="UNSUPPORTED_VERSION"}`,
+		`robustmq_kafka_requests_total{api="ApiVersions"}`, `robustmq_kafka_request_duration_seconds_bucket{api="ApiVersions"`} {
+		if !strings.Contains(prom.String(), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+// TestInflightLimit: a client that piles up more unanswered requests
+// (parked fetches) than MaxInflight is closed.
+func TestInflightLimit(t *testing.T) {
+	b := startBroker(t, func(o *Options) { o.MaxInflight = 4 })
+	createTopic(t, b.client(t), "inf", 1)
+	c := dial(t, b.addr)
+	for i := range 5 {
+		c.Write(kafka.AppendRequest(nil, kafka.RequestHeader{APIVersion: 12, CorrelationID: int32(i)}, &kafka.FetchRequest{
+			ReplicaID: -1, MaxWaitMs: 20000, MinBytes: 1, MaxBytes: 1 << 20, SessionEpoch: -1,
+			Topics: []kafka.FetchRequestTopic{{Name: []byte("inf"), Partitions: []kafka.FetchRequestTopicPartition{{MaxBytes: 1 << 20}}}}}))
+	}
+	expectClosed(t, c)
 }
