@@ -38,8 +38,8 @@
 //
 // # Locks
 //
-// Order: sessions.mu (the client id table) -> session.mu -> the topic
-// index's shard locks. Deliver runs after the index released its locks
+// Order: a sessions stripe mutex (the client id table, 64 stripes by
+// hash) -> session.mu -> the topic index's shard locks. Deliver runs after the index released its locks
 // and takes only session.mu. wheel.mu is a leaf.
 //
 // # Delivery and acknowledgement

@@ -278,9 +278,7 @@ func TestSessionExpiry(t *testing.T) {
 	r.expect(mqtt.SUBACK, 1)
 	_ = r.nc.Close()
 	waitFor(t, "session se ended", func() bool {
-		ts.sessions.mu.Lock()
-		defer ts.sessions.mu.Unlock()
-		return ts.sessions.m["se"] == nil
+		return ts.sessions.get("se") == nil
 	})
 	if n := ts.hub.Index().Count(); n != 0 {
 		t.Fatalf("index holds %d subscriptions after the session ended; want 0", n)

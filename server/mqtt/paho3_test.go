@@ -121,9 +121,7 @@ func TestPaho3(t *testing.T) {
 // side without a DISCONNECT, as a dropped link would.
 func (ts *testServer) kickClient(t *testing.T, clientID string) {
 	t.Helper()
-	ts.sessions.mu.Lock()
-	s := ts.sessions.m[clientID]
-	ts.sessions.mu.Unlock()
+	s := ts.sessions.get(clientID)
 	if s == nil {
 		t.Fatalf("no session %q", clientID)
 	}

@@ -231,9 +231,7 @@ func TestSession5(t *testing.T) {
 
 // online reports whether clientID's session has a connection.
 func (ts *testServer) online(clientID string) bool {
-	ts.sessions.mu.Lock()
-	s := ts.sessions.m[clientID]
-	ts.sessions.mu.Unlock()
+	s := ts.sessions.get(clientID)
 	if s == nil {
 		return false
 	}

@@ -91,7 +91,7 @@ type Server struct {
 	opts     Options
 	hub      *message.Hub
 	retain   RetainStore
-	sessions sessions
+	sessions *sessions
 	wheel    wheel
 	decoders sync.Pool // *mqtt.Decoder
 	bufs     sync.Pool // *[]byte holding an encode buffer
@@ -138,7 +138,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Server{opts: opts, hub: opts.Hub, retain: opts.Retain, sessions: sessions{m: map[string]*session{}},
+	s := &Server{opts: opts, hub: opts.Hub, retain: opts.Retain, sessions: newSessions(),
 		conns:       metrics.GetOrCreateCounter("robustmq_mqtt_connections_total"),
 		connects:    metrics.GetOrCreateCounter("robustmq_mqtt_connects_total"),
 		offlineDrop: metrics.GetOrCreateCounter(`robustmq_mqtt_dropped_total{reason="offline"}`),

@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"hash/maphash"
 	"sync"
 	"time"
 
@@ -11,8 +12,8 @@ import (
 // session is the server side of an MQTT session (spec 4.1): it outlives
 // connections when its expiry interval is not 0.
 //
-// Every field below mu is guarded by mu. Lock order: Server.sessions.mu,
-// then session.mu, then the topic index's locks. Deliver takes only mu.
+// Every field below mu is guarded by mu. Lock order: the sessions stripe
+// mutex, then session.mu, then the topic index's locks. Deliver takes only mu.
 type session struct {
 	srv      *Server
 	id       uint64 // subscriber ID in the topic index, unique per session
@@ -216,11 +217,41 @@ func (s *session) stopTimersLocked() {
 	s.will = nil
 }
 
-// sessions is the server's session table, in memory. The Meta Service's
-// mqtt group will keep persistent sessions across restarts.
+// sessions is the server's session table, in memory, split into
+// sessionStripes stripes by a hash of the client id so that CONNECTs on
+// different loops do not queue behind one lock. The Meta Service's mqtt
+// group will keep persistent sessions across restarts.
 type sessions struct {
+	seed    maphash.Seed
+	stripes [sessionStripes]sessionStripe
+}
+
+const sessionStripes = 64
+
+type sessionStripe struct {
 	mu sync.Mutex
 	m  map[string]*session // by client id; guarded by mu
+	_  [48]byte            // 64 bytes: keep neighbouring stripes' locks off one cache line
+}
+
+func newSessions() *sessions {
+	t := &sessions{seed: maphash.MakeSeed()}
+	for i := range t.stripes {
+		t.stripes[i].m = map[string]*session{}
+	}
+	return t
+}
+
+func (t *sessions) stripe(clientID string) *sessionStripe {
+	return &t.stripes[maphash.String(t.seed, clientID)%sessionStripes]
+}
+
+// get returns the session of clientID, or nil.
+func (t *sessions) get(clientID string) *session {
+	st := t.stripe(clientID)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.m[clientID]
 }
 
 // attach binds c to the session of clientID, creating or cleaning it, and
@@ -228,12 +259,13 @@ type sessions struct {
 // With clean, the shared-subscription messages of the old state are
 // returned for handOver.
 func (t *sessions) attach(srv *Server, clientID string, c *conn, clean bool, expiry uint32) (s *session, present bool, old *conn, shared []pending) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s = t.m[clientID]
+	st := t.stripe(clientID)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	s = st.m[clientID]
 	if s == nil {
 		s = &session{srv: srv, id: srv.nextSubID.Add(1), clientID: clientID, queue: message.NewQueue[pending](srv.opts.MaxQueued)}
-		t.m[clientID] = s
+		st.m[clientID] = s
 	}
 	s.mu.Lock()
 	old = s.conn
@@ -255,14 +287,15 @@ func (t *sessions) attach(srv *Server, clientID string, c *conn, clean bool, exp
 // pending, if any, the shared-subscription messages to hand over, and
 // whether the session ended.
 func (t *sessions) end(s *session) (w *will, shared []pending, ended bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	st := t.stripe(s.clientID)
+	st.mu.Lock()
+	defer st.mu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.conn != nil || t.m[s.clientID] != s {
+	if s.conn != nil || st.m[s.clientID] != s {
 		return nil, nil, false
 	}
-	delete(t.m, s.clientID)
+	delete(st.m, s.clientID)
 	w = s.will
 	shared = s.sharedLocked()
 	s.clearLocked()
@@ -270,7 +303,12 @@ func (t *sessions) end(s *session) (w *will, shared []pending, ended bool) {
 }
 
 func (t *sessions) len() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.m)
+	n := 0
+	for i := range t.stripes {
+		st := &t.stripes[i]
+		st.mu.Lock()
+		n += len(st.m)
+		st.mu.Unlock()
+	}
+	return n
 }
