@@ -32,6 +32,12 @@ type Options struct {
 	TLS *tls.Config
 }
 
+// topicChunkBytes is the memory engine's arena chunk per topic shard: MQTT
+// has many small topics, and each holds at least one chunk (the engine's
+// 1 MiB default would make 10k topics cost 10 GiB); larger records get a
+// chunk of their own size.
+const topicChunkBytes = 16 << 10
+
 // Broker is the component. Create it with New or NewWith.
 type Broker struct {
 	env   component.Env
@@ -50,7 +56,7 @@ func New(env component.Env) (component.Component, error) { return NewWith(env, O
 func NewWith(env component.Env, opts Options) (*Broker, error) {
 	b := &Broker{env: env, opts: opts}
 	if opts.Storage == nil {
-		r, err := shard.NewRouter([]shard.Engine{memory.New(memory.Options{ChunkBytes: 64 << 10, Logger: env.Logger})},
+		r, err := shard.NewRouter([]shard.Engine{memory.New(memory.Options{ChunkBytes: topicChunkBytes, Logger: env.Logger})},
 			shard.RouterOptions{Logger: env.Logger})
 		if err != nil {
 			return nil, fmt.Errorf("broker: memory storage: %w", err)
@@ -60,7 +66,7 @@ func NewWith(env component.Env, opts Options) (*Broker, error) {
 	if b.opts.Engine == "" {
 		b.opts.Engine = shard.EngineMemory
 	}
-	b.hub = message.New(message.Options{Store: b.opts.Storage, Engine: b.opts.Engine, SegmentBytes: 64 << 10,
+	b.hub = message.New(message.Options{Store: b.opts.Storage, Engine: b.opts.Engine, SegmentBytes: topicChunkBytes,
 		Logger: env.Logger})
 	if env.HTTP != nil {
 		env.HTTP.HandleFunc("GET /api/mqtt/topic/list", func(w http.ResponseWriter, _ *http.Request) {
