@@ -31,7 +31,8 @@
 //	b*c, b>c (in a level)  b*c, b>c               literal in both
 //	—                      a/b, a+b, a#b          rejected: ErrUnmappable ('/' '+' '#' cannot be MQTT topic bytes)
 //	—                      a..b, .a, a b          rejected: ErrNATSSubject (invalid NATS subjects)
-//	—                      %41, %2e, a%2Ab, %     rejected: only the escapes above, upper-case, decode
+//	—                      %41, %2e, a%2Ab, a%    rejected: ErrEscape (only the escapes above, upper-case, decode)
+//	—                      % (the whole subject)  rejected: ErrEmpty (it would be the empty topic)
 //	$SYS/x                 $SYS.x                 '$' is an ordinary byte in both
 //
 // Escapes ("NATS escapes"): ToNATS writes '%' and two upper-case hex digits
