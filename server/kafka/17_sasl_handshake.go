@@ -23,7 +23,9 @@ func init() {
 			resp.Mechanisms = append(resp.Mechanisms, []byte(mech))
 		}
 		switch {
-		case c.sasl == nil || c.sasl.done || c.sasl.mech != "":
+		case c.sasl == nil: // SASL off: no mechanism is offered
+			resp.ErrorCode = int16(kafka.UnsupportedSaslMechanism)
+		case c.sasl.done || c.sasl.mech != "":
 			resp.ErrorCode = int16(kafka.IllegalSaslState)
 		case !slices.Contains(s.opts.SASLMechanisms, string(req.Mechanism)):
 			resp.ErrorCode = int16(kafka.UnsupportedSaslMechanism)

@@ -7,9 +7,7 @@ import (
 	"robustmq/codec/kafka"
 	"robustmq/codec/kafka/record"
 	"robustmq/netpoll"
-	"robustmq/shard"
 	"robustmq/shard/memory"
-	"robustmq/shard/offsetstore"
 )
 
 // benchServer is a Server over memory storage with one connection on a
@@ -22,15 +20,7 @@ type benchServer struct {
 }
 
 func newBenchServer(b *testing.B) *benchServer {
-	r, err := shard.NewRouter([]shard.Engine{memory.New(memory.Options{MaxShardBytes: 8 << 30, MaxBytes: 8 << 30})},
-		shard.RouterOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	offs, err := offsetstore.Open(b.TempDir(), offsetstore.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	r, offs := newStorage(b, memory.Options{MaxShardBytes: 8 << 30, MaxBytes: 8 << 30})
 	s, err := New(Options{Router: r, Offsets: offs, Advertised: "127.0.0.1:9092", AutoCreate: true, MaxMessageBytes: 8 << 20})
 	if err != nil {
 		b.Fatal(err)

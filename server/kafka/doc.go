@@ -106,6 +106,28 @@
 // the name (stable without being stored). One broker: it leads every
 // partition, replication factor is 1.
 //
+// # SASL
+//
+// With Options.SASLMechanisms set (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), a
+// connection must authenticate (SaslHandshake v1, then SaslAuthenticate)
+// before any request but ApiVersions; users come from Options.Users, a
+// UserStore (sasl.go): CheckPassword for PLAIN, stored SCRAM credentials
+// (salt, iterations, StoredKey, ServerKey) for SCRAM. It is the one
+// interface the shared MQTT/Kafka user table will implement; StaticUsers
+// serves tests and static config. TLS listeners (SASL_SSL) need only a
+// netpoll TLS ListenerConfig.
+//
+// # Benchmarks
+//
+//	go test -run '^$' -bench . -benchmem ./server/kafka/
+//
+// On the 2-CPU dev box (fakeConn, memory engine): BenchmarkProduce
+// records=100 (one 10 KB batch) about 26-32 us and 8 allocations per
+// request (none per record); BenchmarkFetch about 42 us for a 64 KiB
+// answer (1.6 GB/s) and 6 allocations per request, against 1.3 us to
+// memcpy it: most of the time is the engine decoding the continuation
+// records, which an opaque-batch append would remove.
+//
 // # Metrics
 //
 // robustmq_kafka_requests_total{api}, robustmq_kafka_errors_total{api,code}

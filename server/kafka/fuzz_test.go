@@ -7,9 +7,7 @@ import (
 
 	"robustmq/codec/kafka"
 	"robustmq/netpoll"
-	"robustmq/shard"
 	"robustmq/shard/memory"
-	"robustmq/shard/offsetstore"
 )
 
 // fakeConn is a netpoll.Conn that records writes and runs Do functions
@@ -76,14 +74,7 @@ func FuzzOnData(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(s)
 	}
-	r, err := shard.NewRouter([]shard.Engine{memory.New(memory.Options{ChunkBytes: 64 << 10})}, shard.RouterOptions{})
-	if err != nil {
-		f.Fatal(err)
-	}
-	offs, err := offsetstore.Open(f.TempDir(), offsetstore.Options{})
-	if err != nil {
-		f.Fatal(err)
-	}
+	r, offs := newStorage(f, memory.Options{ChunkBytes: 64 << 10})
 	s, err := New(Options{Router: r, Offsets: offs, Advertised: "127.0.0.1:9092", AutoCreate: true})
 	if err != nil {
 		f.Fatal(err)

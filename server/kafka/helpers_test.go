@@ -24,15 +24,23 @@ type testBroker struct {
 
 func startBroker(t *testing.T, mod func(*Options)) *testBroker {
 	t.Helper()
-	r, err := shard.NewRouter([]shard.Engine{memory.New(memory.Options{ChunkBytes: 64 << 10})}, shard.RouterOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	offs, err := offsetstore.Open(t.TempDir(), offsetstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, offs := newStorage(t, memory.Options{ChunkBytes: 64 << 10})
 	return startOn(t, r, offs, mod)
+}
+
+// newStorage is a memory-engine router and an OffsetStore in a temp dir;
+// the caller closes them.
+func newStorage(tb testing.TB, mo memory.Options) (*shard.Router, *offsetstore.Store) {
+	tb.Helper()
+	r, err := shard.NewRouter([]shard.Engine{memory.New(mo)}, shard.RouterOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	offs, err := offsetstore.Open(tb.TempDir(), offsetstore.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r, offs
 }
 
 func startOn(t *testing.T, r *shard.Router, offs *offsetstore.Store, mod func(*Options)) *testBroker {
