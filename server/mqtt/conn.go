@@ -409,10 +409,10 @@ func (c *conn) flush() {
 	s := c.sess
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.flushing = false
-	if s.conn != c {
+	if s.conn != c { // taken over: the flush flag is the new connection's
 		return
 	}
+	s.flushing = false
 	now := int64(0)
 	for s.queue.Len() > 0 {
 		if c.nc.OutboundBuffered() >= c.srv.opts.OutboundHigh {
