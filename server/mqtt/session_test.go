@@ -20,7 +20,7 @@ import (
 //
 // Commands (c= names a connection):
 //
-//	connect c= [v=3|4|5] [id=] [clean] [expiry=] [recvmax=] [will=topic:payload]
+//	connect c= [v=3|4|5] [id=] [clean] [expiry=] [recvmax=] [will=topic:payload [wqos=] [wretain]]
 //	sub c= f= [qos=] [nl] [rap] [rh=] [pid=]
 //	unsub c= f= [pid=]
 //	pub c= t= [m=] [qos=] [retain] [pid=] [dup]
@@ -103,6 +103,7 @@ func (h *harness) run(t *testing.T, td *datadriven.TestData) string {
 		if w := arg(td, "will", ""); w != "" {
 			tp, pl, _ := strings.Cut(w, ":")
 			cp.Will, cp.WillTopic, cp.WillPayload = true, []byte(tp), []byte(pl)
+			cp.WillQoS, cp.WillRetain = byte(num(t, td, "wqos", 0)), arg(td, "wretain", "") != ""
 		}
 		h.feed(hc, mqtt.AppendConnect(nil, &cp))
 	case "sub":
