@@ -140,6 +140,8 @@ func (s *Service) Start(ctx context.Context) error {
 			continue
 		}
 		if err := s.tr.AddPeer(id, addr); err != nil {
+			m.Stop()
+			s.tr.Close()
 			db.Close()
 			return fmt.Errorf("meta: peer %d at %s: %w", id, addr, err)
 		}
