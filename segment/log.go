@@ -868,6 +868,15 @@ func (sl *shardLog) offsetForTime(ts int64) (int64, error) {
 	return f.found, nil
 }
 
+func anyPending(segs []*segment) bool {
+	for _, s := range segs {
+		if s.sealPending {
+			return true
+		}
+	}
+	return false
+}
+
 // retire removes segs[i:j] from the list and unlinks their files, oldest
 // first or, for a suffix, newest first, so a crash in between never leaves
 // a gap. REQUIRES: ioMu and mu held. The caller releases the segments after
@@ -898,7 +907,7 @@ func (sl *shardLog) enforceRetention(nowMs int64, byTime bool) error {
 	}
 	n := 0
 	var err error
-	for ; n+1 < len(sl.segs) && !sl.segs[n].sealPending; n++ {
+	for ; n+1 < len(sl.segs); n++ {
 		seg, endOff := sl.segs[n], sl.segs[n+1].base
 		if endOff <= sl.logStart {
 			total -= seg.visible
@@ -918,6 +927,16 @@ func (sl *shardLog) enforceRetention(nowMs int64, byTime bool) error {
 			}
 		}
 		break
+	}
+	if anyPending(sl.segs[:n]) {
+		// A segment to delete still awaits its seal's fsync. Seals finish
+		// in order (deleting one first could leave a durable segment behind
+		// a hole after a crash): finish them now; ioMu keeps the list as is.
+		sl.mu.Unlock()
+		if serr := sl.syncUnsynced(); serr != nil {
+			return sl.markFailed(serr)
+		}
+		sl.mu.Lock()
 	}
 	gone := sl.retire(0, n, false)
 	sl.mu.Unlock()
