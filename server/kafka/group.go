@@ -334,11 +334,23 @@ func (co *coordinator) join(r joinReq, p *pending, now time.Time) {
 			}
 		}
 	}
+	if m != nil && r.member == "" && g.state == stateStable && m.id != g.leader && sameProtocols(m.protocols, r.protocols) {
+		// A static follower restarted with the same subscription: it gets
+		// a new member id and its old assignment, without a rebalance
+		// (KIP-345). A returning leader rebalances, so it can reassign.
+		id := co.newID(g, r.clientID, now)
+		delete(g.members, m.id)
+		g.order[slices.Index(g.order, m.id)] = id
+		m.id = id
+		g.members[id] = m
+		m.session, m.rebalance, m.deadline = r.session, r.rebalance, now.Add(r.session)
+		co.answerJoin(g, p, kafka.None, id)
+		return
+	}
 	if m == nil {
 		switch _, handed := g.newIDs[r.member]; {
 		case r.member == "":
-			g.seq++
-			id := r.clientID + "-" + strconv.Itoa(g.seq) + "-" + strconv.FormatInt(now.UnixNano(), 36)
+			id := co.newID(g, r.clientID, now)
 			if r.version >= 4 && r.instance == "" {
 				g.newIDs[id] = now.Add(r.session)
 				co.answerJoin(nil, p, kafka.MemberIDRequired, id)
@@ -366,6 +378,19 @@ func (co *coordinator) join(r joinReq, p *pending, now time.Time) {
 	m.deadline = now.Add(r.session)
 	m.join = p
 	co.prepare(g, now)
+}
+
+// newID makes a member id unique within g (and across restarts: the
+// clock is part of it). REQUIRES: co.mu held.
+func (co *coordinator) newID(g *group, clientID string, now time.Time) string {
+	g.seq++
+	return clientID + "-" + strconv.Itoa(g.seq) + "-" + strconv.FormatInt(now.UnixNano(), 36)
+}
+
+// sameProtocols reports whether a and b list the same protocols with the
+// same metadata, in the same order.
+func sameProtocols(a, b []protocol) bool {
+	return slices.EqualFunc(a, b, func(x, y protocol) bool { return x.name == y.name && string(x.meta) == string(y.meta) })
 }
 
 // syncReq is a SyncGroup copied out of the input.

@@ -114,4 +114,55 @@ func TestGroupSessions(t *testing.T) {
 	if _, n := g.state(); n != 1 {
 		t.Fatalf("%d members after the static rejoin; want 1", n)
 	}
+	leader := s2.MemberID
+	if code, _ := g.sync(leader, s2.Generation, map[string]string{leader: "p1"}); code != 0 {
+		t.Fatalf("leader sync: code %d", code)
+	}
+	// A second static member joins: the leader rejoins, both get the new
+	// generation, the leader assigns.
+	joined := make(chan *kmsg.JoinGroupResponse, 1)
+	go func() { joined <- g2.join("", "inst-2", 5*time.Second, time.Second) }()
+	deadline = time.Now().Add(10 * time.Second)
+	for g.heartbeat(leader, s2.Generation) != kerr.RebalanceInProgress.Code {
+		if time.Now().After(deadline) {
+			t.Fatal("leader never told about the rebalance")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	l3 := g.join(leader, "inst-1", 5*time.Second, time.Second)
+	f3 := <-joined
+	if l3.ErrorCode != 0 || f3.ErrorCode != 0 || l3.Generation != f3.Generation || l3.LeaderID != leader {
+		t.Fatalf("rejoin: leader %+v follower %+v", l3, f3)
+	}
+	followerSync := make(chan string, 1)
+	go func() { _, a := g2.sync(f3.MemberID, f3.Generation, nil); followerSync <- a }()
+	if code, _ := g.sync(leader, l3.Generation, map[string]string{leader: "p1", f3.MemberID: "p2"}); code != 0 {
+		t.Fatalf("leader sync: code %d", code)
+	}
+	if a := <-followerSync; a != "p2" {
+		t.Fatalf("follower assignment %q; want p2", a)
+	}
+	// The follower restarts (same instance, no member id): it is answered
+	// at once, in the same generation, and keeps its assignment.
+	f4 := g2.join("", "inst-2", 5*time.Second, time.Second)
+	if f4.ErrorCode != 0 || f4.Generation != f3.Generation || f4.MemberID == f3.MemberID {
+		t.Fatalf("static follower restart: code %d gen %d id %q; want gen %d and a new id", f4.ErrorCode, f4.Generation,
+			f4.MemberID, f3.Generation)
+	}
+	if code, a := g2.sync(f4.MemberID, f4.Generation, nil); code != 0 || a != "p2" {
+		t.Fatalf("static follower sync: code %d assignment %q; want p2", code, a)
+	}
+	if code := g2.heartbeat(f3.MemberID, f3.Generation); code != kerr.UnknownMemberID.Code {
+		t.Fatalf("old member id: code %d; want UNKNOWN_MEMBER_ID", code)
+	}
+}
+
+func (g rawGroup) sync(member string, gen int32, assign map[string]string) (int16, string) {
+	req := kmsg.NewPtrSyncGroupRequest()
+	req.Group, req.MemberID, req.Generation = "sg", member, gen
+	for m, a := range assign {
+		req.GroupAssignment = append(req.GroupAssignment, kmsg.SyncGroupRequestGroupAssignment{MemberID: m, MemberAssignment: []byte(a)})
+	}
+	resp := must(req.RequestWith(testCtx(g.t), g.cl))
+	return resp.ErrorCode, string(resp.MemberAssignment)
 }
