@@ -58,6 +58,15 @@
 // publisher. A subscriber that must never lose a message bounds its
 // producers instead (MQTT: receive maximum on the publisher side).
 //
+// # Benchmarks
+//
+//	go test -run '^$' -bench Publish -benchmem ./server/message/
+//
+// BenchmarkPublish: a 128-byte QoS 1 message with a user property to one
+// subscriber, appended to its shard on the memory engine, allocates nothing
+// (about 0.5 µs/op on 2 shared CPUs) against about 0.15-0.2 µs/op for the
+// same hub without a store in the same run.
+//
 // # Goroutines and locks
 //
 // The hub starts no goroutine; its delayed-publish timer (time.AfterFunc)

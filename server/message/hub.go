@@ -58,6 +58,7 @@ type Hub struct {
 	names [nameStripes]nameStripe
 	seed  maphash.Seed
 	match sync.Pool // *[]topic.Entry
+	calls sync.Pool // *appendCall
 
 	published, delivered, persisted            *metrics.Counter
 	expired, storeErr, noSub, qfull, delayFull *metrics.Counter
@@ -123,6 +124,7 @@ func New(opts Options) *Hub {
 		delayFull: metrics.GetOrCreateCounter(`robustmq_message_dropped_total{reason="delay_full"}`),
 	}
 	h.match.New = func() any { s := make([]topic.Entry, 0, 16); return &s }
+	h.calls.New = func() any { c := &appendCall{h: h}; c.fn = c.finish; return c }
 	for i := range h.names {
 		h.names[i].m = map[string]*topicEntry{}
 	}
@@ -218,8 +220,9 @@ var (
 
 // store appends m to its topic's shard (see the package doc for the record).
 func (h *Hub) store(m *Message, name string, done func(error)) {
-	hs := make([]shard.Header, 0, 5+len(m.User))
-	hs = append(hs, shard.Header{Name: hdrQoS, Value: qosValues[m.QoS%3]})
+	c := h.calls.Get().(*appendCall)
+	c.m, c.done = m, done
+	hs := append(c.hs[:0], shard.Header{Name: hdrQoS, Value: qosValues[m.QoS%3]})
 	if m.ContentType != nil {
 		hs = append(hs, shard.Header{Name: hdrContent, Value: m.ContentType})
 	}
@@ -235,18 +238,41 @@ func (h *Hub) store(m *Message, name string, done func(error)) {
 	for _, u := range m.User {
 		hs = append(hs, shard.Header{Name: u.Key, Value: u.Value})
 	}
-	recs := [1]shard.Record{{Timestamp: m.Timestamp, Headers: hs, Value: m.Payload}}
+	c.hs = hs
+	c.rec[0] = shard.Record{Timestamp: m.Timestamp, Headers: hs, Value: m.Payload}
 	opt := shard.AppendOptions{Durability: h.opts.Durability(m.QoS), FailFast: true}
-	h.opts.Store.AppendAsync(name, recs[:], opt, func(_ int64, err error) {
-		if err != nil {
-			h.storeFailed(m, err, done)
-			return
-		}
-		h.persisted.Inc()
-		if done != nil {
-			done(nil)
-		}
-	})
+	// AppendAsync copies the record before it returns, so c's buffers are
+	// free again when the callback runs.
+	h.opts.Store.AppendAsync(name, c.rec[:], opt, c.fn)
+}
+
+// appendCall is one pending append: pooled with its header buffer and its
+// callback bound once, so a store allocates nothing per message.
+type appendCall struct {
+	h    *Hub
+	m    *Message
+	done func(error)
+	hs   []shard.Header
+	rec  [1]shard.Record
+	fn   shard.AppendFunc // c.finish, bound at creation
+}
+
+func (c *appendCall) finish(_ int64, err error) {
+	h, m, done := c.h, c.m, c.done
+	c.m, c.done, c.rec[0] = nil, nil, shard.Record{}
+	clear(c.hs)
+	if cap(c.hs) > 64 {
+		c.hs = nil
+	}
+	h.calls.Put(c)
+	if err != nil {
+		h.storeFailed(m, err, done)
+		return
+	}
+	h.persisted.Inc()
+	if done != nil {
+		done(nil)
+	}
 }
 
 func (h *Hub) storeFailed(m *Message, err error, done func(error)) {
