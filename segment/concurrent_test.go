@@ -151,3 +151,50 @@ func TestConcurrentShards(t *testing.T) {
 	}
 	t.Logf("%d records acknowledged, %d fail-fast ErrQueueFull retries", len(acks), fulls.Load())
 }
+
+// The FlushInterval tick makes DurabilityNone data durable without any
+// Sync append, and drops a burst's write buffers once the shard is quiet.
+func TestBackgroundFlushAndTrim(t *testing.T) {
+	o := testOptions(t.TempDir())
+	o.FlushInterval = 5 * time.Millisecond
+	o.SegmentBytes = 64 << 20
+	e := openTest(t, o)
+	defer e.Close()
+	if err := e.CreateShard(shard.ShardConfig{Name: "bg_0", Engine: shard.EngineSegment, SegmentBytes: 64 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	sl, _ := e.get("bg_0")
+	fsyncs := mFsyncs.Get()
+	val := make([]byte, 512<<10)
+	var done sync.WaitGroup
+	for range 8 { // a 4 MiB burst
+		done.Add(1)
+		e.AppendAsync("bg_0", []shard.Record{{Value: val}}, shard.AppendOptions{}, func(int64, error) { done.Done() })
+	}
+	done.Wait()
+	bufCaps := func() int {
+		sl.ioMu.Lock()
+		defer sl.ioMu.Unlock()
+		sl.mu.Lock()
+		defer sl.mu.Unlock()
+		return max(cap(sl.cur), cap(sl.pend))
+	}
+	if c := bufCaps(); c <= keepBufBytes {
+		t.Fatalf("the burst left buffers of %d bytes; the test needs more than %d", c, keepBufBytes)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		sl.ioMu.Lock()
+		a := sl.active()
+		clean := a != nil && !a.dirty && a.size >= 4<<20
+		sl.ioMu.Unlock()
+		trimmed := bufCaps() <= keepBufBytes
+		if clean && trimmed && mFsyncs.Get() > fsyncs {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10s: data synced %v, buffers trimmed %v (%d bytes)", clean, trimmed, bufCaps())
+		}
+		time.Sleep(time.Millisecond) // polling a background tick
+	}
+}

@@ -197,3 +197,35 @@ func TestRollByAge(t *testing.T) {
 		t.Fatalf("5 appends with SegmentMaxAge 1ns made %d segments; want 5", n)
 	}
 }
+
+// Appends queued while TruncateTo runs either land before the cut (and are
+// removed with the suffix) or fail with ErrTruncated; either way the log
+// ends at the cut and the next append gets it.
+func TestTruncateToWithQueuedAppends(t *testing.T) {
+	o := testOptions(t.TempDir())
+	o.ops = slowSyncOps{}
+	e := openTest(t, o)
+	defer e.Close()
+	mustCreateShard(t, e, "tq_0")
+	appendBatches(t, e, "tq_0", 20, 4, shard.DurabilitySync)
+	errs := make(chan error, 8)
+	for range 8 {
+		e.AppendAsync("tq_0", []shard.Record{{Value: []byte("q")}}, shard.AppendOptions{Durability: shard.DurabilitySync},
+			func(_ int64, err error) { errs <- err })
+	}
+	if err := e.TruncateTo("tq_0", 10); err != nil {
+		t.Fatal(err)
+	}
+	for range 8 {
+		if err := <-errs; err != nil && !errors.Is(err, ErrTruncated) {
+			t.Fatalf("append queued across TruncateTo: %v; want nil or ErrTruncated", err)
+		}
+	}
+	if got, _ := e.LatestOffset("tq_0"); got != 10 {
+		t.Fatalf("Latest %d after TruncateTo(10); want 10", got)
+	}
+	if off, err := e.Append(t.Context(), "tq_0", []shard.Record{{Value: []byte("next")}}, shard.AppendOptions{Durability: shard.DurabilitySync}); err != nil || off != 10 {
+		t.Fatalf("append after TruncateTo(10) at %d, %v; want 10", off, err)
+	}
+	checkRange(t, e, "tq_0", 0, 10)
+}
