@@ -34,11 +34,12 @@ type conn struct {
 	aliasOut    map[string]uint16
 	pendingIn   int // inbound QoS 1/2 publishes not yet completed
 	// acks are the inbound PUBACK/PUBRECs waiting for their store append,
-	// in PUBLISH order; ackBase is the sequence number of acks[0]. They
+	// in PUBLISH order. They
 	// are sent in that order even when appends to different shards
 	// complete out of order [MQTT-4.6.0-2], [MQTT-4.6.0-3].
-	acks     []ackSlot
-	ackBase  uint64
+	acks     []ackSlot // acks[ackHead:] are waiting
+	ackHead  int
+	ackBase  uint64        // sequence number of acks[ackHead]
 	sessZero bool          // CONNECT's Session Expiry was 0 (5.0 3.14.2.2.2)
 	auth     *authExchange // enhanced authentication in progress
 	authed   bool          // CONNECT used enhanced authentication (re-authentication allowed)
@@ -621,11 +622,11 @@ type ackSlot struct {
 // hub callback that completes it once the message is stored: the callback
 // may run on a store goroutine, so it hops to the connection with Do.
 func (c *conn) acker(t mqtt.Type, id uint16) func(error) {
-	seq := c.ackBase + uint64(len(c.acks))
+	seq := c.ackBase + uint64(len(c.acks)-c.ackHead)
 	c.acks = append(c.acks, ackSlot{t: t, id: id})
 	return func(err error) {
 		_ = c.nc.Do(func(netpoll.Conn) {
-			a := &c.acks[seq-c.ackBase]
+			a := &c.acks[c.ackHead+int(seq-c.ackBase)]
 			a.done, a.err = true, err
 			c.releaseAcks()
 		})
@@ -636,9 +637,10 @@ func (c *conn) acker(t mqtt.Type, id uint16) func(error) {
 // failed store answers 0x80 in 5.0 and closes a 3.x connection
 // unacknowledged (the client resends on reconnect).
 func (c *conn) releaseAcks() {
-	for len(c.acks) > 0 && c.acks[0].done {
-		a := c.acks[0]
-		c.acks = c.acks[1:]
+	for c.ackHead < len(c.acks) && c.acks[c.ackHead].done {
+		a := c.acks[c.ackHead]
+		c.acks[c.ackHead] = ackSlot{}
+		c.ackHead++
 		c.ackBase++
 		if a.t == mqtt.PUBACK || a.err != nil {
 			c.pendingIn = max(0, c.pendingIn-1)
@@ -658,8 +660,11 @@ func (c *conn) releaseAcks() {
 			c.writeAck(a.t, a.id, mqtt.ReasonUnspecifiedError)
 		}
 	}
-	if len(c.acks) == 0 {
-		c.acks = nil
+	if c.ackHead == len(c.acks) { // all sent: reuse the slice from its start
+		c.acks, c.ackHead = c.acks[:0], 0
+		if cap(c.acks) > 1024 {
+			c.acks = nil
+		}
 	}
 }
 

@@ -34,7 +34,10 @@
 // BenchmarkFanout: one QoS 0 publish delivered and encoded for 1, 10, 100
 // subscribers allocates nothing (0 allocs/op), against the hub's
 // match-and-deliver to no-op subscribers in the same run (about 250 ns per
-// subscriber on top, 2 shared CPUs).
+// subscriber on top, 2 shared CPUs). BenchmarkInbound: one 128-byte
+// PUBLISH through OnData costs 2 allocations at QoS 0 (the owned message:
+// its bytes and its struct) and 4 at QoS 1 (plus the acknowledgement's
+// callback and its hop to the connection).
 //
 // # Locks
 //
