@@ -369,8 +369,11 @@ func newMessage(t, payload []byte, p *mqtt.Properties, qos byte, retain bool, no
 	if f, ok := p.Uint(mqtt.PropPayloadFormat); ok {
 		m.HasFormat, m.PayloadFormat = true, byte(f)
 	}
-	if e, ok := p.Uint(mqtt.PropMessageExpiry); ok || maxExpiry > 0 {
-		if !ok || (maxExpiry > 0 && e > maxExpiry) {
+	// A publisher's Message Expiry Interval is capped by maxExpiry; a
+	// message without one never expires (the server must not invent the
+	// property on delivery, 3.3.2.3.3).
+	if e, ok := p.Uint(mqtt.PropMessageExpiry); ok {
+		if maxExpiry > 0 && e > maxExpiry {
 			e = maxExpiry
 		}
 		m.ExpiryMs = now + int64(e)*1000

@@ -39,7 +39,8 @@ type Options struct {
 	// V3SessionExpiry is the expiry (s) of a 3.x session with Clean
 	// Session 0, which 3.x cannot state; default MaxSessionExpiry.
 	V3SessionExpiry uint32
-	// MaxMessageExpiry caps Message Expiry Interval (s); 0 = no cap.
+	// MaxMessageExpiry caps a publisher's Message Expiry Interval (s); 0 =
+	// no cap. Messages without one do not expire.
 	MaxMessageExpiry uint32
 	// KeepAliveOverride lets the server choose the keepalive of 5.0
 	// clients: DefaultKeepAlive when they ask for 0, MaxKeepAlive when they
