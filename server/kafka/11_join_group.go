@@ -23,7 +23,7 @@ func init() {
 		for _, p := range req.Protocols {
 			r.protocols = append(r.protocols, protocol{name: string(p.Name), meta: append([]byte(nil), p.Metadata...)})
 		}
-		s.groups.join(r, &pending{c: c, sl: sl}, sl.start)
+		s.groups.join(r, slotAnswer{c, sl}, sl.start)
 		return nil
 	})
 }

@@ -15,7 +15,7 @@ func init() {
 				r.assignments[string(a.MemberID)] = append([]byte(nil), a.Assignment...)
 			}
 		}
-		s.groups.sync(r, &pending{c: c, sl: sl}, sl.start)
+		s.groups.sync(r, slotAnswer{c, sl}, sl.start)
 		return nil
 	})
 }

@@ -57,15 +57,22 @@ type member struct {
 	protocols          []protocol
 	assignment         []byte
 	deadline           time.Time
-	join               *pending // JoinGroup waiting for the rebalance to complete
-	sync               *pending // SyncGroup waiting for the leader
+	join               pending // JoinGroup waiting for the rebalance to complete
+	sync               pending // SyncGroup waiting for the leader
 }
 
-// pending is a parked answer: which connection, which slot, which version.
-type pending struct {
+// pending is where a parked answer goes.
+type pending interface {
+	answer(m kafka.Message)
+}
+
+// slotAnswer answers a request slot of a connection, from any goroutine.
+type slotAnswer struct {
 	c  *conn
 	sl *slot
 }
+
+func (a slotAnswer) answer(m kafka.Message) { a.c.later(func() { a.c.replyLater(a.sl, m) }) }
 
 type group struct {
 	id           string
@@ -123,10 +130,16 @@ func (co *coordinator) expire(now time.Time) {
 			}
 		}
 		if g.state == statePreparing && now.After(g.deadline) {
-			for _, id := range slices.Clone(g.order) {
+			// Pick the late members first: removing the last of them
+			// completes the rebalance, after which nobody waits in a join.
+			var late []*member
+			for _, id := range g.order {
 				if m := g.members[id]; m.join == nil {
-					co.remove(g, m, now)
+					late = append(late, m)
 				}
+			}
+			for _, m := range late {
+				co.remove(g, m, now)
 			}
 			co.complete(g, now)
 		}
@@ -229,7 +242,7 @@ func (co *coordinator) choose(g *group) string {
 }
 
 // answerJoin sends a JoinGroup answer on the member's connection.
-func (co *coordinator) answerJoin(g *group, p *pending, code kafka.ErrorCode, memberID string) {
+func (co *coordinator) answerJoin(g *group, p pending, code kafka.ErrorCode, memberID string) {
 	resp := &kafka.JoinGroupResponse{ErrorCode: int16(code), GenerationID: -1, MemberID: []byte(memberID)}
 	if code == kafka.None {
 		resp.GenerationID = g.generation
@@ -253,11 +266,11 @@ func (co *coordinator) answerJoin(g *group, p *pending, code kafka.ErrorCode, me
 		}
 	}
 	countErr(11, code)
-	p.c.later(func() { p.c.replyLater(p.sl, resp) })
+	p.answer(resp)
 }
 
 // answerSync sends a SyncGroup answer on the member's connection.
-func (co *coordinator) answerSync(p *pending, code kafka.ErrorCode, g *group, assignment []byte) {
+func (co *coordinator) answerSync(p pending, code kafka.ErrorCode, g *group, assignment []byte) {
 	resp := &kafka.SyncGroupResponse{ErrorCode: int16(code), Assignment: assignment}
 	if code == kafka.None {
 		resp.ProtocolType, resp.ProtocolName = []byte(g.protocolType), []byte(g.protocol)
@@ -266,7 +279,7 @@ func (co *coordinator) answerSync(p *pending, code kafka.ErrorCode, g *group, as
 		resp.Assignment = []byte{}
 	}
 	countErr(14, code)
-	p.c.later(func() { p.c.replyLater(p.sl, resp) })
+	p.answer(resp)
 }
 
 // joinReq is a JoinGroup copied out of the input.
@@ -277,7 +290,7 @@ type joinReq struct {
 	version                                               int16
 }
 
-func (co *coordinator) join(r joinReq, p *pending, now time.Time) {
+func (co *coordinator) join(r joinReq, p pending, now time.Time) {
 	co.mu.Lock()
 	defer co.mu.Unlock()
 	fail := func(code kafka.ErrorCode) { co.answerJoin(nil, p, code, r.member) }
@@ -400,7 +413,7 @@ type syncReq struct {
 	assignments   map[string][]byte
 }
 
-func (co *coordinator) sync(r syncReq, p *pending, now time.Time) {
+func (co *coordinator) sync(r syncReq, p pending, now time.Time) {
 	co.mu.Lock()
 	defer co.mu.Unlock()
 	g := co.groups[r.group]
