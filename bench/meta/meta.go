@@ -2,6 +2,9 @@
 // doing KV puts or offset commits against running meta nodes over the Meta gRPC API, reporting
 // throughput and latency percentiles per client count.
 //
+// A put client overwrites its own Keys keys in turn, so the metadata state (and every raft
+// snapshot of it) stays the size of a real cluster's instead of growing with the run.
+//
 // Each client is one goroutine issuing one request at a time (closed loop) for the run's duration,
 // through server/meta/client: requests go to the group's leader once the client learnt it (within a
 // second), and until then client i starts at node i mod len(addrs), where followers forward. Latencies are kept per client in a slice bounded by
@@ -29,6 +32,7 @@ type Options struct {
 	Clients    []int         // one run per count
 	Duration   time.Duration // per run
 	ValueBytes int           // put: value size (default 64)
+	Keys       int           // put: distinct keys per client, overwritten in turn (default 1024)
 	Offsets    int           // commit: partitions per commit request (default 1)
 	MaxSamples int           // latencies kept per run (default 4M)
 }
@@ -75,6 +79,9 @@ func Run(ctx context.Context, o Options, report func(Result)) error {
 	}
 	if o.ValueBytes <= 0 {
 		o.ValueBytes = 64
+	}
+	if o.Keys <= 0 {
+		o.Keys = 1024
 	}
 	if o.Offsets <= 0 {
 		o.Offsets = 1
@@ -137,7 +144,7 @@ func run(ctx context.Context, o Options, cls []*client.Client, n int) Result {
 				t0 := time.Now()
 				var err error
 				if o.Op == "put" {
-					err = c.Put(ctx, "bench", strconv.AppendInt(key[:len(key):len(key)], seq, 10), value)
+					err = c.Put(ctx, "bench", strconv.AppendInt(key[:len(key):len(key)], seq%int64(o.Keys), 10), value)
 				} else {
 					for _, e := range offs {
 						e.Offset = seq

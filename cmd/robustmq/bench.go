@@ -31,6 +31,7 @@ func bench(args []string, stdout, stderr io.Writer) int {
 	clients := fs.String("clients", "1,16,256", "concurrent client `counts`, comma-separated; one run each")
 	dur := fs.Duration("duration", 10*time.Second, "length of each run")
 	value := fs.Int("value-bytes", 64, "put: value size")
+	keys := fs.Int("keys", 1024, "put: distinct keys per client, overwritten in turn")
 	offsets := fs.Int("offsets", 1, "commit: partitions per commit request")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -38,7 +39,7 @@ func bench(args []string, stdout, stderr io.Writer) int {
 		}
 		return node.ExitConfig
 	}
-	o := benchmeta.Options{Addrs: strings.Split(*addrs, ","), Op: *op, Duration: *dur, ValueBytes: *value, Offsets: *offsets}
+	o := benchmeta.Options{Addrs: strings.Split(*addrs, ","), Op: *op, Duration: *dur, ValueBytes: *value, Keys: *keys, Offsets: *offsets}
 	for s := range strings.SplitSeq(*clients, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil {
