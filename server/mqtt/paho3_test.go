@@ -71,6 +71,13 @@ func TestPaho3(t *testing.T) {
 		wait3(t, "publish", pub.Publish("a/b", qos, false, []byte{'m', '0' + qos}))
 		got.expect(t, "a/b", string([]byte{'m', '0' + qos}), qos, false)
 	}
+	// MQTT 3.1 (MQIsdp) on the same listener.
+	v31 := client3(t, url, "sub31", func(o *paho.ClientOptions) { o.SetProtocolVersion(3) })
+	got31 := make(recv3, 2)
+	wait3(t, "subscribe 3.1", v31.Subscribe("v31/+", 1, got31.handler))
+	wait3(t, "publish to 3.1", pub.Publish("v31/x", 1, false, "old"))
+	got31.expect(t, "v31/x", "old", 1, false)
+
 	low := make(recv3, 4)
 	wait3(t, "subscribe qos 0", sub.Subscribe("x/+", 0, low.handler))
 	wait3(t, "publish", pub.Publish("x/y", 2, false, "down"))
@@ -108,7 +115,7 @@ func TestPaho3(t *testing.T) {
 	wait3(t, "subscribe will", sub.Subscribe("will/#", 1, wills.handler))
 	w := client3(t, url, "will3", func(o *paho.ClientOptions) { o.SetWill("will/w", "gone", 1, false) })
 	_ = w
-	waitFor(t, "will3 session", func() bool { return ts.Sessions() >= 4 })
+	waitFor(t, "will3 session", func() bool { return ts.online("will3") })
 	ts.kickClient(t, "will3")
 	wills.expect(t, "will/w", "gone", 1, false)
 	// ... and not on a normal DISCONNECT.
