@@ -224,7 +224,8 @@ func TestCluster(t *testing.T) {
 }
 
 // TestStandaloneRestart: a single-member node keeps every kind of metadata across a clean stop and
-// a SIGKILL; watch events follow writes; bad input is refused with the right codes.
+// a SIGKILL; watch events follow writes and a watch resyncs after the node restarts; bad input is
+// refused with the right codes.
 func TestStandaloneRestart(t *testing.T) {
 	c := newCluster(t, 1, 10000)
 	nd := c.nodes[0]
@@ -270,10 +271,6 @@ func TestStandaloneRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(false)
-	stop()
-	if err := <-done; err != nil {
-		t.Fatalf("watch ended with %v", err)
-	}
 	err := cl.Call(ctxFor(t, 5*time.Second), func(ctx context.Context, api pb.MetaServiceClient) error {
 		_, err := api.Put(ctx, &pb.KVRequest{Space: pb.Space_SPACE_MQTT, Table: "z", Key: []byte("k")})
 		return err
@@ -285,6 +282,20 @@ func TestStandaloneRestart(t *testing.T) {
 	c.stop(nd)
 	c.start(nd)
 	a.verify(t, nd)
+	// The watch outlived the restart: it reconnected and was told to resync (the restart applied
+	// entries past its revision).
+	deadline := time.After(10 * time.Second)
+	for resynced := false; !resynced; {
+		select {
+		case resynced = <-events:
+		case <-deadline:
+			t.Fatal("no resync event within 10s of the node's restart")
+		}
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("watch ended with %v", err)
+	}
 	c.kill(nd)
 	c.start(nd)
 	a.verify(t, nd)
