@@ -51,7 +51,7 @@ type segment struct {
 	maxTS   int64       // max record timestamp of the visible batches
 	idx     []offEntry  // sparse offset index
 	tidx    []timeEntry // time index, parallel to idx (+ final entry when sealed)
-	sealed  bool        // no more writes; idxF/tidxF closed
+	sealed  bool        // no more writes (idxF/tidxF close when the seal finishes)
 	loaded  bool        // idx, tidx and maxTS are valid (sealed segments load lazily)
 
 	// Guarded by shardLog.ioMu.
@@ -108,7 +108,7 @@ func (s *segment) openFile() error {
 }
 
 // openIndexFiles opens the index files for appending entries; the active
-// segment keeps them open until sealed. REQUIRES: shardLog.ioMu held.
+// segment keeps them open until its seal finishes. REQUIRES: shardLog.ioMu held.
 func (s *segment) openIndexFiles() error {
 	if s.idxF != nil {
 		return nil
@@ -126,8 +126,9 @@ func (s *segment) openIndexFiles() error {
 	return nil
 }
 
-// acquire takes a reader reference. REQUIRES: shardLog.mu held and s in
-// the shard's list (so the shard's own reference keeps refs above zero).
+// acquire takes a reference. REQUIRES: shardLog.mu (a reader) or ioMu (the
+// syncer's, taken by seal) held, and s in the shard's list, so the shard's
+// own reference keeps refs above zero.
 func (s *segment) acquire() { s.refs.Add(1) }
 
 // release drops a reference; the last one unmaps and closes the segment.
