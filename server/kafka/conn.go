@@ -67,6 +67,11 @@ func (h handler) OnClose(c netpoll.Conn, reason error) {
 		return
 	}
 	cs.closed = true
+	if closedByProtocol(reason) {
+		// Never a silent close: the client's mistake is in the log and in
+		// robustmq_kafka_errors_total (counted where it was found).
+		h.s.log.Info("kafka: connection closed", "remote", cs.host(), "client", cs.clientID, "reason", reason)
+	}
 	for w := range cs.waits {
 		w.cancel()
 	}
@@ -111,8 +116,8 @@ func (c *conn) request(frame []byte, now time.Time) error {
 				ApiKeys: s.reg.AppendAPIKeys(nil)})
 			return nil
 		}
-		return errors.Join(ErrUnsupported, errors.New("key "+strconv.Itoa(int(h.APIKey))+" version "+
-			strconv.Itoa(int(h.APIVersion))))
+		return &detailed{ErrUnsupported, "key " + strconv.Itoa(int(h.APIKey)) + " version " +
+			strconv.Itoa(int(h.APIVersion))}
 	}
 	if err != nil {
 		return err
@@ -232,4 +237,13 @@ func (c *conn) host() string {
 		return h
 	}
 	return a
+}
+
+// closedByProtocol tells the closes this package decided (bad input,
+// unsupported versions, SASL, limits) from peers leaving and shutdown.
+func closedByProtocol(reason error) bool {
+	var de *kafka.DecodeError
+	return errors.Is(reason, ErrUnsupported) || errors.Is(reason, ErrTooManyInflight) ||
+		errors.Is(reason, ErrSASLRequired) || errors.Is(reason, ErrSASLFailed) ||
+		errors.Is(reason, kafka.ErrFrameTooLarge) || errors.As(reason, &de)
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -119,7 +120,11 @@ func New(opts Options) (*Server, error) {
 		errs = append(errs, errors.New("SASLMechanisms set without Users"))
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(append([]error{ErrConfig}, errs...)...)
+		msgs := make([]string, len(errs))
+		for i, e := range errs {
+			msgs[i] = e.Error()
+		}
+		return nil, &detailed{ErrConfig, strings.Join(msgs, "; ")}
 	}
 	setDefault(&opts.DefaultPartitions, 1)
 	setDefault(&opts.MaxMessageBytes, 1048588)
@@ -311,3 +316,12 @@ func codeOf(err error) kafka.ErrorCode {
 	}
 	return kafka.UnknownServerError
 }
+
+// detailed wraps a sentinel with what and where: "<sentinel>: <detail>".
+type detailed struct {
+	err    error
+	detail string
+}
+
+func (e *detailed) Error() string { return e.err.Error() + ": " + e.detail }
+func (e *detailed) Unwrap() error { return e.err }

@@ -104,7 +104,7 @@ func (t *topics) create(name string, n int32, configs map[string]string) (*topic
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if _, ok := t.m[name]; ok {
-		return nil, errors.Join(shard.ErrTopicExists, errors.New("kafka: topic "+strconv.Quote(name)))
+		return nil, &detailed{shard.ErrTopicExists, "kafka topic " + strconv.Quote(name)}
 	}
 	err := t.router.CreateTopic(shard.TopicConfig{Name: name, Partitions: n, Shard: shardConfig(t.tmpl, configs)})
 	if err != nil && !errors.Is(err, shard.ErrTopicExists) {

@@ -150,3 +150,15 @@ func TestInflightLimit(t *testing.T) {
 	}
 	expectClosed(t, c)
 }
+
+func TestNewOptionErrors(t *testing.T) {
+	_, err := New(Options{Advertised: "nohost", SASLMechanisms: []string{"GSSAPI"}})
+	if !errors.Is(err, ErrConfig) {
+		t.Fatalf("err %v; want ErrConfig", err)
+	}
+	for _, want := range []string{"Router is nil", "Offsets is nil", `Advertised "nohost"`, `"GSSAPI" is not`, "without Users"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
