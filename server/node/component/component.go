@@ -36,6 +36,9 @@ type Env struct {
 	// SetHealth sets the gRPC health status of one of the component's services (by full service name,
 	// e.g. "robustmq.meta.v1.MetaService"); services start NOT_SERVING.
 	SetHealth func(service string, serving bool)
+	// Storage is the node's storage slot, shared by all its components: the engine role fills it,
+	// the broker reads it (see Storage). nil behaves as an empty slot.
+	Storage *Storage
 }
 
 // New builds the component of one role.
