@@ -108,6 +108,7 @@ func New(o Options) (*Node, error) {
 		n.steps = append(n.steps, &step{name: "prometheus", key: "prometheus_port", port: cfg.PrometheusPort, c: p})
 	}
 
+	storage := new(component.Storage) // one slot per node: the engine fills it, the broker reads it
 	for _, role := range roleOrder {
 		if !cfg.HasRole(role) {
 			continue
@@ -116,7 +117,7 @@ func New(o Options) (*Node, error) {
 		if build := table[role]; build != nil {
 			c, err := build(component.Env{
 				Config: cfg, Logger: n.logger(string(role)), Listeners: &n.reg,
-				HTTP: n.admin, GRPC: n.inner.Registrar(), SetHealth: n.inner.SetHealth,
+				HTTP: n.admin, GRPC: n.inner.Registrar(), SetHealth: n.inner.SetHealth, Storage: storage,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("node: build %s: %w", role, err)
