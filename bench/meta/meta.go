@@ -35,6 +35,9 @@ type Options struct {
 	Keys       int           // put: distinct keys per client, overwritten in turn (default 1024)
 	Offsets    int           // commit: partitions per commit request (default 1)
 	MaxSamples int           // latencies kept per run (default 4M)
+	// RequestTimeout bounds one request, retries over unavailable nodes included (default 5s); a
+	// request over it is an error.
+	RequestTimeout time.Duration
 }
 
 // Result is one run.
@@ -85,6 +88,9 @@ func Run(ctx context.Context, o Options, report func(Result)) error {
 	}
 	if o.Offsets <= 0 {
 		o.Offsets = 1
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = 5 * time.Second
 	}
 	if o.MaxSamples <= 0 {
 		o.MaxSamples = 4 << 20
@@ -138,19 +144,22 @@ func run(ctx context.Context, o Options, cls []*client.Client, n int) Result {
 			for p := range offs {
 				offs[p] = &pb.OffsetEntry{Topic: "bench", Partition: int32(p)}
 			}
-			// Requests run on the caller's ctx, not one that ends with the run: a request in flight
-			// at the end completes and counts, so the end of a run is never an error.
+			// Requests run on the caller's ctx (bounded by RequestTimeout), not one that ends with the
+			// run: a request in flight at the end completes and counts, so the end of a run is never
+			// an error.
 			for seq := int64(0); ctx.Err() == nil && time.Now().Before(end); seq++ {
 				t0 := time.Now()
+				rctx, cancel := context.WithTimeout(ctx, o.RequestTimeout)
 				var err error
 				if o.Op == "put" {
-					err = c.Put(ctx, "bench", strconv.AppendInt(key[:len(key):len(key)], seq%int64(o.Keys), 10), value)
+					err = c.Put(rctx, "bench", strconv.AppendInt(key[:len(key):len(key)], seq%int64(o.Keys), 10), value)
 				} else {
 					for _, e := range offs {
 						e.Offset = seq
 					}
-					err = c.CommitOffsets(ctx, group, offs)
+					err = c.CommitOffsets(rctx, group, offs)
 				}
+				cancel()
 				d := time.Since(t0)
 				switch {
 				case ctx.Err() != nil: // interrupted: neither counted nor an error

@@ -1,6 +1,7 @@
 package meta
 
 import (
+	"net"
 	"testing"
 	"time"
 )
@@ -35,4 +36,24 @@ func TestRunRefusesBadOptions(t *testing.T) {
 	f(Options{Addrs: []string{"127.0.0.1:1"}, Op: "scan", Duration: time.Second})
 	f(Options{Addrs: []string{"127.0.0.1:1"}, Op: "put"})
 	f(Options{Addrs: []string{"127.0.0.1:1"}, Op: "put", Duration: time.Second, Clients: []int{0}})
+}
+
+// TestRunNoNode: with no node listening, every request fails after RequestTimeout and the run
+// still ends on time.
+func TestRunNoNode(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	var rs []Result
+	err = Run(t.Context(), Options{Addrs: []string{addr}, Op: "commit", Clients: []int{2}, Duration: 100 * time.Millisecond, RequestTimeout: 200 * time.Millisecond},
+		func(r Result) { rs = append(rs, r) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 || rs[0].Ops != 0 || rs[0].Errors == 0 || rs[0].Elapsed > 5*time.Second {
+		t.Fatalf("results %v; want one run with only errors, ended within 5s", rs)
+	}
 }
