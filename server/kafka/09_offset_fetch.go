@@ -100,6 +100,9 @@ func offsetTopics(g fetchGroup, got []shard.GroupOffset) []offsetTopic {
 	var out []offsetTopic
 	if g.topics == nil {
 		for _, o := range got {
+			if o.Topic == metaTopic {
+				continue // the group's own state (group_store.go)
+			}
 			if len(out) == 0 || out[len(out)-1].name != o.Topic {
 				out = append(out, offsetTopic{name: o.Topic})
 			}

@@ -51,9 +51,11 @@
 //     answers a retriable error (metric robustmq_kafka_work_queue_full_total).
 //   - Group sessions expire on one ticker goroutine (every 100 ms), not a
 //     goroutine or timer per member.
+//   - Group state is written to the OffsetStore by one persister goroutine
+//     (group_store.go) and read back by New.
 //
-// The Server owns its workers and ticker (Shutdown stops and waits for
-// them). Lock order: topics.mu and coordinator.mu are never held together;
+// The Server owns its workers, ticker and persister (Shutdown stops and
+// waits for them). Lock order: topics.mu and coordinator.mu are never held together;
 // producers.mu is a leaf. Router calls are made with none of them held
 // except topics.mu around create/delete (the Router's own locks nest
 // inside).

@@ -25,8 +25,8 @@ import (
 // keep their place across restarts of the client: a rejoin with the same
 // instance id replaces the old member id.
 //
-// Committed offsets go to the OffsetStore and survive a restart; the
-// membership does not (clients rejoin and get a new generation).
+// Committed offsets and the group state itself (members, generation,
+// assignments; group_store.go) go to the OffsetStore and survive a restart.
 
 type groupState uint8
 
@@ -91,7 +91,9 @@ type group struct {
 type coordinator struct {
 	s      *Server
 	mu     sync.Mutex
-	groups map[string]*group // guarded by mu
+	groups map[string]*group   // guarded by mu
+	dirty  map[string]struct{} // groups to persist (group_store.go); guarded by mu; nil: not persisted
+	kick   chan struct{}       // wakes the persister; one slot
 }
 
 func newCoordinator(s *Server) *coordinator {
@@ -160,6 +162,7 @@ func (co *coordinator) remove(g *group, m *member, now time.Time) {
 	if len(g.members) == 0 {
 		g.state, g.leader, g.protocol = stateEmpty, "", ""
 		g.generation++
+		co.markDirty(g)
 		return
 	}
 	if g.state == statePreparing {
@@ -357,6 +360,7 @@ func (co *coordinator) join(r joinReq, p pending, now time.Time) {
 		m.id = id
 		g.members[id] = m
 		m.session, m.rebalance, m.deadline = r.session, r.rebalance, now.Add(r.session)
+		co.markDirty(g)
 		co.answerJoin(g, p, kafka.None, id)
 		return
 	}
@@ -441,6 +445,7 @@ func (co *coordinator) sync(r syncReq, p pending, now time.Time) {
 			o.assignment = r.assignments[o.id]
 		}
 		g.state = stateStable
+		co.markDirty(g)
 		for _, o := range g.members {
 			if o.sync != nil {
 				co.answerSync(o.sync, kafka.None, g, o.assignment)
@@ -570,6 +575,7 @@ func (co *coordinator) drop(id string) kafka.ErrorCode {
 			return kafka.NonEmptyGroup
 		}
 		delete(co.groups, id)
+		co.markDirty(g)
 	}
 	return kafka.None
 }

@@ -164,6 +164,12 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.groups = newCoordinator(s)
+	s.groups.dirty, s.groups.kick = map[string]struct{}{}, make(chan struct{}, 1)
+	if err := s.groups.load(opts.Offsets, opts.Now()); err != nil {
+		return nil, err
+	}
+	s.wg.Add(1)
+	go s.groups.persist(opts.Offsets, s.stop, &s.wg)
 	for range opts.Workers {
 		s.wg.Add(1)
 		go s.worker()

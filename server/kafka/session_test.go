@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -165,4 +166,38 @@ func (g rawGroup) sync(member string, gen int32, assign map[string]string) (int1
 	}
 	resp := must(req.RequestWith(testCtx(g.t), g.cl))
 	return resp.ErrorCode, string(resp.MemberAssignment)
+}
+
+// TestGroupSurvivesRestart: a Stable group is written to the OffsetStore
+// and a new server over the same store lets its member go on heartbeating
+// and syncing in the same generation, without a rebalance.
+func TestGroupSurvivesRestart(t *testing.T) {
+	b := startBroker(t, nil)
+	g := rawGroup{t, b.client(t)}
+	j := g.join("", "", 10*time.Second, time.Second)
+	j = g.join(j.MemberID, "", 10*time.Second, time.Second)
+	if code, _ := g.sync(j.MemberID, j.Generation, map[string]string{j.MemberID: "mine"}); code != 0 {
+		t.Fatalf("sync: code %d", code)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.s.Shutdown(ctx); err != nil { // the persister writes what is dirty before it exits
+		t.Fatal(err)
+	}
+	b2 := startOn(t, b.r, b.offs, nil)
+	g2 := rawGroup{t, b2.client(t)}
+	if code := g2.heartbeat(j.MemberID, j.Generation); code != 0 {
+		t.Fatalf("heartbeat after restart: code %d; want NONE", code)
+	}
+	if code, a := g2.sync(j.MemberID, j.Generation, nil); code != 0 || a != "mine" {
+		t.Fatalf("sync after restart: code %d assignment %q; want mine", code, a)
+	}
+	if st, n := g2.state(); st != "Stable" || n != 1 {
+		t.Fatalf("after restart: %s with %d members; want Stable with 1", st, n)
+	}
+	of := kmsg.NewPtrOffsetFetchRequest()
+	of.Group = "sg"
+	if r := must(of.RequestWith(testCtx(t), g2.cl)); len(r.Topics) != 0 {
+		t.Fatalf("OffsetFetch shows the group's own record: %+v", r.Topics)
+	}
 }
