@@ -2,6 +2,7 @@ package node
 
 import (
 	"robustmq/server/broker"
+	"robustmq/server/engine"
 	"robustmq/server/config"
 	"robustmq/server/meta"
 	"robustmq/server/node/component"
@@ -15,9 +16,12 @@ var roleOrder = []config.Role{config.RoleMeta, config.RoleEngine, config.RoleBro
 // Storage Engine and Broker work replace their nil here.
 var builders = map[config.Role]component.New{
 	config.RoleMeta:   meta.New,
-	config.RoleEngine: nil,
+	config.RoleEngine: engine.New,
 	config.RoleBroker: broker.New,
 }
 
 // statusNotBuilt is the status of a role whose component does not exist yet.
 const statusNotBuilt = "not built yet"
+
+// Built reports whether role has a component; a role without one runs as "not built yet".
+func Built(role config.Role) bool { return builders[role] != nil }
