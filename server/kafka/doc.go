@@ -5,13 +5,14 @@
 //
 // # Wiring
 //
-//	s, err := kafka.New(kafka.Options{Router: r, Offsets: offs,
-//		Advertised: "host:9092", AutoCreate: cfg.KafkaRuntime.AutoCreateTopicsEnable,
-//		MaxMessageBytes: cfg.KafkaRuntime.MaxMessageBytes,
-//		MaxFetchBytes: cfg.KafkaRuntime.MaxFetchBytes, Logger: log})
-//	l, err := s.Listen(netpoll.ListenerConfig{Addr: ":9092"}) // Name "kafka", TCP
+//	opts := kafka.FromConfig(cfg)           // advertised host:port, limits, auto-create, SASL
+//	opts.Router, opts.Offsets, opts.Logger = router, offsetStore, log
+//	opts.Users = users                      // only with kafka_runtime.sasl.enabled
+//	s, err := kafka.New(opts)               // loads topics and groups, starts workers
+//	l, err := s.Listen(netpoll.ListenerConfig{
+//		Addr: net.JoinHostPort(cfg.BindIP, strconv.Itoa(cfg.KafkaRuntime.TCPPort))})
 //	...
-//	s.Shutdown(ctx) // listeners, then the workers and the group ticker
+//	s.Shutdown(ctx)                         // listeners, then workers, ticker, persister
 //
 // The Router and the OffsetStore belong to the caller and outlive the
 // Server.

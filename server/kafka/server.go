@@ -49,7 +49,11 @@ type Options struct {
 	// (kafka_runtime.max_fetch_bytes). Default 4 MiB.
 	MaxFetchBytes int
 	// MaxFrameBytes bounds one request frame; a larger declared size closes
-	// the connection. Default 100 MiB (Kafka's socket.request.max.bytes).
+	// the connection before it is buffered. It is also the input a
+	// connection may hold unconsumed (Listen's MaxInboundBytes), so it
+	// bounds memory per connection. Default 16 MiB (Kafka's
+	// socket.request.max.bytes is 100 MiB; clients send produce requests
+	// of a few MiB).
 	MaxFrameBytes int
 	// MaxInflight bounds the requests of one connection waiting for their
 	// answer (Kafka clients send at most 5); a client past it is closed
@@ -68,6 +72,9 @@ type Options struct {
 	Now    func() time.Time
 	Logger *slog.Logger // default slog.Default()
 }
+
+// DefaultMaxFrameBytes is Options.MaxFrameBytes' default.
+const DefaultMaxFrameBytes = 16 << 20
 
 // Sentinel errors; every close reason and construction error wraps one.
 var (
@@ -129,7 +136,7 @@ func New(opts Options) (*Server, error) {
 	setDefault(&opts.DefaultPartitions, 1)
 	setDefault(&opts.MaxMessageBytes, 1048588)
 	setDefault(&opts.MaxFetchBytes, 4<<20)
-	setDefault(&opts.MaxFrameBytes, kafka.DefaultMaxFrameBytes)
+	setDefault(&opts.MaxFrameBytes, DefaultMaxFrameBytes)
 	setDefault(&opts.MaxInflight, 256)
 	setDefault(&opts.Workers, 2)
 	setDefault(&opts.WorkQueue, 1024)
@@ -189,9 +196,9 @@ func setDefault[T int | int32](v *T, def T) {
 // itself instead of Listen.
 func (s *Server) Handler() netpoll.Handler { return handler{s} }
 
-// Listen opens a listener serving Kafka (cfg.Name defaults to "kafka").
-// MaxInboundBytes defaults to MaxMessageBytes plus 64 KiB, so a full-size
-// Produce fits.
+// Listen opens a listener serving Kafka (cfg.Name defaults to "kafka",
+// Transport to TCP). MaxInboundBytes defaults to MaxFrameBytes plus the
+// size field, so every frame the server accepts can be buffered.
 func (s *Server) Listen(cfg netpoll.ListenerConfig) (*netpoll.Listener, error) {
 	if cfg.Name == "" {
 		cfg.Name = "kafka"
@@ -200,7 +207,7 @@ func (s *Server) Listen(cfg netpoll.ListenerConfig) (*netpoll.Listener, error) {
 		cfg.Transport = netpoll.TCP
 	}
 	if cfg.MaxInboundBytes == 0 {
-		cfg.MaxInboundBytes = s.opts.MaxMessageBytes + 64<<10
+		cfg.MaxInboundBytes = s.opts.MaxFrameBytes + 4
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = s.log

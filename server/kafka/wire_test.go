@@ -13,6 +13,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"robustmq/codec/kafka"
+	"robustmq/server/config"
 )
 
 func dial(t *testing.T, addr string) net.Conn {
@@ -160,5 +161,16 @@ func TestNewOptionErrors(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
+	}
+}
+
+func TestFromConfig(t *testing.T) {
+	cfg := config.Default()
+	cfg.BrokerIP, cfg.BrokerID, cfg.ClusterName = "10.0.0.7", 3, "prod"
+	cfg.KafkaRuntime.SASL.Enabled = true
+	o := FromConfig(cfg)
+	if o.Advertised != "10.0.0.7:9092" || o.NodeID != 3 || o.ClusterID != "prod" || !o.AutoCreate ||
+		o.MaxFetchBytes != 4<<20 || o.MaxMessageBytes != 1048588 || len(o.SASLMechanisms) != 2 {
+		t.Fatalf("FromConfig: %+v", o)
 	}
 }
