@@ -2,8 +2,8 @@ package node
 
 import (
 	"robustmq/server/broker"
-	"robustmq/server/engine"
 	"robustmq/server/config"
+	"robustmq/server/engine"
 	"robustmq/server/meta"
 	"robustmq/server/node/component"
 )
