@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -97,6 +98,12 @@ func (a *api) UnregisterNode(ctx context.Context, r *pb.NodeRef) (*pb.MetaEmpty,
 	m, err := a.meta()
 	if err == nil {
 		err = m.UnregisterNode(ctx, r.GetId())
+	}
+	if err == nil { // its liveness mark goes with it
+		err = m.Delete(ctx, nsNodeState, []byte(strconv.FormatUint(r.GetId(), 10)))
+		if errors.Is(err, raftgroups.ErrNotFound) {
+			err = nil
+		}
 	}
 	return empty, code(err)
 }

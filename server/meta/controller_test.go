@@ -105,6 +105,23 @@ func TestBeat(t *testing.T) {
 	stop()
 	<-done
 	nodeStatus(t, nd, 7, "down")
+
+	err := dial(t, nd).Call(ctxFor(t, 5*time.Second), func(ctx context.Context, api pb.MetaServiceClient) error {
+		_, err := api.UnregisterNode(ctx, &pb.NodeRef{Id: 7})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page struct {
+		Data []meta.NodeInfo `json:"data"`
+	}
+	if err := getJSON(nd, "/api/cluster/nodes", &page); err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Data) != 1 || page.Data[0].ID != nd.id {
+		t.Fatalf("nodes after unregistering 7: %+v; want only node %d", page.Data, nd.id)
+	}
 }
 
 // TestBench runs the load generator briefly against a standalone node: every request is
