@@ -216,9 +216,9 @@ func (b *Broker) listenerConfig(spec config.ListenerSpec, t netpoll.Transport) (
 	if t == netpoll.TLS || t == netpoll.WSS {
 		lc.TLS = b.opts.TLS
 		if lc.TLS == nil {
-			cert, err := tls.LoadX509KeyPair(cfg.BrokerNetwork.TLSCert, cfg.BrokerNetwork.TLSKey)
+			cert, err := serverCertificate(cfg.BrokerNetwork, cfg.AdvertiseIP(), b.env.Logger)
 			if err != nil {
-				return lc, fmt.Errorf("broker_network.tls_cert/tls_key: %w", err)
+				return lc, err
 			}
 			lc.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		}

@@ -138,3 +138,32 @@ func TestBroker(t *testing.T) {
 }
 
 func itoa(p int) string { return strconv.Itoa(p) }
+
+func TestServerCertificateFallback(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	dir := t.TempDir()
+	def := config.Default().BrokerNetwork
+	cases := []struct {
+		name    string
+		nw      config.BrokerNetworkConfig
+		wantErr bool
+	}{
+		{"default paths missing: ephemeral", def, false},
+		{"operator paths missing: error", config.BrokerNetworkConfig{TLSCert: dir + "/c.pem", TLSKey: dir + "/k.pem"}, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Chdir(dir) // the default relative paths do not exist here
+			cert, err := serverCertificate(c.nw, "127.0.0.1", log)
+			if (err != nil) != c.wantErr {
+				t.Fatalf("serverCertificate(%+v) err = %v; want error %v", c.nw, err, c.wantErr)
+			}
+			if err == nil && len(cert.Certificate) != 1 {
+				t.Fatalf("got %d certificates; want 1", len(cert.Certificate))
+			}
+			if err != nil && !strings.Contains(err.Error(), "broker_network.tls_cert/tls_key") {
+				t.Fatalf("err = %v; want it to name broker_network.tls_cert/tls_key", err)
+			}
+		})
+	}
+}
