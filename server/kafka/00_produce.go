@@ -8,7 +8,8 @@ import (
 
 // Produce v3-v12 (v0-v2 carry message sets v0/v1, which are refused; v13
 // names topics by id). Each partition's Records are checked batch by batch
-// (magic 2, CRC32C, compression codec known, size <= MaxMessageBytes,
+// (magic 2, CRC32C, compression codec known, size <= the topic's
+// max.message.bytes, else MaxMessageBytes,
 // count = last offset delta + 1) and appended as one shard batch (see
 // "Storage" in doc.go). acks=0 appends and never answers; acks=1 answers
 // once the records are in the engine (DurabilityNone), acks=-1 once they
@@ -48,18 +49,19 @@ func serveProduce(s *Server, c *conn, sl *slot, m kafka.Message) error {
 		out := &p.resp.Topics[ti]
 		out.Name = append([]byte(nil), rt.Name...) // outlives the input
 		out.Partitions = make([]kafka.ProduceResponseTopicPartition, len(rt.Partitions))
+		t := s.topics.get(rt.Name)
 		for pi := range rt.Partitions {
 			rp := &rt.Partitions[pi]
 			op := &out.Partitions[pi]
 			*op = kafka.ProduceResponseTopicPartition{Index: rp.Index, BaseOffset: -1, LogAppendTimeMs: -1,
 				LogStartOffset: -1}
-			name := s.topics.shardOf(rt.Name, rp.Index)
-			if name == "" {
+			if t == nil || rp.Index < 0 || int(rp.Index) >= len(t.shards) {
 				op.ErrorCode = int16(kafka.UnknownTopicOrPartition)
 				countErr(0, kafka.UnknownTopicOrPartition)
 				continue
 			}
-			recs, seq, code := c.prepare(rp.Records, name)
+			name := t.shards[rp.Index]
+			recs, seq, code := c.prepare(rp.Records, name, t.maxBytes(s.opts.MaxMessageBytes))
 			if code != kafka.None {
 				op.ErrorCode = int16(code)
 				countErr(0, code)
@@ -83,7 +85,7 @@ func serveProduce(s *Server, c *conn, sl *slot, m kafka.Message) error {
 
 // prepare validates one partition's batches and builds its shard records
 // into the connection's scratch (valid until the next prepare).
-func (c *conn) prepare(in []byte, name string) ([]shard.Record, seqCheck, kafka.ErrorCode) {
+func (c *conn) prepare(in []byte, name string, maxBatch int) ([]shard.Record, seqCheck, kafka.ErrorCode) {
 	c.recs, c.marks = c.recs[:0], c.marks[:0]
 	var seq seqCheck
 	if len(in) == 0 {
@@ -96,7 +98,7 @@ func (c *conn) prepare(in []byte, name string) ([]shard.Record, seqCheck, kafka.
 		if err != nil {
 			return nil, seq, record.ErrorCode(err)
 		}
-		if len(b.Raw) > c.s.opts.MaxMessageBytes {
+		if len(b.Raw) > maxBatch {
 			return nil, seq, kafka.MessageTooLarge
 		}
 		if b.NumRecords != b.LastOffsetDelta+1 || b.NumRecords == 0 || b.Control() {

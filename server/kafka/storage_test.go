@@ -136,29 +136,9 @@ func TestIdempotence(t *testing.T) {
 	createTopic(t, cl, "idem", 1)
 	pid := must(kmsg.NewPtrInitProducerIDRequest().RequestWith(testCtx(t), cl))
 	batch := func(seq int32, n int, attrs ...int16) []byte {
-		var body []byte
-		for i := range n {
-			body = record.AppendRecord(body, &record.Record{OffsetDelta: int32(i), Value: []byte{byte(i)}})
-		}
-		var a int16
-		for _, x := range attrs {
-			a |= x
-		}
-		raw, err := record.AppendBatch(nil, record.Header{Attributes: a, LastOffsetDelta: int32(n - 1), FirstTimestamp: 1, MaxTimestamp: 1,
-			ProducerID: pid.ProducerID, ProducerEpoch: pid.ProducerEpoch, BaseSequence: seq}, body, int32(n), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return raw
+		return rawBatch(t, n, 1, pid.ProducerID, pid.ProducerEpoch, seq, attrs...)
 	}
-	produce := func(raw []byte) (int16, int64) {
-		req := kmsg.NewPtrProduceRequest()
-		req.Acks, req.TimeoutMillis = -1, 5000
-		req.Topics = []kmsg.ProduceRequestTopic{{Topic: "idem", Partitions: []kmsg.ProduceRequestTopicPartition{{Partition: 0, Records: raw}}}}
-		resp := must(req.RequestWith(testCtx(t), cl))
-		p := resp.Topics[0].Partitions[0]
-		return p.ErrorCode, p.BaseOffset
-	}
+	produce := func(raw []byte) (int16, int64) { return rawProduce(t, cl, "idem", raw) }
 	f := func(seq int32, n int, wantCode int16, wantOffset int64) {
 		t.Helper()
 		code, off := produce(batch(seq, n))
@@ -189,4 +169,55 @@ func TestIdempotence(t *testing.T) {
 	if r := must(tx.RequestWith(testCtx(t), cl)); r.ErrorCode != int16(codeTxnRefused) {
 		t.Fatalf("transactional InitProducerId: code %d; want %d", r.ErrorCode, codeTxnRefused)
 	}
+}
+
+// rawBatch builds a v2 batch of n records of size bytes.
+func rawBatch(t *testing.T, n, size int, pid int64, epoch int16, seq int32, attrs ...int16) []byte {
+	t.Helper()
+	var body []byte
+	for i := range n {
+		body = record.AppendRecord(body, &record.Record{OffsetDelta: int32(i), Value: make([]byte, size)})
+	}
+	var a int16
+	for _, x := range attrs {
+		a |= x
+	}
+	raw, err := record.AppendBatch(nil, record.Header{Attributes: a, LastOffsetDelta: int32(n - 1), FirstTimestamp: 1,
+		MaxTimestamp: 1, ProducerID: pid, ProducerEpoch: epoch, BaseSequence: seq}, body, int32(n), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// rawProduce sends raw to partition 0 of topic with acks=all and returns
+// the partition's code and base offset.
+func rawProduce(t *testing.T, cl *kgo.Client, topic string, raw []byte) (int16, int64) {
+	t.Helper()
+	req := kmsg.NewPtrProduceRequest()
+	req.Acks, req.TimeoutMillis = -1, 5000
+	req.Topics = []kmsg.ProduceRequestTopic{{Topic: topic, Partitions: []kmsg.ProduceRequestTopicPartition{{Partition: 0, Records: raw}}}}
+	p := must(req.RequestWith(testCtx(t), cl)).Topics[0].Partitions[0]
+	return p.ErrorCode, p.BaseOffset
+}
+
+// TestTopicMaxMessageBytes: a topic's max.message.bytes bounds its batches.
+func TestTopicMaxMessageBytes(t *testing.T) {
+	b := startBroker(t, nil)
+	cl := b.client(t)
+	createTopic(t, cl, "small", 1)
+	inc := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	inc.Resources = []kmsg.IncrementalAlterConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: "small",
+		Configs: []kmsg.IncrementalAlterConfigsRequestResourceConfig{{Name: "max.message.bytes", Value: kmsg.StringPtr("500")}}}}
+	if r := must(inc.RequestWith(testCtx(t), cl)); r.Resources[0].ErrorCode != 0 {
+		t.Fatalf("alter: code %d", r.Resources[0].ErrorCode)
+	}
+	f := func(size int, want int16) {
+		t.Helper()
+		if code, _ := rawProduce(t, cl, "small", rawBatch(t, 1, size, -1, -1, -1)); code != want {
+			t.Errorf("batch with a %d-byte record: code %d; want %d", size, code, want)
+		}
+	}
+	f(100, 0)
+	f(1000, 10) // MESSAGE_TOO_LARGE
 }

@@ -18,6 +18,21 @@ type topicMeta struct {
 	id      [16]byte
 	shards  []string          // shards[p] = shard.Name(name, p)
 	configs map[string]string // topic configs set by the client (Describe/Alter)
+	maxMsg  int               // max.message.bytes when set, else 0
+}
+
+// maxBytes is the largest batch the topic takes.
+func (m *topicMeta) maxBytes(def int) int {
+	if m.maxMsg > 0 {
+		return m.maxMsg
+	}
+	return def
+}
+
+// withConfigs sets configs and what is derived from them.
+func (m *topicMeta) withConfigs(configs map[string]string) {
+	m.configs = configs
+	m.maxMsg, _ = strconv.Atoi(configs["max.message.bytes"])
 }
 
 // topics is the Kafka topic table over the Router's topics. Lookups take
@@ -110,7 +125,8 @@ func (t *topics) create(name string, n int32, configs map[string]string) (*topic
 	if err != nil && !errors.Is(err, shard.ErrTopicExists) {
 		return nil, err
 	}
-	m := &topicMeta{name: name, id: topicID(name), configs: configs}
+	m := &topicMeta{name: name, id: topicID(name)}
+	m.withConfigs(configs)
 	for p := range n {
 		m.shards = append(m.shards, shard.Name(name, p))
 	}
@@ -194,7 +210,7 @@ func (t *topics) setConfigs(name string, configs map[string]string) error {
 		return shard.ErrTopicNotFound
 	}
 	m := *old
-	m.configs = configs
+	m.withConfigs(configs)
 	t.m[name] = &m
 	return nil
 }
