@@ -22,10 +22,13 @@ import (
 
 // Options are what NewWith takes beyond the node's Env.
 type Options struct {
-	// Storage receives the messages of persistent topics. nil: the broker
-	// builds a router over the memory engine and closes it in Stop.
+	// Storage receives the messages of persistent topics. nil: Start takes
+	// the router of the node's Storage Engine (env.Storage) or, on a node
+	// without that role, builds a router over the memory engine and closes
+	// it in Stop.
 	Storage shard.Adapter
-	// Engine is the engine topic shards are created on; default memory.
+	// Engine is the engine topic shards are created on; default memory, or
+	// the Storage Engine's default when its router is used.
 	Engine shard.EngineType
 	// TLS overrides the certificate files of broker_network (tests, client
 	// certificate verification).
@@ -43,34 +46,26 @@ type Broker struct {
 	env   component.Env
 	opts  Options
 	owned *shard.Router // storage built here, closed in Stop
-	hub   *message.Hub
-	mu    sync.Mutex // guards mqtt and lns for the admin handlers
+	mu    sync.Mutex    // guards hub, mqtt and lns for the admin handlers
+	hub   *message.Hub  // built in Start, once the storage is known
 	mqtt  *mqtt.Server
 	lns   []*netpoll.Listener
 }
 
-// New is the component.New of the broker role: storage on the memory engine.
+// New is the component.New of the broker role: storage from the node's
+// Storage Engine, else its own memory engine (see the package doc).
 func New(env component.Env) (component.Component, error) { return NewWith(env, Options{}) }
 
 // NewWith builds the broker over opts.Storage (see the package doc).
 func NewWith(env component.Env, opts Options) (*Broker, error) {
 	b := &Broker{env: env, opts: opts}
-	if opts.Storage == nil {
-		r, err := shard.NewRouter([]shard.Engine{memory.New(memory.Options{ChunkBytes: topicChunkBytes, Logger: env.Logger})},
-			shard.RouterOptions{Logger: env.Logger})
-		if err != nil {
-			return nil, fmt.Errorf("broker: memory storage: %w", err)
-		}
-		b.owned, b.opts.Storage = r, r
-	}
-	if b.opts.Engine == "" {
-		b.opts.Engine = shard.EngineMemory
-	}
-	b.hub = message.New(message.Options{Store: b.opts.Storage, Engine: b.opts.Engine, SegmentBytes: topicChunkBytes,
-		Logger: env.Logger})
 	if env.HTTP != nil {
 		env.HTTP.HandleFunc("GET /api/mqtt/topic/list", func(w http.ResponseWriter, _ *http.Request) {
-			admin.OK(w, b.hub.Topics())
+			if hub := b.Hub(); hub != nil {
+				admin.OK(w, hub.Topics())
+				return
+			}
+			admin.Fail(w, http.StatusServiceUnavailable, "broker: not running")
 		})
 		env.HTTP.HandleFunc("GET /api/mqtt/overview", b.overview)
 	}
@@ -91,14 +86,52 @@ func (b *Broker) overview(w http.ResponseWriter, _ *http.Request) {
 	for _, l := range lns {
 		conns[l.Name()] = l.ConnCount()
 	}
-	admin.OK(w, map[string]any{"sessions": srv.Sessions(), "connections": conns, "delayed": b.hub.Delayed()})
+	admin.OK(w, map[string]any{"sessions": srv.Sessions(), "connections": conns, "delayed": b.Hub().Delayed()})
 }
 
 // Name implements component.Component.
 func (b *Broker) Name() string { return "broker" }
 
-// Hub is the delivery hub (for the other protocols' front ends).
-func (b *Broker) Hub() *message.Hub { return b.hub }
+// Hub is the delivery hub (for the other protocols' front ends); nil
+// before Start.
+func (b *Broker) Hub() *message.Hub {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.hub
+}
+
+// storage settles opts.Storage and opts.Engine at Start: as given, else
+// the router the node's Storage Engine provided, else a memory router of
+// the broker's own, with a warning (no silent fallback). It returns the
+// SegmentBytes of topic shards.
+func (b *Broker) storage() (segmentBytes int64, err error) {
+	log := b.env.Logger
+	if b.opts.Storage == nil {
+		if h, ok := b.env.Storage.Lookup(); ok {
+			b.opts.Storage = h.Router
+			if b.opts.Engine == "" {
+				b.opts.Engine = h.Engine
+			}
+			log.Info("broker: storage from this node's engine", "engine", b.opts.Engine)
+		} else {
+			r, err := shard.NewRouter([]shard.Engine{memory.New(memory.Options{ChunkBytes: topicChunkBytes, Logger: log})},
+				shard.RouterOptions{Logger: log})
+			if err != nil {
+				return 0, fmt.Errorf("broker: memory storage: %w", err)
+			}
+			b.owned, b.opts.Storage, b.opts.Engine = r, r, shard.EngineMemory
+			log.Warn("broker: this node has no engine role and remote storage engines are not wired yet: "+
+				"persistent topics are kept in memory and lost on restart", "roles", b.env.Config.Roles)
+		}
+	}
+	if b.opts.Engine == "" {
+		b.opts.Engine = shard.EngineMemory
+	}
+	if b.opts.Engine == shard.EngineMemory {
+		return topicChunkBytes, nil
+	}
+	return 0, nil // the engine's default (storage_runtime.max_segment_size)
+}
 
 // MQTT is the MQTT server.
 func (b *Broker) MQTT() *mqtt.Server {
@@ -152,8 +185,18 @@ func mqttOptions(cfg *config.Config, hub *message.Hub, env component.Env) mqtt.O
 // its listeners.
 func (b *Broker) Start(ctx context.Context) error {
 	cfg := b.env.Config
-	srv, err := mqtt.New(mqttOptions(cfg, b.hub, b.env))
+	segmentBytes, err := b.storage()
 	if err != nil {
+		return err
+	}
+	hub := message.New(message.Options{Store: b.opts.Storage, Engine: b.opts.Engine, SegmentBytes: segmentBytes,
+		Logger: b.env.Logger})
+	b.mu.Lock()
+	b.hub = hub
+	b.mu.Unlock()
+	srv, err := mqtt.New(mqttOptions(cfg, hub, b.env))
+	if err != nil {
+		_ = b.shutdown(context.Background())
 		return fmt.Errorf("broker: %w", err)
 	}
 	b.mu.Lock()
@@ -234,7 +277,7 @@ func (b *Broker) Stop(ctx context.Context) error {
 func (b *Broker) shutdown(ctx context.Context) error {
 	var errs []error
 	b.mu.Lock()
-	srv, lns := b.mqtt, b.lns
+	srv, lns, hub := b.mqtt, b.lns, b.hub
 	b.mqtt, b.lns = nil, nil
 	b.mu.Unlock()
 	if srv != nil {
@@ -247,7 +290,9 @@ func (b *Broker) shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("broker: shutdown %s: %w", l.Name(), err))
 		}
 	}
-	b.hub.Close()
+	if hub != nil {
+		hub.Close()
+	}
 	if b.owned != nil {
 		if err := b.owned.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("broker: close storage: %w", err))

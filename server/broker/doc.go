@@ -23,9 +23,15 @@
 //
 // Storage seam: Options.Storage is the shard.Adapter messages are appended
 // to. The node's constructor (New, in the builders table) passes none, so
-// the broker builds and owns a shard.Router over the memory engine
-// (shard/memory); when the Storage Engine role hands its router over,
-// NewWith(env, Options{Storage: r}) uses it and does not close it.
+// Start (not New: components are built before any starts) looks in the
+// node's storage slot (env.Storage): on a node with the engine role the
+// Storage Engine started first and provided its router, whose default
+// engine (segment) new topic shards go to, so a QoS 1 PUBACK follows the
+// segment's fsync; the broker does not close it. On a node without that
+// role it builds and owns a router over the memory engine (shard/memory)
+// and logs a warning: remote storage engines are not wired yet.
+// NewWith(env, Options{Storage: r}) uses r as given and does not close it.
+// The hub is built in Start too; Hub is nil before.
 //
 // Admin routes (registered in New, behind the admin server's auth):
 //
