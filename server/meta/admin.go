@@ -70,40 +70,43 @@ func topicFrom(t raftgroups.Topic) Topic {
 	return Topic{Name: t.Name, Partitions: t.Partitions, Engine: t.Engine, RetentionMs: t.RetentionMs, RetentionBytes: t.RetentionByte, Options: t.Options}
 }
 
-func (s *Service) handleTopicList(w http.ResponseWriter, r *http.Request) {
+// withMeta runs f on the running Meta API within the request's bound; it answers f's error (or
+// ErrUnavailable) itself, f answers success.
+func (s *Service) withMeta(w http.ResponseWriter, r *http.Request, f func(ctx context.Context, m raftgroups.Meta) error) {
 	ctx, cancel := s.reqCtx(r)
 	defer cancel()
 	run, err := s.live()
+	if err == nil {
+		err = f(ctx, run.meta)
+	}
 	if err != nil {
 		fail(w, err)
-		return
 	}
-	ts, err := run.meta.Topics(ctx)
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	out := make([]Topic, len(ts))
-	for i, t := range ts {
-		out[i] = topicFrom(t)
-	}
-	admin.WritePage(w, r, out)
+}
+
+func (s *Service) handleTopicList(w http.ResponseWriter, r *http.Request) {
+	s.withMeta(w, r, func(ctx context.Context, m raftgroups.Meta) error {
+		ts, err := m.Topics(ctx)
+		if err != nil {
+			return err
+		}
+		out := make([]Topic, len(ts))
+		for i, t := range ts {
+			out[i] = topicFrom(t)
+		}
+		admin.WritePage(w, r, out)
+		return nil
+	})
 }
 
 func (s *Service) handleTopicDetail(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := s.reqCtx(r)
-	defer cancel()
-	run, err := s.live()
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	t, err := run.meta.Topic(ctx, r.URL.Query().Get("topic_name"))
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	admin.OK(w, topicFrom(t))
+	s.withMeta(w, r, func(ctx context.Context, m raftgroups.Meta) error {
+		t, err := m.Topic(ctx, r.URL.Query().Get("topic_name"))
+		if err == nil {
+			admin.OK(w, topicFrom(t))
+		}
+		return err
+	})
 }
 
 func (s *Service) handleTopicCreate(w http.ResponseWriter, r *http.Request) {
@@ -111,15 +114,14 @@ func (s *Service) handleTopicCreate(w http.ResponseWriter, r *http.Request) {
 	if !admin.ReadJSON(w, r, maxBodyBytes, &t) {
 		return
 	}
-	ctx, cancel := s.reqCtx(r)
-	defer cancel()
-	err := s.createTopic(ctx, raftgroups.Topic{Name: t.Name, Partitions: t.Partitions, Engine: t.Engine,
-		RetentionMs: t.RetentionMs, RetentionByte: t.RetentionBytes, Options: t.Options})
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	admin.OK(w, "success")
+	s.withMeta(w, r, func(ctx context.Context, _ raftgroups.Meta) error {
+		err := s.createTopic(ctx, raftgroups.Topic{Name: t.Name, Partitions: t.Partitions, Engine: t.Engine,
+			RetentionMs: t.RetentionMs, RetentionByte: t.RetentionBytes, Options: t.Options})
+		if err == nil {
+			admin.OK(w, "success")
+		}
+		return err
+	})
 }
 
 func (s *Service) handleTopicDelete(w http.ResponseWriter, r *http.Request) {
@@ -129,11 +131,11 @@ func (s *Service) handleTopicDelete(w http.ResponseWriter, r *http.Request) {
 	if !admin.ReadJSON(w, r, maxBodyBytes, &t) {
 		return
 	}
-	ctx, cancel := s.reqCtx(r)
-	defer cancel()
-	if err := s.deleteTopic(ctx, t.Name); err != nil {
-		fail(w, err)
-		return
-	}
-	admin.OK(w, "success")
+	s.withMeta(w, r, func(ctx context.Context, _ raftgroups.Meta) error {
+		err := s.deleteTopic(ctx, t.Name)
+		if err == nil {
+			admin.OK(w, "success")
+		}
+		return err
+	})
 }

@@ -264,53 +264,79 @@ func mqttKind(table string) (raftgroups.MQTTKind, error) {
 	return 0, fmt.Errorf("meta: mqtt table %q: not one of s u r w a c b d: %w", table, errBadRequest)
 }
 
-func kvTable(r *pb.KVRequest) (mqtt bool, kind raftgroups.MQTTKind, err error) {
+// kvSpace is the table a KV request names: a namespace of the metadata group's generic KV, or an
+// MQTT table of the mqtt group.
+type kvSpace struct {
+	m    raftgroups.Meta
+	mqtt bool
+	kind raftgroups.MQTTKind // mqtt
+	ns   string              // !mqtt
+}
+
+func (a *api) space(r *pb.KVRequest) (kvSpace, error) {
+	m, err := a.meta()
+	if err != nil {
+		return kvSpace{}, err
+	}
+	k := kvSpace{m: m, ns: r.GetTable()}
 	switch r.GetSpace() {
 	case pb.Space_SPACE_MQTT:
-		kind, err = mqttKind(r.GetTable())
-		return true, kind, err
+		k.mqtt = true
+		k.kind, err = mqttKind(r.GetTable())
 	case pb.Space_SPACE_KV:
-		if r.GetTable() == "" || strings.IndexByte(r.GetTable(), 0) >= 0 {
-			return false, 0, fmt.Errorf("meta: kv namespace %q: must be non-empty without NUL: %w", r.GetTable(), errBadRequest)
+		if k.ns == "" || strings.IndexByte(k.ns, 0) >= 0 {
+			err = fmt.Errorf("meta: kv namespace %q: must be non-empty without NUL: %w", k.ns, errBadRequest)
 		}
-		return false, 0, nil
+	default:
+		err = fmt.Errorf("meta: kv space %d: unknown: %w", r.GetSpace(), errBadRequest)
 	}
-	return false, 0, fmt.Errorf("meta: kv space %d: unknown: %w", r.GetSpace(), errBadRequest)
+	return k, err
+}
+
+func (k kvSpace) put(ctx context.Context, key, value []byte) error {
+	if k.mqtt {
+		return k.m.MQTTPut(ctx, k.kind, key, value)
+	}
+	return k.m.Put(ctx, k.ns, key, value)
+}
+
+func (k kvSpace) get(ctx context.Context, key []byte) ([]byte, bool, error) {
+	if k.mqtt {
+		return k.m.MQTTGet(ctx, k.kind, key)
+	}
+	return k.m.Get(ctx, k.ns, key)
+}
+
+func (k kvSpace) delete(ctx context.Context, key []byte) error {
+	if k.mqtt {
+		return k.m.MQTTDelete(ctx, k.kind, key)
+	}
+	return k.m.Delete(ctx, k.ns, key)
+}
+
+func (k kvSpace) list(ctx context.Context, prefix []byte) ([]raftgroups.KV, error) {
+	if k.mqtt {
+		return k.m.MQTTList(ctx, k.kind, prefix)
+	}
+	return k.m.List(ctx, k.ns, prefix)
 }
 
 // Put implements pb.MetaServiceServer.
 func (a *api) Put(ctx context.Context, r *pb.KVRequest) (*pb.MetaEmpty, error) {
-	m, err := a.meta()
-	if err != nil {
-		return nil, code(err)
-	}
-	mqtt, kind, err := kvTable(r)
-	switch {
-	case err != nil:
-	case mqtt:
-		err = m.MQTTPut(ctx, kind, r.GetKey(), r.GetValue())
-	default:
-		err = m.Put(ctx, r.GetTable(), r.GetKey(), r.GetValue())
+	k, err := a.space(r)
+	if err == nil {
+		err = k.put(ctx, r.GetKey(), r.GetValue())
 	}
 	return empty, code(err)
 }
 
 // Get implements pb.MetaServiceServer.
 func (a *api) Get(ctx context.Context, r *pb.KVRequest) (*pb.KVValue, error) {
-	m, err := a.meta()
+	k, err := a.space(r)
 	if err != nil {
 		return nil, code(err)
 	}
-	mqtt, kind, err := kvTable(r)
-	var v []byte
-	var ok bool
-	switch {
-	case err != nil:
-	case mqtt:
-		v, ok, err = m.MQTTGet(ctx, kind, r.GetKey())
-	default:
-		v, ok, err = m.Get(ctx, r.GetTable(), r.GetKey())
-	}
+	v, ok, err := k.get(ctx, r.GetKey())
 	if err != nil {
 		return nil, code(err)
 	}
@@ -319,36 +345,20 @@ func (a *api) Get(ctx context.Context, r *pb.KVRequest) (*pb.KVValue, error) {
 
 // Delete implements pb.MetaServiceServer.
 func (a *api) Delete(ctx context.Context, r *pb.KVRequest) (*pb.MetaEmpty, error) {
-	m, err := a.meta()
-	if err != nil {
-		return nil, code(err)
-	}
-	mqtt, kind, err := kvTable(r)
-	switch {
-	case err != nil:
-	case mqtt:
-		err = m.MQTTDelete(ctx, kind, r.GetKey())
-	default:
-		err = m.Delete(ctx, r.GetTable(), r.GetKey())
+	k, err := a.space(r)
+	if err == nil {
+		err = k.delete(ctx, r.GetKey())
 	}
 	return empty, code(err)
 }
 
 // List implements pb.MetaServiceServer.
 func (a *api) List(ctx context.Context, r *pb.KVRequest) (*pb.KVList, error) {
-	m, err := a.meta()
+	k, err := a.space(r)
 	if err != nil {
 		return nil, code(err)
 	}
-	mqtt, kind, err := kvTable(r)
-	var kvs []raftgroups.KV
-	switch {
-	case err != nil:
-	case mqtt:
-		kvs, err = m.MQTTList(ctx, kind, r.GetKey())
-	default:
-		kvs, err = m.List(ctx, r.GetTable(), r.GetKey())
-	}
+	kvs, err := k.list(ctx, r.GetKey())
 	if err != nil {
 		return nil, code(err)
 	}

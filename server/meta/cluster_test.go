@@ -307,4 +307,27 @@ func TestStandaloneRestart(t *testing.T) {
 		t.Fatalf("topic after restart: %+v", tp)
 	}
 	nodeStatus(t, nd, nd.id, "alive")
+
+	if err := postJSON(nd, "/api/cluster/topic/delete", `{"topic_name":"orders"}`); err != nil {
+		t.Fatal(err)
+	}
+	if err := postJSON(nd, "/api/cluster/topic/delete", `{"topic_name":"orders"}`); err == nil || !strings.HasPrefix(err.Error(), "HTTP 404") {
+		t.Fatalf("second delete of orders: %v; want HTTP 404", err)
+	}
+	var page struct {
+		Data  []meta.Topic `json:"data"`
+		Total int          `json:"total_count"`
+	}
+	if err := getJSON(nd, "/api/cluster/topic/list?filter_field=topic_name&filter_values=orders", &page); err != nil {
+		t.Fatal(err)
+	}
+	if page.Total != 0 {
+		t.Fatalf("topic list after deleting orders: %+v", page)
+	}
+	if err := getJSON(nd, "/api/cluster/topic/list", &page); err != nil {
+		t.Fatal(err)
+	}
+	if page.Total != len(a.topics)-1 {
+		t.Fatalf("topic list: %d topics; want %d", page.Total, len(a.topics)-1)
+	}
 }
