@@ -25,8 +25,11 @@
 // broker advertises exactly what it implements. A request for an API or
 // version not registered is answered UNSUPPORTED_VERSION when it is
 // ApiVersions (at v0, which every client reads) and closes the connection
-// with ErrUnsupported otherwise: its answer layout is unknown at that
-// version, which is what Kafka brokers do too. Malformed bodies close the
+// with ErrUnsupported otherwise, as Kafka brokers do: an answer would need
+// the API's per-topic/partition codes at a version this server does not
+// implement (or the codec cannot even encode). The close is logged with its
+// reason and counted in robustmq_kafka_errors_total{code="UNSUPPORTED_VERSION"};
+// clients only get there by ignoring ApiVersions. Malformed bodies close the
 // connection with the decoder's error; frames over MaxFrameBytes close it
 // before they are buffered.
 //
