@@ -59,6 +59,15 @@
 //	POST /api/cluster/topic/create  {"topic_name", "partition", "storage_type", "retention_ms", "retention_bytes", "options"}
 //	POST /api/cluster/topic/delete  {"topic_name"}
 //
+// # Running and measuring
+//
+//	make cluster                           3 nodes of config/cluster/server-{1,2,3}.toml on loopback
+//	curl -s 127.0.0.1:58080/api/cluster/raft
+//	bin/robustmq bench meta --addr 127.0.0.1:1228,127.0.0.1:2228,127.0.0.1:3228 --op commit --clients 1,16,256 --duration 10s
+//
+// SnapshotEntriesEnv (ROBUSTMQ_META_SNAPSHOT_ENTRIES) sets the raft snapshot interval; the tests
+// set it small so a restarted node catches up through a snapshot.
+//
 // Metrics: robustmq_meta_nodes_down, robustmq_meta_due_handled_total,
 // robustmq_meta_topics_collected_total, robustmq_meta_controller_errors_total, besides raftgroups'
 // robustmq_raft_* and the transport's.
