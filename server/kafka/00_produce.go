@@ -150,10 +150,10 @@ func (c *conn) appended(sl *slot, p *produce, op *kafka.ProduceResponseTopicPart
 		code := codeOf(err)
 		op.ErrorCode = int16(code)
 		countErr(0, code)
-		c.s.pids.failed(name, seq)
+		c.s.pids.failed(seq)
 	} else {
 		op.BaseOffset = first
-		c.s.pids.done(name, seq, first)
+		c.s.pids.done(seq, first)
 		if ls, err := c.s.opts.Router.EarliestOffset(name); err == nil {
 			op.LogStartOffset = ls
 		}

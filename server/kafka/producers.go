@@ -120,7 +120,7 @@ func (p *producers) check(shardName string, b *record.Batch) seqCheck {
 }
 
 // done remembers an appended idempotent batch for duplicate detection.
-func (p *producers) done(_ string, c seqCheck, first int64) {
+func (p *producers) done(c seqCheck, first int64) {
 	if !c.tracked {
 		return
 	}
@@ -133,7 +133,7 @@ func (p *producers) done(_ string, c seqCheck, first int64) {
 }
 
 // failed rolls the expected sequence back after a failed append.
-func (p *producers) failed(_ string, c seqCheck) {
+func (p *producers) failed(c seqCheck) {
 	if !c.tracked {
 		return
 	}

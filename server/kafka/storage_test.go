@@ -113,7 +113,8 @@ func TestCrossProtocolRecords(t *testing.T) {
 	if err := cl.ProduceSync(testCtx(t), &kgo.Record{Value: []byte("k3")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	c := b.client(t, kgo.ConsumeTopics("x"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	c := b.client(t, kgo.ConsumeTopics("x"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	var got []string
 	for _, r := range consumeAll(t, c, 6) {
 		got = append(got, fmt.Sprintf("%d:%s", r.Offset, r.Value))
