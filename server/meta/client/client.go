@@ -81,12 +81,12 @@ func (c *Client) Close() {
 // round over every node it waits a little before the next round) until ctx ends.
 func (c *Client) Call(ctx context.Context, fn func(ctx context.Context, api pb.MetaServiceClient) error) error {
 	for tries := 0; ; tries++ {
-		i := c.cur.Load() % uint32(len(c.apis))
-		err := fn(ctx, c.apis[i])
+		cur := c.cur.Load()
+		err := fn(ctx, c.apis[cur%uint32(len(c.apis))])
 		if status.Code(err) != codes.Unavailable {
 			return err
 		}
-		c.cur.CompareAndSwap(i, i+1)
+		c.cur.CompareAndSwap(cur, cur+1) // concurrent failures on one node move on once
 		if tries%len(c.apis) == len(c.apis)-1 {
 			select {
 			case <-ctx.Done():
