@@ -19,6 +19,7 @@ func (s *Service) routes(h component.Router) {
 	h.HandleFunc("GET /api/cluster/nodes", s.handleNodes)
 	h.HandleFunc("GET /api/cluster/topic/list", s.handleTopicList)
 	h.HandleFunc("GET /api/cluster/topic/detail", s.handleTopicDetail)
+	h.HandleFunc("GET /api/cluster/topic/describe", s.handleTopicDetail) // the name for detail
 	h.HandleFunc("POST /api/cluster/topic/create", s.handleTopicCreate)
 	h.HandleFunc("POST /api/cluster/topic/delete", s.handleTopicDelete)
 }

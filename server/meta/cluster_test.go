@@ -300,11 +300,13 @@ func TestStandaloneRestart(t *testing.T) {
 	c.start(nd)
 	a.verify(t, nd)
 	var tp meta.Topic
-	if err := getJSON(nd, "/api/cluster/topic/detail?topic_name=orders", &tp); err != nil {
-		t.Fatal(err)
-	}
-	if tp.Partitions != 4 || tp.Engine != "pebble" || tp.RetentionMs != 60000 || tp.Options["kafka.compact"] != "true" {
-		t.Fatalf("topic after restart: %+v", tp)
+	for _, path := range []string{"/api/cluster/topic/detail", "/api/cluster/topic/describe"} {
+		if err := getJSON(nd, path+"?topic_name=orders", &tp); err != nil {
+			t.Fatal(err)
+		}
+		if tp.Partitions != 4 || tp.Engine != "pebble" || tp.RetentionMs != 60000 || tp.Options["kafka.compact"] != "true" {
+			t.Fatalf("%s after restart: %+v", path, tp)
+		}
 	}
 	nodeStatus(t, nd, nd.id, "alive")
 

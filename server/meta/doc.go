@@ -55,7 +55,7 @@
 //	GET  /api/cluster/raft          per group: group, node, leader, state, term, commit, applied, members
 //	GET  /api/cluster/nodes         registered nodes with status alive/down
 //	GET  /api/cluster/topic/list    topics
-//	GET  /api/cluster/topic/detail  ?topic_name=
+//	GET  /api/cluster/topic/detail  ?topic_name= (also /api/cluster/topic/describe)
 //	POST /api/cluster/topic/create  {"topic_name", "partition", "storage_type", "retention_ms", "retention_bytes", "options"}
 //	POST /api/cluster/topic/delete  {"topic_name"}
 //
