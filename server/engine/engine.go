@@ -59,13 +59,6 @@ func New(env component.Env) (component.Component, error) {
 // Name implements component.Component.
 func (e *Engine) Name() string { return "engine" }
 
-// Router is the running router, nil unless started.
-func (e *Engine) Router() *shard.Router {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	return e.router
-}
-
 // Start implements component.Component; see the package doc.
 func (e *Engine) Start(ctx context.Context) error {
 	cfg := &e.env.Config.StorageRuntime

@@ -195,6 +195,20 @@ func TestDataPathErrors(t *testing.T) {
 	})
 }
 
+// TestSecondDataPathUnused: only data_path[0] is used (see the package doc); the others are not
+// touched.
+func TestSecondDataPathUnused(t *testing.T) {
+	first, second := t.TempDir(), filepath.Join(t.TempDir(), "second")
+	env, _ := newEnv(t, first, second)
+	stop(t, start(t, build(t, env)))
+	if _, err := os.Stat(second); !os.IsNotExist(err) {
+		t.Fatalf("data_path[1] %s: stat err %v; want it untouched (not created)", second, err)
+	}
+	if _, err := os.Stat(filepath.Join(first, dirSegment)); err != nil {
+		t.Fatalf("data_path[0]: %v", err)
+	}
+}
+
 // TestStopWithoutStart: Stop of a component that never started (or failed to) is a no-op.
 func TestStopWithoutStart(t *testing.T) {
 	env, _ := newEnv(t, t.TempDir())
