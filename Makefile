@@ -28,8 +28,15 @@ vet:
 lint: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
+# perf runs every package benchmark; each prints its own same-run baseline (raw disk, memcpy, plain net echo,
+# map lookup, global lock) beside the engine it judges, so read ratios, not absolute numbers. Output is kept
+# in data/perf/bench.txt for benchstat. PERF_BENCH narrows it (e.g. PERF_BENCH=BenchmarkEcho).
+PERF_PKGS      ?= ./netpoll/ ./segment/ ./shard/... ./codec/... ./server/message/... ./server/mqtt/ ./server/kafka/ ./raftgroups/...
+PERF_BENCH     ?= .
+PERF_BENCHTIME ?= 1s
 perf: build
-	@echo "no benchmarks yet"
+	@mkdir -p data/perf
+	$(GO) test -run '^$$' -bench '$(PERF_BENCH)' -benchtime $(PERF_BENCHTIME) -benchmem $(PERF_PKGS) | tee data/perf/bench.txt
 
 soak:
 	ROBUSTMQ_SOAK=1 $(GO) test -race -timeout 60m -run 'TestCrash$$' -v ./segment/
