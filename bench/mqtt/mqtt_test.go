@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"robustmq/netpoll"
-	servermqtt "robustmq/server/mqtt"
 	"robustmq/server/message"
+	servermqtt "robustmq/server/mqtt"
 	"robustmq/shard"
 	"robustmq/shard/memory"
 )

@@ -1,0 +1,67 @@
+package mqtt
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// TestConnChild is the child process of TestConns (it runs only when
+// re-executed with BENCH_MQTT_CHILD set).
+func TestConnChild(t *testing.T) {
+	addr := os.Getenv("BENCH_MQTT_CHILD")
+	if addr == "" {
+		t.Skip("child process of TestConns")
+	}
+	n, _ := strconv.Atoi(os.Getenv("BENCH_MQTT_CHILD_N"))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := RunConnChild(ctx, addr, n, os.Stdin, os.Stdout); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestConns holds idle connections in this process and in two children
+// and reads the memory from a Prometheus endpoint.
+func TestConns(t *testing.T) {
+	addr := startBroker(t)
+	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/metrics" {
+			_, _ = w.Write([]byte("other_metric 1\n"))
+			return
+		}
+		metrics.WritePrometheus(w, true)
+	}))
+	defer prom.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	f := func(o ConnOptions) {
+		t.Helper()
+		o.Addr = addr
+		r, err := RunConns(ctx, o)
+		if err != nil || r.Err != "" || r.Connected != o.Count {
+			t.Fatalf("%+v: %v: %s; want %d connected", o, err, r, o.Count)
+		}
+		if o.MetricsURL != "" && (r.MemBefore <= 0 || r.MemAfter <= 0 || !strings.Contains(r.String(), " per_conn=")) {
+			t.Fatalf("%+v: %s: no memory reading", o, r)
+		}
+	}
+	f(ConnOptions{Count: 50, MetricsURL: prom.URL + "/metrics"})
+	f(ConnOptions{Count: 21, Procs: 2, Child: func(n int) *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestConnChild$")
+		cmd.Env = append(os.Environ(), "BENCH_MQTT_CHILD="+addr, "BENCH_MQTT_CHILD_N="+strconv.Itoa(n))
+		return cmd
+	}})
+	if _, err := RunConns(ctx, ConnOptions{Addr: addr, Count: 1, MetricsURL: prom.URL + "/other"}); err == nil ||
+		!strings.Contains(err.Error(), "no process_resident_memory_bytes") {
+		t.Fatalf("err %v; want the missing metric named", err)
+	}
+}
