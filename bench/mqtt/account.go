@@ -37,6 +37,47 @@ type bitset struct {
 	uniq  uint64
 }
 
+// set adds seq; added is false when it was there already, ok false when
+// seq is absurd (no run sends 2^38 messages: the payload is corrupt).
+func (s *bitset) set(seq uint64) (added, ok bool) {
+	w := seq >> 6
+	if w >= 1<<32 {
+		return false, false
+	}
+	for uint64(len(s.words)) <= w {
+		s.words = append(s.words, make([]uint64, max(len(s.words), 64))...)
+	}
+	bit := uint64(1) << (seq & 63)
+	if s.words[w]&bit != 0 {
+		return false, true
+	}
+	s.words[w] |= bit
+	s.uniq++
+	return true, true
+}
+
+// has reports whether seq is in s.
+func (s *bitset) has(seq uint64) bool {
+	w := seq >> 6
+	return w < uint64(len(s.words)) && s.words[w]&(1<<(seq&63)) != 0
+}
+
+// lostAcked is how many sequences acknowledged by the broker (acked, by
+// publisher) this subscriber never received: the messages the broker lost
+// after promising them.
+func (a *account) lostAcked(acked []bitset) uint64 {
+	var n uint64
+	for pub := range acked {
+		for w, x := range acked[pub].words {
+			if w < len(a.seen[pub].words) {
+				x &^= a.seen[pub].words[w]
+			}
+			n += uint64(bits.OnesCount64(x))
+		}
+	}
+	return n
+}
+
 func newAccount(pubs int) *account {
 	return &account{seen: make([]bitset, pubs), hist: newHist()}
 }
@@ -54,21 +95,12 @@ func (a *account) add(p []byte, nowNs int64) {
 		return
 	}
 	seq := binary.BigEndian.Uint64(p[4:12])
-	s := &a.seen[pub]
-	w := seq >> 6
-	if w >= 1<<32 { // no run sends 2^38 messages: the payload is corrupt
+	switch added, ok := a.seen[pub].set(seq); {
+	case !ok:
 		a.bad++
 		return
-	}
-	for uint64(len(s.words)) <= w {
-		s.words = append(s.words, make([]uint64, max(len(s.words), 64))...)
-	}
-	bit := uint64(1) << (seq & 63)
-	if s.words[w]&bit != 0 {
+	case !added:
 		a.dup++
-	} else {
-		s.words[w] |= bit
-		s.uniq++
 	}
 	_ = a.hist.RecordValue(max(nowNs-int64(binary.BigEndian.Uint64(p[12:20])), 1))
 }

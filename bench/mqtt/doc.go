@@ -28,7 +28,12 @@
 // Each subscriber keeps, per publisher, a bitset of the sequences it
 // received: a sequence seen twice is a duplicate, and at the end every
 // sequence below what the publisher sent and never seen is lost. So lost and
-// dup are exact, whatever the order of delivery. A payload that does not
+// dup are exact, whatever the order of delivery. At QoS 1 each publisher's
+// PUBACK reader keeps the same bitset of acknowledged sequences (a PUBACK's
+// packet id names one sequence because the publisher keeps the span of
+// unacknowledged sequences below the window, <= 65535), and lost_acked
+// counts acknowledged sequences a subscriber never received: the broker
+// broke its promise, where plain lost may be a QoS 0 drop. A payload that does not
 // parse (short, unknown publisher) is counted as bad. Latency is the
 // receive time (one clock read per read batch) minus the send time (one
 // clock read per write batch), kept in an HDR histogram per subscriber

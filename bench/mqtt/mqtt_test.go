@@ -92,7 +92,7 @@ func TestRun(t *testing.T) {
 			t.Fatalf("%+v: %s: want recv + lost = sent*subs, dup=bad=0", o, line)
 		case (o.QoS == 1 || o.Rate > 0) && r.Lost != 0: // unpaced QoS 0 may be dropped by the broker
 			t.Fatalf("%+v: %s: want lost=0", o, line)
-		case o.QoS == 1 && r.Acked != r.Sent:
+		case o.QoS == 1 && (r.Acked != r.Sent || r.LostAcked != 0):
 			t.Fatalf("%+v: %s: acked != sent", o, line)
 		case r.P50 <= 0 || r.P50 > r.P99 || r.P99 > r.Max:
 			t.Fatalf("%+v: %s: want 0 < p50 <= p99 <= max", o, line)
@@ -139,6 +139,13 @@ func TestAccount(t *testing.T) {
 	f(a.recv, 14, "recv")
 	f(a.lost([]uint64{6, 100}), 1+96, "lost") // publisher 0 misses 5; publisher 1 has 4 of 100
 	f(a.lost([]uint64{5, 0}), 0, "lost with nothing missing")
+	var acked [2]bitset
+	for _, s := range []uint64{0, 1, 5, 200, 201} { // 5 and 201 never received
+		acked[0].set(s)
+	}
+	acked[1].set(1) // never received
+	acked[1].set(63)
+	f(a.lostAcked(acked[:]), 3, "lost acked")
 	if v := a.hist.ValueAtQuantile(50); v < 1980 || v > 2020 { // 2 significant digits
 		t.Fatalf("latency p50 = %d ns; want 2000 ns within 1%%", v)
 	}

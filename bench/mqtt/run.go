@@ -51,8 +51,11 @@ type Result struct {
 	Expected uint64  `json:"expected"`    // Sent * Subs
 	Recv     uint64  `json:"recv"`        // deliveries, duplicates included
 	Lost     uint64  `json:"lost"`        // expected deliveries never received
-	Dup      uint64  `json:"dup"`
-	Bad      uint64  `json:"bad"` // deliveries whose payload did not parse
+	// LostAcked counts the lost deliveries the broker had acknowledged
+	// (PUBACK) to the publisher: a broken promise, not a dropped QoS 0.
+	LostAcked uint64 `json:"lost_acked"`
+	Dup       uint64 `json:"dup"`
+	Bad       uint64 `json:"bad"` // deliveries whose payload did not parse
 	// Elapsed runs from the first PUBLISH to the last delivery.
 	Elapsed time.Duration `json:"elapsed_ns"`
 	// SendElapsed runs from the first to the last PUBLISH written.
@@ -105,6 +108,7 @@ func (r Result) String() string {
 	}
 	b = appendInt(b, " acked=", int64(r.Acked))
 	b = appendInt(b, " lost=", int64(r.Lost))
+	b = appendInt(b, " lost_acked=", int64(r.LostAcked))
 	b = appendInt(b, " dup=", int64(r.Dup))
 	b = appendInt(b, " bad=", int64(r.Bad))
 	if r.Err != "" {
@@ -175,15 +179,21 @@ type sub struct {
 	lastNs atomic.Int64 // receive time of the latest delivery
 }
 
-// pub is one publisher; acked and wake are shared with its PUBACK reader.
+// pub is one publisher; acked, low and wake are shared with its PUBACK
+// reader, ackedSeqs belongs to the reader until it ended.
 type pub struct {
-	c       *client
-	id      uint32
-	sent    uint64 // written by the publisher goroutine
-	acked   atomic.Uint64
-	wake    chan struct{} // one-slot signal: a PUBACK arrived
-	firstNs int64
-	lastNs  int64
+	c     *client
+	id    uint32
+	sent  uint64 // written by the publisher goroutine
+	acked atomic.Uint64
+	// low is the lowest unacknowledged sequence. The publisher keeps
+	// sent-low below the window (<= 65535), so the packet ids in flight
+	// (seq mod 65535 + 1) are distinct and a PUBACK's id names one sequence.
+	low       atomic.Uint64
+	ackedSeqs bitset
+	wake      chan struct{} // one-slot signal: a PUBACK arrived
+	firstNs   int64
+	lastNs    int64
 }
 
 // Run runs one pubsub scenario. Connection failures before publishing are
@@ -299,6 +309,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	for _, p := range pubs {
 		r.Acked += p.acked.Load()
 	}
+	ackedBy := make([]bitset, len(pubs))
+	for i, p := range pubs {
+		ackedBy[i] = p.ackedSeqs
+	}
 	h := newHist()
 	lastRecvNs := int64(0)
 	for _, s := range subs {
@@ -307,6 +321,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		r.Dup += a.dup
 		r.Bad += a.bad
 		r.Lost += a.lost(sentBy)
+		r.LostAcked += a.lostAcked(ackedBy)
 		h.Merge(a.hist)
 		lastRecvNs = max(lastRecvNs, s.lastNs.Load())
 	}
@@ -419,7 +434,7 @@ func (p *pub) run(ctx context.Context, o Options, start, end time.Time) error {
 			n = min(n, due-p.sent)
 		}
 		if o.QoS == 1 {
-			inflight := p.sent - p.acked.Load()
+			inflight := p.sent - p.low.Load()
 			if inflight >= window {
 				select {
 				case <-p.wake:
@@ -449,9 +464,10 @@ func (p *pub) run(ctx context.Context, o Options, start, end time.Time) error {
 	return nil
 }
 
-// readAcks counts PUBACKs and signals the publisher after each read batch.
+// readAcks records PUBACKs and signals the publisher after each read batch.
 func (p *pub) readAcks() error {
 	c := p.c
+	low := uint64(0)
 	for {
 		if err := c.fill(); err != nil {
 			return err
@@ -466,11 +482,19 @@ func (p *pub) readAcks() error {
 				return fmt.Errorf("bench/mqtt: publisher %d from %s: %w", p.id, c.addr, err)
 			}
 			c.r += k
-			if t == mqtt.PUBACK {
+			if t != mqtt.PUBACK {
+				continue
+			}
+			seq := low + (uint64(c.d.Ack.PacketID)+65535-1-low%65535)%65535
+			if added, _ := p.ackedSeqs.set(seq); added {
 				n++
 			}
 		}
 		if n > 0 {
+			for p.ackedSeqs.has(low) {
+				low++
+			}
+			p.low.Store(low)
 			p.acked.Add(n)
 			select {
 			case p.wake <- struct{}{}:
