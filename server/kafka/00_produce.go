@@ -75,6 +75,9 @@ func serveProduce(s *Server, c *conn, sl *slot, m kafka.Message) error {
 			s.opts.Router.AppendAsync(name, recs, opt, func(first int64, err error) {
 				c.later(func() { c.appended(sl, p, op, name, seq, first, err) })
 			})
+			if s.opts.OnProduce != nil {
+				s.opts.OnProduce(rt.Name, rp.Index, rp.Records)
+			}
 		}
 	}
 	if p.pending == 0 {

@@ -106,9 +106,13 @@
 //
 // # Topics
 //
-// The topic table (topics.go) maps a topic to its partition shards
-// "{topic}_{p}"; New rebuilds it from the Router's shards, so topics of
-// persistent engines come back after a restart. Topic ids are derived from
+// The topic table (topics.go) maps a topic to its partition shards,
+// named by Options.Naming (default "{topic}_{p}"); New rebuilds it from
+// the Router's shards, so topics of persistent engines come back after a
+// restart. A topic created over a shard that already exists adopts it
+// (how a Kafka topic reads what MQTT wrote, when the broker's Naming maps
+// both to one shard). Options.OnProduce hands each produced partition's
+// batches to the broker, which delivers them to MQTT subscribers. Topic ids are derived from
 // the name (stable without being stored). One broker: it leads every
 // partition, replication factor is 1.
 //

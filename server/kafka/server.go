@@ -68,6 +68,19 @@ type Options struct {
 	// required.
 	SASLMechanisms []string
 	Users          UserStore
+	// Naming maps topics onto shard names and back; default ShardNaming,
+	// "{topic}_{p}". The broker passes one that puts a topic's partition 0
+	// on the MQTT hub's shard of the same topic (server/broker).
+	Naming Naming
+	// OnProduce, when set, is called on the connection's event loop for
+	// every partition whose batches passed validation and were handed to
+	// the append (before it completes): topic, partition and the record
+	// batches exactly as produced (a view into the request, valid only
+	// during the call; compressed batches stay compressed). It must not
+	// block and must copy what it keeps. The broker uses it to deliver
+	// produced records to live MQTT subscribers; a record whose append
+	// then fails has been delivered but not stored, as with MQTT.
+	OnProduce func(topic []byte, partition int32, batches []byte)
 	// Now is the clock; default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger // default slog.Default()
@@ -146,6 +159,9 @@ func New(opts Options) (*Server, error) {
 	if opts.Shard.Engine == "" {
 		opts.Shard.Engine = shard.EngineMemory
 	}
+	if opts.Naming == nil {
+		opts.Naming = ShardNaming{}
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -166,7 +182,7 @@ func New(opts Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	s.topics, err = loadTopics(opts.Router, opts.Shard)
+	s.topics, err = loadTopics(opts.Router, opts.Shard, opts.Naming)
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,7 @@ import (
 type topicMeta struct {
 	name    string
 	id      [16]byte
-	shards  []string          // shards[p] = shard.Name(name, p)
+	shards  []string          // shards[p] = naming.Shard(name, p)
 	configs map[string]string // topic configs set by the client (Describe/Alter)
 	maxMsg  int               // max.message.bytes when set, else 0
 }
@@ -43,28 +43,52 @@ type topics struct {
 	m      map[string]*topicMeta // guarded by mu
 	router *shard.Router
 	tmpl   shard.ShardConfig
+	naming Naming
+}
+
+// Naming maps a Kafka topic's partitions onto shard names and back
+// (Options.Naming). Topic must invert Shard: the loader keeps a shard only
+// when Shard(Topic(s)) == s and the topic is a legal Kafka name, so shards
+// of other protocols that no Kafka topic names are left alone.
+type Naming interface {
+	Shard(topic string, p int32) string
+	Topic(shard string) (topic string, p int32, ok bool)
+}
+
+// ShardNaming is Kafka's own naming: partition p of t is shard.Name(t, p),
+// "{t}_{p}".
+type ShardNaming struct{}
+
+func (ShardNaming) Shard(t string, p int32) string { return shard.Name(t, p) }
+
+func (ShardNaming) Topic(s string) (string, int32, bool) {
+	i := strings.LastIndexByte(s, '_')
+	if i <= 0 {
+		return "", 0, false
+	}
+	p, err := strconv.ParseInt(s[i+1:], 10, 32)
+	if err != nil || p < 0 {
+		return "", 0, false
+	}
+	return s[:i], int32(p), true
 }
 
 // loadTopics rebuilds the table from the shards the engines already hold
-// (persistent engines after a restart): shard "t_p" is partition p of t.
-func loadTopics(r *shard.Router, tmpl shard.ShardConfig) (*topics, error) {
-	t := &topics{m: map[string]*topicMeta{}, router: r, tmpl: tmpl}
+// (persistent engines after a restart): shard s is partition p of t when
+// naming.Topic(s) says so.
+func loadTopics(r *shard.Router, tmpl shard.ShardConfig, naming Naming) (*topics, error) {
+	t := &topics{m: map[string]*topicMeta{}, router: r, tmpl: tmpl, naming: naming}
 	infos, err := r.ListShards()
 	if err != nil {
 		return nil, errors.New("kafka: list shards: " + err.Error())
 	}
 	counts := map[string]int32{}
 	for _, in := range infos {
-		i := strings.LastIndexByte(in.Config.Name, '_')
-		if i <= 0 {
+		name, p, ok := naming.Topic(in.Config.Name)
+		if !ok || !validName(name) || naming.Shard(name, p) != in.Config.Name {
 			continue
 		}
-		p, err := strconv.ParseInt(in.Config.Name[i+1:], 10, 32)
-		if err != nil || p < 0 {
-			continue
-		}
-		name := in.Config.Name[:i]
-		counts[name] = max(counts[name], int32(p)+1)
+		counts[name] = max(counts[name], p+1)
 	}
 	for _, name := range slices.Sorted(maps.Keys(counts)) {
 		if _, err := t.create(name, counts[name], nil); err != nil && !errors.Is(err, shard.ErrTopicExists) {
@@ -121,14 +145,17 @@ func (t *topics) create(name string, n int32, configs map[string]string) (*topic
 	if _, ok := t.m[name]; ok {
 		return nil, &detailed{shard.ErrTopicExists, "kafka topic " + strconv.Quote(name)}
 	}
-	err := t.router.CreateTopic(shard.TopicConfig{Name: name, Partitions: n, Shard: shardConfig(t.tmpl, configs)})
-	if err != nil && !errors.Is(err, shard.ErrTopicExists) {
-		return nil, err
-	}
 	m := &topicMeta{name: name, id: topicID(name)}
 	m.withConfigs(configs)
+	sc := shardConfig(t.tmpl, configs)
 	for p := range n {
-		m.shards = append(m.shards, shard.Name(name, p))
+		sc.Name = t.naming.Shard(name, p)
+		// An existing shard is adopted: a restart, or a topic another
+		// protocol wrote first (see Naming).
+		if err := t.router.CreateShard(sc); err != nil && !errors.Is(err, shard.ErrShardExists) {
+			return nil, &detailed{err, "kafka topic " + strconv.Quote(name) + " partition " + strconv.Itoa(int(p))}
+		}
+		m.shards = append(m.shards, sc.Name)
 	}
 	t.m[name] = m
 	return m, nil
@@ -149,7 +176,7 @@ func (t *topics) grow(name string, n int32) error {
 	m.shards = slices.Clone(old.shards)
 	for p := int32(len(old.shards)); p < n; p++ {
 		sc := t.tmpl
-		sc.Name = shard.Name(name, p)
+		sc.Name = t.naming.Shard(name, p)
 		if err := t.router.CreateShard(sc); err != nil && !errors.Is(err, shard.ErrShardExists) {
 			return err
 		}
@@ -170,11 +197,8 @@ func (t *topics) remove(name string) error {
 		return shard.ErrTopicNotFound
 	}
 	delete(t.m, name)
-	err := t.router.DeleteTopic(name)
-	if errors.Is(err, shard.ErrTopicNotFound) {
-		err = nil
-	}
-	for _, sh := range m.shards { // partitions added by grow are not in the router's topic
+	var err error
+	for _, sh := range m.shards {
 		if e := t.router.DeleteShard(sh); e != nil && !errors.Is(e, shard.ErrShardNotFound) {
 			err = errors.Join(err, e)
 		}
