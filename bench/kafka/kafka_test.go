@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	benchmqtt "robustmq/bench/mqtt"
 	"robustmq/netpoll"
 	serverkafka "robustmq/server/kafka"
 	"robustmq/shard"
@@ -46,20 +47,12 @@ func startBroker(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// fields parses a summary line into its key=value fields.
+// fields parses a summary line of kind kafka.
 func fields(t *testing.T, line string) map[string]string {
 	t.Helper()
-	f := strings.Fields(line)
-	if len(f) < 2 || f[0] != "kafka" {
-		t.Fatalf("line %q: want it to start with \"kafka \"", line)
-	}
-	m := map[string]string{}
-	for _, kv := range f[1:] {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			t.Fatalf("line %q: field %q is not key=value", line, kv)
-		}
-		m[k] = v
+	kind, m, err := benchmqtt.ParseLine(line)
+	if err != nil || kind != "kafka" {
+		t.Fatalf("line %q: kind %q, %v; want kind kafka", line, kind, err)
 	}
 	return m
 }

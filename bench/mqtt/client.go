@@ -103,6 +103,22 @@ func (c *client) next() (mqtt.Type, error) {
 	}
 }
 
+// decoded calls f for each whole packet buffered (the packet, in c.d, is a
+// view valid during f) and returns when at most a partial one is left.
+func (c *client) decoded(f func(mqtt.Type)) error {
+	for {
+		t, n, err := c.d.Decode(c.in[c.r:c.w])
+		if errors.Is(err, mqtt.ErrIncomplete) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("bench/mqtt: from %s: %w", c.addr, err)
+		}
+		c.r += n
+		f(t)
+	}
+}
+
 // fill compacts the read buffer (growing it when one frame fills it) and
 // reads once into it.
 func (c *client) fill() error {

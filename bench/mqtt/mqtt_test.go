@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"context"
+	"maps"
 	"strconv"
 	"strings"
 	"testing"
@@ -43,20 +44,12 @@ func startBroker(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// fields parses a summary line into its key=value fields.
+// fields parses a summary line of kind mqtt.
 func fields(t *testing.T, line string) map[string]string {
 	t.Helper()
-	f := strings.Fields(line)
-	if len(f) < 2 || f[0] != "mqtt" {
-		t.Fatalf("line %q: want it to start with \"mqtt \"", line)
-	}
-	m := map[string]string{}
-	for _, kv := range f[1:] {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			t.Fatalf("line %q: field %q is not key=value", line, kv)
-		}
-		m[k] = v
+	kind, m, err := ParseLine(line)
+	if err != nil || kind != "mqtt" {
+		t.Fatalf("line %q: kind %q, %v; want kind mqtt", line, kind, err)
 	}
 	return m
 }
@@ -160,5 +153,26 @@ func TestRunRefused(t *testing.T) {
 	_, err = Run(context.Background(), Options{Size: 8})
 	if err == nil || !strings.Contains(err.Error(), "size 8") {
 		t.Fatalf("err %v; want the size refused", err)
+	}
+}
+
+// TestParseLine reads kinds, fields and quoted values, and refuses junk.
+func TestParseLine(t *testing.T) {
+	f := func(line, wantKind string, want map[string]string, wantErr bool) {
+		t.Helper()
+		kind, m, err := ParseLine(line)
+		if (err != nil) != wantErr || (err == nil && (kind != wantKind || !maps.Equal(m, want))) {
+			t.Fatalf("ParseLine(%q) = %q, %v, %v; want %q, %v, error %v", line, kind, m, err, wantKind, want, wantErr)
+		}
+	}
+	f("mqtt qos=1 lost=0", "mqtt", map[string]string{"qos": "1", "lost": "0"}, false)
+	f("mqtt conn count=3 error=\"dial x: no route\" per_conn=1KiB", "mqtt conn",
+		map[string]string{"count": "3", "error": "dial x: no route", "per_conn": "1KiB"}, false)
+	f("mqtt qos=1 junk", "", nil, true)
+	f("qos=1", "", nil, true)
+	f(`mqtt error="open`, "", nil, true)
+	_, m, err := ParseLine(Result{Err: `a "b" c`, Lost: 7}.String())
+	if err != nil || m["error"] != `a "b" c` || m["lost"] != "7" {
+		t.Fatalf("round trip: %v %v", m, err)
 	}
 }

@@ -248,7 +248,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	var wg sync.WaitGroup
 	for _, s := range subs {
 		wg.Go(func() {
-			if err := s.run(o.QoS); err != nil && !isClosed(err) {
+			if err := s.run(); err != nil && !isClosed(err) {
 				fe.set(err)
 			}
 		})
@@ -369,33 +369,29 @@ func parallel(n int, f func(i int) error) error {
 
 // run is the subscriber's read loop: every PUBLISH of a read batch is
 // counted, their PUBACKs (QoS 1) go out in one write after the batch.
-func (s *sub) run(qos byte) error {
+func (s *sub) run() error {
 	c := s.c
 	ack := mqtt.Ack{Type: mqtt.PUBACK}
+	var now int64
+	n := uint64(0)
+	handle := func(t mqtt.Type) { // made once: the loop allocates nothing per batch
+		if t != mqtt.PUBLISH {
+			return
+		}
+		s.acct.add(c.d.Publish.Payload, now)
+		n++
+		if c.d.Publish.QoS == 1 {
+			ack.PacketID = c.d.Publish.PacketID
+			c.out = mqtt.AppendAck(c.out, mqtt.V311, &ack)
+		}
+	}
 	for {
 		if err := c.fill(); err != nil {
 			return err
 		}
-		now := time.Now().UnixNano()
-		n := uint64(0)
-		for {
-			t, k, err := c.d.Decode(c.in[c.r:c.w])
-			if errors.Is(err, mqtt.ErrIncomplete) {
-				break
-			}
-			if err != nil {
-				return fmt.Errorf("bench/mqtt: subscriber from %s: %w", c.addr, err)
-			}
-			c.r += k
-			if t != mqtt.PUBLISH {
-				continue
-			}
-			s.acct.add(c.d.Publish.Payload, now)
-			n++
-			if c.d.Publish.QoS == 1 {
-				ack.PacketID = c.d.Publish.PacketID
-				c.out = mqtt.AppendAck(c.out, mqtt.V311, &ack)
-			}
+		now, n = time.Now().UnixNano(), 0
+		if err := c.decoded(handle); err != nil {
+			return err
 		}
 		if n > 0 {
 			s.lastNs.Store(now)
@@ -467,28 +463,23 @@ func (p *pub) run(ctx context.Context, o Options, start, end time.Time) error {
 // readAcks records PUBACKs and signals the publisher after each read batch.
 func (p *pub) readAcks() error {
 	c := p.c
-	low := uint64(0)
+	low, n := uint64(0), uint64(0)
+	handle := func(t mqtt.Type) {
+		if t != mqtt.PUBACK {
+			return
+		}
+		seq := low + (uint64(c.d.Ack.PacketID)+65535-1-low%65535)%65535
+		if added, _ := p.ackedSeqs.set(seq); added {
+			n++
+		}
+	}
 	for {
 		if err := c.fill(); err != nil {
 			return err
 		}
-		n := uint64(0)
-		for {
-			t, k, err := c.d.Decode(c.in[c.r:c.w])
-			if errors.Is(err, mqtt.ErrIncomplete) {
-				break
-			}
-			if err != nil {
-				return fmt.Errorf("bench/mqtt: publisher %d from %s: %w", p.id, c.addr, err)
-			}
-			c.r += k
-			if t != mqtt.PUBACK {
-				continue
-			}
-			seq := low + (uint64(c.d.Ack.PacketID)+65535-1-low%65535)%65535
-			if added, _ := p.ackedSeqs.set(seq); added {
-				n++
-			}
+		n = 0
+		if err := c.decoded(handle); err != nil {
+			return err
 		}
 		if n > 0 {
 			for p.ackedSeqs.has(low) {
