@@ -8,7 +8,7 @@
 // meaningful when producing runs at the same time).
 //
 // Both are bounded: Produce stops at Records or Duration and then flushes
-// (bounded by the context); Consume stops at Records, at Duration, or when
+// for at most 10 s more; Consume stops at Records, at Duration, or when
 // no record came for Idle once one had.
 //
 // Goroutines: Produce's promises run on franz-go's goroutines and share
@@ -194,6 +194,11 @@ func Produce(ctx context.Context, o Options) (Result, error) {
 	if err := createTopic(ctx, cl, o.Topic, o.Partitions); err != nil {
 		return Result{}, err
 	}
+	// Produce blocks while the client's buffer is full and Flush until every
+	// record is answered: both end at Duration plus flushGrace, so a broker
+	// that stops answering cannot hold the run forever.
+	ctx, cancel := context.WithTimeout(ctx, o.Duration+flushGrace)
+	defer cancel()
 	r := Result{Op: "produce", Topic: o.Topic, Acks: o.Acks, Size: o.Size}
 	var (
 		mu   sync.Mutex // guards h, ok, bytes (promises run on franz-go goroutines)
@@ -237,8 +242,14 @@ func Produce(ctx context.Context, o Options) (Result, error) {
 	}
 	r.quantiles(h)
 	e.fill(&r)
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return r, nil // the run's own bound: the unanswered records are in r.Errors
+	}
 	return r, ctx.Err()
 }
+
+// flushGrace is how long Produce waits for answers after Duration.
+const flushGrace = 10 * time.Second
 
 // createTopic creates topic with n partitions; an existing topic is fine.
 func createTopic(ctx context.Context, cl *kgo.Client, topic string, n int) error {
