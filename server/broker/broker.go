@@ -13,11 +13,13 @@ import (
 	"robustmq/netpoll"
 	"robustmq/server/admin"
 	"robustmq/server/config"
+	"robustmq/server/kafka"
 	"robustmq/server/message"
 	"robustmq/server/mqtt"
 	"robustmq/server/node/component"
 	"robustmq/shard"
 	"robustmq/shard/memory"
+	"robustmq/shard/offsetstore"
 )
 
 // Options are what NewWith takes beyond the node's Env.
@@ -50,6 +52,11 @@ type Broker struct {
 	hub   *message.Hub  // built in Start, once the storage is known
 	mqtt  *mqtt.Server
 	lns   []*netpoll.Listener
+
+	kafka        *kafka.Server      // guarded by mu; nil without kafka_tcp
+	kafkaLn      *netpoll.Listener  // guarded by mu
+	offsets      shard.OffsetStore  // Kafka group offsets from the engine, settled in storage
+	ownedOffsets *offsetstore.Store // opened here when the node has no engine role, closed in Stop
 }
 
 // New is the component.New of the broker role: storage from the node's
@@ -108,7 +115,7 @@ func (b *Broker) storage() (segmentBytes int64, err error) {
 	log := b.env.Logger
 	if b.opts.Storage == nil {
 		if h, ok := b.env.Storage.Lookup(); ok {
-			b.opts.Storage = h.Router
+			b.opts.Storage, b.offsets = h.Router, h.Offsets
 			if b.opts.Engine == "" {
 				b.opts.Engine = h.Engine
 			}
@@ -205,14 +212,19 @@ func (b *Broker) Start(ctx context.Context) error {
 	tr := map[string]netpoll.Transport{"mqtt_tcp": netpoll.TCP, "mqtt_tls": netpoll.TLS, "mqtt_ws": netpoll.WS, "mqtt_wss": netpoll.WSS}
 	for _, spec := range cfg.Listeners() {
 		t, ok := tr[spec.Name]
-		if !ok {
+		if !ok && spec.Name != "kafka_tcp" {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
 			_ = b.shutdown(context.Background())
 			return fmt.Errorf("broker: start: %w", err)
 		}
-		if err := b.listen(spec, t); err != nil {
+		if !ok {
+			err = b.startKafka(spec)
+		} else {
+			err = b.listen(spec, t)
+		}
+		if err != nil {
 			_ = b.shutdown(context.Background())
 			return fmt.Errorf("broker: listener %s (%s %s): %w", spec.Name, spec.Key, spec.Addr, err)
 		}
@@ -289,6 +301,9 @@ func (b *Broker) shutdown(ctx context.Context) error {
 		if err := l.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("broker: shutdown %s: %w", l.Name(), err))
 		}
+	}
+	if err := b.stopKafka(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	if hub != nil {
 		hub.Close()

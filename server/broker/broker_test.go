@@ -57,6 +57,7 @@ func TestBroker(t *testing.T) {
 	s := &cfg.MQTTRuntime.Server
 	s.TCPPort, s.TLSPort, s.WebsocketPort, s.WebsocketsPort = freePort(t), freePort(t), freePort(t), freePort(t)
 	cfg.BrokerNetwork.TLSCert, cfg.BrokerNetwork.TLSKey = "../../config/certs/cert.pem", "../../config/certs/key.pem"
+	cfg.KafkaRuntime.TCPPort = 0 // no Kafka: TestBrokerKafka
 	reg := &listener.Registry{}
 	rt := routes{}
 	b, err := NewWith(component.Env{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Listeners: reg,

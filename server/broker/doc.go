@@ -6,6 +6,7 @@
 //	mqtt_tls  mqtt_runtime.server.tls_port         tls, broker_network.tls_cert/tls_key
 //	mqtt_ws   mqtt_runtime.server.websocket_port   ws, path /mqtt, subprotocol mqtt
 //	mqtt_wss  mqtt_runtime.server.websockets_port  wss, same path and certificate
+//	kafka_tcp kafka_runtime.tcp_port               tcp, Kafka (server/kafka)
 //
 // A port of 0 disables its listener. Every listener takes its netpoll
 // settings from [network] and registers a probe in the node's listener
@@ -33,6 +34,45 @@
 // NewWith(env, Options{Storage: r}) uses r as given and does not close it.
 // The hub is built in Start too; Hub is nil before.
 //
+// # Kafka
+//
+// With kafka_runtime.tcp_port set, Start builds a kafka.Server
+// (kafka.FromConfig: advertised broker_ip or the detected address with
+// that port, broker_id, cluster_name, auto-create, size limits, SASL) over
+// the same router as the hub, with new partitions on the same engine (the
+// Storage Engine's default, segment, when the node has that role; acks=all
+// then answers after the segment's fsync). Consumer-group offsets go to the
+// engine's OffsetStore; on a node without the engine role the broker opens
+// shard/offsetstore under <data_path>/broker-offsets, closes it in Stop,
+// and logs a warning saying so.
+//
+// Topic bridge (MQTT <-> Kafka). Rule: MQTT topic m is Kafka topic
+// KafkaTopic(m), every '/' replaced by '.' ("a/b" <-> "a.b"), and Kafka
+// topic k is MQTT topic MQTTTopic(k), every '.' replaced by '/'. MQTT
+// topics holding a '.' or a byte Kafka names refuse (anything but
+// [a-zA-Z0-9._-] and '/') have no Kafka name. There is no mapping table
+// (no config key yet). Both protocols share one log: kafka.Options.Naming
+// (bridgeNaming) puts partition 0 of Kafka topic k on the hub's shard of
+// MQTTTopic(k), message.ShardName ("a/b_0"); partitions 1.. keep "{k}_{p}"
+// and are Kafka-only for reading. So:
+//   - MQTT -> Kafka: a publish to a/b is appended by the hub to "a/b_0";
+//     a Kafka consumer of a.b reads it (the Kafka server wraps plain
+//     records into v2 batches at fetch): value = payload, key = null (MQTT
+//     has none), headers = mqtt.qos, mqtt.content_type, ... then the user
+//     properties in order (server/message doc). The Kafka topic exists once
+//     a client's Metadata auto-creates it (auto_create_topics_enable) or
+//     after a restart (the loader adopts "a/b_0"); with auto-create off, a
+//     topic MQTT wrote first must be created with CreateTopics (1 partition).
+//   - Kafka -> MQTT: kafka.Options.OnProduce hands each validated partition
+//     of a Produce to deliverProduced on the Kafka event loop, which decodes
+//     the batches and calls hub.Fanout (no second append: Kafka stored them)
+//     with one QoS 1 message per record: payload = value, user properties =
+//     "kafka.key" (when the key is not null) then the headers in order, to
+//     the live subscribers of MQTTTopic(k), every partition. Delivery runs
+//     beside the append, as MQTT's does: a record whose append fails was
+//     delivered but not stored. Offline MQTT sessions queue it as any
+//     publish; retained state is not touched.
+//
 // Admin routes (registered in New, behind the admin server's auth):
 //
 //	GET /api/mqtt/topic/list   per-topic counters (message.Hub.Topics)
@@ -41,6 +81,8 @@
 //
 // Life: New wires and does no I/O; Start binds the listeners (all or none:
 // a failure shuts down those already bound); Stop sends every MQTT client a
-// DISCONNECT 0x8B, shuts the listeners down (waiting for every OnClose),
-// stops the MQTT server's keepalive goroutine and closes the storage it owns.
+// DISCONNECT 0x8B, shuts the MQTT listeners down (waiting for every
+// OnClose), then Kafka (its listener, then its workers), stops the MQTT
+// server's keepalive goroutine and closes the storage and offset store it
+// owns: all before the engine role stops and withdraws its storage.
 package broker
