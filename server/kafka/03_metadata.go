@@ -10,7 +10,10 @@ import (
 // Metadata v0-v12: this broker leads every partition (no replication yet).
 // A null topic list (v1+) or an empty one at v0 means every topic. Unknown
 // topics are created when Options.AutoCreate is set and the request allows
-// it (always before v4), with DefaultPartitions partitions.
+// it (always before v4), with DefaultPartitions partitions. An unknown
+// topic whose partition-0 shard already exists (another protocol wrote it,
+// see Naming) is adopted as a one-partition topic whatever the request
+// allows: it exists, only the Kafka table did not know it yet.
 
 func init() { register(3, 0, 12, serveMetadata) }
 
@@ -26,23 +29,24 @@ func serveMetadata(s *Server, c *conn, sl *slot, m kafka.Message) error {
 	auto := s.opts.AutoCreate && (sl.version < 4 || req.AllowAutoTopicCreation)
 	missing := false
 	for _, n := range names {
-		if s.topics.get([]byte(n)) == nil && auto && validName(n) {
+		if s.topics.get([]byte(n)) == nil && validName(n) && (auto || s.topics.adoptable(n)) {
 			missing = true
 		}
 	}
 	if !missing {
-		c.reply(sl, s.metadata(names, false))
+		c.reply(sl, s.metadata(names, false, false))
 		return nil
 	}
 	// Creating shards may block on a persistent engine: off the loop.
-	c.offload(sl, func() kafka.Message { return s.metadata(names, true) },
-		func() kafka.Message { return s.metadata(names, false) })
+	c.offload(sl, func() kafka.Message { return s.metadata(names, true, auto) },
+		func() kafka.Message { return s.metadata(names, false, false) })
 	return nil
 }
 
-// metadata answers for names (nil: every topic), creating missing ones
-// when create is set. Safe on any goroutine.
-func (s *Server) metadata(names []string, create bool) *kafka.MetadataResponse {
+// metadata answers for names (nil: every topic). With create set it adopts
+// missing topics whose shard exists and, with auto too, creates the other
+// missing ones. Safe on any goroutine.
+func (s *Server) metadata(names []string, create, auto bool) *kafka.MetadataResponse {
 	resp := &kafka.MetadataResponse{
 		Brokers:                     []kafka.MetadataResponseBroker{{NodeID: s.opts.NodeID, Host: s.host, Port: s.port.Load()}},
 		ClusterID:                   []byte(s.opts.ClusterID),
@@ -57,9 +61,13 @@ func (s *Server) metadata(names []string, create bool) *kafka.MetadataResponse {
 	}
 	for _, n := range names {
 		t := s.topics.get([]byte(n))
-		if t == nil && create && validName(n) {
+		if t == nil && create && validName(n) && (auto || s.topics.adoptable(n)) {
+			parts := s.opts.DefaultPartitions
+			if s.topics.adoptable(n) {
+				parts = 1
+			}
 			var err error
-			t, err = s.topics.create(n, s.opts.DefaultPartitions, nil)
+			t, err = s.topics.create(n, parts, nil)
 			if errors.Is(err, shard.ErrTopicExists) {
 				t = s.topics.get([]byte(n))
 			} else if err != nil {

@@ -138,6 +138,13 @@ func validName(name string) bool {
 	return true
 }
 
+// adoptable reports whether topic name, unknown to the table, has its
+// partition-0 shard in the router already (written by another protocol).
+func (t *topics) adoptable(name string) bool {
+	_, err := t.router.LatestOffset(t.naming.Shard(name, 0))
+	return err == nil
+}
+
 // create makes a topic with n partitions. ErrTopicExists if it exists.
 func (t *topics) create(name string, n int32, configs map[string]string) (*topicMeta, error) {
 	t.mu.Lock()
