@@ -23,10 +23,11 @@ import (
 	"robustmq/server/node"
 )
 
-// kafkaClient is a franz-go client of the node's Kafka port, closed at cleanup.
+// kafkaClient is a franz-go client of the node's Kafka port, closed at cleanup. Like franz-go's default
+// it does not ask for topics to be auto-created; producers add kgo.AllowAutoTopicCreation.
 func kafkaClient(t *testing.T, port int, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	opts = append([]kgo.Opt{kgo.SeedBrokers("127.0.0.1:" + strconv.Itoa(port)), kgo.AllowAutoTopicCreation(),
+	opts = append([]kgo.Opt{kgo.SeedBrokers("127.0.0.1:" + strconv.Itoa(port)),
 		kgo.RecordDeliveryTimeout(5 * time.Second), kgo.RetryTimeout(5 * time.Second),
 		kgo.ProduceRequestTimeout(5 * time.Second)}, opts...)
 	c, err := kgo.NewClient(opts...)
@@ -73,7 +74,8 @@ func TestKafkaKill9(t *testing.T) {
 	cfg := writeConfig(t, pt.toml(t.TempDir(), ""))
 	p := launch(t, nil, "--config", cfg)
 	p.waitReady(t, pt["http_port"])
-	p.logHas(t, `msg="broker: listening" .*listener=kafka_tcp .*addr=127.0.0.1:`+strconv.Itoa(kport))
+	p.logHas(t, `msg="broker: storage from this node's engine" .*engine=segment`,
+		`msg="broker: listening" .*listener=kafka_tcp .*addr=127.0.0.1:`+strconv.Itoa(kport))
 
 	var info node.Info
 	getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/api/info", pt["http_port"]), &info)
@@ -100,7 +102,7 @@ func TestKafkaKill9(t *testing.T) {
 		once   sync.Once
 		wg     sync.WaitGroup
 	)
-	prod := kafkaClient(t, kport, kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()),
+	prod := kafkaClient(t, kport, kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.AllowAutoTopicCreation(),
 		kgo.RecordRetries(2))
 	for w := range 4 {
 		wg.Go(func() {
@@ -136,6 +138,7 @@ func TestKafkaKill9(t *testing.T) {
 
 	p = launch(t, nil, "--config", cfg)
 	p.waitReady(t, pt["http_port"])
+	p.logHas(t, `msg="engine: recovered" .*segment_shards=1 `) // the partition, mounted from disk
 	got := map[string]bool{}
 	for _, r := range consumeAll(t, kport, topic, len(acked)) {
 		got[string(r.Value)] = true
@@ -183,7 +186,8 @@ func header(hs []kgo.RecordHeader, key string) (string, bool) {
 }
 
 // TestKafkaMQTTBridge proves each direction of the bridge on one node: an MQTT 5 QoS 1 publish to a/b is
-// read by a Kafka consumer of a.b with its payload, QoS and user properties as headers; a Kafka record
+// read by a Kafka consumer of a.b (which does not ask for auto-creation: the topic MQTT wrote is adopted)
+// with its payload, QoS and user properties as headers; a Kafka record
 // produced to k2m.x reaches an MQTT subscriber of k2m/x with its value as payload and its key and
 // headers as user properties.
 func TestKafkaMQTTBridge(t *testing.T) {
@@ -219,7 +223,7 @@ func TestKafkaMQTTBridge(t *testing.T) {
 		if _, err := sub.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "k2m/+", QoS: 1}}}); err != nil {
 			t.Fatalf("mqtt subscribe: %v", err)
 		}
-		prod := kafkaClient(t, kport, kgo.RequiredAcks(kgo.AllISRAcks()))
+		prod := kafkaClient(t, kport, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.AllowAutoTopicCreation())
 		rec := &kgo.Record{Topic: "k2m.x", Key: []byte("key1"), Value: []byte("from kafka"),
 			Headers: []kgo.RecordHeader{{Key: "h1", Value: []byte("v1")}, {Key: "h2", Value: []byte("v2")}}}
 		if err := prod.ProduceSync(ctx, rec).FirstErr(); err != nil {

@@ -59,10 +59,10 @@
 //     a Kafka consumer of a.b reads it (the Kafka server wraps plain
 //     records into v2 batches at fetch): value = payload, key = null (MQTT
 //     has none), headers = mqtt.qos, mqtt.content_type, ... then the user
-//     properties in order (server/message doc). The Kafka topic exists once
-//     a client's Metadata auto-creates it (auto_create_topics_enable) or
-//     after a restart (the loader adopts "a/b_0"); with auto-create off, a
-//     topic MQTT wrote first must be created with CreateTopics (1 partition).
+//     properties in order (server/message doc). A topic MQTT wrote first
+//     becomes a one-partition Kafka topic when a Metadata request names it
+//     (the Kafka server adopts the existing shard, auto-create or not) or
+//     at restart (its loader finds "a/b_0").
 //   - Kafka -> MQTT: kafka.Options.OnProduce hands each validated partition
 //     of a Produce to deliverProduced on the Kafka event loop, which decodes
 //     the batches and calls hub.Fanout (no second append: Kafka stored them)

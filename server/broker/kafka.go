@@ -15,6 +15,7 @@ import (
 	"robustmq/server/config"
 	"robustmq/server/kafka"
 	"robustmq/server/message"
+	"robustmq/server/message/topic"
 	"robustmq/shard"
 	"robustmq/shard/offsetstore"
 )
@@ -147,10 +148,12 @@ var (
 	decoders = sync.Pool{New: func() any { return new(decoder) }}
 )
 
-// decoder is one event loop's scratch for deliverProduced.
+// decoder is the scratch of one deliverProduced call, pooled.
 type decoder struct {
-	dec record.Decompressor
-	buf []byte
+	dec   record.Decompressor
+	buf   []byte        // decompressed records
+	topic []byte        // the MQTT topic
+	ents  []topic.Entry // subscribers matched, only counted
 }
 
 // deliverProduced hands every record of a produced partition's batches to
@@ -160,10 +163,25 @@ type decoder struct {
 // delivery of its batch, never the process. Each record becomes one QoS 1
 // message: value as payload, key as user property "kafka.key" (when not
 // null), then the headers as user properties in order.
-func deliverProduced(hub *message.Hub, topic, batches []byte) {
+// With no subscriber of the topic it returns before decoding anything, so
+// a Kafka-only workload pays one index match per partition and allocates
+// nothing.
+func deliverProduced(hub *message.Hub, kafkaTopic, batches []byte) {
 	d := decoders.Get().(*decoder)
 	defer decoders.Put(d)
-	mqttTopic := []byte(MQTTTopic(string(topic)))
+	mqttTopic := append(d.topic[:0], kafkaTopic...)
+	for i, c := range mqttTopic {
+		if c == '.' {
+			mqttTopic[i] = '/'
+		}
+	}
+	d.topic = mqttTopic
+	d.ents = hub.Index().Match(mqttTopic, d.ents[:0])
+	n := len(d.ents)
+	clear(d.ents) // drop the references to the subscribers
+	if n == 0 {
+		return
+	}
 	for rest := batches; len(rest) > 0; {
 		b, r, err := record.Next(rest)
 		if err != nil {
