@@ -8,10 +8,10 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"robustmq/bench/rawdisk"
 	"robustmq/shard"
 	"robustmq/shard/memory"
 	"robustmq/shard/pebblestore"
-	"robustmq/shard/rawdisk"
 )
 
 // Benchmarks for the storage adapter. Each group has a baseline measured in
@@ -119,7 +119,7 @@ func BenchmarkAppend(b *testing.B) {
 				reportRecords(b, batch)
 			})
 			b.Run(name+"/baseline=write", func(b *testing.B) {
-				w, err := rawdisk.Create(b.TempDir(), "raw")
+				w, err := rawdisk.NewWriter(b.TempDir(), "raw")
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -279,7 +279,7 @@ func BenchmarkSyncAppend64(b *testing.B) {
 		name := fmt.Sprintf("batch=%d", batch)
 		for _, mode := range []string{"serial", "group"} {
 			b.Run(name+"/baseline=rawdisk-"+mode, func(b *testing.B) {
-				w, err := rawdisk.Create(b.TempDir(), "raw")
+				w, err := rawdisk.NewWriter(b.TempDir(), "raw")
 				if err != nil {
 					b.Fatal(err)
 				}

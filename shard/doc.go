@@ -81,7 +81,7 @@
 // memcpy and a raw file write in the same run; BenchmarkRouterAppendParallel
 // (64 shards, -cpu 1,2) against the same appends behind one global mutex;
 // BenchmarkSyncAppend64 (64 producers, DurabilitySync) against rawdisk
-// (shard/rawdisk: serial write+fsync and group commit).
+// (bench/rawdisk.Writer: serial write+fsync and group commit).
 //
 // # Consumer offsets
 //

@@ -7,7 +7,10 @@ import (
 	"sync"
 )
 
-// Writer appends to one file.
+// Writer appends to one file from many goroutines: AppendSerial is write + fsync per call with callers
+// serialized (an engine without group commit); Append is group commit, where one caller fsyncs for everyone
+// whose write landed before its fsync began (the ceiling for an engine with group commit); Write is the
+// page-cache baseline. It is a measuring tool: an fsync error is returned, not treated as fatal.
 type Writer struct {
 	f       *os.File
 	mu      sync.Mutex
@@ -18,8 +21,8 @@ type Writer struct {
 	err     error     // first fsync error, given to every later caller; guarded by mu
 }
 
-// Create creates (truncating) the file name in dir.
-func Create(dir, name string) (*Writer, error) {
+// NewWriter creates (truncating) the file name in dir, for many concurrent producers.
+func NewWriter(dir, name string) (*Writer, error) {
 	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_TRUNC|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("rawdisk: %w", err)

@@ -13,7 +13,7 @@ func TestAppendModes(t *testing.T) {
 	for _, mode := range []string{"serial", "group", "write"} {
 		t.Run(mode, func(t *testing.T) {
 			dir := t.TempDir()
-			w, err := Create(dir, "f")
+			w, err := NewWriter(dir, "f")
 			if err != nil {
 				t.Fatal(err)
 			}
