@@ -10,6 +10,11 @@
 // zero and written again, so long runs stay bounded on disk (the engine
 // under test rolls and deletes segments for the same reason; a benchmark
 // of the page-cache path bounds both to the same footprint).
+//
+// Two yardsticks: File is one writer, pwrite + optional fdatasync per batch
+// of a fixed size (what segment/ measures against); Writer takes appends
+// from many goroutines, fsynced serially or group-committed (what an engine
+// with many producers must match, used by shard/).
 package rawdisk
 
 import (
