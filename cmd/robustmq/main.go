@@ -2,7 +2,7 @@
 //
 //	robustmq [start] [--config FILE]   run a node (the default command)
 //	robustmq version                   print the version
-//	robustmq bench meta [flags]        Meta Service throughput and p50/p99 (bench.go)
+//	robustmq bench meta|mqtt|kafka ... load tools printing rate and p50/p99 (bench.go)
 //	robustmq help                      list the commands
 //
 // Exit codes: 0 success; 1 the node failed to start or stop, or a second signal forced exit;
@@ -35,7 +35,7 @@ func init() {
 	commands = []command{
 		{"start", "run a node (default): start [--config FILE]; no --config runs the embedded defaults", start},
 		{"version", "print the version, commit and Go version", version},
-		{"bench", "load a running cluster: bench meta --addr A[,B,C] --op put|commit --clients 1,16,256 --duration 10s", bench},
+		{"bench", "load a running node: bench meta (put|commit), bench mqtt pubsub|conn, bench kafka produce|consume; bench <tool> --help", bench},
 		{"help", "list the commands", help},
 	}
 }
