@@ -203,7 +203,7 @@ type MQTTAuthConfig struct {
 type MQTTOfflineMessageConfig struct {
 	Enable         bool `toml:"enable"`
 	ExpireMs       int  `toml:"expire_ms"`        // 0 = never expires.
-	MaxMessagesNum int  `toml:"max_messages_num"` // per session; 0 = unlimited (bounded by disk).
+	MaxMessagesNum int  `toml:"max_messages_num"` // per session queue; 0 = 1000 while sessions are in memory; oldest dropped past it, counted.
 }
 
 // MQTTProtocolConfig is [mqtt_runtime.protocol].
