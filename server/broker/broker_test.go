@@ -58,29 +58,11 @@ func TestBroker(t *testing.T) {
 	s.TCPPort, s.TLSPort, s.WebsocketPort, s.WebsocketsPort = freePort(t), freePort(t), freePort(t), freePort(t)
 	cfg.BrokerNetwork.TLSCert, cfg.BrokerNetwork.TLSKey = "../../config/certs/cert.pem", "../../config/certs/key.pem"
 	cfg.KafkaRuntime.TCPPort = 0 // no Kafka: TestBrokerKafka
-	reg := &listener.Registry{}
 	rt := routes{}
-	b, err := NewWith(component.Env{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Listeners: reg,
-		HTTP: rt}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, reg := startBroker(t, cfg, rt)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := b.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			_ = b.Stop(ctx)
-		}
-	}()
-	var names []string
-	for _, p := range reg.List() {
-		names = append(names, p.Name())
-	}
-	if len(names) != 4 || names[0] != "mqtt_tcp" || names[3] != "mqtt_wss" {
+	if names := probeNames(reg); len(names) != 4 || names[0] != "mqtt_tcp" || names[3] != "mqtt_wss" {
 		t.Fatalf("probes %v; want mqtt_tcp, mqtt_tls, mqtt_ws, mqtt_wss", names)
 	}
 
@@ -126,7 +108,6 @@ func TestBroker(t *testing.T) {
 	if err := b.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	stopped = true
 	if code, _ := rt.get(t, "GET /api/mqtt/overview"); code != http.StatusServiceUnavailable {
 		t.Fatalf("overview after Stop: %d; want 503", code)
 	}
@@ -139,6 +120,38 @@ func TestBroker(t *testing.T) {
 }
 
 func itoa(p int) string { return strconv.Itoa(p) }
+
+// startBroker starts a broker over cfg with a fresh listener registry and
+// admin routes rt; one the test did not stop is stopped at cleanup.
+func startBroker(t *testing.T, cfg *config.Config, rt routes) (*Broker, *listener.Registry) {
+	t.Helper()
+	reg := &listener.Registry{}
+	b, err := NewWith(component.Env{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Listeners: reg,
+		HTTP: rt}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if b.MQTT() != nil {
+			_ = b.Stop(context.Background())
+		}
+	})
+	return b, reg
+}
+
+// probeNames lists the names of the registered listener probes.
+func probeNames(reg *listener.Registry) []string {
+	var names []string
+	for _, p := range reg.List() {
+		names = append(names, p.Name())
+	}
+	return names
+}
 
 func TestServerCertificateFallback(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -2,21 +2,20 @@ package broker
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"robustmq/codec/kafka/record"
 	"robustmq/server/config"
 	"robustmq/server/message"
-	"robustmq/server/node/component"
-	"robustmq/server/node/listener"
+	"robustmq/server/message/topic"
 )
 
 // TestTopicNaming: the bridge rule both ways, and shard names that round
@@ -68,27 +67,10 @@ func TestBrokerKafka(t *testing.T) {
 	s := &cfg.MQTTRuntime.Server
 	s.TCPPort, s.TLSPort, s.WebsocketPort, s.WebsocketsPort = freePort(t), 0, 0, 0
 	cfg.KafkaRuntime.TCPPort = freePort(t)
-	reg := &listener.Registry{}
-	b, err := NewWith(component.Env{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Listeners: reg}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, reg := startBroker(t, cfg, routes{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := b.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			_ = b.Stop(ctx)
-		}
-	}()
-	var names []string
-	for _, p := range reg.List() {
-		names = append(names, p.Name())
-	}
-	if len(names) != 2 || names[0] != "mqtt_tcp" || names[1] != "kafka_tcp" {
+	if names := probeNames(reg); len(names) != 2 || names[0] != "mqtt_tcp" || names[1] != "kafka_tcp" {
 		t.Fatalf("probes %v; want mqtt_tcp, kafka_tcp", names)
 	}
 	if _, err := os.Stat(filepath.Join(cfg.DataPath, "broker-offsets")); err != nil {
@@ -133,7 +115,6 @@ func TestBrokerKafka(t *testing.T) {
 	if err := b.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	stopped = true
 	if ps := reg.List(); len(ps) != 0 {
 		t.Fatalf("probes after Stop: %d", len(ps))
 	}
@@ -141,4 +122,54 @@ func TestBrokerKafka(t *testing.T) {
 		c.Close()
 		t.Fatal("kafka_tcp still accepts after Stop")
 	}
+}
+
+// sink is a hub subscriber keeping what it is given.
+type sink struct{ got []*message.Message }
+
+func (s *sink) Deliver(m *message.Message, _ *topic.Entry) { s.got = append(s.got, m) }
+
+// TestDeliverProduced: a produced batch reaches a subscriber of the MQTT
+// topic record by record (key and headers as user properties), and costs
+// no allocation while the topic has no subscriber.
+func TestDeliverProduced(t *testing.T) {
+	var body []byte
+	body = record.AppendRecord(body, &record.Record{Key: []byte("k"), Value: []byte("v0"), NumHeaders: 1,
+		Headers: record.AppendHeader(nil, []byte("h"), []byte("x"))})
+	body = record.AppendRecord(body, &record.Record{OffsetDelta: 1, TimestampDelta: 5, Value: []byte("v1")})
+	batch, err := record.AppendBatch(nil, record.Header{LastOffsetDelta: 1, FirstTimestamp: 1000, MaxTimestamp: 1005,
+		ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}, body, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := message.New(message.Options{})
+	if n := testing.AllocsPerRun(100, func() { deliverProduced(hub, []byte("d.e"), batch) }); n != 0 {
+		t.Errorf("deliverProduced without subscribers: %v allocs; want 0", n)
+	}
+	s := &sink{}
+	f, err := topic.ParseFilter([]byte("d/+"), topic.MQTT, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hub.Index().Subscribe(f, topic.Subscriber{ID: 1, Target: s}, nil); err != nil {
+		t.Fatal(err)
+	}
+	deliverProduced(hub, []byte("d.e"), batch)
+	check := func(m *message.Message, payload, props string, ts int64) {
+		t.Helper()
+		var us []string
+		for _, u := range m.User {
+			us = append(us, string(u.Key)+"="+string(u.Value))
+		}
+		if string(m.Topic) != "d/e" || string(m.Payload) != payload || strings.Join(us, ",") != props ||
+			m.Timestamp != ts || m.QoS != 1 {
+			t.Errorf("got topic %q payload %q props %v ts %d qos %d; want d/e %q %q %d 1", m.Topic, m.Payload, us,
+				m.Timestamp, m.QoS, payload, props, ts)
+		}
+	}
+	if len(s.got) != 2 {
+		t.Fatalf("delivered %d messages; want 2", len(s.got))
+	}
+	check(s.got[0], "v0", "kafka.key=k,h=x", 1000)
+	check(s.got[1], "v1", "", 1005)
 }
