@@ -30,6 +30,7 @@ import (
 
 	"robustmq/server/config"
 	"robustmq/server/node"
+	"robustmq/server/node/nodetest"
 	"robustmq/server/pb"
 )
 
@@ -37,33 +38,16 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "robustmq-bin")
+	var cleanup func()
+	var err error
+	binary, cleanup, err = nodetest.BuildBinary(raceBuild)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "robustmq")
-	args := []string{"build", "-o", binary}
-	if raceBuild {
-		args = append(args, "-race")
-	}
-	build := exec.Command(goTool(), append(args, ".")...)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build robustmq:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
-}
-
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return filepath.Join(os.Getenv("GOROOT"), "bin", "go")
 }
 
 // ports maps a config port key (e.g. "http_port") to a free loopback port, for every port the default

@@ -24,33 +24,21 @@ import (
 	"robustmq/raftgroups"
 	"robustmq/server/meta"
 	"robustmq/server/meta/client"
+	"robustmq/server/node/nodetest"
 )
 
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "robustmq-meta-bin")
+	var cleanup func()
+	var err error
+	binary, cleanup, err = nodetest.BuildBinary(raceBuild)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "robustmq")
-	args := []string{"build", "-o", binary}
-	if raceBuild {
-		args = append(args, "-race")
-	}
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		gobin = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
-	}
-	build := exec.Command(gobin, append(args, "robustmq/cmd/robustmq")...)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build robustmq:", err)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
