@@ -73,6 +73,13 @@
 //     delivered but not stored. Offline MQTT sessions queue it as any
 //     publish; retained state is not touched.
 //
+// Known limits: a Kafka DeleteTopics of a bridged topic deletes the MQTT
+// topic's shard too, and the hub keeps its cached shard name, so MQTT
+// publishes to it fail to store (no PUBACK success) until the node
+// restarts; shards "x.y_0" written by a Kafka topic with a '.' before the
+// bridge existed are not found by the loader any more (it looks for
+// "x/y_0").
+//
 // Admin routes (registered in New, behind the admin server's auth):
 //
 //	GET /api/mqtt/topic/list   per-topic counters (message.Hub.Topics)
