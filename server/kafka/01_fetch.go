@@ -19,8 +19,13 @@ import (
 // answers when MinBytes is reached or the time is up, else parks again.
 //
 // Sizes: a partition gets at most min(its MaxBytes, MaxFetchBytes), the
-// response at most the request's MaxBytes, but always at least one batch
-// for the first partition with data (Kafka's progress rule). Isolation
+// response at most the request's MaxBytes and at most what the connection
+// may still queue (its listener's MaxOutboundBytes less unsent output:
+// netpoll closes a connection whose Write passes it, so an answer over it
+// would never arrive and the client would retry the same fetch forever).
+// Batches are whole and never pass these limits, except that the first
+// batch of the first partition with data always goes (Kafka's progress
+// rule). Isolation
 // levels are the same: without transactions the last stable offset is the
 // high-water mark. Fetch sessions are not kept: SessionID 0 ("no
 // session") makes clients send full requests.
@@ -39,6 +44,7 @@ type fetchPart struct {
 // fetchPlan is a Fetch request copied out of the input buffer.
 type fetchPlan struct {
 	minBytes, maxBytes int
+	overhead           int // encoded response bytes besides the records, a bound
 	deadline           time.Time
 	resp               kafka.FetchResponse
 	parts              [][]fetchPart // per response topic, per partition
@@ -53,8 +59,10 @@ func serveFetch(s *Server, c *conn, sl *slot, m kafka.Message) error {
 	}
 	p.resp.Topics = make([]kafka.FetchResponseTopic, len(req.Topics))
 	p.parts = make([][]fetchPart, len(req.Topics))
+	p.overhead = fetchFixedBytes
 	for ti := range req.Topics {
 		rt := &req.Topics[ti]
+		p.overhead += fetchTopicBytes + len(rt.Name) + fetchPartBytes*len(rt.Partitions)
 		t := s.topics.get(rt.Name)
 		out := &p.resp.Topics[ti]
 		out.Name = append([]byte(nil), rt.Name...)
@@ -75,11 +83,21 @@ func serveFetch(s *Server, c *conn, sl *slot, m kafka.Message) error {
 	return nil
 }
 
+// Bounds of a Fetch response's bytes besides the records (v12 with its
+// tagged fields): the frame and fixed fields, each topic besides its name,
+// each partition.
+const (
+	fetchFixedBytes = 64
+	fetchTopicBytes = 32
+	fetchPartBytes  = 64
+)
+
 // runFetch reads every partition; it answers or parks (first time only
 // from serveFetch; again from the wait's wake-up).
 func (c *conn) runFetch(sl *slot, p *fetchPlan, mayPark bool) {
 	s := c.s
 	total := 0
+	respMax := min(p.maxBytes, c.outRoom()-p.overhead)
 	// Every partition's batches go into one per-connection buffer; the
 	// views are taken after the last read (appends may move it) and die
 	// with reply, which encodes them at once.
@@ -99,14 +117,14 @@ func (c *conn) runFetch(sl *slot, p *fetchPlan, mayPark bool) {
 				countErr(1, kafka.UnknownTopicOrPartition)
 				continue
 			}
-			limit := min(fp.maxBytes, p.maxBytes-total)
+			limit := min(fp.maxBytes, respMax-total)
 			if total == 0 {
 				limit = max(limit, 1) // progress: the first batch always goes
 			}
 			var rb readBatch
 			start := len(buf)
 			if limit > 0 {
-				buf, rb = appendBatches(s.opts.Router, buf, fp.shard, fp.offset, limit, &c.z, &c.scratch)
+				buf, rb = appendBatches(s.opts.Router, buf, fp.shard, fp.offset, limit, total == 0, &c.z, &c.scratch)
 			} else {
 				rb.hw, rb.err = s.opts.Router.LatestOffset(fp.shard)
 				rb.logStart, _ = s.opts.Router.EarliestOffset(fp.shard)

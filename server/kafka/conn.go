@@ -24,6 +24,7 @@ type conn struct {
 	free     []*slot // recycled slots
 	reqs     [128]kafka.Message
 	closed   bool
+	maxOut   int        // the listener's MaxOutboundBytes: a larger Write closes the connection
 	clientID string     // from the first request header
 	sasl     *saslState // nil when SASL is off
 
@@ -53,12 +54,36 @@ type slot struct {
 }
 
 func (h handler) OnOpen(c netpoll.Conn) error {
-	cs := &conn{nc: c, s: h.s}
+	cs := &conn{nc: c, s: h.s, maxOut: h.s.outboundLimit(c.Listener())}
 	if len(h.s.opts.SASLMechanisms) > 0 {
 		cs.sasl = &saslState{}
 	}
 	c.SetContext(cs)
 	return nil
+}
+
+// outboundLimit is the MaxOutboundBytes of the listener named name, as
+// Listen set it; netpoll's default for a Handler served some other way.
+func (s *Server) outboundLimit(name string) int {
+	s.lnMu.Lock()
+	defer s.lnMu.Unlock()
+	if n, ok := s.outMax[name]; ok {
+		return n
+	}
+	return netpoll.DefaultMaxOutboundBytes
+}
+
+// outRoom is how many more answer bytes c can write before netpoll closes
+// it as a slow consumer: the limit less the unsent output and the ready
+// answers queued behind an unanswered request.
+func (c *conn) outRoom() int {
+	n := c.maxOut - c.nc.OutboundBuffered()
+	for _, sl := range c.pending {
+		if sl.ready && !sl.silent {
+			n -= len(sl.out)
+		}
+	}
+	return n
 }
 
 func (h handler) OnClose(c netpoll.Conn, reason error) {

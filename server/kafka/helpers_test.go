@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"cmp"
 	"context"
 	"testing"
 	"time"
@@ -45,6 +46,14 @@ func newStorage(tb testing.TB, mo memory.Options) (*shard.Router, *offsetstore.S
 
 func startOn(t *testing.T, r *shard.Router, offs *offsetstore.Store, mod func(*Options)) *testBroker {
 	t.Helper()
+	return startListening(t, r, offs, mod, netpoll.ListenerConfig{})
+}
+
+// startListening is startOn with lc for the listener (127.0.0.1:0 and one
+// event loop unless set).
+func startListening(t *testing.T, r *shard.Router, offs *offsetstore.Store, mod func(*Options),
+	lc netpoll.ListenerConfig) *testBroker {
+	t.Helper()
 	opts := Options{Router: r, Offsets: offs, Advertised: "127.0.0.1:0", AutoCreate: true}
 	if mod != nil {
 		mod(&opts)
@@ -53,7 +62,8 @@ func startOn(t *testing.T, r *shard.Router, offs *offsetstore.Store, mod func(*O
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := s.Listen(netpoll.ListenerConfig{Addr: "127.0.0.1:0", EventLoops: 1})
+	lc.Addr, lc.EventLoops = cmp.Or(lc.Addr, "127.0.0.1:0"), cmp.Or(lc.EventLoops, 1)
+	l, err := s.Listen(lc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -113,6 +113,7 @@ type Server struct {
 	wg      sync.WaitGroup // workers and the group ticker
 	lnMu    sync.Mutex
 	lns     []*netpoll.Listener // guarded by lnMu
+	outMax  map[string]int      // listener name -> MaxOutboundBytes (outboundLimit); guarded by lnMu
 	stopped sync.Once
 }
 
@@ -228,6 +229,15 @@ func (s *Server) Listen(cfg netpoll.ListenerConfig) (*netpoll.Listener, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = s.log
 	}
+	if cfg.MaxOutboundBytes == 0 {
+		cfg.MaxOutboundBytes = netpoll.DefaultMaxOutboundBytes
+	}
+	s.lnMu.Lock()
+	if s.outMax == nil {
+		s.outMax = map[string]int{}
+	}
+	s.outMax[cfg.Name] = cfg.MaxOutboundBytes // before Listen: its connections read it in OnOpen
+	s.lnMu.Unlock()
 	l, err := netpoll.Listen(cfg, s.Handler())
 	if err != nil {
 		return nil, err

@@ -58,11 +58,12 @@ type readBatch struct {
 const readChunk = 1024
 
 // appendBatches appends the partition's batches from offset on to dst,
-// about maxBytes of them (always at least one whole batch when any
-// exists): stored Kafka batches as they are with their base offset set,
-// other records (MQTT and the like) wrapped into batches built here.
-func appendBatches(r *shard.Router, dst []byte, name string, offset int64, maxBytes int, z *record.Compressor,
-	tmp *[]byte) ([]byte, readBatch) {
+// whole batches of at most maxBytes in all (with progress, the first batch
+// goes whatever its size): stored Kafka batches as they are with their
+// base offset set, other records (MQTT and the like) wrapped into batches
+// built here.
+func appendBatches(r *shard.Router, dst []byte, name string, offset int64, maxBytes int, progress bool,
+	z *record.Compressor, tmp *[]byte) ([]byte, readBatch) {
 	start := len(dst)
 	var out readBatch
 	first := true
@@ -87,13 +88,13 @@ func appendBatches(r *shard.Router, dst []byte, name string, offset int64, maxBy
 				}
 			}
 		}
-		i := 0
-		for i < len(recs) {
+		i, full := 0, false
+		for i < len(recs) && !full {
 			rec := &recs[i]
 			head, back := kind(rec)
+			at := len(dst)
 			switch {
 			case head:
-				at := len(dst)
 				dst = append(dst, rec.Value...)
 				record.SetBaseOffset(dst[at:], rec.Offset)
 				record.SetPartitionLeaderEpoch(dst[at:], 0)
@@ -111,14 +112,17 @@ func appendBatches(r *shard.Router, dst []byte, name string, offset int64, maxBy
 				dst = buildBatch(dst, recs[i:j], z, tmp)
 				i = j
 			}
-			if len(dst)-start >= maxBytes {
-				break
+			if n := len(dst) - start; n > maxBytes && !(progress && at == start) {
+				dst = dst[:at] // over the limit: this batch waits for the next fetch
+				full = true
+			} else {
+				full = n >= maxBytes
 			}
 		}
 		if len(recs) > 0 {
 			offset = recs[i-1].Offset + 1
 		}
-		done := len(recs) == 0 || offset >= res.Latest || len(dst)-start >= maxBytes
+		done := len(recs) == 0 || offset >= res.Latest || full
 		res.Release()
 		if done {
 			return dst, out
