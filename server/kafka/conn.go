@@ -213,7 +213,11 @@ func (c *conn) flush() {
 		sl := c.pending[i]
 		if !sl.silent && !c.closed {
 			if err := c.nc.Write(sl.out); err != nil {
+				// Once per connection; ErrSlowConsumer (an answer over
+				// MaxOutboundBytes) is otherwise silent here.
 				c.closed = true
+				c.s.log.Warn("kafka: answer not written, connection closing", "remote", c.host(),
+					"client", c.clientID, "api_key", sl.key, "bytes", len(sl.out), "err", err)
 			}
 		}
 		if now.IsZero() {
