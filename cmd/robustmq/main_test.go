@@ -54,23 +54,17 @@ func TestMain(m *testing.M) {
 // configuration binds.
 type ports map[string]int
 
-// freePorts reserves a free port per listener key by binding them all at once, then releases them.
+// freePorts picks a free port per listener key of the default configuration (see nodetest.FreePorts).
 func freePorts(t *testing.T) ports {
 	t.Helper()
+	specs := config.Default().Listeners()
+	nums, err := nodetest.FreePorts(len(specs))
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := ports{}
-	var lns []net.Listener
-	defer func() {
-		for _, l := range lns {
-			l.Close()
-		}
-	}()
-	for _, spec := range config.Default().Listeners() {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, l)
-		out[spec.Key] = l.Addr().(*net.TCPAddr).Port
+	for i, spec := range specs {
+		out[spec.Key] = nums[i]
 	}
 	return out
 }

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -42,17 +41,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// freePorts returns n distinct free loopback ports (bound together, then released).
+// freePorts returns n distinct free loopback ports (see nodetest.FreePorts).
 func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	out := make([]int, n)
-	for i := range out {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		out[i] = l.Addr().(*net.TCPAddr).Port
+	out, err := nodetest.FreePorts(n)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

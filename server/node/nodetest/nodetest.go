@@ -4,9 +4,12 @@ package nodetest
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"sync"
 )
 
 // BuildBinary builds robustmq/cmd/robustmq into a new temporary directory, with -race when race is set
@@ -38,4 +41,43 @@ func goTool() string {
 		return p
 	}
 	return filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+}
+
+// Ports for real-process tests come from below the kernel's ephemeral range (32768 and up on Linux), so
+// that no socket bound to port 0 or opened outbound, in this process or any other, can take one between the
+// moment a test picks it and the moment the node binds it. Each test process starts at a pid-derived point
+// of the range and walks it, so concurrently running test binaries do not hand out the same ports.
+const (
+	portLow  = 20000
+	portHigh = 32000
+)
+
+var (
+	portMu   sync.Mutex
+	portNext = portLow + (os.Getpid()*7919)%(portHigh-portLow)
+)
+
+// FreePorts returns n distinct loopback ports that were free a moment ago and that this process has not
+// handed out before.
+func FreePorts(n int) ([]int, error) {
+	portMu.Lock()
+	defer portMu.Unlock()
+	out := make([]int, 0, n)
+	for tries := 0; len(out) < n; tries++ {
+		if tries > portHigh-portLow {
+			return nil, fmt.Errorf("nodetest: no free port in [%d, %d)", portLow, portHigh)
+		}
+		p := portNext
+		portNext++
+		if portNext == portHigh {
+			portNext = portLow
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		out = append(out, p)
+	}
+	return out, nil
 }
