@@ -66,7 +66,9 @@ func appendBuffer(b *buffer, p []byte) *buffer {
 	if b == nil {
 		b = getBuffer(len(p))
 	} else if cap(b.B)-len(b.B) < len(p) {
-		nb := getBuffer(len(b.B) + len(p))
+		// Grow at least geometrically: a frame far past the largest class arriving read by read would
+		// otherwise be copied whole on every read (BenchmarkAppendBufferLargeFrame).
+		nb := getBuffer(max(len(b.B)+len(p), 2*cap(b.B)))
 		nb.B = append(nb.B, b.B...)
 		putBuffer(b)
 		b = nb

@@ -56,3 +56,32 @@ func TestAppendBuffer(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkAppendBufferLargeFrame keeps a 4 MiB frame arriving in 64 KiB reads, as a big Kafka produce
+// does. Growth past the largest pool class must be geometric: growing to exactly the needed size copies
+// the whole frame on every read (quadratic). Baseline: one copy of the frame.
+func BenchmarkAppendBufferLargeFrame(b *testing.B) {
+	const frame, read = 4 << 20, 64 << 10
+	chunk := make([]byte, read)
+	b.Run("appendBuffer", func(b *testing.B) {
+		b.SetBytes(frame)
+		b.ReportAllocs()
+		for b.Loop() {
+			var buf *buffer
+			for n := 0; n < frame; n += read {
+				buf = appendBuffer(buf, chunk)
+			}
+			putBuffer(buf)
+		}
+	})
+	b.Run("baseline=copy", func(b *testing.B) {
+		dst := make([]byte, frame)
+		b.SetBytes(frame)
+		b.ReportAllocs()
+		for b.Loop() {
+			for n := 0; n < frame; n += read {
+				copy(dst[n:], chunk)
+			}
+		}
+	})
+}
