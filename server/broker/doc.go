@@ -37,7 +37,7 @@
 // # Kafka
 //
 // With kafka_runtime.tcp_port set, Start builds a kafka.Server
-// (kafka.FromConfig: advertised broker_ip or the detected address with
+// (kafka.FromConfig: advertised broker_ip, or each client's destination address, with
 // that port, broker_id, cluster_name, auto-create, size limits, SASL) over
 // the same router as the hub, with new partitions on the same engine (the
 // Storage Engine's default, segment, when the node has that role; acks=all

@@ -67,8 +67,12 @@ func (b *Broker) startKafka(spec config.ListenerSpec) error {
 	b.mu.Lock()
 	b.kafkaLn = l
 	b.mu.Unlock()
+	advertised := opts.Advertised
+	if opts.AdvertiseLocal {
+		advertised = "each client's destination address (broker_ip unset)"
+	}
 	b.env.Logger.Info("broker: listening", "listener", spec.Name, "transport", "tcp", "addr", l.Addr().String(),
-		"advertised", opts.Advertised)
+		"advertised", advertised)
 	return nil
 }
 

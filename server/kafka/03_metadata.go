@@ -34,21 +34,22 @@ func serveMetadata(s *Server, c *conn, sl *slot, m kafka.Message) error {
 		}
 	}
 	if !missing {
-		c.reply(sl, s.metadata(names, false, false))
+		c.reply(sl, s.metadata(c.advertisedHost(), names, false, false))
 		return nil
 	}
 	// Creating shards may block on a persistent engine: off the loop.
-	c.offload(sl, func() kafka.Message { return s.metadata(names, true, auto) },
-		func() kafka.Message { return s.metadata(names, false, false) })
+	host := c.advertisedHost()
+	c.offload(sl, func() kafka.Message { return s.metadata(host, names, true, auto) },
+		func() kafka.Message { return s.metadata(host, names, false, false) })
 	return nil
 }
 
 // metadata answers for names (nil: every topic). With create set it adopts
 // missing topics whose shard exists and, with auto too, creates the other
-// missing ones. Safe on any goroutine.
-func (s *Server) metadata(names []string, create, auto bool) *kafka.MetadataResponse {
+// missing ones. host is the address advertised to this client. Safe on any goroutine.
+func (s *Server) metadata(host []byte, names []string, create, auto bool) *kafka.MetadataResponse {
 	resp := &kafka.MetadataResponse{
-		Brokers:                     []kafka.MetadataResponseBroker{{NodeID: s.opts.NodeID, Host: s.host, Port: s.port.Load()}},
+		Brokers:                     []kafka.MetadataResponseBroker{{NodeID: s.opts.NodeID, Host: host, Port: s.port.Load()}},
 		ClusterID:                   []byte(s.opts.ClusterID),
 		ControllerID:                s.opts.NodeID,
 		ClusterAuthorizedOperations: -2147483648,

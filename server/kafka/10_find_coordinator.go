@@ -16,7 +16,7 @@ func init() {
 			code = kafka.InvalidRequest
 			countErr(10, code)
 		}
-		resp := &kafka.FindCoordinatorResponse{ErrorCode: int16(code), NodeID: s.opts.NodeID, Host: s.host, Port: s.port.Load()}
+		resp := &kafka.FindCoordinatorResponse{ErrorCode: int16(code), NodeID: s.opts.NodeID, Host: c.advertisedHost(), Port: s.port.Load()}
 		if code != kafka.None {
 			resp.NodeID, resp.Host, resp.Port = -1, nil, -1
 		}

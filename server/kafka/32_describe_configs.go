@@ -53,7 +53,7 @@ func serveDescribeConfigs(s *Server, c *conn, sl *slot, m kafka.Message) error {
 			add("auto.create.topics.enable", strconv.FormatBool(s.opts.AutoCreate), 4, true)
 			add("num.partitions", strconv.Itoa(int(s.opts.DefaultPartitions)), 4, true)
 			add("message.max.bytes", strconv.Itoa(s.opts.MaxMessageBytes), 4, true)
-			add("advertised.listeners", "PLAINTEXT://"+string(s.host)+":"+strconv.Itoa(int(s.port.Load())), 4, true)
+			add("advertised.listeners", "PLAINTEXT://"+string(c.advertisedHost())+":"+strconv.Itoa(int(s.port.Load())), 4, true)
 		default:
 			out.ErrorCode = int16(kafka.InvalidRequest)
 			out.ErrorMessage = []byte("resource type " + strconv.Itoa(int(r.ResourceType)) + " has no configs here")

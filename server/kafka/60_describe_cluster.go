@@ -9,7 +9,7 @@ func init() {
 	register(60, 0, 1, func(s *Server, c *conn, sl *slot, m kafka.Message) error {
 		c.reply(sl, &kafka.DescribeClusterResponse{EndpointType: 1, ClusterID: []byte(s.opts.ClusterID),
 			ControllerID: s.opts.NodeID, ClusterAuthorizedOperations: -2147483648,
-			Brokers: []kafka.DescribeClusterResponseBroker{{BrokerID: s.opts.NodeID, Host: s.host, Port: s.port.Load()}}})
+			Brokers: []kafka.DescribeClusterResponseBroker{{BrokerID: s.opts.NodeID, Host: c.advertisedHost(), Port: s.port.Load()}}})
 		return nil
 	})
 }

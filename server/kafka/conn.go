@@ -260,6 +260,18 @@ func (c *conn) offload(sl *slot, job func() kafka.Message, busy func() kafka.Mes
 }
 
 // host is the client's address without port (DescribeGroups).
+// advertisedHost is the host this client is told to connect to: Options.Advertised's, or with
+// AdvertiseLocal the address the client reached this connection on.
+func (c *conn) advertisedHost() []byte {
+	if !c.s.opts.AdvertiseLocal {
+		return c.s.host
+	}
+	if a, ok := c.nc.LocalAddr().(*net.TCPAddr); ok {
+		return []byte(a.IP.String())
+	}
+	return c.s.host
+}
+
 func (c *conn) host() string {
 	a := c.nc.RemoteAddr().String()
 	if h, _, err := net.SplitHostPort(a); err == nil {

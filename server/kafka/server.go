@@ -29,6 +29,10 @@ type Options struct {
 	// FindCoordinator). Required. Port 0 advertises the port the first
 	// Listen bound (tests on 127.0.0.1:0).
 	Advertised string
+	// AdvertiseLocal advertises, to each client, the local address of its own connection instead of
+	// Advertised's host (its port stays): with broker_ip unset, a client that dialled 127.0.0.1 is sent
+	// back to 127.0.0.1 and one that dialled the host's address to that address.
+	AdvertiseLocal bool
 	// NodeID is this broker's id in Metadata. Default 0.
 	NodeID int32
 	// ClusterID is reported in Metadata and DescribeCluster. Default "robustmq".
