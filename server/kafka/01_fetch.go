@@ -146,7 +146,9 @@ func (c *conn) runFetch(sl *slot, p *fetchPlan, mayPark bool) {
 		}
 	}
 	for _, sp := range spans {
-		p.resp.Topics[sp.ti].Partitions[sp.pi].Records = buf[sp.from:sp.to:sp.to]
+		if sp.to > sp.from { // an empty span of a still-nil buf would be a nil view: null records
+			p.resp.Topics[sp.ti].Partitions[sp.pi].Records = buf[sp.from:sp.to:sp.to]
+		}
 	}
 	c.fbuf, c.spans = buf, spans
 	if mayPark && total < p.minBytes && s.opts.Now().Before(p.deadline) && c.park(sl, p) {

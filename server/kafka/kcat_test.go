@@ -70,3 +70,14 @@ func TestKcat(t *testing.T) {
 		t.Fatalf("kcat -G got %d records; want %d", len(got), len(want))
 	}
 }
+
+// TestKcatFetchAtEnd: a fetch at the high-water mark answers an empty record set, never a null one,
+// which librdkafka refuses ("invalid MessageSetSize -1", a protocol parse failure).
+func TestKcatFetchAtEnd(t *testing.T) {
+	b := startBroker(t, nil)
+	kcat(t, b, "k:v\n", "-P", "-t", "end", "-K", ":", "-X", "acks=all")
+	if out := kcat(t, b, "", "-C", "-t", "end", "-o", "1", "-e"); strings.Contains(out, "PROTOERR") ||
+		!strings.Contains(out, "Reached end of topic end [0] at offset 1") {
+		t.Fatalf("kcat -C -o 1 (at the end) printed:\n%s", out)
+	}
+}
