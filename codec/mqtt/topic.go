@@ -52,6 +52,20 @@ func validPlainFilter(b []byte) error {
 	if len(b) == 0 {
 		return ErrTopicEmpty
 	}
+	if err := ValidWildcards(b); err != nil {
+		return err
+	}
+	if !ValidUTF8(b) {
+		return ErrTopicUTF8
+	}
+	return nil
+}
+
+// ValidWildcards checks only where a filter's wildcards stand: '#' as the
+// whole last level [MQTT-4.7.1-1], '+' as a whole level [MQTT-4.7.1-2].
+// It is the one place of that rule; server/message/topic uses it for the
+// canonical filters of every protocol.
+func ValidWildcards(b []byte) error {
 	for i, c := range b {
 		switch c {
 		case '#':
@@ -64,8 +78,14 @@ func validPlainFilter(b []byte) error {
 			}
 		}
 	}
-	if !ValidUTF8(b) {
-		return ErrTopicUTF8
+	return nil
+}
+
+// ValidShareName checks a shared subscription's name: at least one
+// character, no '/', '+' or '#' [MQTT-4.8.2-1] (the caller split at '/').
+func ValidShareName(name []byte) error {
+	if len(name) == 0 || bytes.IndexByte(name, '+') >= 0 || bytes.IndexByte(name, '#') >= 0 {
+		return ErrShareName
 	}
 	return nil
 }
@@ -85,8 +105,8 @@ func ParseShared(b []byte) (name, filter []byte, ok bool, err error) {
 		return nil, nil, true, ErrShareFilter
 	}
 	name, filter = rest[:i], rest[i+1:]
-	if len(name) == 0 || bytes.IndexByte(name, '+') >= 0 || bytes.IndexByte(name, '#') >= 0 {
-		return nil, nil, true, ErrShareName
+	if err := ValidShareName(name); err != nil {
+		return nil, nil, true, err
 	}
 	if len(filter) == 0 {
 		return nil, nil, true, ErrShareFilter

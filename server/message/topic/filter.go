@@ -3,6 +3,8 @@ package topic
 import (
 	"bytes"
 	"errors"
+
+	"robustmq/codec/mqtt"
 )
 
 // Filter errors.
@@ -80,8 +82,7 @@ func ParseFilter(b []byte, d Dialect, group []byte) (Filter, error) {
 			f.exclusive = true
 		}
 	}
-	if group != nil && (len(group) == 0 || bytes.IndexByte(group, '+') >= 0 ||
-		bytes.IndexByte(group, '#') >= 0 || bytes.IndexByte(group, 0) >= 0) {
+	if group != nil && (mqtt.ValidShareName(group) != nil || bytes.IndexByte(group, 0) >= 0) {
 		return Filter{}, ErrShareName
 	}
 	if err := validFilter(b); err != nil {
@@ -97,19 +98,16 @@ func validFilter(b []byte) error {
 	if len(b) == 0 {
 		return ErrEmpty
 	}
-	for i, c := range b {
-		switch c {
-		case 0:
-			return ErrNUL
-		case '#':
-			if i != len(b)-1 || (i > 0 && b[i-1] != '/') {
-				return ErrFilterHash
-			}
-		case '+':
-			if (i > 0 && b[i-1] != '/') || (i < len(b)-1 && b[i+1] != '/') {
-				return ErrFilterPlus
-			}
-		}
+	if bytes.IndexByte(b, 0) >= 0 {
+		return ErrNUL
+	}
+	// The grammar is MQTT's (the canonical form is the MQTT form) and codec/mqtt owns it; this package
+	// names the errors in its own words.
+	switch mqtt.ValidWildcards(b) {
+	case mqtt.ErrFilterHash:
+		return ErrFilterHash
+	case mqtt.ErrFilterPlus:
+		return ErrFilterPlus
 	}
 	return nil
 }
