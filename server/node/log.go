@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 
 	"robustmq/server/config"
 )
@@ -22,7 +21,7 @@ func NewLogger(c config.LogConfig, stdout, stderr io.Writer) (*slog.Logger, io.C
 		if err := os.MkdirAll(c.LogPath, 0o755); err != nil {
 			return nil, nil, fmt.Errorf("node: log.log_path: %w", err)
 		}
-		f, err := os.OpenFile(filepath.Join(c.LogPath, "robustmq.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		f, err := os.OpenFile(c.File(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {
 			return nil, nil, fmt.Errorf("node: log.log_path: %w", err)
 		}
