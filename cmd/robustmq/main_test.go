@@ -37,18 +37,7 @@ import (
 // binary is the robustmq binary built by TestMain.
 var binary string
 
-func TestMain(m *testing.M) {
-	var cleanup func()
-	var err error
-	binary, cleanup, err = nodetest.BuildBinary(raceBuild)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { nodetest.Main(m, raceBuild, &binary) }
 
 // ports maps a config port key (e.g. "http_port") to a free loopback port, for every port the default
 // configuration binds.

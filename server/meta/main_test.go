@@ -28,18 +28,7 @@ import (
 
 var binary string
 
-func TestMain(m *testing.M) {
-	var cleanup func()
-	var err error
-	binary, cleanup, err = nodetest.BuildBinary(raceBuild)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { nodetest.Main(m, raceBuild, &binary) }
 
 // freePorts returns n distinct free loopback ports (see nodetest.FreePorts).
 func freePorts(t *testing.T, n int) []int {

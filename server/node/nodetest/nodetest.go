@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"testing"
 )
 
 // BuildBinary builds robustmq/cmd/robustmq into a new temporary directory, with -race when race is set
@@ -80,4 +81,18 @@ func FreePorts(n int) ([]int, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// Main is a TestMain for packages with real-process tests: it builds the binary into *binary (with -race
+// when race is set), runs the tests, removes the binary and exits with their code.
+func Main(m *testing.M, race bool, binary *string) {
+	path, cleanup, err := BuildBinary(race)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	*binary = path
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
 }
