@@ -39,13 +39,8 @@ func TestEngineKill9(t *testing.T) {
 	p.logHas(t, `msg="engine: recovered" .*segment_shards=0 `, `msg=start .*step=engine `+duration,
 		`msg="broker: storage from this node's engine" .*engine=segment`)
 
-	var (
-		mu     sync.Mutex
-		acked  = map[string]bool{} // payloads whose PUBACK arrived
-		wg     sync.WaitGroup
-		enough = make(chan struct{})
-		once   sync.Once
-	)
+	var wg sync.WaitGroup
+	acks := newAckSet(killAfter) // payloads whose PUBACK arrived
 	url := "tcp://127.0.0.1:" + strconv.Itoa(pt["mqtt_runtime.server.tcp_port"])
 	for w := range publishers {
 		c := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID("kill9-" + strconv.Itoa(w)).
@@ -61,20 +56,11 @@ func TestEngineKill9(t *testing.T) {
 				if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 					return // the node is gone
 				}
-				mu.Lock()
-				acked[payload] = true
-				if len(acked) >= killAfter {
-					once.Do(func() { close(enough) })
-				}
-				mu.Unlock()
+				acks.add(payload)
 			}
 		})
 	}
-	select {
-	case <-enough:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("fewer than %d PUBACKs within 30s", killAfter)
-	}
+	acks.wait(t, "PUBACKs")
 	// The messages went to the segment engine, and its group commit ran.
 	m := metricValues(t, pt["http_port"], `robustmq_storage_append_records_total{engine="segment"}`,
 		"robustmq_storage_segment_fsyncs_total")
@@ -84,8 +70,7 @@ func TestEngineKill9(t *testing.T) {
 	p.signal(t, syscall.SIGKILL)
 	p.wait(t, 10*time.Second)
 	wg.Wait()
-	mu.Lock()
-	defer mu.Unlock()
+	acked := acks.set
 	t.Logf("%d messages PUBACKed before SIGKILL", len(acked))
 
 	// Restart: the shard is mounted from disk and listed with at least every acknowledged record.

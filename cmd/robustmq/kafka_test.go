@@ -95,13 +95,8 @@ func TestKafkaKill9(t *testing.T) {
 		}
 	}
 
-	var (
-		mu     sync.Mutex
-		acked  = map[string]bool{} // values whose produce was acknowledged
-		enough = make(chan struct{})
-		once   sync.Once
-		wg     sync.WaitGroup
-	)
+	var wg sync.WaitGroup
+	acks := newAckSet(killAfter) // values whose produce was acknowledged
 	prod := kafkaClient(t, kport, kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.AllowAutoTopicCreation(),
 		kgo.RecordRetries(2))
 	for w := range 4 {
@@ -114,26 +109,16 @@ func TestKafkaKill9(t *testing.T) {
 				if err != nil {
 					return // the node is gone
 				}
-				mu.Lock()
-				acked[v] = true
-				if len(acked) >= killAfter {
-					once.Do(func() { close(enough) })
-				}
-				mu.Unlock()
+				acks.add(v)
 			}
 		})
 	}
-	select {
-	case <-enough:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("fewer than %d acknowledged records within 30s", killAfter)
-	}
+	acks.wait(t, "acknowledged records")
 	p.signal(t, syscall.SIGKILL)
 	p.wait(t, 10*time.Second)
 	prod.Close() // fails the records still in flight (an idempotent producer retries them forever)
 	wg.Wait()
-	mu.Lock()
-	defer mu.Unlock()
+	acked := acks.set
 	t.Logf("%d records acknowledged (acks=all) before SIGKILL", len(acked))
 
 	p = launch(t, nil, "--config", cfg)

@@ -518,3 +518,38 @@ func roleStatus(role config.Role) string {
 	}
 	return "not built yet"
 }
+
+// ackSet collects what a node acknowledged, from many writer goroutines, and tells when n acks arrived.
+// Read set only after the writers stopped.
+type ackSet struct {
+	mu     sync.Mutex
+	set    map[string]bool // guarded by mu while writers run
+	n      int
+	enough chan struct{} // closed when len(set) reaches n
+}
+
+func newAckSet(n int) *ackSet {
+	return &ackSet{set: map[string]bool{}, n: n, enough: make(chan struct{})}
+}
+
+func (a *ackSet) add(v string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.set[v] {
+		return
+	}
+	a.set[v] = true
+	if len(a.set) == a.n {
+		close(a.enough)
+	}
+}
+
+// wait fails t unless n acks (of what) arrive within 30 s.
+func (a *ackSet) wait(t *testing.T, what string) {
+	t.Helper()
+	select {
+	case <-a.enough:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("fewer than %d %s within 30s", a.n, what)
+	}
+}
