@@ -272,6 +272,19 @@ type KafkaRuntimeConfig struct {
 	MaxDescribeTopicPartitions int             `toml:"max_describe_topic_partitions" impl:"no"`
 	AutoCreateTopicsEnable     bool            `toml:"auto_create_topics_enable"`
 	SASL                       KafkaSASLConfig `toml:"sasl" impl:"no"`
+	// TopicMapping bridges MQTT topics to Kafka partitions by exact name:
+	// MQTT topic -> "kafka_topic" or "kafka_topic:partition" (partition 0
+	// when left out). Topics not named keep the default rule ('/' <-> '.',
+	// partition 0; server/broker doc). Parsed by TopicMappings.
+	TopicMapping map[string]string `toml:"topic_mapping"`
+}
+
+// KafkaTopicMapping is one kafka_runtime.topic_mapping entry, parsed:
+// MQTT topic MQTT is partition Partition of Kafka topic Kafka.
+type KafkaTopicMapping struct {
+	MQTT      string
+	Kafka     string
+	Partition int32
 }
 
 // KafkaSASLConfig is [kafka_runtime.sasl].
@@ -459,6 +472,7 @@ func Default() *Config {
 			MaxMessageBytes:            1048588,
 			MaxDescribeTopicPartitions: 2000,
 			AutoCreateTopicsEnable:     true,
+			TopicMapping:               map[string]string{},
 			SASL:                       KafkaSASLConfig{Mechanisms: []string{"SCRAM-SHA-256", "SCRAM-SHA-512"}},
 		},
 		NATSRuntime: NATSRuntimeConfig{

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -383,6 +384,7 @@ func (c *Config) checkSections(k *checker) {
 	for _, mech := range c.KafkaRuntime.SASL.Mechanisms {
 		k.oneOf("kafka_runtime.sasl.mechanisms", mech, "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 	}
+	c.KafkaRuntime.topicMappings(k)
 
 	k.between("nats_runtime.max_payload", c.NATSRuntime.MaxPayload, 1, 64<<20)
 	k.atLeast("nats_runtime.ping_interval", c.NATSRuntime.PingInterval, 1)
@@ -438,6 +440,70 @@ func isHost(s string) bool {
 			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
 				return false
 			}
+		}
+	}
+	return true
+}
+
+// TopicMappings parses kafka_runtime.topic_mapping, sorted by MQTT topic;
+// entries Validate refuses are left out.
+func (k KafkaRuntimeConfig) TopicMappings() []KafkaTopicMapping {
+	return k.topicMappings(&checker{seen: map[string]bool{}})
+}
+
+// MaxMappedPartition bounds a mapped partition (the Kafka topic gets at
+// least that many partitions plus one).
+const MaxMappedPartition = 1023
+
+// topicMappings parses kafka_runtime.topic_mapping and reports each bad
+// entry under its own key (kafka_runtime.topic_mapping.<mqtt topic>): an
+// MQTT topic that is empty, holds a wildcard ('+', '#') or NUL, or starts
+// with '$'; a Kafka topic that is not a legal name ([a-zA-Z0-9._-], 1-249
+// bytes, not "." or ".."); a partition that is not an integer in
+// 0..MaxMappedPartition; a Kafka partition mapped from two MQTT topics.
+func (k KafkaRuntimeConfig) topicMappings(ck *checker) []KafkaTopicMapping {
+	var out []KafkaTopicMapping
+	owner := map[KafkaTopicMapping]string{} // (kafka, partition) -> MQTT topic
+	for _, mqtt := range slices.Sorted(maps.Keys(k.TopicMapping)) {
+		key := "kafka_runtime.topic_mapping." + mqtt
+		if mqtt == "" || mqtt[0] == '$' || strings.ContainsAny(mqtt, "+#\x00") {
+			ck.add(key, ErrValue, "%q is not an MQTT topic name (no wildcard, no leading '$')", mqtt)
+			continue
+		}
+		name, part, hasPart := strings.Cut(k.TopicMapping[mqtt], ":")
+		m := KafkaTopicMapping{MQTT: mqtt, Kafka: name}
+		if !kafkaName(name) {
+			ck.add(key, ErrValue, "%q is not a Kafka topic name ([a-zA-Z0-9._-], 1-249 bytes)", name)
+			continue
+		}
+		if hasPart {
+			p, err := strconv.ParseInt(part, 10, 32)
+			if err != nil || p < 0 || p > MaxMappedPartition {
+				ck.add(key, ErrValue, "partition %q is not an integer in 0..%d", part, MaxMappedPartition)
+				continue
+			}
+			m.Partition = int32(p)
+		}
+		kp := KafkaTopicMapping{Kafka: m.Kafka, Partition: m.Partition}
+		if other, dup := owner[kp]; dup {
+			ck.add(key, ErrValue, "Kafka %s partition %d is already mapped from %q", m.Kafka, m.Partition, other)
+			continue
+		}
+		owner[kp] = mqtt
+		out = append(out, m)
+	}
+	return out
+}
+
+// kafkaName reports whether s is a legal Kafka topic name.
+func kafkaName(s string) bool {
+	if s == "" || len(s) > 249 || s == "." || s == ".." {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
 		}
 	}
 	return true
