@@ -197,6 +197,18 @@ type MQTTAuthConfig struct {
 	DurableSessionsEnable  bool   `toml:"durable_sessions_enable"`
 	SecretFreeLogin        bool   `toml:"secret_free_login"`
 	IsSelfProtectionStatus bool   `toml:"is_self_protection_status" impl:"no"`
+	// AllowAnonymous accepts a CONNECT without a user name.
+	AllowAnonymous bool `toml:"allow_anonymous"`
+	// ACLNoMatch decides a publish or subscribe no ACL rule matched: allow | deny.
+	ACLNoMatch string `toml:"acl_no_match"`
+	// JWT: a password that is a JWT is verified with JWTSecret (HS256/384/512) or the PEM
+	// public key in JWTPublicKeyFile (RS256/384/512); both empty = JWT off.
+	JWTSecret        string `toml:"jwt_secret"`
+	JWTPublicKeyFile string `toml:"jwt_public_key_file"`
+	// JWTClientIDClaim and JWTUsernameClaim name the claims that, when present, must equal
+	// the CONNECT's client id and user name.
+	JWTClientIDClaim string `toml:"jwt_client_id_claim"`
+	JWTUsernameClaim string `toml:"jwt_username_claim"`
 }
 
 // MQTTOfflineMessageConfig is [mqtt_runtime.offline_message].
@@ -271,7 +283,7 @@ type KafkaRuntimeConfig struct {
 	MaxMessageBytes            int             `toml:"max_message_bytes"` // one produced record batch.
 	MaxDescribeTopicPartitions int             `toml:"max_describe_topic_partitions" impl:"no"`
 	AutoCreateTopicsEnable     bool            `toml:"auto_create_topics_enable"`
-	SASL                       KafkaSASLConfig `toml:"sasl" impl:"no"`
+	SASL                       KafkaSASLConfig `toml:"sasl"` // users are the MQTT user store's
 	// TopicMapping bridges MQTT topics to Kafka partitions by exact name:
 	// MQTT topic -> "kafka_topic" or "kafka_topic:partition" (partition 0
 	// when left out). Topics not named keep the default rule ('/' <-> '.',
@@ -435,7 +447,8 @@ func Default() *Config {
 				QUICPort:       9083,
 			},
 			KeepAlive: MQTTKeepAliveConfig{Enable: true, DefaultTime: 180, MaxTime: 3600, DefaultTimeout: 2},
-			Auth:      MQTTAuthConfig{DefaultUser: "admin", DefaultPassword: "robustmq"},
+			Auth: MQTTAuthConfig{DefaultUser: "admin", DefaultPassword: "robustmq", AllowAnonymous: true,
+				ACLNoMatch: "allow", JWTClientIDClaim: "clientid", JWTUsernameClaim: "username"},
 			OfflineMessage: MQTTOfflineMessageConfig{
 				Enable: true,
 			},

@@ -379,6 +379,8 @@ func (c *Config) checkSections(k *checker) {
 
 	c.checkMQTT(k)
 
+	k.oneOf("mqtt_runtime.auth.acl_no_match", c.MQTTRuntime.Auth.ACLNoMatch, "allow", "deny")
+
 	k.atLeast("kafka_runtime.max_fetch_bytes", c.KafkaRuntime.MaxFetchBytes, 1)
 	k.atLeast("kafka_runtime.max_message_bytes", c.KafkaRuntime.MaxMessageBytes, 1)
 	for _, mech := range c.KafkaRuntime.SASL.Mechanisms {
