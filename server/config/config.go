@@ -168,7 +168,7 @@ type MQTTRuntimeConfig struct {
 	SlowSubscribe       MQTTSlowSubscribeConfig  `toml:"slow_subscribe" impl:"no"`
 	FlappingDetect      MQTTFlappingDetectConfig `toml:"flapping_detect" impl:"no"`
 	Schema              MQTTSchemaConfig         `toml:"schema" impl:"no"`
-	SystemMonitor       MQTTSystemMonitorConfig  `toml:"system_monitor" impl:"no"`
+	SystemMonitor       MQTTSystemMonitorConfig  `toml:"system_monitor"`
 	Limit               MQTTLimitConfig          `toml:"limit" impl:"no"`
 }
 
@@ -180,6 +180,12 @@ type MQTTServerConfig struct {
 	WebsocketPort  int `toml:"websocket_port"`
 	WebsocketsPort int `toml:"websockets_port"`
 	QUICPort       int `toml:"quic_port" impl:"no"` // no QUIC listener yet.
+	// TLSClientVerify asks clients of the TLS and WSS listeners for a
+	// certificate: "none", "request" (verified against TLSClientCA when
+	// given) or "require" (a client without one is refused). Not a
+	// RobustMQ key (mosquitto: require_certificate).
+	TLSClientVerify string `toml:"tls_client_verify"`
+	TLSClientCA     string `toml:"tls_client_ca"` // PEM CA bundle that signs client certificates.
 }
 
 // MQTTKeepAliveConfig is [mqtt_runtime.keep_alive], in seconds.
@@ -255,10 +261,12 @@ type MQTTSchemaConfig struct {
 
 // MQTTSystemMonitorConfig is [mqtt_runtime.system_monitor].
 type MQTTSystemMonitorConfig struct {
-	Enable                bool    `toml:"enable"`
-	OSCPUHighWatermark    float64 `toml:"os_cpu_high_watermark"`
-	OSMemoryHighWatermark float64 `toml:"os_memory_high_watermark"`
-	SystemTopicIntervalMs int     `toml:"system_topic_interval_ms"`
+	Enable                bool    `toml:"enable" impl:"no"`
+	OSCPUHighWatermark    float64 `toml:"os_cpu_high_watermark" impl:"no"`
+	OSMemoryHighWatermark float64 `toml:"os_memory_high_watermark" impl:"no"`
+	// SystemTopicIntervalMs is the period of the $SYS/brokers/... topics;
+	// 0 publishes none.
+	SystemTopicIntervalMs int `toml:"system_topic_interval_ms"`
 }
 
 // MQTTLimitConfig is [mqtt_runtime.limit.cluster] and [mqtt_runtime.limit.tenant].
@@ -440,11 +448,12 @@ func Default() *Config {
 		},
 		MQTTRuntime: MQTTRuntimeConfig{
 			Server: MQTTServerConfig{
-				TCPPort:        1883,
-				TLSPort:        1885,
-				WebsocketPort:  8083,
-				WebsocketsPort: 8085,
-				QUICPort:       9083,
+				TCPPort:         1883,
+				TLSPort:         1885,
+				WebsocketPort:   8083,
+				WebsocketsPort:  8085,
+				QUICPort:        9083,
+				TLSClientVerify: "none",
 			},
 			KeepAlive: MQTTKeepAliveConfig{Enable: true, DefaultTime: 180, MaxTime: 3600, DefaultTimeout: 2},
 			Auth: MQTTAuthConfig{DefaultUser: "admin", DefaultPassword: "robustmq", AllowAnonymous: true,

@@ -415,6 +415,11 @@ func (c *Config) checkMQTT(k *checker) {
 	k.oneOf("mqtt_runtime.schema.strategy", c.MQTTRuntime.Schema.Strategy, "ALL", "Any")
 	k.oneOf("mqtt_runtime.schema.failed_operation", c.MQTTRuntime.Schema.FailedOperation,
 		"Discard", "DisconnectAndDiscard", "Ignore")
+	sv := &c.MQTTRuntime.Server
+	k.oneOf("mqtt_runtime.server.tls_client_verify", sv.TLSClientVerify, "none", "request", "require")
+	if sv.TLSClientVerify != "none" {
+		k.nonEmpty("mqtt_runtime.server.tls_client_ca", sv.TLSClientCA)
+	}
 	sm := &c.MQTTRuntime.SystemMonitor
 	if sm.OSCPUHighWatermark < 0 || sm.OSCPUHighWatermark > 100 {
 		k.add("mqtt_runtime.system_monitor.os_cpu_high_watermark", ErrValue, "%g is not a percentage", sm.OSCPUHighWatermark)
