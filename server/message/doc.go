@@ -51,12 +51,13 @@
 //
 // Deliver runs on the publisher's goroutine (an event loop) and must not
 // block: a subscriber puts the message in its own bounded Queue and wakes
-// its connection (netpoll Conn.Do). Queue is a ring with a fixed capacity;
-// when full, the oldest message is dropped and counted
-// (robustmq_message_dropped_total{reason="queue_full"}): a slow consumer
-// loses its oldest messages rather than growing memory or stalling the
-// publisher. A subscriber that must never lose a message bounds its
-// producers instead (MQTT: receive maximum on the publisher side).
+// its connection (netpoll Conn.Do). Queue is a ring with a capacity; a
+// subscriber whose queue is full either holds the message's Gate (the
+// publisher's pending acknowledgement: the publisher is slowed, nothing it
+// was told is taken is lost; Queue.PushOver goes past the capacity, the
+// excess bounded by the publishers' in-flight windows) or drops the oldest
+// message, counted as robustmq_message_dropped_total{reason="queue_full"},
+// rather than growing memory without bound or blocking the publisher.
 //
 // # Benchmarks
 //

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -127,6 +128,57 @@ func TestQueue(t *testing.T) {
 	}
 	if _, ok := q.Pop(); ok || q.Len() != 0 {
 		t.Fatal("queue not empty")
+	}
+}
+
+// TestQueuePushOver: PushOver goes past the capacity in order; Push on an
+// over-full queue drops one oldest item per item added.
+func TestQueuePushOver(t *testing.T) {
+	q := NewQueue[int](2)
+	for i := 1; i <= 5; i++ {
+		q.PushOver(i)
+	}
+	if !q.Full() || q.Len() != 5 {
+		t.Fatalf("Len %d Full %v; want 5 true", q.Len(), q.Full())
+	}
+	if old, dropped := q.Push(6); !dropped || old != 1 || q.Len() != 5 {
+		t.Fatalf("Push(6): dropped %v old %d Len %d; want true 1 5", dropped, old, q.Len())
+	}
+	for _, want := range []int{2, 3, 4, 5, 6} {
+		if v, ok := q.Pop(); !ok || v != want {
+			t.Fatalf("Pop = %d, %v; want %d", v, ok, want)
+		}
+	}
+	if q.Full() {
+		t.Fatal("empty queue Full")
+	}
+}
+
+// opener counts GateOpened calls.
+type opener struct{ n atomic.Int32 }
+
+func (o *opener) GateOpened() { o.n.Add(1) }
+
+// TestGate: the Opener runs once, when the last reference goes; an opened
+// gate cannot be held again.
+func TestGate(t *testing.T) {
+	var o opener
+	var g Gate
+	g.Init(2, &o)
+	if !g.Hold() {
+		t.Fatal("Hold on a closed gate failed")
+	}
+	g.Release()
+	g.Release()
+	if o.n.Load() != 0 {
+		t.Fatal("opened with a reference left")
+	}
+	g.Release()
+	if o.n.Load() != 1 {
+		t.Fatalf("opened %d times; want 1", o.n.Load())
+	}
+	if g.Hold() {
+		t.Fatal("Hold on an opened gate succeeded")
 	}
 }
 

@@ -33,6 +33,9 @@ type Message struct {
 	Publisher uint64
 	// Timestamp is when the hub received it (ms since the Unix epoch).
 	Timestamp int64
+	// Gate, when not nil, is the publisher's pending acknowledgement a
+	// subscriber with a full queue holds instead of dropping m (see Gate).
+	Gate *Gate
 }
 
 // Expired reports whether m has expired at nowMs.

@@ -24,23 +24,36 @@ func (q *Queue[T]) Len() int { return q.size }
 // Cap is the bound given to NewQueue.
 func (q *Queue[T]) Cap() int { return q.max }
 
+// Full reports whether the queue holds its capacity or more (see PushOver).
+func (q *Queue[T]) Full() bool { return q.size >= q.max }
+
 // Push appends v. When the queue is full it first drops the oldest item,
 // returns it and reports dropped: full policy "drop oldest".
 func (q *Queue[T]) Push(v T) (old T, dropped bool) {
-	if q.size == q.max {
+	if q.size >= q.max {
 		old, _ = q.Pop()
 		dropped = true
 	}
+	q.PushOver(v)
+	return old, dropped
+}
+
+// PushOver appends v even past the capacity: for a caller that bounds the
+// excess itself (a subscriber holding its publishers' acknowledgements,
+// see Gate, or one re-queueing what it just popped).
+func (q *Queue[T]) PushOver(v T) {
 	if q.size == len(q.buf) {
 		q.grow()
 	}
 	q.buf[(q.head+q.size)%len(q.buf)] = v
 	q.size++
-	return old, dropped
 }
 
 func (q *Queue[T]) grow() {
-	n := min(max(8, 2*len(q.buf)), q.max)
+	n := max(8, 2*len(q.buf))
+	if len(q.buf) < q.max {
+		n = min(n, q.max)
+	}
 	nb := make([]T, n)
 	for i := 0; i < q.size; i++ {
 		nb[i] = q.buf[(q.head+i)%len(q.buf)]

@@ -431,6 +431,7 @@ func (c *conn) flush() {
 		if now == 0 {
 			now = c.srv.hub.Now()
 		}
+		s.unhold(&p, now)
 		if p.m.Expired(now) {
 			c.srv.expired.Inc()
 			continue
@@ -561,10 +562,11 @@ func (c *conn) onPublish(p *mqtt.Publish) error {
 	if retain {
 		srv.retain.Set(m)
 	}
+	var w *ackWait
 	var done func(error)
 	switch p.QoS {
 	case 1:
-		done = c.acker(mqtt.PUBACK, p.PacketID)
+		w = c.acker(mqtt.PUBACK, p.PacketID)
 	case 2:
 		s.mu.Lock()
 		if s.qos2In == nil {
@@ -572,12 +574,18 @@ func (c *conn) onPublish(p *mqtt.Publish) error {
 		}
 		s.qos2In[p.PacketID] = true
 		s.mu.Unlock()
-		done = c.acker(mqtt.PUBREC, p.PacketID)
+		w = c.acker(mqtt.PUBREC, p.PacketID)
+	}
+	if w != nil {
+		m.Gate, done = &w.gate, w.stored
 	}
 	if delay >= 0 {
 		srv.hub.PublishAt(m, now+delay*1000, done)
 	} else {
 		srv.hub.Publish(m, done)
+	}
+	if w != nil {
+		w.gate.Release() // the fan-out's reference: every subscriber took m or holds it
 	}
 	return nil
 }
@@ -621,19 +629,43 @@ type ackSlot struct {
 	err  error
 }
 
-// acker queues the acknowledgement of an inbound publish and returns the
-// hub callback that completes it once the message is stored: the callback
-// may run on a store goroutine, so it hops to the connection with Do.
-func (c *conn) acker(t mqtt.Type, id uint16) func(error) {
-	seq := c.ackBase + uint64(len(c.acks)-c.ackHead)
+// ackWait is one inbound QoS 1/2 publish waiting for its acknowledgement.
+// Its gate opens when the store append is done and no subscriber holds
+// the message any more (see message.Gate): a subscriber whose queue is
+// full delays the PUBACK/PUBREC, so the publisher's window throttles it
+// instead of the subscriber losing acknowledged messages.
+type ackWait struct {
+	c    *conn // nil once completed (a retained m may outlive the connection)
+	seq  uint64
+	err  error // the append's result; written before the store's Release
+	gate message.Gate
+}
+
+// acker queues the acknowledgement of an inbound publish. Its gate starts
+// with two references: the store append (stored) and the fan-out,
+// released by onPublish once Publish returned.
+func (c *conn) acker(t mqtt.Type, id uint16) *ackWait {
+	w := &ackWait{c: c, seq: c.ackBase + uint64(len(c.acks)-c.ackHead)}
 	c.acks = append(c.acks, ackSlot{t: t, id: id})
-	return func(err error) {
-		_ = c.nc.Do(func(netpoll.Conn) {
-			a := &c.acks[c.ackHead+int(seq-c.ackBase)]
-			a.done, a.err = true, err
-			c.releaseAcks()
-		})
-	}
+	w.gate.Init(2, w)
+	return w
+}
+
+// stored is the hub's done callback; it may run on a store goroutine.
+func (w *ackWait) stored(err error) {
+	w.err = err
+	w.gate.Release()
+}
+
+// GateOpened hops to the connection to complete the acknowledgement.
+func (w *ackWait) GateOpened() { _ = w.c.nc.Do(w.complete) }
+
+func (w *ackWait) complete(netpoll.Conn) {
+	c := w.c
+	w.c = nil
+	a := &c.acks[c.ackHead+int(w.seq-c.ackBase)]
+	a.done, a.err = true, w.err
+	c.releaseAcks()
 }
 
 // releaseAcks sends the completed acknowledgements at the head of acks. A
@@ -833,6 +865,7 @@ func (c *conn) closed() {
 		return
 	}
 	s.conn = nil
+	s.releaseHeldLocked()
 	expiry := s.expiry
 	if expiry == 0 {
 		s.mu.Unlock()

@@ -56,7 +56,7 @@
 //     More than Options.ReceiveMax unacknowledged inbound QoS 1/2 publishes
 //     end the connection with 0x93 Receive Maximum exceeded.
 //   - Outbound: every matching subscription queues the message in its
-//     session (bounded by MaxQueued, drop oldest, counted); flush sends while
+//     session (bounded by MaxQueued, see Flow control); flush sends while
 //     the in-flight window (client's Receive Maximum, capped by MaxInflight)
 //     and OutboundHigh allow. QoS is the minimum of publication and
 //     subscription. Unacknowledged QoS 1/2 messages are resent with DUP (or
@@ -82,6 +82,32 @@
 //     takeover. A Will Delay Interval defers it (cancelled if the session
 //     reconnects first); it is published at the latest when the session
 //     ends.
+//
+// # Flow control
+//
+// A session queue holds MaxQueued messages. When it is full:
+//
+//   - online session, QoS 1/2 message from an MQTT publisher: the message
+//     is queued past the bound and holds its publisher's PUBACK/PUBREC
+//     (message.Gate; counted in robustmq_mqtt_acks_held_total) until it
+//     leaves the queue for the in-flight window. The publisher's own window
+//     (its Receive Maximum towards us, or ours, ReceiveMax) then stops it:
+//     a slow subscriber slows its publishers and loses nothing it was sent
+//     under an acknowledgement. The excess is bounded by the publishers'
+//     windows.
+//   - online session, a message nobody waits on (QoS 0, a bridged Kafka
+//     record, a retained or delayed message delivered again): the oldest
+//     queued message is dropped, unless it is held, then the new one is;
+//     counted as robustmq_message_dropped_total{reason="queue_full"}.
+//   - offline session: the oldest message is dropped, counted the same way;
+//     a session going offline releases what it held and trims its queue to
+//     MaxQueued first. This is the offline policy the spec allows; the
+//     messages stay in the topic's shard.
+//
+// A subscriber that takes none of its held messages for HoldTimeout
+// (default 10 s: a client that stopped acknowledging) is disconnected with
+// 0x97 Quota exceeded (robustmq_mqtt_slow_subscribers_total), which
+// releases its publishers.
 //
 // # Sessions
 //
@@ -117,6 +143,8 @@
 //	robustmq_mqtt_keepalive_timeouts_total    keepalive and connect timeouts
 //	robustmq_mqtt_wills_published_total
 //	robustmq_mqtt_dropped_total{reason}       offline | client_max_packet_size | expired
+//	robustmq_mqtt_acks_held_total             publisher acknowledgements held by a full queue
+//	robustmq_mqtt_slow_subscribers_total      subscribers disconnected after HoldTimeout
 //
 // plus the hub's robustmq_message_* (queue_full drops are counted there).
 package mqtt

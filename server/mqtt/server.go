@@ -54,6 +54,11 @@ type Options struct {
 	// NoOffline drops QoS 1/2 messages for offline sessions too (config
 	// offline_message.enable = false); by default they are queued.
 	NoOffline bool
+	// HoldTimeout: a subscriber whose full queue holds publishers'
+	// acknowledgements (see the package doc, "Flow control") and takes none
+	// of those messages for this long is disconnected (0x97 Quota
+	// exceeded) and its held messages released; default 10s.
+	HoldTimeout time.Duration
 	// OutboundHigh: a connection with more unsent bytes than this gets no
 	// more messages until its next packet or delivery; default 1 MiB.
 	OutboundHigh int
@@ -107,6 +112,7 @@ type Server struct {
 	conns, connects            *metrics.Counter
 	offlineDrop, tooLarge      *metrics.Counter
 	expired, timeouts, willsTx *metrics.Counter
+	held, slowSubs             *metrics.Counter
 }
 
 // New returns a Server; Close stops it.
@@ -130,6 +136,9 @@ func New(opts Options) (*Server, error) {
 	if opts.OutboundHigh <= 0 {
 		opts.OutboundHigh = 1 << 20
 	}
+	if opts.HoldTimeout <= 0 {
+		opts.HoldTimeout = 10 * time.Second
+	}
 	if opts.ConnectTimeout <= 0 {
 		opts.ConnectTimeout = 10 * time.Second
 	}
@@ -147,6 +156,8 @@ func New(opts Options) (*Server, error) {
 		expired:     metrics.GetOrCreateCounter(`robustmq_mqtt_dropped_total{reason="expired"}`),
 		timeouts:    metrics.GetOrCreateCounter("robustmq_mqtt_keepalive_timeouts_total"),
 		willsTx:     metrics.GetOrCreateCounter("robustmq_mqtt_wills_published_total"),
+		held:        metrics.GetOrCreateCounter("robustmq_mqtt_acks_held_total"),
+		slowSubs:    metrics.GetOrCreateCounter("robustmq_mqtt_slow_subscribers_total"),
 	}
 	max := opts.MaxPacketSize
 	s.decoders.New = func() any { return &mqtt.Decoder{MaxPacketSize: max, Role: mqtt.Server} }

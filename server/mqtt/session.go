@@ -1,13 +1,19 @@
 package mqtt
 
 import (
+	"errors"
 	"hash/maphash"
 	"sync"
 	"time"
 
+	"robustmq/codec/mqtt"
 	"robustmq/server/message"
 	"robustmq/server/message/topic"
 )
+
+// errSlowSubscriber closes a subscriber that took none of its held
+// messages for Options.HoldTimeout.
+var errSlowSubscriber = errors.New("mqtt: slow subscriber: held messages did not move for the hold timeout")
 
 // session is the server side of an MQTT session (spec 4.1): it outlives
 // connections when its expiry interval is not 0.
@@ -31,6 +37,12 @@ type session struct {
 	will     *will           // delayed will of the last connection
 	wilTimer *time.Timer     // publishes will after its delay
 	flushing bool            // a flush is queued on conn (conn.nc.Do)
+	// held counts the queued messages holding their publisher's
+	// acknowledgement (pending.held); progressMs is when one was last
+	// released (or holding began), holdTimer checks that they move.
+	held       int
+	progressMs int64
+	holdTimer  *time.Timer
 }
 
 // sub is one subscription of the session.
@@ -54,6 +66,7 @@ type pending struct {
 	retain bool
 	subID  uint32
 	group  *topic.Group // the shared subscription it came through, nil for none
+	held   bool         // queued past the capacity, holding m.Gate
 }
 
 // flight is an outbound QoS 1/2 message not yet acknowledged.
@@ -126,14 +139,21 @@ func (s *session) sharedLocked() []pending {
 		if p.group != nil {
 			ps = append(ps, p)
 		}
-		s.queue.Push(p)
+		s.queue.PushOver(p)
 	}
 	return ps
 }
 
-// enqueue puts p in the queue (dropping the oldest when full) and schedules
-// a flush on the attached connection. QoS 0 messages are not queued for
-// an offline session (spec 4.1 lets the server drop them).
+// enqueue puts p in the queue and schedules a flush on the attached
+// connection. QoS 0 messages are not queued for an offline session (spec
+// 4.1 lets the server drop them).
+//
+// When the queue is full (the package doc, "Flow control"): an online
+// session holds the publisher's acknowledgement of a QoS 1/2 message
+// (message.Gate) and queues it past the capacity; a held message is never
+// dropped while the session is online, so a message that cannot be held
+// is dropped instead when the oldest is held; otherwise the oldest goes.
+// Drops are counted.
 func (s *session) enqueue(p pending) {
 	s.mu.Lock()
 	c := s.conn
@@ -142,9 +162,20 @@ func (s *session) enqueue(p pending) {
 		s.srv.offlineDrop.Inc()
 		return
 	}
-	if _, dropped := s.queue.Push(p); dropped {
-		s.srv.hub.QueueFull()
+	if s.queue.Full() {
+		if c != nil && p.qos > 0 && p.m.Gate != nil && p.m.Gate.Hold() {
+			p.held = true
+			s.holdLocked()
+		} else if head, _ := s.queue.Peek(); head.held {
+			s.mu.Unlock()
+			s.srv.hub.QueueFull()
+			return
+		} else {
+			s.queue.Pop()
+			s.srv.hub.QueueFull()
+		}
 	}
+	s.queue.PushOver(p)
 	wake := c != nil && !s.flushing
 	if wake {
 		s.flushing = true
@@ -157,6 +188,78 @@ func (s *session) enqueue(p pending) {
 			s.mu.Unlock()
 		}
 	}
+}
+
+// holdLocked counts one more held message and makes sure a timer watches
+// that the held messages move: a subscriber that takes none for
+// Options.HoldTimeout is disconnected (holdCheck), which releases them.
+// REQUIRES: mu.
+func (s *session) holdLocked() {
+	s.srv.held.Inc()
+	s.held++
+	if s.held == 1 {
+		s.progressMs = s.srv.hub.Now()
+	}
+	if s.holdTimer == nil {
+		s.holdTimer = time.AfterFunc(s.srv.opts.HoldTimeout, s.holdCheck)
+	}
+}
+
+// unhold releases the publisher of a held message leaving the queue.
+// REQUIRES: mu.
+func (s *session) unhold(p *pending, nowMs int64) {
+	if !p.held {
+		return
+	}
+	p.held = false
+	s.held--
+	s.progressMs = nowMs
+	p.m.Gate.Release()
+}
+
+// releaseHeldLocked releases every held message (the session went
+// offline or ends) and trims the queue back to its capacity, oldest
+// first: from now on the offline policy applies.
+// REQUIRES: mu.
+func (s *session) releaseHeldLocked() {
+	if s.held > 0 {
+		now := s.srv.hub.Now()
+		for i := s.queue.Len(); i > 0; i-- {
+			p, _ := s.queue.Pop()
+			s.unhold(&p, now)
+			s.queue.PushOver(p)
+		}
+	}
+	for s.queue.Len() > s.queue.Cap() {
+		s.queue.Pop()
+		s.srv.hub.QueueFull()
+	}
+}
+
+// holdCheck runs on the timer goroutine: it disconnects the attached
+// connection when held messages have not moved for HoldTimeout, and
+// re-arms itself while some are held.
+func (s *session) holdCheck() {
+	timeout := s.srv.opts.HoldTimeout
+	s.mu.Lock()
+	s.holdTimer = nil
+	c := s.conn
+	if s.held == 0 || c == nil {
+		s.mu.Unlock()
+		return
+	}
+	idle := time.Duration(s.srv.hub.Now()-s.progressMs) * time.Millisecond
+	if idle < timeout {
+		s.holdTimer = time.AfterFunc(timeout-idle, s.holdCheck)
+		s.mu.Unlock()
+		return
+	}
+	held := s.held
+	s.mu.Unlock()
+	s.srv.slowSubs.Inc()
+	s.srv.opts.Logger.Warn("mqtt: slow subscriber disconnected", "client_id", s.clientID,
+		"held_messages", held, "idle", idle)
+	c.kick(mqtt.ReasonQuotaExceeded, errSlowSubscriber)
 }
 
 // find returns the index of inflight packet id, or -1.
@@ -197,6 +300,7 @@ func (s *session) clearLocked() {
 		_ = s.srv.hub.Index().Unsubscribe(sb.f, s.id)
 	}
 	s.subs = nil
+	s.releaseHeldLocked()
 	s.queue.Clear()
 	s.inflight = nil
 	s.qos2In = nil
