@@ -36,8 +36,8 @@
 // match-and-deliver to no-op subscribers in the same run (about 250 ns per
 // subscriber on top, 2 shared CPUs). BenchmarkInbound: one 128-byte
 // PUBLISH through OnData costs 2 allocations at QoS 0 (the owned message:
-// its bytes and its struct) and 4 at QoS 1 (plus the acknowledgement's
-// callback and its hop to the connection).
+// its bytes and its struct) and 5 at QoS 1 (plus the acknowledgement's
+// ackWait, its store callback and its hop to the connection).
 //
 // # Locks
 //
