@@ -50,9 +50,11 @@
 // KafkaTopic(m), every '/' replaced by '.' ("a/b" <-> "a.b"), and Kafka
 // topic k is MQTT topic MQTTTopic(k), every '.' replaced by '/'. MQTT
 // topics holding a '.' or a byte Kafka names refuse (anything but
-// [a-zA-Z0-9._-] and '/') have no Kafka name. There is no mapping table
-// (no config key yet). Both protocols share one log: kafka.Options.Naming
-// (bridgeNaming) puts partition 0 of Kafka topic k on the hub's shard of
+// [a-zA-Z0-9._-] and '/') have no Kafka name. The table
+// kafka_runtime.topic_mapping maps named MQTT topics to any Kafka topic
+// and partition instead (exact names; the rule order is bridge's doc, in
+// kafka_bridge.go). Both protocols share one log: kafka.Options.Naming
+// (bridge) puts partition 0 of Kafka topic k on the hub's shard of
 // MQTTTopic(k), message.ShardName ("a/b_0"); partitions 1.. keep "{k}_{p}"
 // and are Kafka-only for reading. So:
 //   - MQTT -> Kafka: a publish to a/b is appended by the hub to "a/b_0";
@@ -73,12 +75,12 @@
 //     delivered but not stored. Offline MQTT sessions queue it as any
 //     publish; retained state is not touched.
 //
-// Known limits: a Kafka DeleteTopics of a bridged topic deletes the MQTT
-// topic's shard too, and the hub keeps its cached shard name, so MQTT
-// publishes to it fail to store (no PUBACK success) until the node
-// restarts; shards "x.y_0" written by a Kafka topic with a '.' before the
-// bridge existed are not found by the loader any more (it looks for
-// "x/y_0").
+// A Kafka DeleteTopics of a bridged topic deletes the MQTT topic's shard
+// too; kafka.Options.OnDelete then makes the hub forget it
+// (message.Hub.ForgetTopic), so the next MQTT publish creates the shard
+// again and Kafka adopts it when the topic is asked for. Known limit:
+// shards "x.y_0" written by a Kafka topic with a '.' before the bridge
+// existed are not found by the loader any more (it looks for "x/y_0").
 //
 // Admin routes (registered in New, behind the admin server's auth):
 //

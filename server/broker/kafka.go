@@ -42,9 +42,11 @@ func (b *Broker) startKafka(spec config.ListenerSpec) error {
 	opts := kafka.FromConfig(cfg)
 	opts.Router, opts.Offsets, opts.Logger = router, offsets, b.env.Logger
 	opts.Shard = shard.ShardConfig{Engine: b.opts.Engine}
-	opts.Naming = bridgeNaming{}
+	br := newBridge(cfg.KafkaRuntime.TopicMappings())
+	opts.Naming = br
 	hub := b.hub
-	opts.OnProduce = func(topic []byte, _ int32, batches []byte) { deliverProduced(hub, topic, batches) }
+	opts.OnProduce = func(topic []byte, p int32, batches []byte) { deliverProduced(hub, br, topic, p, batches) }
+	opts.OnDelete = func(topic string, partitions int32) { br.forget(hub, topic, partitions) }
 	ks, err := kafka.New(opts)
 	if err != nil {
 		return err
@@ -121,29 +123,6 @@ func KafkaTopic(mqttTopic string) (string, bool) {
 	return strings.ReplaceAll(mqttTopic, "/", "."), true
 }
 
-// bridgeNaming puts partition 0 of Kafka topic t on the hub's shard of
-// MQTT topic MQTTTopic(t), so both protocols read and write one log;
-// partitions 1.. keep Kafka's own "{t}_{p}".
-type bridgeNaming struct{}
-
-func (bridgeNaming) Shard(t string, p int32) string {
-	if p == 0 {
-		return message.ShardName(MQTTTopic(t))
-	}
-	return kafka.ShardNaming{}.Shard(t, p)
-}
-
-func (bridgeNaming) Topic(s string) (string, int32, bool) {
-	prefix, p, ok := kafka.ShardNaming{}.Topic(s)
-	if !ok {
-		return "", 0, false
-	}
-	if p == 0 {
-		prefix = strings.ReplaceAll(prefix, "/", ".")
-	}
-	return prefix, p, true // the loader checks the round trip and the name
-}
-
 // Header names a Kafka record's key travels under to MQTT.
 const keyProperty = "kafka.key"
 
@@ -161,7 +140,8 @@ type decoder struct {
 }
 
 // deliverProduced hands every record of a produced partition's batches to
-// the live MQTT subscribers of MQTTTopic(topic), without storing them again
+// the live MQTT subscribers of the partition's MQTT topic (bridge.subscribers:
+// the mapped one, else MQTTTopic(topic)), without storing them again
 // (Kafka appended them). Runs on a Kafka event loop: batches were validated
 // by the Kafka server, and a record that fails to decode here stops the
 // delivery of its batch, never the process. Each record becomes one QoS 1
@@ -170,16 +150,14 @@ type decoder struct {
 // With no subscriber of the topic it returns before decoding anything, so
 // a Kafka-only workload pays one index match per partition and allocates
 // nothing.
-func deliverProduced(hub *message.Hub, kafkaTopic, batches []byte) {
+func deliverProduced(hub *message.Hub, br *bridge, kafkaTopic []byte, p int32, batches []byte) {
 	d := decoders.Get().(*decoder)
 	defer decoders.Put(d)
-	mqttTopic := append(d.topic[:0], kafkaTopic...)
-	for i, c := range mqttTopic {
-		if c == '.' {
-			mqttTopic[i] = '/'
-		}
-	}
+	mqttTopic, ok := br.subscribers(d.topic, kafkaTopic, p)
 	d.topic = mqttTopic
+	if !ok {
+		return
+	}
 	d.ents = hub.Index().Match(mqttTopic, d.ents[:0])
 	n := len(d.ents)
 	clear(d.ents) // drop the references to the subscribers

@@ -39,7 +39,8 @@ func TestTopicNaming(t *testing.T) {
 	toKafka("$SYS/x", "", false)
 	toKafka("", "", false)
 
-	var n bridgeNaming
+	n := newBridge([]config.KafkaTopicMapping{{MQTT: "s/1", Kafka: "temps", Partition: 0},
+		{MQTT: "s/2", Kafka: "temps", Partition: 2}, {MQTT: "x/y", Kafka: "other", Partition: 0}})
 	shardOf := func(topic string, p int32, want string) {
 		t.Helper()
 		if got := n.Shard(topic, p); got != want {
@@ -52,6 +53,29 @@ func TestTopicNaming(t *testing.T) {
 	shardOf("a.b", 0, message.ShardName("a/b"))
 	shardOf("a.b", 1, "a.b_1")
 	shardOf("orders", 0, "orders_0")
+	shardOf("temps", 0, message.ShardName("s/1")) // mapped
+	shardOf("temps", 1, "temps_1")                // between mapped partitions: Kafka's own
+	shardOf("temps", 2, message.ShardName("s/2"))
+	shardOf("temps", 3, "temps_3")
+	shardOf("other", 0, message.ShardName("x/y"))
+	shardOf("x.y", 0, "x.y_0") // x/y is mapped: no default bridge for x.y
+	shardOf("s.1", 0, "s.1_0")
+	for k, want := range map[string]int32{"temps": 3, "other": 1, "orders": 0, "a.b": 0} {
+		if got := n.MinPartitions(k); got != want {
+			t.Errorf("MinPartitions(%q) = %d; want %d", k, got, want)
+		}
+	}
+	subs := func(k string, p int32, want string, wantOK bool) {
+		t.Helper()
+		if got, ok := n.subscribers(nil, []byte(k), p); string(got) != want && wantOK || ok != wantOK {
+			t.Errorf("subscribers(%q, %d) = %q, %v; want %q, %v", k, p, got, ok, want, wantOK)
+		}
+	}
+	subs("temps", 0, "s/1", true)
+	subs("temps", 1, "", false)
+	subs("temps", 2, "s/2", true)
+	subs("a.b", 3, "a/b", true) // default rule: every partition
+	subs("x.y", 0, "", false)
 	if _, _, ok := n.Topic("nopartition"); ok {
 		t.Error(`Topic("nopartition") ok; want not a Kafka shard`)
 	}
@@ -143,7 +167,8 @@ func TestDeliverProduced(t *testing.T) {
 		t.Fatal(err)
 	}
 	hub := message.New(message.Options{})
-	if n := testing.AllocsPerRun(100, func() { deliverProduced(hub, []byte("d.e"), batch) }); n != 0 {
+	br := newBridge(nil)
+	if n := testing.AllocsPerRun(100, func() { deliverProduced(hub, br, []byte("d.e"), 0, batch) }); n != 0 {
 		t.Errorf("deliverProduced without subscribers: %v allocs; want 0", n)
 	}
 	s := &sink{}
@@ -154,7 +179,7 @@ func TestDeliverProduced(t *testing.T) {
 	if err := hub.Index().Subscribe(f, topic.Subscriber{ID: 1, Target: s}, nil); err != nil {
 		t.Fatal(err)
 	}
-	deliverProduced(hub, []byte("d.e"), batch)
+	deliverProduced(hub, br, []byte("d.e"), 0, batch)
 	check := func(m *message.Message, payload, props string, ts int64) {
 		t.Helper()
 		var us []string

@@ -8,8 +8,8 @@ import (
 )
 
 // DeleteTopics v0-v6, run on a worker: the topic's shards are deleted
-// (parked fetches on them wake up and find the topic gone). v6 may name
-// topics by id.
+// (parked fetches on them wake up and find the topic gone), then
+// Options.OnDelete runs. v6 may name topics by id.
 
 func init() { register(20, 0, 6, serveDeleteTopics) }
 
@@ -55,6 +55,9 @@ func serveDeleteTopics(s *Server, c *conn, sl *slot, m kafka.Message) error {
 			default:
 				for _, sh := range shards {
 					s.pids.forget(sh)
+				}
+				if s.opts.OnDelete != nil {
+					s.opts.OnDelete(t.name, int32(len(shards)))
 				}
 			}
 			countErr(20, code)

@@ -85,6 +85,11 @@ type Options struct {
 	// produced records to live MQTT subscribers; a record whose append
 	// then fails has been delivered but not stored, as with MQTT.
 	OnProduce func(topic []byte, partition int32, batches []byte)
+	// OnDelete, when set, is called after DeleteTopics removed a topic and
+	// its partitions' shards, on a worker goroutine: the topic and how many
+	// partitions it had. The broker uses it to make the MQTT hub forget
+	// the shards it shared with the topic (message.Hub.ForgetTopic).
+	OnDelete func(topic string, partitions int32)
 	// Now is the clock; default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger // default slog.Default()

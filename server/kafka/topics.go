@@ -55,6 +55,25 @@ type Naming interface {
 	Topic(shard string) (topic string, p int32, ok bool)
 }
 
+// Pinner is an optional extension of a Naming that pins partitions of
+// some topics to shards of other protocols (the broker's mapping table):
+// MinPartitions is the partition count such a topic must have (one past
+// its highest pinned partition; 0 for a topic with none). Topics are
+// created with at least that many partitions (auto-create, adoption and
+// CreateTopics asking for fewer alike), and a topic is adoptable when the
+// shard of any partition below it exists.
+type Pinner interface {
+	MinPartitions(topic string) int32
+}
+
+// minPartitions is MinPartitions of the naming, 0 when it pins nothing.
+func (t *topics) minPartitions(name string) int32 {
+	if p, ok := t.naming.(Pinner); ok {
+		return p.MinPartitions(name)
+	}
+	return 0
+}
+
 // ShardNaming is Kafka's own naming: partition p of t is shard.Name(t, p),
 // "{t}_{p}".
 type ShardNaming struct{}
@@ -139,14 +158,21 @@ func validName(name string) bool {
 }
 
 // adoptable reports whether topic name, unknown to the table, has its
-// partition-0 shard in the router already (written by another protocol).
+// partition-0 shard (or the shard of a pinned partition, see Pinner) in
+// the router already (written by another protocol).
 func (t *topics) adoptable(name string) bool {
-	_, err := t.router.LatestOffset(t.naming.Shard(name, 0))
-	return err == nil
+	for p := range max(t.minPartitions(name), 1) {
+		if _, err := t.router.LatestOffset(t.naming.Shard(name, p)); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
-// create makes a topic with n partitions. ErrTopicExists if it exists.
+// create makes a topic with n partitions, or the naming's MinPartitions
+// if more (see Pinner). ErrTopicExists if it exists.
 func (t *topics) create(name string, n int32, configs map[string]string) (*topicMeta, error) {
+	n = max(n, t.minPartitions(name))
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if _, ok := t.m[name]; ok {
