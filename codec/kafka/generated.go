@@ -155,6 +155,75 @@ func NewResponse(key int16) Message {
 	return nil
 }
 
+// ErrorResponse returns a response for key at version whose top-level ErrorCode is code, and
+// true; false when the codec does not speak (key, version) or that response has no top-level
+// ErrorCode at version (its errors are per topic or partition).
+func ErrorResponse(key, version int16, code ErrorCode) (Message, bool) {
+	switch key {
+	case 1:
+		if version >= 7 && version <= 18 {
+			return &FetchResponse{ErrorCode: int16(code)}, true
+		}
+	case 3:
+		if version >= 13 && version <= 13 {
+			return &MetadataResponse{ErrorCode: int16(code)}, true
+		}
+	case 9:
+		if version >= 2 && version <= 7 {
+			return &OffsetFetchResponse{ErrorCode: int16(code)}, true
+		}
+	case 10:
+		if version <= 3 {
+			return &FindCoordinatorResponse{ErrorCode: int16(code)}, true
+		}
+	case 11:
+		if version <= 9 {
+			return &JoinGroupResponse{ErrorCode: int16(code)}, true
+		}
+	case 12:
+		if version <= 4 {
+			return &HeartbeatResponse{ErrorCode: int16(code)}, true
+		}
+	case 13:
+		if version <= 5 {
+			return &LeaveGroupResponse{ErrorCode: int16(code)}, true
+		}
+	case 14:
+		if version <= 5 {
+			return &SyncGroupResponse{ErrorCode: int16(code)}, true
+		}
+	case 16:
+		if version <= 5 {
+			return &ListGroupsResponse{ErrorCode: int16(code)}, true
+		}
+	case 17:
+		if version <= 1 {
+			return &SaslHandshakeResponse{ErrorCode: int16(code)}, true
+		}
+	case 18:
+		if version <= 5 {
+			return &ApiVersionsResponse{ErrorCode: int16(code)}, true
+		}
+	case 22:
+		if version <= 5 {
+			return &InitProducerIDResponse{ErrorCode: int16(code)}, true
+		}
+	case 36:
+		if version <= 2 {
+			return &SaslAuthenticateResponse{ErrorCode: int16(code)}, true
+		}
+	case 47:
+		if version <= 0 {
+			return &OffsetDeleteResponse{ErrorCode: int16(code)}, true
+		}
+	case 60:
+		if version <= 2 {
+			return &DescribeClusterResponse{ErrorCode: int16(code)}, true
+		}
+	}
+	return nil, false
+}
+
 // ProduceRequest is API key 0, versions 0-13.
 type ProduceRequest struct {
 	TransactionalID []byte // v3+, nullable (nil)

@@ -129,6 +129,7 @@ func (h handler) OnData(c netpoll.Conn, in []byte) (int, error) {
 func (c *conn) request(frame []byte, now time.Time) error {
 	s := c.s
 	h, body, err := kafka.ReadRequestHeader(frame)
+	inCodec := err == nil // the codec speaks (key, version): it can encode an answer
 	if err == nil && !s.reg.Supports(h.APIKey, h.APIVersion) {
 		err = kafka.ErrUnsupportedVersion
 	}
@@ -139,6 +140,11 @@ func (c *conn) request(frame []byte, now time.Time) error {
 			sl.version = 0 // the client can read v0 whatever it sent
 			c.reply(sl, &kafka.ApiVersionsResponse{ErrorCode: int16(kafka.UnsupportedVersion),
 				ApiKeys: s.reg.AppendAPIKeys(nil)})
+			return nil
+		}
+		if resp, ok := kafka.ErrorResponse(h.APIKey, h.APIVersion, kafka.UnsupportedVersion); ok && inCodec &&
+			len(c.pending) < s.opts.MaxInflight {
+			c.reply(c.slot(h, now), resp)
 			return nil
 		}
 		return &detailed{ErrUnsupported, "key " + strconv.Itoa(int(h.APIKey)) + " version " +

@@ -23,12 +23,18 @@
 // serves and its behaviour and registers itself in init; New registers
 // those ranges in a kafka.Registry and ApiVersions answers from it, so the
 // broker advertises exactly what it implements. A request for an API or
-// version not registered is answered UNSUPPORTED_VERSION when it is
-// ApiVersions (at v0, which every client reads) and closes the connection
-// with ErrUnsupported otherwise, as Kafka brokers do: an answer would need
-// the API's per-topic/partition codes at a version this server does not
-// implement (or the codec cannot even encode). The close is logged with its
-// reason and counted in robustmq_kafka_errors_total{code="UNSUPPORTED_VERSION"};
+// version not registered is answered UNSUPPORTED_VERSION (35), and the
+// connection stays open, when an answer can be built: ApiVersions (at v0,
+// which every client reads, with the supported ranges), and any API whose
+// response has a top-level error code at the version asked for, which the
+// codec can encode (kafka.ErrorResponse: Fetch v7+, Metadata v13, the
+// group APIs, InitProducerId, SASL, DescribeCluster, OffsetDelete...;
+// everything else zero). Otherwise, an API whose errors are only per
+// topic or partition (Produce, ListOffsets, CreateTopics...) or a version
+// the codec does not know, it closes the connection with ErrUnsupported,
+// as Kafka brokers do for every API: the answer's layout is unknown or it
+// would have to echo the request's topics. Both are logged (closes) and
+// counted in robustmq_kafka_errors_total{code="UNSUPPORTED_VERSION"};
 // clients only get there by ignoring ApiVersions. Malformed bodies close the
 // connection with the decoder's error; frames over MaxFrameBytes close it
 // before they are buffered.

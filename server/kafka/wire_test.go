@@ -101,6 +101,34 @@ func TestWire(t *testing.T) {
 		expectAnswer(t, c, 2, 0, kafka.None)
 		expectAnswer(t, c, 3, 4, kafka.None)
 	})
+	t.Run("unregistered versions answered where the response has a top-level error code", func(t *testing.T) {
+		answered, closed := 0, 0
+		for _, a := range kafka.APIs() {
+			for v := a.MinVersion; v <= a.MaxVersion; v++ {
+				if b.s.reg.Supports(a.Key, v) || a.Key == keyApiVersions {
+					continue
+				}
+				c := dial(t, b.addr)
+				c.Write(kafka.AppendRequest(nil, kafka.RequestHeader{APIVersion: v, CorrelationID: 5}, kafka.NewRequest(a.Key)))
+				resp, ok := kafka.ErrorResponse(a.Key, v, kafka.UnsupportedVersion)
+				if !ok {
+					expectClosed(t, c)
+					closed++
+					continue
+				}
+				frame, err := readFrame(t, c)
+				if want := kafka.AppendResponse(nil, 5, v, resp)[4:]; err != nil || !bytes.Equal(frame, want) {
+					t.Fatalf("%s v%d: answer %x, %v; want %x (UNSUPPORTED_VERSION)", a.Name, v, frame, err, want)
+				}
+				c.Write(apiVersionsReq(6, 3)) // the connection lives on
+				expectAnswer(t, c, 6, 3, kafka.None)
+				answered++
+			}
+		}
+		if answered == 0 || closed == 0 {
+			t.Fatalf("answered %d and closed %d unregistered (api, version) pairs; want some of each", answered, closed)
+		}
+	})
 	closes := map[string][]byte{
 		"unregistered version (Produce v0)": kafka.AppendRequest(nil, kafka.RequestHeader{APIVersion: 0, CorrelationID: 1},
 			&kafka.ProduceRequest{}),

@@ -233,6 +233,27 @@ func emit(apis []*api) []byte {
 		e.p("case %d:\nreturn new(%s)", a.key, a.resp.goName)
 	}
 	e.p("}\nreturn nil\n}\n")
+	e.p("// ErrorResponse returns a response for key at version whose top-level ErrorCode is code, and")
+	e.p("// true; false when the codec does not speak (key, version) or that response has no top-level")
+	e.p("// ErrorCode at version (its errors are per topic or partition).")
+	e.p("func ErrorResponse(key, version int16, code ErrorCode) (Message, bool) {\nswitch key {")
+	for _, a := range apis {
+		for _, fd := range a.resp.fields {
+			if fd.name != "ErrorCode" || fd.typ != "int16" || fd.array || fd.tag >= 0 {
+				continue
+			}
+			lo, hi := max(a.min, fd.vmin), a.max
+			if fd.vmax >= 0 {
+				hi = min(hi, fd.vmax)
+			}
+			cond := fmt.Sprintf("version <= %d", hi)
+			if lo > 0 {
+				cond = fmt.Sprintf("version >= %d && %s", lo, cond)
+			}
+			e.p("case %d:\nif %s {\nreturn &%s{ErrorCode: int16(code)}, true\n}", a.key, cond, a.resp.goName)
+		}
+	}
+	e.p("}\nreturn nil, false\n}\n")
 	for _, a := range apis {
 		for _, m := range []*message{a.req, a.resp} {
 			e.message(a, m)
