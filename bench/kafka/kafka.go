@@ -2,7 +2,7 @@
 // Produce writes Records records of Size bytes to a topic through franz-go
 // (acks, linger, batch size and compression chosen by Options) and reports
 // MB/s, records/s and the produce latency (Produce call to promise) as HDR
-// percentiles; Consume reads the topic from the earliest offset, directly
+// percentiles (p50, p99, p99.9, max; 2 significant digits); Consume reads the topic from the earliest offset, directly
 // from every partition or as a group member, and reports the rate and the
 // end-to-end latency (consume time minus the record's produce timestamp,
 // meaningful when producing runs at the same time).
@@ -60,6 +60,7 @@ type Result struct {
 	Elapsed    time.Duration `json:"elapsed_ns"`
 	P50        time.Duration `json:"p50_ns"`
 	P99        time.Duration `json:"p99_ns"`
+	P999       time.Duration `json:"p999_ns"`
 	Max        time.Duration `json:"max_ns"`
 	FirstError string        `json:"first_error,omitempty"`
 }
@@ -77,7 +78,7 @@ func (r Result) String() string {
 	}
 	s += " size=" + strconv.Itoa(r.Size) + " records=" + strconv.FormatInt(r.Records, 10) +
 		" rate=" + strconv.FormatFloat(rate, 'f', 0, 64) + "/s mb=" + strconv.FormatFloat(mbs, 'f', 1, 64) + "MB/s" +
-		" p50=" + us(r.P50) + " p99=" + us(r.P99) + " max=" + us(r.Max) +
+		" p50=" + us(r.P50) + " p99=" + us(r.P99) + " p999=" + us(r.P999) + " max=" + us(r.Max) +
 		" errors=" + strconv.FormatInt(r.Errors, 10)
 	if r.FirstError != "" {
 		s += " first_error=" + strconv.Quote(r.FirstError)
@@ -173,7 +174,9 @@ func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, 60e9, 2) }
 
 func (r *Result) quantiles(h *hdrhistogram.Histogram) {
 	if h.TotalCount() > 0 {
-		r.P50, r.P99, r.Max = time.Duration(h.ValueAtQuantile(50)), time.Duration(h.ValueAtQuantile(99)), time.Duration(h.Max())
+		r.P50, r.P99, r.P999 = time.Duration(h.ValueAtQuantile(50)), time.Duration(h.ValueAtQuantile(99)),
+			time.Duration(h.ValueAtQuantile(99.9))
+		r.Max = time.Duration(h.Max())
 	}
 }
 

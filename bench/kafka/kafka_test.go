@@ -72,8 +72,8 @@ func TestProduceConsume(t *testing.T) {
 			t.Fatalf("%+v: %v: %s", o, err, line)
 		case r.Records != want || r.Bytes != want*int64(max(o.Size, 1024)):
 			t.Fatalf("%+v: %s: want %d records of %d bytes", o, line, want, max(o.Size, 1024))
-		case r.P50 <= 0 || r.P50 > r.P99 || r.P99 > r.Max || r.Elapsed <= 0:
-			t.Fatalf("%+v: %s: want 0 < p50 <= p99 <= max and a time", o, line)
+		case r.P50 <= 0 || r.P50 > r.P99 || r.P99 > r.P999 || r.P999 > r.Max || r.Elapsed <= 0:
+			t.Fatalf("%+v: %s: want 0 < p50 <= p99 <= p999 <= max and a time", o, line)
 		case m["records"] != strconv.FormatInt(want, 10) || m["errors"] != "0" || !strings.HasSuffix(m["mb"], "MB/s"):
 			t.Fatalf("%+v: line %q does not carry the result", o, line)
 		}
