@@ -308,7 +308,7 @@ func TestStandaloneRestartKeepsState(t *testing.T) {
 	if err := tn.meta.RegisterNode(ctx, Node{ID: 1, Addr: "127.0.0.1:1228", Roles: []string{"meta", "broker"}, StartedAt: 99}); err != nil {
 		t.Fatal(err)
 	}
-	if err := tn.meta.PutShard(ctx, "t1-0", []byte("shard")); err != nil {
+	if err := tn.meta.PutShard(ctx, Shard{Name: "t1_0", Node: 7, Data: []byte("shard")}); err != nil {
 		t.Fatal(err)
 	}
 	if err := tn.meta.CommitOffsets(ctx, "g", []OffsetCommit{{"t1", 3, 1000, "meta"}}); err != nil {
@@ -337,8 +337,8 @@ func TestStandaloneRestartKeepsState(t *testing.T) {
 	if err != nil || len(nodes) != 1 || nodes[0].Addr != "127.0.0.1:1228" || !slices.Equal(nodes[0].Roles, []string{"meta", "broker"}) || nodes[0].StartedAt != 99 {
 		t.Fatalf("Nodes after restart = %+v, %v", nodes, err)
 	}
-	shards, err := tn.meta.Shards(ctx)
-	if err != nil || len(shards) != 1 || string(shards[0].Key) != "t1-0" {
+	shards, err := tn.meta.Shards(ctx, "")
+	if err != nil || len(shards) != 1 || shards[0].Name != "t1_0" || shards[0].Node != 7 || string(shards[0].Data) != "shard" {
 		t.Fatalf("Shards after restart = %v, %v", shards, err)
 	}
 	offs, err := tn.meta.FetchOffsets(ctx, "g", []OffsetCommit{{Topic: "t1", Partition: 3}})

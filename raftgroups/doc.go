@@ -144,7 +144,8 @@
 //	          "t/" topic name               -> Topic: partitions uvarint | engine | retention ms(8, BE) |
 //	                                           retention bytes(8, BE) | options count uvarint |
 //	                                           options (key value), keys ascending
-//	          "s/" shard name               -> opaque shard record
+//	          "s/" shard name               -> Shard: holder node id(8, BE) | storage data
+//	                                           (shard names are shard.Name's "{topic}_{partition}")
 //	          "k/" namespace 0x00 key       -> generic KV
 //	offset:   "o/" group 0x00 topic 0x00 partition(4, BE) -> offset(8, BE) | metadata
 //	mqtt:     kind(1) "/" key               -> opaque value (MQTTKind)

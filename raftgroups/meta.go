@@ -258,15 +258,55 @@ func (a Meta) Topics(ctx context.Context) ([]Topic, error) {
 	return out, nil
 }
 
-// PutShard records shard name's opaque record (owned by the storage layer).
-func (a Meta) PutShard(ctx context.Context, name string, record []byte) error {
-	_, err := a.propose(ctx, GroupMetadata, "put shard "+name, AppendPut(nil, []byte(pfxShard+name), record))
+// Shard is a shard's placement record in the "s/" key space. Name is the
+// storage layer's shard name, "{topic}_{partition}" (shard.Name); Node is the
+// engine node that holds the shard; Data belongs to the storage layer.
+//
+// Record (frozen): holder node id(8, BE) | data
+type Shard struct {
+	Name string
+	Node uint64
+	Data []byte
+}
+
+// AppendShardRecord appends s's record (not its name).
+func AppendShardRecord(dst []byte, s Shard) []byte {
+	return append(binary.BigEndian.AppendUint64(dst, s.Node), s.Data...)
+}
+
+// DecodeShardRecord decodes the record of shard name; Data aliases v.
+func DecodeShardRecord(name string, v []byte) (Shard, error) {
+	if len(v) < 8 {
+		return Shard{}, fmt.Errorf("raftgroups: shard %q record: %d bytes, want at least 8: %w", name, len(v), ErrCorrupt)
+	}
+	return Shard{Name: name, Node: binary.BigEndian.Uint64(v), Data: v[8:]}, nil
+}
+
+// PutShard records (or replaces) shard s.
+func (a Meta) PutShard(ctx context.Context, s Shard) error {
+	_, err := a.propose(ctx, GroupMetadata, "put shard "+s.Name, AppendPut(nil, []byte(pfxShard+s.Name), AppendShardRecord(nil, s)))
 	return err
 }
 
-// Shards lists every shard record by name (key = shard name).
-func (a Meta) Shards(ctx context.Context) ([]KV, error) {
-	return a.stripList(ctx, GroupMetadata, []byte(pfxShard), len(pfxShard))
+// DeleteShard removes shard name's record; ErrNotFound if absent.
+func (a Meta) DeleteShard(ctx context.Context, name string) error {
+	_, err := a.propose(ctx, GroupMetadata, "delete shard "+name, AppendDelete(nil, []byte(pfxShard+name)))
+	return err
+}
+
+// Shards lists the shard records whose name starts with prefix, by name.
+func (a Meta) Shards(ctx context.Context, prefix string) ([]Shard, error) {
+	kvs, err := a.stripList(ctx, GroupMetadata, []byte(pfxShard+prefix), len(pfxShard))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Shard, len(kvs))
+	for i, kv := range kvs {
+		if out[i], err = DecodeShardRecord(string(kv.Key), kv.Value); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // OffsetCommit is one partition's committed offset for a consumer group.

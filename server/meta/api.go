@@ -163,7 +163,9 @@ func topicToPB(t raftgroups.Topic) *pb.MetaTopic {
 	return &pb.MetaTopic{Name: t.Name, Partitions: t.Partitions, Engine: t.Engine, RetentionMs: t.RetentionMs, RetentionBytes: t.RetentionByte, Options: t.Options}
 }
 
-// createTopic checks the name (no "/", which separates shard names) and creates the topic.
+// createTopic checks the name (no '/': storage keeps a shard per directory; no NUL) and creates the
+// topic, unless a deletion of that name is still being collected (its shard records would go with
+// it). It clears the name's tombstone first, so engines do not drop the new topic's shards.
 func (s *Service) createTopic(ctx context.Context, t raftgroups.Topic) error {
 	r, err := s.live()
 	if err != nil {
@@ -172,16 +174,29 @@ func (s *Service) createTopic(ctx context.Context, t raftgroups.Topic) error {
 	if t.Name == "" || strings.ContainsAny(t.Name, "/\x00") || t.Partitions == 0 {
 		return fmt.Errorf("meta: create topic %q: name must be non-empty without '/' or NUL, partitions (%d) > 0: %w", t.Name, t.Partitions, errBadRequest)
 	}
+	switch _, pending, err := r.meta.Get(ctx, nsGC, []byte(t.Name)); {
+	case err != nil:
+		return err
+	case pending:
+		return fmt.Errorf("meta: create topic %q: its deletion is still being collected, retry in a moment: %w", t.Name, raftgroups.ErrExists)
+	}
+	if err := r.meta.Delete(ctx, NSDropped, []byte(t.Name)); err != nil && !errors.Is(err, raftgroups.ErrNotFound) {
+		return err
+	}
 	return r.meta.CreateTopic(ctx, t)
 }
 
-// deleteTopic deletes the topic and leaves a marker for the controller to collect its shards.
+// deleteTopic deletes the topic, then leaves its tombstone (engines drop the data) and a marker for
+// the controller to collect its shard records.
 func (s *Service) deleteTopic(ctx context.Context, name string) error {
 	r, err := s.live()
 	if err != nil {
 		return err
 	}
 	if err := r.meta.DeleteTopic(ctx, name); err != nil {
+		return err
+	}
+	if err := r.meta.Put(ctx, NSDropped, []byte(name), nil); err != nil {
 		return err
 	}
 	return r.meta.Put(ctx, nsGC, []byte(name), nil)
@@ -229,23 +244,38 @@ func (a *api) ListTopics(ctx context.Context, _ *pb.MetaEmpty) (*pb.TopicList, e
 	return out, nil
 }
 
-// PutShard implements pb.MetaServiceServer.
+// PutShard implements pb.MetaServiceServer: key is the shard name ("{topic}_{partition}"), value
+// its record (raftgroups.Shard: holder node id(8, BE) | data).
 func (a *api) PutShard(ctx context.Context, r *pb.KVPair) (*pb.MetaEmpty, error) {
 	m, err := a.meta()
 	if err == nil {
-		err = m.PutShard(ctx, string(r.GetKey()), r.GetValue())
+		var sh raftgroups.Shard
+		if sh, err = raftgroups.DecodeShardRecord(string(r.GetKey()), r.GetValue()); err != nil {
+			err = fmt.Errorf("meta: put shard: %w: %w", err, errBadRequest)
+		} else if sh.Name == "" {
+			err = fmt.Errorf("meta: put shard: empty name: %w", errBadRequest)
+		} else {
+			err = m.PutShard(ctx, sh)
+		}
 	}
 	return empty, code(err)
 }
 
-// ListShards implements pb.MetaServiceServer.
+// ListShards implements pb.MetaServiceServer: every shard record, by name.
 func (a *api) ListShards(ctx context.Context, _ *pb.MetaEmpty) (*pb.KVList, error) {
 	m, err := a.meta()
 	if err != nil {
 		return nil, code(err)
 	}
-	kvs, err := m.Shards(ctx)
-	return kvList(kvs), code(err)
+	shards, err := m.Shards(ctx, "")
+	if err != nil {
+		return nil, code(err)
+	}
+	out := &pb.KVList{Items: make([]*pb.KVPair, len(shards))}
+	for i, sh := range shards {
+		out.Items[i] = &pb.KVPair{Key: []byte(sh.Name), Value: raftgroups.AppendShardRecord(nil, sh)}
+	}
+	return out, nil
 }
 
 func kvList(kvs []raftgroups.KV) *pb.KVList {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -14,19 +15,25 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"robustmq/raftgroups"
+	"robustmq/server/meta/client"
 	"robustmq/server/pb"
 )
 
-// Namespaces of the generic KV (metadata group) that the controller owns.
+// Namespaces of the generic KV (metadata group) that the service owns; client.NSDropped is the
+// third.
 const (
 	nsNodeState = "meta.node-state" // node id (decimal) -> "down"; absent = alive
-	nsGC        = "meta.gc"         // deleted topic name -> "" until its shards are collected
+	nsGC        = "meta.gc"         // deleted topic name -> "" until its shard records are collected
 )
 
+// NSDropped is the tombstone namespace: deleted topic name -> "" (client.NSDropped).
+const NSDropped = client.NSDropped
+
 // MQTTDue is the mqtt group's table of due times (frozen): key = due unix ms(8, BE) | kind(1) | key,
-// empty value. The controller on the metadata leader handles every entry whose time has come:
-// it calls Hooks.Due, then deletes the record kind/key and the due entry, in that order, so a
-// crash in between handles the entry again (at least once).
+// empty value. The controller on the metadata leader handles every entry whose time has come: it
+// deletes the record kind/key, then the due entry, so a crash in between handles the entry again
+// (at least once). It expires records (sessions); it publishes nothing: delayed will messages are
+// fired by the MQTT layer (server/mqtt) itself today.
 const MQTTDue raftgroups.MQTTKind = 'd'
 
 // DueKey is the MQTTDue key that schedules record kind/key for dueMs: a session to expire
@@ -36,24 +43,11 @@ func DueKey(dueMs int64, kind raftgroups.MQTTKind, key []byte) []byte {
 	return append(append(b, byte(kind)), key...)
 }
 
-// Hooks let the roles act on controller decisions. Every hook runs on the metadata leader's
-// controller goroutine; nil hooks are skipped. A hook error is logged and the step retried on the
-// next check.
-type Hooks struct {
-	// Due runs before a due record (a session whose expiry passed, a delayed will) is deleted;
-	// value is the record's current value (nil if it is already gone). A broker publishes the will here.
-	Due func(ctx context.Context, kind raftgroups.MQTTKind, key, value []byte) error
-	// NodeDown runs once when a node is marked down; the storage engine reassigns its shards here.
-	NodeDown func(ctx context.Context, id uint64) error
-	// TopicDeleted runs after the controller deleted a deleted topic's shard records ("<topic>/…");
-	// engines drop the data here.
-	TopicDeleted func(ctx context.Context, topic string) error
-}
-
 var (
 	nodesDown   = metrics.NewGauge(`robustmq_meta_nodes_down`, nil)
 	dueHandled  = metrics.NewCounter(`robustmq_meta_due_handled_total`)
 	topicsGCed  = metrics.NewCounter(`robustmq_meta_topics_collected_total`)
+	reassigned  = metrics.NewCounter(`robustmq_meta_shards_reassigned_total`)
 	ctlFailures = metrics.NewCounter(`robustmq_meta_controller_errors_total`)
 )
 
@@ -61,8 +55,7 @@ var (
 // it moves with leadership. A new leader knows no heartbeat yet: it counts every node as seen when
 // it took over (one timeout of grace) before marking any down.
 type controller struct {
-	s     *Service
-	hooks Hooks
+	s *Service
 
 	mu   sync.Mutex
 	seen map[uint64]time.Time // guarded by mu: last heartbeat per node, while leading
@@ -105,7 +98,7 @@ func (c *controller) loop() {
 	}
 }
 
-// check is one controller round: liveness, due records, garbage collection.
+// check is one controller round: liveness, shard reassignment, due records, garbage collection.
 func (c *controller) check() error {
 	r, err := c.s.live()
 	if err != nil {
@@ -125,7 +118,11 @@ func (c *controller) check() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.s.heartbeatInterval()*3)
 	defer cancel()
-	return errors.Join(c.liveness(ctx, r), c.due(ctx, r), c.gc(ctx, r))
+	err = c.liveness(ctx, r)
+	if err == nil { // on a stale down set it could move shards off a live node
+		err = c.reassign(ctx, r)
+	}
+	return errors.Join(err, c.due(ctx, r), c.gc(ctx, r))
 }
 
 // liveness marks nodes silent for heartbeat_timeout_ms down and nodes heard again alive.
@@ -155,9 +152,6 @@ func (c *controller) liveness(ctx context.Context, r *running) error {
 			if err := r.meta.Put(ctx, nsNodeState, key, []byte("down")); err != nil {
 				errs = append(errs, err)
 				continue
-			}
-			if c.hooks.NodeDown != nil {
-				errs = append(errs, c.hooks.NodeDown(ctx, nd.ID))
 			}
 		case !silent && down[nd.ID]:
 			c.s.log.Info("meta: node alive again", "node", nd.ID)
@@ -203,15 +197,6 @@ func (c *controller) due(ctx context.Context, r *running) error {
 			return nil // keys ascend by due time
 		}
 		kind, key := raftgroups.MQTTKind(kv.Key[8]), kv.Key[9:]
-		val, _, err := r.meta.MQTTGet(ctx, kind, key)
-		if err != nil {
-			return err
-		}
-		if c.hooks.Due != nil {
-			if err := c.hooks.Due(ctx, kind, key, val); err != nil {
-				return fmt.Errorf("meta: due %c/%q: %w", kind, key, err)
-			}
-		}
 		if err := r.meta.MQTTDelete(ctx, kind, key); err != nil && !errors.Is(err, raftgroups.ErrNotFound) {
 			return err
 		}
@@ -223,21 +208,74 @@ func (c *controller) due(ctx context.Context, r *running) error {
 	return nil
 }
 
-// gc collects deleted topics: their shard records ("<topic>/" prefix), then the hook, then the
-// marker, so a crash in between collects again.
+// reassign moves the shard records held by a node that is down or no longer registered to the
+// alive engine node (role "engine") holding the fewest shards, ties to the lowest id. It runs every
+// round, so a failed write, or a node that went down under an earlier leader, is handled later. With
+// no alive engine node the shards stay where they are.
+func (c *controller) reassign(ctx context.Context, r *running) error {
+	nodes, err := r.meta.Nodes(ctx)
+	if err != nil {
+		return err
+	}
+	down, err := downSet(ctx, r)
+	if err != nil {
+		return err
+	}
+	shards, err := r.meta.Shards(ctx, "")
+	if err != nil {
+		return err
+	}
+	load := map[uint64]int{} // alive engine node -> shards held
+	for _, n := range nodes {
+		if !down[n.ID] && slices.Contains(n.Roles, "engine") {
+			load[n.ID] = 0
+		}
+	}
+	for _, sh := range shards {
+		if _, ok := load[sh.Node]; ok {
+			load[sh.Node]++
+		}
+	}
+	for _, sh := range shards {
+		if _, ok := load[sh.Node]; ok || len(load) == 0 {
+			continue
+		}
+		to := uint64(0)
+		for id, n := range load {
+			if to == 0 || n < load[to] || n == load[to] && id < to {
+				to = id
+			}
+		}
+		from := sh.Node
+		sh.Node = to
+		if err := r.meta.PutShard(ctx, sh); err != nil {
+			return fmt.Errorf("meta: reassign shard %q from node %d to %d: %w", sh.Name, from, to, err)
+		}
+		load[to]++
+		reassigned.Inc()
+		c.s.log.Info("meta: shard reassigned", "shard", sh.Name, "from", from, "to", to)
+	}
+	return nil
+}
+
+// gc collects deleted topics: it deletes their shard records (names client.TopicShard says belong
+// to the topic), then the marker, so a crash in between collects again.
 func (c *controller) gc(ctx context.Context, r *running) error {
 	kvs, err := r.meta.List(ctx, nsGC, nil)
 	if err != nil {
 		return err
 	}
-	g := r.m.Group(raftgroups.GroupMetadata)
 	for _, kv := range kvs {
 		topic := string(kv.Key)
-		if _, err := g.Propose(ctx, raftgroups.AppendDeletePrefix(nil, shardPrefix(topic))); err != nil {
-			return fmt.Errorf("meta: collect topic %q shards: %w", topic, err)
+		shards, err := r.meta.Shards(ctx, topic+"_")
+		if err != nil {
+			return err
 		}
-		if c.hooks.TopicDeleted != nil {
-			if err := c.hooks.TopicDeleted(ctx, topic); err != nil {
+		for _, sh := range shards {
+			if !client.TopicShard(sh.Name, topic) {
+				continue // another topic's: "a_b_0" under "a_"
+			}
+			if err := r.meta.DeleteShard(ctx, sh.Name); err != nil && !errors.Is(err, raftgroups.ErrNotFound) {
 				return fmt.Errorf("meta: collect topic %q: %w", topic, err)
 			}
 		}
@@ -248,10 +286,6 @@ func (c *controller) gc(ctx context.Context, r *running) error {
 	}
 	return nil
 }
-
-// shardPrefix is the metadata key prefix of a topic's shard records: shard names are
-// "<topic>/<partition>" (raftgroups' "s/" key space).
-func shardPrefix(topic string) []byte { return []byte("s/" + topic + "/") }
 
 // forwarder holds client connections to other meta nodes, for heartbeats a follower receives.
 type forwarder struct {

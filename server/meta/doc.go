@@ -33,15 +33,26 @@
 //
 // # Controller (metadata leader only; moves with leadership)
 //
-// Each round, on the leader only: (1) liveness as above, then Hooks.NodeDown (shard reassignment
-// by the storage layer); (2) due MQTT records: the mqtt group's table MQTTDue ('d') holds keys
-// due unix ms(8, BE) | kind(1) | key (frozen); entries whose time passed are handled oldest first:
-// Hooks.Due (a broker publishes a delayed will), then the record kind/key is deleted (session
-// expiry, will consumed), then the due entry; (3) deleted topics: DeleteTopic leaves a marker
-// ("meta.gc": topic -> ""); the controller deletes the topic's shard records ("s/<topic>/…", shard
-// names are "<topic>/<partition>"), calls Hooks.TopicDeleted (engines drop the data), then the
-// marker. Every step is idempotent and its marker is removed last, so a leader change or crash
-// between steps repeats the step (at least once).
+// Each round, on the leader only:
+//
+//  1. Liveness as above.
+//  2. Shard reassignment: a shard record (raftgroups.Shard, "s/" + shard name, holder node first)
+//     held by a node marked down or no longer registered moves to the alive node with role
+//     "engine" that holds the fewest shards (ties: lowest id). Skipped when step 1 failed.
+//  3. Due MQTT records: the mqtt group's table MQTTDue ('d') holds keys due unix ms(8, BE) |
+//     kind(1) | key (frozen); entries whose time passed are handled oldest first: the record
+//     kind/key is deleted (session expiry), then the due entry. Delayed will messages are not
+//     fired here: the MQTT layer (server/mqtt) fires them itself today.
+//  4. Deleted topics: DeleteTopic leaves a tombstone (client.NSDropped, "meta.dropped": topic ->
+//     "") and a marker ("meta.gc": topic -> ""); the controller deletes the topic's shard records
+//     (names "{topic}_{partition}", shard.Name; client.TopicShard tells a topic's own from those
+//     of a topic named "{topic}_…"), then the marker. Engine nodes drop their local shards of
+//     tombstoned topics themselves (server/engine's dropped-topic watcher, through Watch). A
+//     tombstone stays until a topic of that name is created again; creating a topic whose marker
+//     is still there is refused (AlreadyExists, "still being collected").
+//
+// Every step is idempotent and its marker is removed last, so a leader change or crash between
+// steps repeats the step (at least once).
 //
 // # Watch
 //
@@ -69,6 +80,6 @@
 // set it small so a restarted node catches up through a snapshot.
 //
 // Metrics: robustmq_meta_nodes_down, robustmq_meta_due_handled_total,
-// robustmq_meta_topics_collected_total, robustmq_meta_controller_errors_total, besides raftgroups'
-// robustmq_raft_* and the transport's.
+// robustmq_meta_topics_collected_total, robustmq_meta_shards_reassigned_total,
+// robustmq_meta_controller_errors_total, besides raftgroups' robustmq_raft_* and the transport's.
 package meta

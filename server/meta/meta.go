@@ -235,7 +235,3 @@ func (s *Service) heartbeatLoop() {
 		}
 	}
 }
-
-// SetHooks sets what the controller calls on its decisions (wills, shard reassignment, data GC).
-// REQUIRES: called before Start.
-func (s *Service) SetHooks(h Hooks) { s.ctl.hooks = h }

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -151,6 +152,38 @@ func (c *Client) Get(ctx context.Context, ns string, key []byte) (value []byte, 
 		return err
 	})
 	return value, found, err
+}
+
+// List returns KV namespace ns's pairs under prefix, by key.
+func (c *Client) List(ctx context.Context, ns string, prefix []byte) ([]*pb.KVPair, error) {
+	var out []*pb.KVPair
+	err := c.callGroup(ctx, groupMetadata, func(ctx context.Context, api pb.MetaServiceClient) error {
+		r, err := api.List(ctx, &pb.KVRequest{Table: ns, Key: prefix})
+		out = r.GetItems()
+		return err
+	})
+	return out, err
+}
+
+// NSDropped is the metadata KV namespace of deleted topics' tombstones: topic name -> "", written
+// when the topic is deleted and removed when a topic of that name is created again. An engine node
+// drops its local shards of every tombstoned topic (TopicShard).
+const NSDropped = "meta.dropped"
+
+// TopicShard tells whether shard name (shard.Name's "{topic}_{partition}") is a partition of topic:
+// topic, '_', then decimal digits only. It is unambiguous although topics may contain '_': topic
+// "a_1"'s shards are "a_1_<p>", never "a_<digits>".
+func TopicShard(name, topic string) bool {
+	p, ok := strings.CutPrefix(name, topic+"_")
+	if !ok || p == "" {
+		return false
+	}
+	for i := range len(p) {
+		if p[i] < '0' || p[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // CommitOffsets commits offsets of consumer group group, atomically.

@@ -56,3 +56,20 @@ func TestCallMovesOn(t *testing.T) {
 		t.Fatalf("DeadlineExceeded: %v after %d tries; want it returned after 1", err, n)
 	}
 }
+
+func TestTopicShard(t *testing.T) {
+	f := func(name, topic string, want bool) {
+		t.Helper()
+		if got := TopicShard(name, topic); got != want {
+			t.Fatalf("TopicShard(%q, %q) = %v; want %v", name, topic, got, want)
+		}
+	}
+	f("a_0", "a", true)
+	f("a_12", "a", true)
+	f("a_1_0", "a", false) // topic a_1, partition 0
+	f("a_1_0", "a_1", true)
+	f("a_", "a", false)
+	f("a", "a", false)
+	f("ab_0", "a", false)
+	f("a_x", "a", false)
+}
