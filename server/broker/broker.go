@@ -48,9 +48,10 @@ type Broker struct {
 	env   component.Env
 	opts  Options
 	owned *shard.Router // storage built here, closed in Stop
-	mu    sync.Mutex    // guards hub, mqtt and lns for the admin handlers
+	mu    sync.Mutex    // guards hub, mqtt, sys and lns for the admin handlers
 	hub   *message.Hub  // built in Start, once the storage is known
 	mqtt  *mqtt.Server
+	sys   *mqtt.Sys // $SYS publisher; nil when system_topic_interval_ms is 0
 	lns   []*netpoll.Listener
 
 	kafka        *kafka.Server      // guarded by mu; nil without kafka_tcp
@@ -75,6 +76,7 @@ func NewWith(env component.Env, opts Options) (*Broker, error) {
 			admin.Fail(w, http.StatusServiceUnavailable, "broker: not running")
 		})
 		env.HTTP.HandleFunc("GET /api/mqtt/overview", b.overview)
+		b.registerMQTTAdmin(env.HTTP)
 	}
 	return b, nil
 }
@@ -229,6 +231,7 @@ func (b *Broker) Start(ctx context.Context) error {
 			return fmt.Errorf("broker: listener %s (%s %s): %w", spec.Name, spec.Key, spec.Addr, err)
 		}
 	}
+	b.startSys()
 	return nil
 }
 
@@ -276,6 +279,9 @@ func (b *Broker) listenerConfig(spec config.ListenerSpec, t netpoll.Transport) (
 				return lc, err
 			}
 			lc.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+			if err := clientAuth(lc.TLS, cfg.MQTTRuntime.Server); err != nil {
+				return lc, err
+			}
 		}
 	}
 	return lc, nil
@@ -289,9 +295,12 @@ func (b *Broker) Stop(ctx context.Context) error {
 func (b *Broker) shutdown(ctx context.Context) error {
 	var errs []error
 	b.mu.Lock()
-	srv, lns, hub := b.mqtt, b.lns, b.hub
-	b.mqtt, b.lns = nil, nil
+	srv, lns, hub, sys := b.mqtt, b.lns, b.hub, b.sys
+	b.mqtt, b.lns, b.sys = nil, nil, nil
 	b.mu.Unlock()
+	if sys != nil {
+		sys.Close()
+	}
 	if srv != nil {
 		srv.Close() // queues a DISCONNECT 0x8B on every connection
 		drain(ctx, lns)
