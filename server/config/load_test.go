@@ -87,6 +87,8 @@ func TestBadValues(t *testing.T) {
 		{"bad broker ip", `broker_ip = "no spaces"`, "broker_ip", ErrValue, nil},
 		{"tls without cert", "[broker_network]\ntls_cert = \"\"", "broker_network.tls_cert", ErrValue, nil},
 		{"schema enum", "[mqtt_runtime.schema]\nstrategy = \"Some\"", "mqtt_runtime.schema.strategy", ErrValue, nil},
+		{"client verify enum", "[mqtt_runtime.server]\ntls_client_verify = \"always\"", "mqtt_runtime.server.tls_client_verify", ErrValue, nil},
+		{"client verify without ca", "[mqtt_runtime.server]\ntls_client_verify = \"require\"", "mqtt_runtime.server.tls_client_ca", ErrValue, nil},
 		{"llm platform", "[llm_client]\nplatform = \"skynet\"", "llm_client.platform", ErrValue, nil},
 	}
 	for _, tc := range cases {
@@ -132,6 +134,7 @@ func TestGoodValues(t *testing.T) {
 		"broker_id = 12\ngrpc_port = 3000\nmeta_addrs = {12 = \"10.1.2.3:3000\", 2 = \"10.1.2.4:1228\"}",
 		"[mqtt_runtime.server]\ntls_port = 0\nwebsockets_port = 0\n[nats_runtime]\ntls_port = 0\nwss_port = 0\n" +
 			"[broker_network]\ntls_cert = \"\"\ntls_key = \"\"",
+		"[mqtt_runtime.server]\ntls_client_verify = \"request\"\ntls_client_ca = \"ca.pem\"\n[mqtt_runtime.system_monitor]\nsystem_topic_interval_ms = 0",
 	} {
 		if _, warns, err := load("good.toml", []byte(doc), nil); err != nil || len(warns) != 0 {
 			t.Errorf("load(%q) = %v, warnings %v; want success, no warnings", doc, err, warns)
