@@ -125,18 +125,25 @@ func (r *MemoryRetain) Range(fn func(m *message.Message) bool) {
 	}
 }
 
-// all returns every session of the table, locking one stripe at a time.
-func (t *sessions) all() []*session {
-	var out []*session
+// each calls fn for every session of the table. It copies one stripe's
+// sessions out under the stripe lock into a buffer reused from stripe to
+// stripe, then calls fn with no lock held: memory stays at one stripe's
+// worth and fn may take session.mu.
+func (t *sessions) each(fn func(*session)) {
+	var buf []*session
 	for i := range t.stripes {
 		st := &t.stripes[i]
 		st.mu.Lock()
 		for _, s := range st.m {
-			out = append(out, s)
+			buf = append(buf, s)
 		}
 		st.mu.Unlock()
+		for j, s := range buf {
+			fn(s)
+			buf[j] = nil
+		}
+		buf = buf[:0]
 	}
-	return out
 }
 
 // protocolNames are RobustMQ's names of the protocol versions.
@@ -148,7 +155,7 @@ var connectionTypes = [...]string{netpoll.TCP: "Tcp", netpoll.TLS: "Tls", netpol
 // Clients returns every connected client, sorted by client id.
 func (s *Server) Clients() []Client {
 	var out []Client
-	for _, ss := range s.sessions.all() {
+	s.sessions.each(func(ss *session) {
 		ss.mu.Lock()
 		if c := ss.conn; c != nil {
 			tr := c.nc.Transport()
@@ -166,7 +173,7 @@ func (s *Server) Clients() []Client {
 			})
 		}
 		ss.mu.Unlock()
-	}
+	})
 	slices.SortFunc(out, func(a, b Client) int { return cmp.Compare(a.ClientID, b.ClientID) })
 	return out
 }
@@ -175,7 +182,7 @@ func (s *Server) Clients() []Client {
 // id.
 func (s *Server) SessionList() []Session {
 	var out []Session
-	for _, ss := range s.sessions.all() {
+	s.sessions.each(func(ss *session) {
 		ss.mu.Lock()
 		row := Session{ClientID: ss.clientID, SessionExpiry: ss.expiry, Subscriptions: len(ss.subs),
 			Queued: ss.queue.Len(), Inflight: len(ss.inflight), InboundQoS2: len(ss.qos2In)}
@@ -189,7 +196,7 @@ func (s *Server) SessionList() []Session {
 		}
 		ss.mu.Unlock()
 		out = append(out, row)
-	}
+	})
 	slices.SortFunc(out, func(a, b Session) int { return cmp.Compare(a.ClientID, b.ClientID) })
 	return out
 }
@@ -198,7 +205,7 @@ func (s *Server) SessionList() []Session {
 // client id, then path.
 func (s *Server) Subscriptions() []Subscription {
 	var out []Subscription
-	for _, ss := range s.sessions.all() {
+	s.sessions.each(func(ss *session) {
 		ss.mu.Lock()
 		for path, sb := range ss.subs {
 			g := sb.f.Group()
@@ -207,7 +214,7 @@ func (s *Server) Subscriptions() []Subscription {
 				PreserveRetain: sb.opts.rap, SubID: sb.opts.subID, Connected: ss.conn != nil})
 		}
 		ss.mu.Unlock()
-	}
+	})
 	slices.SortFunc(out, func(a, b Subscription) int {
 		return cmp.Or(cmp.Compare(a.ClientID, b.ClientID), cmp.Compare(a.Path, b.Path))
 	})
@@ -217,7 +224,7 @@ func (s *Server) Subscriptions() []Subscription {
 // Stats counts connections, sessions and subscriptions in one walk.
 func (s *Server) Stats() Stats {
 	var st Stats
-	for _, ss := range s.sessions.all() {
+	s.sessions.each(func(ss *session) {
 		ss.mu.Lock()
 		st.Sessions++
 		if ss.conn != nil {
@@ -234,7 +241,7 @@ func (s *Server) Stats() Stats {
 		}
 		st.Queued += ss.queue.Len()
 		ss.mu.Unlock()
-	}
+	})
 	return st
 }
 

@@ -7,6 +7,9 @@ import (
 	"time"
 
 	paho3 "github.com/eclipse/paho.mqtt.golang"
+
+	"robustmq/server/message"
+	"robustmq/server/message/topic"
 )
 
 // TestSys subscribes to $SYS with paho over a real socket: retained values
@@ -63,4 +66,41 @@ func TestSys(t *testing.T) {
 	got.expect(t, "$SYS/brokers/n1/version", "v-test", 0, true)
 
 	all.none(t, 100*time.Millisecond) // five rounds: '#' does not match $SYS [MQTT-4.7.2-1]
+}
+
+// BenchmarkStats is the cost of one $SYS round's walk (Stats) over n
+// offline sessions with one subscription each, against the baseline
+// Sessions (stripe locks only, no per-session lock) in the same run.
+func BenchmarkStats(b *testing.B) {
+	for _, n := range []int{1000, 100000} {
+		srv, err := New(Options{Hub: message.New(message.Options{})})
+		if err != nil {
+			b.Fatal(err)
+		}
+		f, err := topic.ParseFilter([]byte("a/+"), topic.MQTT, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range n {
+			s, _, _, _ := srv.sessions.attach(srv, "c"+strconv.Itoa(i), nil, true, 60)
+			s.subs = map[string]*sub{"a/+": {f: f, opts: &subOpts{qos: 1}}}
+		}
+		b.Run("sessions="+strconv.Itoa(n)+"/baseline=Sessions", func(b *testing.B) {
+			for b.Loop() {
+				if srv.Sessions() != n {
+					b.Fatal("lost sessions")
+				}
+			}
+		})
+		b.Run("sessions="+strconv.Itoa(n)+"/Stats", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if st := srv.Stats(); st.Subscriptions != n {
+					b.Fatalf("Stats() = %+v", st)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/session")
+		})
+		srv.Close()
+	}
 }
