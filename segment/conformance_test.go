@@ -28,6 +28,8 @@ func openTest(t testing.TB, o Options) *EngineSegment {
 
 func TestConformance(t *testing.T) {
 	shardtest.Run(t, func(t *testing.T, dir string) shard.Engine {
-		return openTest(t, testOptions(dir))
-	}, shardtest.Caps{Persistent: true})
+		o := testOptions(dir)
+		o.Decoder = shardtest.Decoder
+		return openTest(t, o)
+	}, shardtest.Caps{Persistent: true, Terms: true})
 }

@@ -21,7 +21,8 @@
 //
 // # Batch format (frozen)
 //
-// All integers little endian. A batch is what one AppendAsync appends:
+// All integers little endian. A batch is what one AppendAsync or
+// AppendBatchAsync appends:
 //
 //	offset size field
 //	0      4    length          whole batch, header included
@@ -29,7 +30,7 @@
 //	8      1    magic           0xB5
 //	9      1    version         1
 //	10     2    attributes      bits 0-2 format: 0 robustmq record frames,
-//	                            1 reserved for a verbatim Kafka v2 batch; rest 0
+//	                            1 a verbatim Kafka v2 batch; rest 0
 //	12     4    record count    > 0
 //	16     8    base offset     offset of the first record
 //	24     4    last delta      offset delta of the last record
@@ -37,11 +38,15 @@
 //	30     2    reserved        0
 //	32     8    first timestamp ms; record timestamps are deltas from it
 //	40     8    max timestamp   ms
-//	48     8    raft term       0 until the shard is a raft group
+//	48     8    raft term       AppendOptions.Term (0: not replicated)
 //	56     8    producer id     -1: none
 //	64     4    base sequence   -1: none
 //	68     4    reserved        0
-//	72     ...  record frames, count of them
+//	72     ...  format 0: record frames, count of them;
+//	            format 1: the Kafka batch as appended, its first 8 bytes
+//	            set to the base offset (big endian, shard.PutBatchBase);
+//	            last delta = count-1, first = max timestamp = the
+//	            Batch's MaxTimestamp
 //
 // A record frame (varint = zig-zag signed, uvarint = unsigned LEB128;
 // "bytes" is a varint length, -1 for nil, then the bytes):
@@ -58,7 +63,11 @@
 //	bytes    value
 //
 // So every record carries its own CRC32C and the batch a CRC over header
-// and payload. Recovery and index rebuilds check both; reads check the
+// and payload (for format 1 only the batch CRC: the payload is opaque).
+// Reads give every record its batch's term (Record.Term). Read decodes a
+// format 1 batch with Options.Decoder; ReadBatches returns its payload as a
+// view of the mapping; ReadByKey/ReadByTag skip it; time lookups see its
+// max timestamp; TruncateTo refuses an offset inside it. Recovery and index rebuilds check both; reads check the
 // batch CRC (which covers every record) of each batch they return records
 // from. The decoder returns views into the mapping and never copies.
 //
@@ -183,7 +192,8 @@
 //
 // # Replication hooks
 //
-// The batch header has room for the raft term. TruncateTo removes a suffix
+// Every batch header carries the raft term of its append
+// (AppendOptions.Term), kept through recovery. TruncateTo removes a suffix
 // (indexes included) crash-safely: the surviving part of the batch holding
 // the cut is written to a new segment before anything is removed, later
 // segments are unlinked newest first, and readers holding views of the

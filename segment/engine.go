@@ -31,6 +31,9 @@ type Options struct {
 	FlushInterval        time.Duration // background fsync of DurabilityNone data; 1 s; <0: off
 	RetentionInterval    time.Duration // background EnforceRetention; 1 min; <0: off
 	Logger               *slog.Logger  // default slog.Default()
+	// Decoder lets Read return the records of opaque batches
+	// (AppendBatch); without one such a Read fails with shard.ErrNoDecoder.
+	Decoder shard.BatchDecoder
 
 	ops fileOps // tests inject faults; default osOps
 }
@@ -397,6 +400,29 @@ func (e *EngineSegment) AppendAsync(name string, recs []shard.Record, opt shard.
 	sl.append(recs, opt, done)
 }
 
+// AppendBatchAsync stores the opaque batch b as one segment batch (format
+// bits = b.Format, payload = b.Bytes with the base offset written into its
+// first 8 bytes); otherwise like AppendAsync. See shard.Adapter.
+func (e *EngineSegment) AppendBatchAsync(name string, b shard.Batch, opt shard.AppendOptions, done shard.AppendFunc) {
+	if err := shard.ValidateBatch(name, &b); err != nil {
+		done(0, err)
+		return
+	}
+	sl, err := e.get(name)
+	if err != nil {
+		done(0, err)
+		return
+	}
+	sl.appendBatch(&b, opt, done)
+}
+
+// AppendBatch is the blocking form of AppendBatchAsync.
+func (e *EngineSegment) AppendBatch(ctx context.Context, name string, b shard.Batch, opt shard.AppendOptions) (int64, error) {
+	s := syncPool.Get().(*syncAppend)
+	e.AppendBatchAsync(name, b, opt, s.done)
+	return s.wait(ctx)
+}
+
 // syncAppend is a pooled completion for Append; done is bound once.
 type syncAppend struct {
 	ch   chan struct{}
@@ -418,6 +444,11 @@ var syncPool = sync.Pool{New: func() any {
 func (e *EngineSegment) Append(ctx context.Context, name string, recs []shard.Record, opt shard.AppendOptions) (int64, error) {
 	s := syncPool.Get().(*syncAppend)
 	e.AppendAsync(name, recs, opt, s.done)
+	return s.wait(ctx)
+}
+
+// wait returns the outcome once done ran, or ctx's error first.
+func (s *syncAppend) wait(ctx context.Context) (int64, error) {
 	select {
 	case <-s.ch:
 		off, err := s.off, s.err
@@ -434,22 +465,53 @@ func (e *EngineSegment) rangeErr(sl *shardLog, off, earliest, latest int64) erro
 
 // Read returns views into the mapped segments; see shard.Adapter.
 func (e *EngineSegment) Read(name string, offset int64, maxRecords, maxBytes int) (*shard.ReadResult, error) {
-	sl, err := e.get(name)
+	sl, res, err := e.startRead(name, offset)
 	if err != nil {
 		return nil, err
 	}
-	maxRecords = max(maxRecords, 1)
+	f := filter{kind: filterRead, maxRecords: max(maxRecords, 1), maxBytes: maxBytes}
+	err = sl.scan(res, offset, 0, &f)
+	return finish(res, err, offset)
+}
+
+// startRead checks offset against the shard's bounds and returns a result
+// carrying them.
+func (e *EngineSegment) startRead(name string, offset int64) (*shardLog, *readResult, error) {
+	sl, err := e.get(name)
+	if err != nil {
+		return nil, nil, err
+	}
 	sl.mu.Lock()
 	earliest, latest := sl.earliest(), sl.latest.Load()
 	sl.mu.Unlock()
 	if offset < earliest || offset > latest {
-		return nil, e.rangeErr(sl, offset, earliest, latest)
+		return nil, nil, e.rangeErr(sl, offset, earliest, latest)
 	}
 	res := getResult()
 	res.Earliest, res.Latest = earliest, latest
-	f := filter{kind: filterRead, maxRecords: maxRecords, maxBytes: maxBytes}
-	err = sl.scan(res, offset, 0, &f)
-	return finish(res, err, offset)
+	return sl, res, nil
+}
+
+// ReadBatches returns records and opaque batches as views into the mapped
+// segments (an opaque batch's Bytes are its stored payload: zero copy).
+// See shard.Adapter.
+func (e *EngineSegment) ReadBatches(name string, offset int64, maxBytes int) (*shard.ReadResult, error) {
+	sl, res, err := e.startRead(name, offset)
+	if err != nil {
+		return nil, err
+	}
+	f := filter{kind: filterBatches, maxBytes: maxBytes}
+	if err := sl.scan(res, offset, 0, &f); err != nil {
+		res.put()
+		return nil, err
+	}
+	res.Next = offset
+	if n := len(res.Batches); n > 0 {
+		b := &res.Batches[n-1]
+		res.Next = b.Base + int64(b.Count)
+	}
+	res.LinkRuns()
+	return &res.ReadResult, nil
 }
 
 // finish sets Next one past the last record returned (scan counts the

@@ -34,9 +34,11 @@ const (
 	batchVersion = 1
 
 	// FormatNative is attribute format 0: the records are robustmq record
-	// frames. Format 1 is reserved for a Kafka v2 record batch stored verbatim.
-	FormatNative = 0
-	formatMask   = 0x0007
+	// frames. FormatKafkaV2 (1, shard.BatchKafkaV2) is a Kafka v2 record
+	// batch stored verbatim after the header (AppendOpaque).
+	FormatNative  = 0
+	FormatKafkaV2 = 1
+	formatMask    = 0x0007
 
 	// maxFrameLen bounds one record frame body so a corrupt length cannot
 	// make the decoder look far past its input.
@@ -60,6 +62,9 @@ type BatchHeader struct {
 	ProducerID    int64
 	Sequence      int32
 }
+
+// Format is the batch's payload format (attribute bits 0-2).
+func (h *BatchHeader) Format() shard.BatchFormat { return shard.BatchFormat(h.Attrs & formatMask) }
 
 // LastOffset is the offset of the last record of the batch.
 func (h *BatchHeader) LastOffset() int64 { return h.BaseOffset + int64(h.LastDelta) }
@@ -174,13 +179,20 @@ func AppendBatch(dst []byte, recs []shard.Record, m BatchMeta) ([]byte, BatchHea
 		dst = appendNullable(dst, r.Value)
 		binary.LittleEndian.PutUint32(dst[crcAt:], crc32.Checksum(dst[bodyAt:], castagnoli))
 	}
+	return seal(dst, start, FormatNative, len(recs), first, maxTS, m)
+}
+
+// seal writes the header of the dense batch of count records at
+// dst[start:] (its payload already appended) and returns dst and the header.
+func seal(dst []byte, start int, format uint16, count int, firstTS, maxTS int64, m BatchMeta) ([]byte, BatchHeader) {
 	h := BatchHeader{
 		Len:           uint32(len(dst) - start),
-		Count:         uint32(len(recs)),
+		Attrs:         format,
+		Count:         uint32(count),
 		BaseOffset:    m.BaseOffset,
-		LastDelta:     uint32(len(recs) - 1),
+		LastDelta:     uint32(count - 1),
 		ProducerEpoch: -1,
-		FirstTS:       first,
+		FirstTS:       firstTS,
 		MaxTS:         maxTS,
 		Term:          m.Term,
 		ProducerID:    -1,
@@ -246,12 +258,41 @@ func DecodeHeader(b []byte) (BatchHeader, error) {
 		return h, errBadBatch
 	case h.Len < BatchHeaderSize, h.Count == 0, h.LastDelta < h.Count-1:
 		return h, errBadBatch
-	case h.Attrs&formatMask != FormatNative, h.BaseOffset < 0, h.BaseOffset > math.MaxInt64-int64(h.LastDelta)-1:
+	case h.Attrs&^formatMask != 0, h.BaseOffset < 0, h.BaseOffset > math.MaxInt64-int64(h.LastDelta)-1:
 		return h, errBadBatch
-	case uint64(h.Count)*5 > uint64(h.Len): // every frame is at least 5 bytes
+	}
+	switch h.Attrs & formatMask {
+	case FormatNative:
+		if uint64(h.Count)*5 > uint64(h.Len) { // every frame is at least 5 bytes
+			return h, errBadBatch
+		}
+	case FormatKafkaV2: // dense offsets, a payload that holds its base offset
+		if h.LastDelta != h.Count-1 || h.Len < BatchHeaderSize+shard.BatchBaseBytes {
+			return h, errBadBatch
+		}
+	default:
 		return h, errBadBatch
 	}
 	return h, nil
+}
+
+// OpaqueSize is the encoded size of an opaque batch of n payload bytes.
+func OpaqueSize(n int) int { return BatchHeaderSize + n }
+
+// AppendOpaque appends the opaque batch b (shard.ValidateBatch passed) to
+// dst: a header with b's format, count and timestamp (first = max =
+// b.MaxTimestamp, or m.Now when 0), then b.Bytes with their base-offset
+// field set to m.BaseOffset (shard.PutBatchBase).
+func AppendOpaque(dst []byte, b *shard.Batch, m BatchMeta) ([]byte, BatchHeader) {
+	start := len(dst)
+	dst = append(dst, make([]byte, BatchHeaderSize)...)
+	dst = append(dst, b.Bytes...)
+	shard.PutBatchBase(dst[start+BatchHeaderSize:], m.BaseOffset)
+	ts := b.MaxTimestamp
+	if ts == 0 {
+		ts = m.Now
+	}
+	return seal(dst, start, uint16(b.Format), b.Count, ts, ts, m)
 }
 
 // CheckBatch decodes the header at the start of b and verifies the batch
@@ -357,6 +398,7 @@ func (it *RecordIter) Next(r *shard.Record, hdrs []shard.Header, tags [][]byte) 
 	it.n++
 	r.Offset = it.h.BaseOffset + int64(delta)
 	r.Timestamp = it.h.FirstTS + tsDelta
+	r.Term = it.h.Term
 	r.Headers, r.Tags = nil, nil
 	if len(hdrs) > h0 {
 		r.Headers = hdrs[h0:len(hdrs):len(hdrs)]

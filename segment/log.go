@@ -99,7 +99,35 @@ func (sl *shardLog) earliest() int64 {
 // worker. It never blocks on I/O; with FailFast unset it may wait for room.
 func (sl *shardLog) append(recs []shard.Record, opt shard.AppendOptions, done shard.AppendFunc) {
 	now := time.Now().UnixMilli()
-	size := int64(BatchSize(recs, now))
+	sl.enqueue(unit{recs: recs, now: now}, int64(BatchSize(recs, now)), opt, done)
+}
+
+// appendBatch is append for one opaque batch (shard.ValidateBatch passed).
+func (sl *shardLog) appendBatch(b *shard.Batch, opt shard.AppendOptions, done shard.AppendFunc) {
+	var now int64
+	if b.MaxTimestamp == 0 {
+		now = time.Now().UnixMilli()
+	}
+	sl.enqueue(unit{batch: b, now: now}, int64(OpaqueSize(len(b.Bytes))), opt, done)
+}
+
+// unit is what one append encodes as one batch: records or an opaque batch.
+type unit struct {
+	recs  []shard.Record
+	batch *shard.Batch
+	now   int64 // clock for zero timestamps
+}
+
+func (u *unit) encode(dst []byte, m BatchMeta) ([]byte, BatchHeader) {
+	if u.batch != nil {
+		return AppendOpaque(dst, u.batch, m)
+	}
+	return AppendBatch(dst, u.recs, m)
+}
+
+// enqueue reserves size bytes in the worker's queue, encodes u into the
+// pending buffer at the next offsets and queues the shard on its worker.
+func (sl *shardLog) enqueue(u unit, size int64, opt shard.AppendOptions, done shard.AppendFunc) {
 	if size > MaxBatchBytes {
 		done(0, fmt.Errorf("%w: shard %s: batch of %d bytes, limit %d", shard.ErrRecordTooLarge, sl.name, size, MaxBatchBytes))
 		return
@@ -117,9 +145,9 @@ func (sl *shardLog) append(recs []shard.Record, opt shard.AppendOptions, done sh
 	}
 	base := sl.next
 	var h BatchHeader
-	sl.pend, h = AppendBatch(sl.pend, recs, BatchMeta{BaseOffset: base, Now: now})
-	sl.next += int64(len(recs))
-	sl.waits = append(sl.waits, waiter{end: len(sl.pend), base: base, count: int64(len(recs)), maxTS: h.MaxTS,
+	sl.pend, h = u.encode(sl.pend, BatchMeta{BaseOffset: base, Term: opt.Term, Now: u.now})
+	sl.next += int64(h.Count)
+	sl.waits = append(sl.waits, waiter{end: len(sl.pend), base: base, count: int64(h.Count), maxTS: h.MaxTS,
 		bytes: size, sync: opt.Durability == shard.DurabilitySync, done: done})
 	push := !sl.queued
 	sl.queued = true
@@ -598,6 +626,7 @@ type readResult struct {
 	segs    []*segment
 	hdrs    []shard.Header
 	tags    [][]byte
+	dec     []shard.Record // records of an opaque batch being decoded
 	release func(*shard.ReadResult)
 }
 
@@ -621,7 +650,9 @@ func (r *readResult) put() {
 	clear(r.Records)
 	clear(r.hdrs)
 	clear(r.tags)
-	r.segs, r.Records, r.hdrs, r.tags = r.segs[:0], r.Records[:0], r.hdrs[:0], r.tags[:0]
+	clear(r.dec)
+	clear(r.Batches)
+	r.segs, r.Records, r.hdrs, r.tags, r.dec, r.Batches = r.segs[:0], r.Records[:0], r.hdrs[:0], r.tags[:0], r.dec[:0], r.Batches[:0]
 	r.Next, r.Earliest, r.Latest, r.Bytes = 0, 0, 0, 0
 	resultPool.Put(r)
 }
@@ -630,10 +661,11 @@ func (r *readResult) put() {
 type filterKind uint8
 
 const (
-	filterRead filterKind = iota // every record, up to maxRecords/maxBytes
-	filterKey                    // records whose key equals match
-	filterTag                    // records carrying the tag match
-	filterTime                   // the first record with a timestamp >= ts
+	filterRead    filterKind = iota // every record, up to maxRecords/maxBytes
+	filterKey                       // records whose key equals match
+	filterTag                       // records carrying the tag match
+	filterTime                      // the first record with a timestamp >= ts
+	filterBatches                   // ReadBatches: records and opaque batches, up to maxBytes
 )
 
 // filter sees each record a scan meets: keep adds it to the result,
@@ -655,6 +687,12 @@ func (f *filter) visit(res *readResult, r *shard.Record) (keep, more bool) {
 			return false, false
 		}
 		return true, len(res.Records)+1 < f.maxRecords
+	case filterBatches:
+		if len(res.Batches) > 0 && res.Bytes+r.Size() > f.maxBytes {
+			return false, false
+		}
+		res.AddToRun(r.Offset)
+		return true, len(res.Records)+1 < shard.MaxRunRecords
 	case filterKey:
 		if r.Key == nil || string(r.Key) != string(f.match) {
 			return false, true
@@ -709,15 +747,15 @@ func (sl *shardLog) scan(res *readResult, off int64, maxScan int64, f *filter) e
 		data := seg.data[:seg.visible]
 		sl.mu.Unlock()
 
-		kept := len(res.Records)
+		kept := len(res.Records) + len(res.Batches)
 		more, n, err := sl.scanSeg(res, seg, data, start, off, endOff, f)
 		scanned += n
-		if len(res.Records) > kept {
+		if len(res.Records)+len(res.Batches) > kept {
 			res.segs = append(res.segs, seg)
 		} else {
 			seg.release()
 		}
-		if err != nil && len(res.Records) > 0 && errors.Is(err, ErrCorrupt) {
+		if err != nil && len(res.Records)+len(res.Batches) > 0 && errors.Is(err, ErrCorrupt) {
 			return nil // return what precedes the damage; a read starting there fails
 		}
 		if err != nil || !more {
@@ -798,6 +836,17 @@ func (sl *shardLog) scanSeg(res *readResult, seg *segment, data []byte, start, o
 			break
 		}
 		expect = h.NextOffset()
+		if h.Format() != FormatNative {
+			more, err := sl.scanOpaque(res, data[pos:pos+int64(h.Len)], &h, off, f)
+			if err != nil {
+				return false, pos - start, fmt.Errorf("segment: shard %s: %s at byte %d: %w", sl.name, seg.path(logSuffix), pos, err)
+			}
+			if !more {
+				return false, pos - start, nil
+			}
+			pos += int64(h.Len)
+			continue
+		}
 		it := iterChecked(data[pos:], h)
 		for {
 			ok, hdrs, tags := it.Next(&rec, res.hdrs, res.tags)
@@ -828,6 +877,56 @@ func (sl *shardLog) scanSeg(res *readResult, seg *segment, data []byte, start, o
 		pos += int64(h.Len)
 	}
 	return true, pos - start, nil
+}
+
+// scanOpaque is scanSeg for one opaque batch b (CRC checked, header h)
+// whose records reach off: ReadBatches takes it whole, Read decodes it
+// (Options.Decoder), time lookups see every record at h.MaxTS and key and
+// tag lookups skip it. It returns whether the scan goes on.
+func (sl *shardLog) scanOpaque(res *readResult, b []byte, h *BatchHeader, off int64, f *filter) (bool, error) {
+	switch f.kind {
+	case filterKey, filterTag:
+		res.Next = h.NextOffset()
+		return true, nil
+	case filterTime:
+		if h.MaxTS < f.ts {
+			return true, nil
+		}
+		f.found = max(off, h.BaseOffset)
+		return false, nil
+	case filterBatches:
+		payload := b[BatchHeaderSize:]
+		if len(res.Batches) > 0 && res.Bytes+len(payload) > f.maxBytes {
+			return false, nil
+		}
+		res.Batches = append(res.Batches, shard.Batch{Format: h.Format(), Base: h.BaseOffset, Count: int(h.Count),
+			MaxTimestamp: h.MaxTS, Bytes: payload})
+		res.Bytes += len(payload)
+		res.Next = h.NextOffset()
+		return true, nil
+	}
+	var err error
+	res.dec, err = shard.DecodeBatch(sl.e.opts.Decoder, res.dec[:0], h.Format(), b[BatchHeaderSize:], h.BaseOffset, int(h.Count))
+	if err != nil {
+		return false, err
+	}
+	for i := range res.dec {
+		r := &res.dec[i]
+		if r.Offset < off {
+			continue
+		}
+		r.Term = h.Term
+		keep, more := f.visit(res, r)
+		res.Next = r.Offset + 1
+		if keep {
+			res.Records = append(res.Records, *r)
+			res.Bytes += r.Size()
+		}
+		if !more {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // offsetForTime implements OffsetForTimestamp.
@@ -1133,6 +1232,9 @@ func (sl *shardLog) splitBatch(seg *segment, start, off int64) (int64, []byte, e
 	}
 	if hb.BaseOffset == off {
 		return cut, nil, nil
+	}
+	if hb.Format() != FormatNative {
+		return 0, nil, fmt.Errorf("%w: shard %s: offset %d is inside the opaque batch [%d, %d], which cannot be split", shard.ErrInvalidArgument, sl.name, off, hb.BaseOffset, hb.LastOffset())
 	}
 	src := data[cut : cut+int64(hb.Len)]
 	it := Iter(src, hb)

@@ -217,15 +217,17 @@ func scanBatches(data []byte, pos, next, stopOff int64, fn func(pos int64, h *Ba
 		if h.BaseOffset >= stopOff {
 			return pos, next, nil
 		}
-		it := Iter(data[pos:], h)
-		for {
-			var ok bool
-			if ok, hdrs, tags = it.Next(&rec, hdrs[:0], tags[:0]); !ok {
-				break
+		if h.Format() == FormatNative { // an opaque payload is covered by the batch CRC alone
+			it := Iter(data[pos:], h)
+			for {
+				var ok bool
+				if ok, hdrs, tags = it.Next(&rec, hdrs[:0], tags[:0]); !ok {
+					break
+				}
 			}
-		}
-		if it.Err() != nil {
-			return pos, next, it.Err()
+			if it.Err() != nil {
+				return pos, next, it.Err()
+			}
 		}
 		if fn != nil {
 			if err := fn(pos, &h); err != nil {

@@ -56,6 +56,39 @@
 //   - Retention (EnforceRetention, DeleteRecords) only moves Earliest up;
 //     offsets are never reused, also after restart for persistent engines.
 //
+// # Opaque batches (Kafka)
+//
+// AppendBatch/AppendBatchAsync store one Batch as a unit: a Kafka record
+// batch v2 (BatchKafkaV2) as the producer sent it, Count records, offsets
+// first..first+Count-1. The engine writes first into bytes [0, 8) of its
+// own copy (Kafka's baseOffset, outside the Kafka CRC; the caller's buffer
+// is untouched), so the stored bytes are exactly what a Fetch sends:
+//
+//	first, err := router.AppendBatch(ctx, shard, shard.Batch{Format: shard.BatchKafkaV2,
+//	        Count: int(lastOffsetDelta) + 1, MaxTimestamp: maxTs, Bytes: raw}, opts)
+//	res, err := router.ReadBatches(shard, fetchOffset, maxBytes)
+//	for _, b := range res.Batches {
+//	        if b.Format == shard.BatchKafkaV2 { /* write b.Bytes as is (set the leader epoch
+//	                in a copy of the header if needed) */ } else { /* encode b.Records */ }
+//	}
+//	res.Release() // after the bytes are written
+//
+// ReadBatches returns a batch whole even when the fetch offset lies inside
+// it (Kafka clients skip records below their fetch offset); the segment
+// engine returns views of its mapping (no copy), memory views of its
+// chunks, pebble a copy. Runs of ordinary records come as BatchRecords
+// units. Read serves opaque batches as records too (MQTT, NATS consumers of
+// a Kafka topic): it decodes them with the BatchDecoder each engine takes
+// in its options (the node passes the Kafka codec's; without one such a
+// Read fails with ErrNoDecoder). Time lookups and time retention see every
+// record of an opaque batch at the batch's MaxTimestamp; ReadByKey and
+// ReadByTag never find records inside opaque batches (not indexed).
+//
+// # Raft terms
+//
+// AppendOptions.Term is stored with the batch and read back as
+// Record.Term by engines that keep it (segment); memory and pebble return 0.
+//
 // # Router
 //
 // The Router keeps the shard table and the topic table in lock stripes

@@ -185,7 +185,14 @@ func (r *route) read(res *ReadResult, err error) (*ReadResult, error) {
 	if err != nil {
 		return nil, r.fail(err)
 	}
-	atomic.AddUint64(&r.stats.ReadRecords, uint64(len(res.Records)))
+	n := len(res.Records)
+	if res.Batches != nil {
+		n = 0
+		for i := range res.Batches {
+			n += res.Batches[i].Count
+		}
+	}
+	atomic.AddUint64(&r.stats.ReadRecords, uint64(n))
 	atomic.AddUint64(&r.stats.ReadBytes, uint64(res.Bytes))
 	return res, nil
 }
@@ -394,6 +401,43 @@ func (r *Router) Append(ctx context.Context, shard string, recs []Record, opt Ap
 	}
 	e.appended(recs)
 	return first, nil
+}
+
+// AppendBatchAsync implements Adapter, counting like AppendAsync (Count
+// records, len(Bytes) bytes).
+func (r *Router) AppendBatchAsync(shard string, b Batch, opt AppendOptions, done AppendFunc) {
+	e, err := r.route(shard)
+	if err != nil {
+		done(0, err)
+		return
+	}
+	c := asyncPool.Get().(*asyncCall)
+	c.r, c.n, c.size, c.done = e, uint64(max(b.Count, 0)), uint64(len(b.Bytes)), done
+	e.AppendBatchAsync(shard, b, opt, c.complete)
+}
+
+// AppendBatch implements Adapter.
+func (r *Router) AppendBatch(ctx context.Context, shard string, b Batch, opt AppendOptions) (int64, error) {
+	e, err := r.route(shard)
+	if err != nil {
+		return 0, err
+	}
+	first, err := e.AppendBatch(ctx, shard, b, opt)
+	if err != nil {
+		return 0, e.fail(err)
+	}
+	atomic.AddUint64(&e.stats.AppendRecords, uint64(b.Count))
+	atomic.AddUint64(&e.stats.AppendBytes, uint64(len(b.Bytes)))
+	return first, nil
+}
+
+// ReadBatches implements Adapter.
+func (r *Router) ReadBatches(shard string, offset int64, maxBytes int) (*ReadResult, error) {
+	e, err := r.route(shard)
+	if err != nil {
+		return nil, err
+	}
+	return e.read(e.ReadBatches(shard, offset, maxBytes))
 }
 
 // Read implements Adapter.

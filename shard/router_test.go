@@ -38,7 +38,7 @@ func newRouter(t *testing.T, engines ...shard.Engine) *shard.Router {
 
 func TestRouterConformanceMemory(t *testing.T) {
 	shardtest.Run(t, func(t *testing.T, dir string) shard.Engine {
-		return routed{newRouter(t, memory.New(memory.Options{})), shard.EngineMemory}
+		return routed{newRouter(t, memory.New(memory.Options{Decoder: shardtest.Decoder})), shard.EngineMemory}
 	}, shardtest.Caps{ExactRetention: true})
 }
 
@@ -46,7 +46,7 @@ func TestRouterConformanceMemory(t *testing.T) {
 // shards a persistent engine recovered.
 func TestRouterConformancePebble(t *testing.T) {
 	shardtest.Run(t, func(t *testing.T, dir string) shard.Engine {
-		p, err := pebblestore.Open(dir, pebblestore.Options{})
+		p, err := pebblestore.Open(dir, pebblestore.Options{Decoder: shardtest.Decoder})
 		if err != nil {
 			t.Fatal(err)
 		}

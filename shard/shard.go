@@ -69,6 +69,10 @@ type Record struct {
 	Tags      [][]byte // optional; ReadByTag finds records by any of them
 	Headers   []Header // optional, order kept
 	Value     []byte
+	// Term is the raft term the record was appended in
+	// (AppendOptions.Term); ignored on Append. Engines without
+	// replication support (memory, pebble) always return 0.
+	Term uint64
 }
 
 // Size is the number of payload bytes of r: key, tags, header names and
@@ -116,6 +120,10 @@ type AppendOptions struct {
 	// at once with ErrQueueFull instead of waiting for room. Callers on an
 	// event loop set it; everything else lets the append wait (backpressure).
 	FailFast bool
+	// Term is the raft term stored with the batch (the segment batch
+	// header's term field) and returned as Record.Term; 0 until the shard
+	// is a raft group. Only the segment engine keeps it.
+	Term uint64
 }
 
 // AppendFunc receives the outcome of AppendAsync: the offset given to the
@@ -142,7 +150,10 @@ type ReadResult struct {
 	Next     int64
 	Earliest int64 // log start when the read ran
 	Latest   int64 // high-water mark when the read ran
-	Bytes    int   // sum of Record.Size over Records
+	Bytes    int   // sum of Record.Size over Records (ReadBatches: plus opaque batch lengths)
+	// Batches is set by ReadBatches only: the result in storage units, in
+	// offset order (runs of Records and opaque batches).
+	Batches []Batch
 
 	// ReleaseFunc is set by the engine that built the result and called by
 	// Release. Engines outside this package fill it; callers never do.
@@ -187,6 +198,16 @@ type Adapter interface {
 	// per opt.Durability. If ctx ends first it returns ctx.Err() and the
 	// batch may or may not be appended (like a timed-out produce).
 	Append(ctx context.Context, shard string, recs []Record, opt AppendOptions) (first int64, err error)
+	// AppendBatchAsync appends one opaque batch (ValidateBatch) as one
+	// unit: its b.Count records get offsets first..first+Count-1, no
+	// other batch interleaves, and the engine writes first into its copy
+	// of the bytes (PutBatchBase). Like AppendAsync it copies b.Bytes
+	// before returning and calls done exactly once. ReadBatches returns
+	// the batch as stored; Read decodes it with the engine's BatchDecoder.
+	// ReadByKey and ReadByTag never return records of opaque batches.
+	AppendBatchAsync(shard string, b Batch, opt AppendOptions, done AppendFunc)
+	// AppendBatch is the blocking form of AppendBatchAsync (see Append).
+	AppendBatch(ctx context.Context, shard string, b Batch, opt AppendOptions) (first int64, err error)
 
 	// Read returns records from offset on, at most maxRecords and, past the
 	// first record, at most maxBytes (Record.Size): the first record is
@@ -196,6 +217,15 @@ type Adapter interface {
 	// offset > Latest returns ErrOffsetOutOfRange. maxRecords <= 0 means 1.
 	// The caller must Release the result.
 	Read(shard string, offset int64, maxRecords, maxBytes int) (*ReadResult, error)
+	// ReadBatches is Read in storage units, for Kafka Fetch: Batches holds,
+	// in offset order, runs of records (from offset on) and opaque
+	// batches as stored, whole, even when offset lies inside one (Kafka
+	// clients skip records below their fetch offset), possibly holding
+	// offsets below Earliest. Past the first unit it stops before one that
+	// would pass maxBytes (Record.Size per record, len(Bytes) per opaque
+	// batch), and runs hold at most MaxRunRecords records. Records holds the runs' records; Next is one past the last
+	// offset returned. Offset bounds and Release as for Read.
+	ReadBatches(shard string, offset int64, maxBytes int) (*ReadResult, error)
 	// ReadByKey returns records whose Key equals key, at offsets >= from,
 	// ascending, at most maxRecords (<= 0 means 1). from below Earliest
 	// starts at Earliest. Records with a nil Key are never found.

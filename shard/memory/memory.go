@@ -24,6 +24,9 @@ type Options struct {
 	ChunkBytes    int          // arena chunk size; default 1 MiB (a shard's SegmentBytes overrides)
 	Now           func() int64 // clock in ms for records with Timestamp 0; default wall clock
 	Logger        *slog.Logger // default slog.Default(); warns once when limits start dropping
+	// Decoder lets Read return the records of opaque batches
+	// (AppendBatch); without one such a Read fails with shard.ErrNoDecoder.
+	Decoder shard.BatchDecoder
 }
 
 const (
@@ -163,14 +166,26 @@ type entry struct {
 	n       uint32 // encoded length
 	size    uint32 // Record.Size
 	ts      int64
-	keyHash uint64 // maphash of the key, if flags has hasKey: pruned without decoding
+	keyHash uint64 // maphash of the key, if flags has hasKey: pruned without decoding; see opaque
 	flags   uint8
 }
 
 const (
 	hasKey  = 1 << iota // the record has a non-nil key
 	hasTags             // the record has tags
+	// opaque: the record is one of an opaque batch. Every record of the
+	// batch has an entry locating the whole batch (stored once, raw);
+	// keyHash holds count<<32 | index of the record in the batch, and
+	// flags>>formatShift the batch format.
+	opaque
+	formatShift = 4
 )
+
+// batchPos returns the index of an opaque entry's record in its batch and
+// the batch's record count.
+func (en *entry) batchPos() (idx, count int) {
+	return int(uint32(en.keyHash)), int(en.keyHash >> 32)
+}
 
 // mark says every record below off has a timestamp <= maxBefore.
 type mark struct {
@@ -295,10 +310,6 @@ func (e *Engine) AppendAsync(name string, recs []shard.Record, opt shard.AppendO
 
 // Append implements shard.Adapter. It never blocks; ctx is not consulted.
 func (e *Engine) Append(_ context.Context, name string, recs []shard.Record, _ shard.AppendOptions) (int64, error) {
-	l, err := e.get(name)
-	if err != nil {
-		return 0, err
-	}
 	var now int64
 	total := 0
 	for i := range recs {
@@ -306,6 +317,52 @@ func (e *Engine) Append(_ context.Context, name string, recs []shard.Record, _ s
 			now = e.opts.Now()
 		}
 		total += rec.Len(&recs[i])
+	}
+	return e.commit(name, total, len(recs), func(l *log, first int64) {
+		for i := range recs {
+			e.appendLocked(l, &recs[i], first+int64(i), now)
+		}
+	})
+}
+
+// AppendBatchAsync implements shard.Adapter; like AppendAsync it completes
+// inside the call.
+func (e *Engine) AppendBatchAsync(name string, b shard.Batch, opt shard.AppendOptions, done shard.AppendFunc) {
+	done(e.AppendBatch(context.Background(), name, b, opt))
+}
+
+// AppendBatch implements shard.Adapter: the batch is copied once into the
+// chunk and every one of its records gets an entry pointing at it.
+func (e *Engine) AppendBatch(_ context.Context, name string, b shard.Batch, _ shard.AppendOptions) (int64, error) {
+	if err := shard.ValidateBatch(name, &b); err != nil {
+		return 0, err
+	}
+	ts := b.MaxTimestamp
+	if ts == 0 {
+		ts = e.opts.Now()
+	}
+	n := len(b.Bytes)
+	return e.commit(name, n, b.Count, func(l *log, first int64) {
+		cur, seq := e.room(l, n)
+		pos := len(cur.buf)
+		cur.buf = append(cur.buf, b.Bytes...)
+		shard.PutBatchBase(cur.buf[pos:], first)
+		l.bytes += int64(n)
+		for i := range b.Count {
+			l.ents.push(entry{chunk: seq, pos: uint32(pos), n: uint32(n), ts: ts,
+				keyHash: uint64(b.Count)<<32 | uint64(i), flags: opaque | uint8(b.Format)<<formatShift})
+			l.markLocked(first+int64(i), ts)
+		}
+	})
+}
+
+// commit runs write under l's lock to add n records of total encoded bytes
+// at the next offset, then applies the byte limits, publishes the new
+// high-water mark and wakes waiters.
+func (e *Engine) commit(name string, total, n int, write func(l *log, first int64)) (int64, error) {
+	l, err := e.get(name)
+	if err != nil {
+		return 0, err
 	}
 	if int64(total) > l.limit || int64(total) > e.opts.MaxBytes {
 		return 0, fmt.Errorf("%w: memory: %q: batch of %d encoded bytes over limit %d", shard.ErrRecordTooLarge, name, total, min(l.limit, e.opts.MaxBytes))
@@ -316,9 +373,7 @@ func (e *Engine) Append(_ context.Context, name string, recs []shard.Record, _ s
 		return 0, fmt.Errorf("%w: memory: %q", shard.ErrShardNotFound, name)
 	}
 	first := l.hw.Load()
-	for i := range recs {
-		e.appendLocked(l, &recs[i], first+int64(i), now)
-	}
+	write(l, first)
 	dropped := 0
 	if l.bytes > l.limit {
 		dropped = e.dropLocked(l, func(l *log) bool { return l.bytes > l.limit })
@@ -327,13 +382,13 @@ func (e *Engine) Append(_ context.Context, name string, recs []shard.Record, _ s
 		}
 	}
 	e.settle(l, false)
-	hw := first + int64(len(recs))
+	hw := first + int64(n)
 	l.hw.Store(hw)
 	l.mu.Unlock()
 	if dropped > 0 && l.dropped.Add(int64(dropped)) == int64(dropped) {
 		e.opts.Logger.Warn("memory: shard over its byte limit, dropping its oldest records", "shard", name, "limit", l.limit)
 	}
-	if len(recs) > 0 {
+	if n > 0 {
 		l.waiters.Notify(hw)
 	}
 	if e.bytes.Load() > e.opts.MaxBytes {
@@ -349,17 +404,10 @@ func (e *Engine) appendLocked(l *log, r *shard.Record, off, now int64) {
 		ts = now
 	}
 	n := rec.Len(r)
-	var cur *chunk
-	if len(l.chunks) > 0 {
-		cur = l.chunks[len(l.chunks)-1]
-	}
-	if cur == nil || len(cur.buf)+n > cap(cur.buf) {
-		cur = e.newChunk(l.chunkBytes, n)
-		l.chunks = append(l.chunks, cur)
-	}
+	cur, seq := e.room(l, n)
 	pos := len(cur.buf)
 	cur.buf = rec.Append(cur.buf, r, ts)
-	en := entry{chunk: l.chunkBase + uint32(len(l.chunks)-1), pos: uint32(pos), n: uint32(n), size: uint32(r.Size()), ts: ts}
+	en := entry{chunk: seq, pos: uint32(pos), n: uint32(n), size: uint32(r.Size()), ts: ts}
 	l.bytes += int64(n)
 	if r.Key != nil {
 		en.keyHash, en.flags = maphash.Bytes(e.seed, r.Key), hasKey
@@ -372,6 +420,12 @@ func (e *Engine) appendLocked(l *log, r *shard.Record, off, now int64) {
 	for _, t := range r.Tags {
 		l.tags.add(maphash.Bytes(e.seed, t), off) // a tag repeated in one record is indexed once
 	}
+	l.markLocked(off, ts)
+}
+
+// markLocked adds the record at off with timestamp ts to the time marks.
+// REQUIRES: l.mu held for writing.
+func (l *log) markLocked(off, ts int64) {
 	if l.sinceMark == 0 {
 		l.marks = append(l.marks, mark{maxBefore: l.maxTs, off: off})
 	}
@@ -379,6 +433,20 @@ func (e *Engine) appendLocked(l *log, r *shard.Record, off, now int64) {
 		l.sinceMark = 0
 	}
 	l.maxTs = max(l.maxTs, ts)
+}
+
+// room returns the current chunk, or a new one, with room for n more
+// bytes, and its sequence number. REQUIRES: l.mu held for writing.
+func (e *Engine) room(l *log, n int) (*chunk, uint32) {
+	var cur *chunk
+	if len(l.chunks) > 0 {
+		cur = l.chunks[len(l.chunks)-1]
+	}
+	if cur == nil || len(cur.buf)+n > cap(cur.buf) {
+		cur = e.newChunk(l.chunkBytes, n)
+		l.chunks = append(l.chunks, cur)
+	}
+	return cur, l.chunkBase + uint32(len(l.chunks)-1)
 }
 
 // bytesOf returns the encoding of ents[i] and its chunk. REQUIRES: l.mu held.
@@ -412,7 +480,9 @@ func (e *Engine) dropOneLocked(l *log) {
 		// bug in rec, and the entries are then left for lookups to skip.
 		_ = rec.KeyTags(b, func([]byte) {}, func(t []byte) { l.tags.prune(maphash.Bytes(e.seed, t), off) })
 	}
-	l.bytes -= int64(en.n)
+	if idx, _ := en.batchPos(); en.flags&opaque == 0 || idx == 0 {
+		l.bytes -= int64(en.n) // an opaque batch is counted once, at its first record
+	}
 	e.settle(l, false)
 	l.ents.pop()
 	l.start++
@@ -511,6 +581,7 @@ func (e *Engine) releaseResult(res *shard.ReadResult) {
 	// only ever set by newResult.
 	r := (*result)(unsafe.Pointer(res))
 	clear(r.res.Records) // drop references to chunks
+	clear(r.res.Batches)
 	clear(r.tags)
 	clear(r.hdrs)
 	for _, c := range r.pinned {
@@ -518,9 +589,17 @@ func (e *Engine) releaseResult(res *shard.ReadResult) {
 	}
 	clear(r.pinned)
 	r.pinned = r.pinned[:0]
-	r.res = shard.ReadResult{Records: r.res.Records[:0]}
+	r.res = shard.ReadResult{Records: r.res.Records[:0], Batches: r.res.Batches[:0]}
 	r.tags, r.hdrs = r.tags[:0], r.hdrs[:0]
 	e.pool.Put(r)
+}
+
+// pin keeps c alive until r is released.
+func (r *result) pin(c *chunk) {
+	if k := len(r.pinned); k == 0 || r.pinned[k-1] != c {
+		c.state.Add(1)
+		r.pinned = append(r.pinned, c)
+	}
 }
 
 // add decodes ents[i] into r. REQUIRES: l.mu held.
@@ -528,40 +607,115 @@ func (r *result) add(l *log, i int) error {
 	r.res.Records = append(r.res.Records, shard.Record{Offset: l.start + int64(i)})
 	x := &r.res.Records[len(r.res.Records)-1]
 	b, c := l.bytesOf(i)
-	if k := len(r.pinned); k == 0 || r.pinned[k-1] != c {
-		c.state.Add(1)
-		r.pinned = append(r.pinned, c)
-	}
+	r.pin(c)
 	var err error
 	r.tags, r.hdrs, err = rec.Decode(b, x, r.tags, r.hdrs)
 	r.res.Bytes += int(l.ents.at(i).size)
 	return err
 }
 
+// startRead checks offset against the shard's bounds and returns a result
+// for it, with l.mu read-held (on success only).
+func (e *Engine) startRead(name string, offset int64) (*log, *result, error) {
+	l, err := e.get(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	l.mu.RLock()
+	if hw := l.hw.Load(); offset < l.start || offset > hw {
+		l.mu.RUnlock()
+		return nil, nil, fmt.Errorf("%w: memory: %q: offset %d outside [%d, %d]", shard.ErrOffsetOutOfRange, name, offset, l.start, hw)
+	}
+	return l, e.newResult(l), nil
+}
+
 // Read implements shard.Adapter.
 func (e *Engine) Read(name string, offset int64, maxRecords, maxBytes int) (*shard.ReadResult, error) {
-	l, err := e.get(name)
+	l, r, err := e.startRead(name, offset)
 	if err != nil {
 		return nil, err
 	}
-	maxRecords = max(maxRecords, 1)
-	l.mu.RLock()
 	defer l.mu.RUnlock()
-	hw := l.hw.Load()
-	if offset < l.start || offset > hw {
-		return nil, fmt.Errorf("%w: memory: %q: offset %d outside [%d, %d]", shard.ErrOffsetOutOfRange, name, offset, l.start, hw)
-	}
-	r := e.newResult(l)
+	maxRecords = max(maxRecords, 1)
 	i := int(offset - l.start)
-	for ; i < l.ents.len() && len(r.res.Records) < maxRecords; i++ {
-		if len(r.res.Records) > 0 && r.res.Bytes+int(l.ents.at(i).size) > maxBytes {
+	for i < l.ents.len() && len(r.res.Records) < maxRecords {
+		en := l.ents.at(i)
+		if en.flags&opaque != 0 {
+			kept, err := e.addDecoded(r, l, i, maxRecords, maxBytes)
+			if err != nil {
+				r.res.Release()
+				return nil, fmt.Errorf("memory: %q offset %d: %w", name, l.start+int64(i), err)
+			}
+			if i += kept; kept == 0 {
+				break
+			}
+			continue
+		}
+		if len(r.res.Records) > 0 && r.res.Bytes+int(en.size) > maxBytes {
 			break
 		}
 		if err := r.add(l, i); err != nil {
 			r.res.Release()
 			return nil, fmt.Errorf("memory: %q offset %d: %w", name, l.start+int64(i), err)
 		}
+		i++
 	}
+	r.res.Next = l.start + int64(i)
+	return &r.res, nil
+}
+
+// addDecoded decodes the opaque batch holding ents[i] into r and keeps its
+// records from ents[i] on, within the limits; it returns how many it kept.
+// REQUIRES: l.mu held.
+func (e *Engine) addDecoded(r *result, l *log, i, maxRecords, maxBytes int) (int, error) {
+	en := l.ents.at(i)
+	idx, count := en.batchPos()
+	b, c := l.bytesOf(i)
+	r.pin(c)
+	n := len(r.res.Records)
+	recs, err := shard.DecodeBatch(e.opts.Decoder, r.res.Records, shard.BatchFormat(en.flags>>formatShift), b, l.start+int64(i-idx), count)
+	if err != nil {
+		return 0, err
+	}
+	r.res.Records = recs
+	return r.res.KeepDecoded(n, l.start+int64(i), maxRecords, maxBytes), nil
+}
+
+// ReadBatches implements shard.Adapter.
+func (e *Engine) ReadBatches(name string, offset int64, maxBytes int) (*shard.ReadResult, error) {
+	l, r, err := e.startRead(name, offset)
+	if err != nil {
+		return nil, err
+	}
+	defer l.mu.RUnlock()
+	i := int(offset - l.start)
+	for i < l.ents.len() && len(r.res.Records) < shard.MaxRunRecords {
+		en := l.ents.at(i)
+		size := int(en.size)
+		if en.flags&opaque != 0 {
+			size = int(en.n)
+		}
+		if len(r.res.Batches) > 0 && r.res.Bytes+size > maxBytes {
+			break
+		}
+		if en.flags&opaque == 0 {
+			if err := r.add(l, i); err != nil {
+				r.res.Release()
+				return nil, fmt.Errorf("memory: %q offset %d: %w", name, l.start+int64(i), err)
+			}
+			r.res.AddToRun(l.start + int64(i))
+			i++
+			continue
+		}
+		idx, count := en.batchPos()
+		b, c := l.bytesOf(i)
+		r.pin(c)
+		r.res.Batches = append(r.res.Batches, shard.Batch{Format: shard.BatchFormat(en.flags >> formatShift),
+			Base: l.start + int64(i-idx), Count: count, MaxTimestamp: en.ts, Bytes: b})
+		r.res.Bytes += size
+		i += count - idx
+	}
+	r.res.LinkRuns()
 	r.res.Next = l.start + int64(i)
 	return &r.res, nil
 }

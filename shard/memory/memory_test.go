@@ -13,7 +13,7 @@ import (
 
 func TestConformance(t *testing.T) {
 	shardtest.Run(t, func(t *testing.T, dir string) shard.Engine {
-		return New(Options{})
+		return New(Options{Decoder: shardtest.Decoder})
 	}, shardtest.Caps{ExactRetention: true})
 }
 

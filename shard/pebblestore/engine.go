@@ -30,6 +30,9 @@ type Options struct {
 	Now           func() int64    // clock in ms for records with Timestamp 0
 	Logger        *slog.Logger    // default slog.Default()
 	Pebble        *pebble.Options // base pebble options (cache, memtable); Logger is overridden
+	// Decoder lets Read return the records of opaque batches
+	// (AppendBatch); without one such a Read fails with shard.ErrNoDecoder.
+	Decoder shard.BatchDecoder
 }
 
 const (
@@ -307,33 +310,54 @@ func (e *Engine) ListShards() ([]shard.ShardInfo, error) {
 // apply writes recs as one pebble batch under l.mu. For Sync it returns the
 // batch, applied but not yet synced, for the caller to SyncWait and Close;
 // for None the batch is done and the high-water mark moved.
-func (e *Engine) apply(l *log, name string, recs []shard.Record, d shard.Durability) (*pebble.Batch, int64, error) {
-	var now int64
-	for i := range recs {
-		if recs[i].Timestamp == 0 {
-			now = e.opts.Now()
-			break
-		}
-	}
+func (e *Engine) apply(l *log, name string, u unit, d shard.Durability) (*pebble.Batch, int64, error) {
 	l.mu.Lock()
-	b, first, err := e.applyLocked(l, name, recs, d, now)
+	b, first, err := e.applyLocked(l, name, u, d)
 	l.mu.Unlock()
 	if err != nil || d == shard.DurabilitySync {
 		return b, first, err
 	}
-	l.publish(first + int64(len(recs))) // waiters run with no lock held
+	l.publish(first + int64(u.count())) // waiters run with no lock held
 	return nil, first, nil
 }
 
+// unit is what one append writes: records, or one opaque batch.
+type unit struct {
+	recs  []shard.Record
+	batch *shard.Batch // set for AppendBatch
+	now   int64        // clock for zero timestamps
+}
+
+func (e *Engine) records(recs []shard.Record) unit {
+	u := unit{recs: recs}
+	for i := range recs {
+		if recs[i].Timestamp == 0 {
+			u.now = e.opts.Now()
+			break
+		}
+	}
+	return u
+}
+
+func (u *unit) count() int {
+	if u.batch != nil {
+		return u.batch.Count
+	}
+	return len(u.recs)
+}
+
 // applyLocked is apply's part under the shard lock. REQUIRES: l.mu held.
-func (e *Engine) applyLocked(l *log, name string, recs []shard.Record, d shard.Durability, now int64) (*pebble.Batch, int64, error) {
+func (e *Engine) applyLocked(l *log, name string, u unit, d shard.Durability) (*pebble.Batch, int64, error) {
 	if l.deleted {
 		return nil, 0, fmt.Errorf("%w: pebblestore: %q", shard.ErrShardNotFound, name)
 	}
 	first := l.next
 	b := e.db.NewBatch()
-	for i := range recs {
-		e.encodeLocked(l, b, &recs[i], first+int64(i), now)
+	if u.batch != nil {
+		e.encodeBatchLocked(l, b, u.batch, first)
+	}
+	for i := range u.recs {
+		e.encodeLocked(l, b, &u.recs[i], first+int64(i), u.now)
 	}
 	l.key = idKey(l.key[:0], kindState, l.id)
 	l.val = appendState(l.val[:0], &l.st)
@@ -349,7 +373,7 @@ func (e *Engine) applyLocked(l *log, name string, recs []shard.Record, d shard.D
 		_ = b.Close()
 		return nil, 0, fmt.Errorf("pebblestore: append to %q: %w", name, err)
 	}
-	l.next = first + int64(len(recs))
+	l.next = first + int64(u.count())
 	if d == shard.DurabilitySync {
 		return b, first, nil
 	}
@@ -379,6 +403,36 @@ func (e *Engine) encodeLocked(l *log, b *pebble.Batch, r *shard.Record, off, now
 		l.key = indexPrefix(l.key[:0], kindTag, l.id, t)
 		_ = b.Set(binaryOff(l.key, off), nil, nil)
 	}
+	e.markLocked(l, b, off, ts)
+}
+
+// encodeBatchLocked adds the opaque batch bt at offsets first.. to b: its
+// head at the last offset, references before it (see shard/internal/rec).
+// REQUIRES: l.mu held.
+func (e *Engine) encodeBatchLocked(l *log, b *pebble.Batch, bt *shard.Batch, first int64) {
+	last := first + int64(bt.Count) - 1
+	for off := first; off <= last; off++ {
+		l.key = recordKey(l.key[:0], l.id, off)
+		if off < last {
+			l.val = rec.AppendBatchRef(l.val[:0], bt.MaxTimestamp, last-off)
+			_ = b.Set(l.key, l.val, nil)
+			l.st.bytes += int64(len(l.val))
+		} else {
+			n := rec.BatchHeadLen(bt.Count, len(bt.Bytes))
+			op := b.SetDeferred(len(l.key), n)
+			copy(op.Key, l.key)
+			v := rec.AppendBatchHead(op.Value[:0], bt.MaxTimestamp, bt.Format, bt.Count, bt.Bytes)
+			shard.PutBatchBase(v[n-len(bt.Bytes):], first)
+			_ = op.Finish()
+			l.st.bytes += int64(n)
+		}
+		e.markLocked(l, b, off, bt.MaxTimestamp)
+	}
+}
+
+// markLocked adds the record at off with timestamp ts to the time marks.
+// REQUIRES: l.mu held.
+func (e *Engine) markLocked(l *log, b *pebble.Batch, off, ts int64) {
 	if l.st.sinceMark == 0 {
 		l.key = markKey(l.key[:0], l.id, l.st.maxTs, off)
 		_ = b.Set(l.key, nil, nil)
@@ -412,15 +466,40 @@ func (l *log) publish(end int64) {
 // Append implements shard.Adapter. A Sync append waits for its fsync in the
 // caller's goroutine; ctx is not consulted (an fsync cannot be abandoned).
 func (e *Engine) Append(_ context.Context, name string, recs []shard.Record, opt shard.AppendOptions) (int64, error) {
+	return e.append(name, e.records(recs), opt)
+}
+
+// AppendBatch implements shard.Adapter (see Append).
+func (e *Engine) AppendBatch(_ context.Context, name string, b shard.Batch, opt shard.AppendOptions) (int64, error) {
+	u, err := e.batch(name, &b)
+	if err != nil {
+		return 0, err
+	}
+	return e.append(name, u, opt)
+}
+
+// batch checks b and gives it a timestamp.
+func (e *Engine) batch(name string, b *shard.Batch) (unit, error) {
+	if err := shard.ValidateBatch(name, b); err != nil {
+		return unit{}, err
+	}
+	if b.MaxTimestamp == 0 {
+		b.MaxTimestamp = e.opts.Now()
+	}
+	return unit{batch: b}, nil
+}
+
+func (e *Engine) append(name string, u unit, opt shard.AppendOptions) (int64, error) {
 	l, err := e.enter(name)
 	if err != nil {
 		return 0, err
 	}
 	defer e.closeMu.RUnlock()
-	if len(recs) == 0 {
+	n := u.count()
+	if n == 0 {
 		return l.hw.Load(), nil
 	}
-	b, first, err := e.apply(l, name, recs, opt.Durability)
+	b, first, err := e.apply(l, name, u, opt.Durability)
 	if err != nil || b == nil {
 		return first, err
 	}
@@ -429,7 +508,7 @@ func (e *Engine) Append(_ context.Context, name string, recs []shard.Record, opt
 	if err != nil {
 		return 0, fmt.Errorf("pebblestore: sync append to %q: %w", name, err)
 	}
-	l.publish(first + int64(len(recs)))
+	l.publish(first + int64(n))
 	return first, nil
 }
 
@@ -437,8 +516,22 @@ func (e *Engine) Append(_ context.Context, name string, recs []shard.Record, opt
 // call; Sync batches are applied inside the call and completed by the syncer
 // goroutine after fsync.
 func (e *Engine) AppendAsync(name string, recs []shard.Record, opt shard.AppendOptions, done shard.AppendFunc) {
-	if opt.Durability != shard.DurabilitySync || len(recs) == 0 {
-		done(e.Append(context.Background(), name, recs, opt))
+	e.appendAsync(name, e.records(recs), opt, done)
+}
+
+// AppendBatchAsync implements shard.Adapter (see AppendAsync).
+func (e *Engine) AppendBatchAsync(name string, b shard.Batch, opt shard.AppendOptions, done shard.AppendFunc) {
+	u, err := e.batch(name, &b)
+	if err != nil {
+		done(0, err)
+		return
+	}
+	e.appendAsync(name, u, opt, done)
+}
+
+func (e *Engine) appendAsync(name string, u unit, opt shard.AppendOptions, done shard.AppendFunc) {
+	if opt.Durability != shard.DurabilitySync || u.count() == 0 {
+		done(e.append(name, u, opt))
 		return
 	}
 	l, err := e.enter(name)
@@ -457,14 +550,14 @@ func (e *Engine) AppendAsync(name string, recs []shard.Record, opt shard.AppendO
 	} else {
 		e.slots <- struct{}{} // backpressure: the syncer frees slots
 	}
-	b, first, err := e.apply(l, name, recs, opt.Durability)
+	b, first, err := e.apply(l, name, u, opt.Durability)
 	if err != nil {
 		<-e.slots
 		done(0, err)
 		return
 	}
 	queued.Add(1)
-	e.syncQ <- pending{b: b, l: l, first: first, end: first + int64(len(recs)), done: done} // cannot block: slot held
+	e.syncQ <- pending{b: b, l: l, first: first, end: first + int64(u.count()), done: done} // cannot block: slot held
 }
 
 // syncer completes queued Sync batches in order. It exits when Close closes
@@ -518,9 +611,10 @@ func (e *Engine) releaseResult(res *shard.ReadResult) {
 	// only ever set by newResult.
 	r := (*result)(unsafe.Pointer(res))
 	clear(r.res.Records)
+	clear(r.res.Batches)
 	clear(r.tags)
 	clear(r.hdrs)
-	r.res = shard.ReadResult{Records: r.res.Records[:0]}
+	r.res = shard.ReadResult{Records: r.res.Records[:0], Batches: r.res.Batches[:0]}
 	r.tags, r.hdrs = r.tags[:0], r.hdrs[:0]
 	r.buf = r.buf[:0]
 	if cap(r.buf) > maxPooledBuf {
@@ -531,8 +625,8 @@ func (e *Engine) releaseResult(res *shard.ReadResult) {
 
 // add copies the encoded record v at offset off into r and decodes it. It
 // undoes itself and reports false when the record would push r past
-// maxBytes (never for the first record).
-func (r *result) add(v []byte, off int64, maxBytes int) (bool, error) {
+// maxBytes, unless always.
+func (r *result) add(v []byte, off int64, maxBytes int, always bool) (bool, error) {
 	nb, nt, nh := len(r.buf), len(r.tags), len(r.hdrs)
 	r.buf = append(r.buf, v...)
 	r.res.Records = append(r.res.Records, shard.Record{Offset: off})
@@ -543,7 +637,7 @@ func (r *result) add(v []byte, off int64, maxBytes int) (bool, error) {
 		return false, fmt.Errorf("offset %d: %w", off, err)
 	}
 	size := x.Size()
-	if len(r.res.Records) > 1 && r.res.Bytes+size > maxBytes {
+	if !always && r.res.Bytes+size > maxBytes {
 		r.res.Records = r.res.Records[:len(r.res.Records)-1]
 		r.buf, r.tags, r.hdrs = r.buf[:nb], r.tags[:nt], r.hdrs[:nh]
 		return false, nil
@@ -552,23 +646,43 @@ func (r *result) add(v []byte, off int64, maxBytes int) (bool, error) {
 	return true, nil
 }
 
-// Read implements shard.Adapter.
-func (e *Engine) Read(name string, offset int64, maxRecords, maxBytes int) (*shard.ReadResult, error) {
+// startRead checks offset against the shard's bounds and returns a result
+// for it with Next = offset. Unless it fails or offset is the high-water
+// mark (nothing to read: done), it returns with closeMu read-held.
+func (e *Engine) startRead(name string, offset int64) (*log, *result, error) {
 	l, err := e.enter(name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer e.closeMu.RUnlock()
-	maxRecords = max(maxRecords, 1)
 	start, hw := l.start.Load(), l.hw.Load()
 	if offset < start || offset > hw {
-		return nil, fmt.Errorf("%w: pebblestore: %q: offset %d outside [%d, %d]", shard.ErrOffsetOutOfRange, name, offset, start, hw)
+		e.closeMu.RUnlock()
+		return nil, nil, fmt.Errorf("%w: pebblestore: %q: offset %d outside [%d, %d]", shard.ErrOffsetOutOfRange, name, offset, start, hw)
 	}
 	r := e.newResult(l, start, hw)
 	r.res.Next = offset
 	if offset == hw {
-		return &r.res, nil
+		e.closeMu.RUnlock()
 	}
+	return l, r, nil
+}
+
+func resultOrNil(r *result) *shard.ReadResult {
+	if r == nil {
+		return nil
+	}
+	return &r.res
+}
+
+// Read implements shard.Adapter.
+func (e *Engine) Read(name string, offset int64, maxRecords, maxBytes int) (*shard.ReadResult, error) {
+	l, r, err := e.startRead(name, offset)
+	if err != nil || r.res.Next == r.res.Latest {
+		return resultOrNil(r), err
+	}
+	defer e.closeMu.RUnlock()
+	maxRecords = max(maxRecords, 1)
+	hw := r.res.Latest
 	r.lo, r.hi = recordKey(r.lo[:0], l.id, offset), recordKey(r.hi[:0], l.id, hw)
 	fail := func(err error) (*shard.ReadResult, error) {
 		r.res.Release()
@@ -596,7 +710,22 @@ func (e *Engine) Read(name string, offset int64, maxRecords, maxBytes int) (*sha
 		if err != nil {
 			return fail(err)
 		}
-		added, err := r.add(v, off, maxBytes)
+		if k := rec.Kind(v); k == rec.KindBatch || k == rec.KindBatchRef {
+			h, err := e.head(it, l.id, off, v)
+			if err != nil {
+				return fail(err)
+			}
+			n := len(r.res.Records)
+			r.res.Records, err = shard.DecodeBatch(e.opts.Decoder, r.res.Records, h.format, r.keep(h.batch), h.base, h.count)
+			if err != nil {
+				return fail(err)
+			}
+			if r.res.KeepDecoded(n, off, maxRecords, maxBytes) < int(h.last-off+1) {
+				break // limits reached inside the batch
+			}
+			continue
+		}
+		added, err := r.add(v, off, maxBytes, len(r.res.Records) == 0)
 		if err != nil {
 			return fail(err)
 		}
@@ -611,6 +740,113 @@ func (e *Engine) Read(name string, offset int64, maxRecords, maxBytes int) (*sha
 		return fail(gone(offset))
 	}
 	r.res.Next = offset + int64(len(r.res.Records))
+	return &r.res, nil
+}
+
+// batchHead is the head entry of an opaque batch, found from any of its
+// records. batch aliases the iterator's value: valid until it moves.
+type batchHead struct {
+	format     shard.BatchFormat
+	base, last int64
+	count      int
+	maxTs      int64
+	batch      []byte
+}
+
+// head returns the opaque batch holding the record at off, whose entry v
+// the iterator is on; it leaves the iterator on the head (the batch's last
+// record).
+func (e *Engine) head(it *pebble.Iterator, id uint64, off int64, v []byte) (batchHead, error) {
+	last := off
+	if rec.Kind(v) == rec.KindBatchRef {
+		dist, err := rec.DecodeBatchRef(v)
+		if err != nil {
+			return batchHead{}, fmt.Errorf("offset %d: %w", off, err)
+		}
+		last = off + dist
+		if !it.SeekGE(recordKey(nil, id, last)) || tailOffset(it.Key()) != last {
+			return batchHead{}, fmt.Errorf("%w: offset %d refers to batch head %d, which is missing", shard.ErrCorrupt, off, last)
+		}
+		if v, err = it.ValueAndErr(); err != nil {
+			return batchHead{}, err
+		}
+	}
+	format, count, batch, err := rec.DecodeBatchHead(v)
+	if err != nil || int64(count)-1 < last-off {
+		return batchHead{}, fmt.Errorf("offset %d: batch head %d: %w", off, last, rec.ErrCorrupt)
+	}
+	ts, _ := rec.Timestamp(v)
+	return batchHead{format: format, base: last - int64(count) + 1, last: last, count: count, maxTs: ts, batch: batch}, nil
+}
+
+// keep copies b (an iterator value) into r's buffer and returns the copy.
+func (r *result) keep(b []byte) []byte {
+	n := len(r.buf)
+	r.buf = append(r.buf, b...)
+	return r.buf[n:len(r.buf):len(r.buf)]
+}
+
+// ReadBatches implements shard.Adapter.
+func (e *Engine) ReadBatches(name string, offset int64, maxBytes int) (*shard.ReadResult, error) {
+	l, r, err := e.startRead(name, offset)
+	if err != nil || r.res.Next == r.res.Latest {
+		return resultOrNil(r), err
+	}
+	defer e.closeMu.RUnlock()
+	hw := r.res.Latest
+	fail := func(err error) (*shard.ReadResult, error) {
+		r.res.Release()
+		return nil, fmt.Errorf("pebblestore: read %q: %w", name, err)
+	}
+	r.lo, r.hi = recordKey(r.lo[:0], l.id, offset), recordKey(r.hi[:0], l.id, hw)
+	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: r.lo, UpperBound: r.hi})
+	if err != nil {
+		return fail(err)
+	}
+	defer it.Close()
+	next := offset
+	for ok := it.First(); ok && len(r.res.Records) < shard.MaxRunRecords; ok = it.Next() {
+		off := tailOffset(it.Key())
+		if off != next {
+			return fail(fmt.Errorf("%w: pebblestore: %q: offset %d deleted meanwhile", shard.ErrOffsetOutOfRange, name, next))
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return fail(err)
+		}
+		first := len(r.res.Batches) == 0
+		if k := rec.Kind(v); k == rec.KindBatch || k == rec.KindBatchRef {
+			h, err := e.head(it, l.id, off, v)
+			if err != nil {
+				return fail(err)
+			}
+			if !first && r.res.Bytes+len(h.batch) > maxBytes {
+				break
+			}
+			r.res.Batches = append(r.res.Batches, shard.Batch{Format: h.format, Base: h.base, Count: h.count,
+				MaxTimestamp: h.maxTs, Bytes: r.keep(h.batch)})
+			r.res.Bytes += len(h.batch)
+			next = h.last + 1
+			continue
+		}
+		added, err := r.add(v, off, maxBytes, first)
+		if err != nil {
+			return fail(err)
+		}
+		if !added {
+			break
+		}
+		r.res.AddToRun(off)
+		next = off + 1
+	}
+	if err := it.Error(); err != nil {
+		return fail(err)
+	}
+	if next == offset {
+		return fail(fmt.Errorf("%w: pebblestore: %q: offset %d deleted meanwhile", shard.ErrOffsetOutOfRange, name, offset))
+	}
+	r.res.LinkRuns()
+	r.res.Next = next
 	return &r.res, nil
 }
 
@@ -664,7 +900,7 @@ func (e *Engine) lookup(name string, kind byte, what []byte, from int64, maxReco
 		if err != nil {
 			return fail(err)
 		}
-		_, err = r.add(v, off, 1<<62)
+		_, err = r.add(v, off, 0, true)
 		closer.Close()
 		if err != nil {
 			return fail(err)

@@ -9,7 +9,7 @@ import (
 
 func open(t *testing.T, dir string) shard.Engine {
 	t.Helper()
-	e, err := Open(dir, Options{})
+	e, err := Open(dir, Options{Decoder: shardtest.Decoder})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,9 +28,13 @@ type Caps struct {
 	// ExactRetention engines drop exactly the records past a retention limit
 	// (record granularity). Others (segments) may keep more, never less.
 	ExactRetention bool
+	// Terms engines keep AppendOptions.Term and return it as Record.Term
+	// (the segment engine: raft-ready).
+	Terms bool
 }
 
-// Run runs the conformance suite against the engine newEngine opens.
+// Run runs the conformance suite against the engine newEngine opens. The
+// engine must decode opaque batches with Decoder.
 func Run(t *testing.T, newEngine Factory, caps Caps) {
 	h := &harness{newEngine: newEngine, caps: caps}
 	tests := []struct {
@@ -56,6 +60,8 @@ func Run(t *testing.T, newEngine Factory, caps Caps) {
 		{"Churn", testChurn},
 		{"Closed", testClosed},
 		{"Reopen", testReopen},
+		{"OpaqueBatch", testOpaqueBatch},
+		{"Term", testTerm},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })

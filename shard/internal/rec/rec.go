@@ -8,8 +8,68 @@ import (
 	"robustmq/shard"
 )
 
-// Version is the first byte of every encoded record.
-const Version = 0x01
+// Version is the first byte of every encoded record; KindBatch and
+// KindBatchRef open the entries of opaque batches (see the package doc).
+const (
+	Version      = 0x01
+	KindBatch    = 0x02
+	KindBatchRef = 0x03
+)
+
+// Kind returns the first byte of an encoding (Version, KindBatch or
+// KindBatchRef), or 0 if b is too short to be one.
+func Kind(b []byte) byte {
+	if len(b) < 9 {
+		return 0
+	}
+	return b[0]
+}
+
+// AppendBatchHead appends the head entry of an opaque batch.
+func AppendBatchHead(dst []byte, ts int64, format shard.BatchFormat, count int, batch []byte) []byte {
+	dst = append(dst, KindBatch)
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(ts))
+	dst = append(dst, byte(format))
+	dst = binary.AppendUvarint(dst, uint64(count))
+	return append(dst, batch...)
+}
+
+// BatchHeadLen is the encoded length of a head entry.
+func BatchHeadLen(count, batchLen int) int { return 10 + uvarintLen(uint64(count)) + batchLen }
+
+// AppendBatchRef appends a reference entry: the head is dist offsets later.
+func AppendBatchRef(dst []byte, ts int64, dist int64) []byte {
+	dst = append(dst, KindBatchRef)
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(ts))
+	return binary.AppendUvarint(dst, uint64(dist))
+}
+
+// DecodeBatchHead decodes a head entry; batch is a view into b.
+func DecodeBatchHead(b []byte) (format shard.BatchFormat, count int, batch []byte, err error) {
+	if Kind(b) != KindBatch || len(b) < 10 {
+		return 0, 0, nil, ErrCorrupt
+	}
+	format = shard.BatchFormat(b[9])
+	d := reader{b: b[10:]}
+	n := d.uvarint()
+	if d.bad || n == 0 || n > math.MaxInt32 || !format.Valid() || format == shard.BatchRecords || len(d.b) < shard.BatchBaseBytes {
+		return 0, 0, nil, ErrCorrupt
+	}
+	return format, int(n), d.b, nil
+}
+
+// DecodeBatchRef decodes a reference entry: its head is dist offsets later.
+func DecodeBatchRef(b []byte) (dist int64, err error) {
+	if Kind(b) != KindBatchRef {
+		return 0, ErrCorrupt
+	}
+	d := reader{b: b[9:]}
+	n := d.uvarint()
+	if d.bad || len(d.b) != 0 || n == 0 || n > math.MaxInt32 {
+		return 0, ErrCorrupt
+	}
+	return int64(n), nil
+}
 
 // ErrCorrupt wraps shard.ErrCorrupt for records that do not decode.
 var ErrCorrupt = errors.Join(shard.ErrCorrupt, errors.New("shard/internal/rec: bad record encoding"))
@@ -157,7 +217,7 @@ func Decode(b []byte, r *shard.Record, tags [][]byte, hdrs []shard.Header) ([][]
 
 // Timestamp returns the timestamp of an encoded record without decoding it.
 func Timestamp(b []byte) (int64, error) {
-	if len(b) < 9 || b[0] != Version {
+	if k := Kind(b); k != Version && k != KindBatch && k != KindBatchRef {
 		return 0, ErrCorrupt
 	}
 	return int64(binary.LittleEndian.Uint64(b[1:9])), nil
@@ -166,7 +226,11 @@ func Timestamp(b []byte) (int64, error) {
 // KeyTags calls fn for the key (if not nil) and each tag of an encoded
 // record, without allocating. Engines use it to prune their indexes.
 func KeyTags(b []byte, key func([]byte), tag func([]byte)) error {
-	if len(b) < 9 || b[0] != Version {
+	switch Kind(b) {
+	case KindBatch, KindBatchRef:
+		return nil
+	case Version:
+	default:
 		return ErrCorrupt
 	}
 	d := reader{b: b[9:]}

@@ -105,6 +105,8 @@ func TestDecodeCorrupt(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	f.Add(Append(nil, &shard.Record{Key: []byte("k"), Tags: [][]byte{[]byte("t")}, Headers: []shard.Header{{Name: []byte("h"), Value: []byte("v")}}, Value: []byte("value")}, 9))
 	f.Add(Append(nil, &shard.Record{}, 0))
+	f.Add(AppendBatchHead(nil, 7, shard.BatchKafkaV2, 3, make([]byte, 12)))
+	f.Add(AppendBatchRef(nil, 7, 2))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		// Whole and in halves: neither may panic, and what decodes must
 		// re-encode to the same bytes.
@@ -113,6 +115,7 @@ func FuzzDecode(f *testing.F) {
 			_, _, err := Decode(in, &r, nil, nil)
 			_, _ = Timestamp(in)
 			_ = KeyTags(in, func([]byte) {}, func([]byte) {})
+			checkBatchEntry(t, in)
 			if err != nil {
 				continue
 			}
@@ -169,5 +172,60 @@ func TestNonMinimalVarint(t *testing.T) {
 	var r shard.Record
 	if _, _, err := Decode(bad, &r, nil, nil); !errors.Is(err, shard.ErrCorrupt) {
 		t.Fatalf("non-minimal uvarint: err %v; want ErrCorrupt", err)
+	}
+}
+
+// checkBatchEntry decodes in as both opaque-batch entry kinds: what decodes
+// must re-encode to the same bytes.
+func checkBatchEntry(t *testing.T, in []byte) {
+	t.Helper()
+	ts, _ := Timestamp(in)
+	if format, count, batch, err := DecodeBatchHead(in); err == nil {
+		if out := AppendBatchHead(nil, ts, format, count, batch); !bytes.Equal(out, in) {
+			t.Fatalf("batch head decode+encode changed %x into %x", in, out)
+		}
+	}
+	if dist, err := DecodeBatchRef(in); err == nil {
+		if out := AppendBatchRef(nil, ts, dist); !bytes.Equal(out, in) {
+			t.Fatalf("batch ref decode+encode changed %x into %x", in, out)
+		}
+	}
+}
+
+func TestBatchEntries(t *testing.T) {
+	batch := []byte("0123456789abcdef")
+	head := AppendBatchHead(nil, -5, shard.BatchKafkaV2, 300, batch)
+	if len(head) != BatchHeadLen(300, len(batch)) {
+		t.Fatalf("head of %d bytes; BatchHeadLen says %d", len(head), BatchHeadLen(300, len(batch)))
+	}
+	format, count, got, err := DecodeBatchHead(head)
+	if err != nil || format != shard.BatchKafkaV2 || count != 300 || !bytes.Equal(got, batch) {
+		t.Fatalf("DecodeBatchHead = %d, %d, %q, %v; want 1, 300, %q, nil", format, count, got, err, batch)
+	}
+	ref := AppendBatchRef(nil, -5, 299)
+	if dist, err := DecodeBatchRef(ref); err != nil || dist != 299 {
+		t.Fatalf("DecodeBatchRef = %d, %v; want 299, nil", dist, err)
+	}
+	for _, b := range [][]byte{head, ref} {
+		if ts, err := Timestamp(b); err != nil || ts != -5 {
+			t.Fatalf("Timestamp(kind %d) = %d, %v; want -5, nil", b[0], ts, err)
+		}
+		called := false
+		if err := KeyTags(b, func([]byte) { called = true }, func([]byte) { called = true }); err != nil || called {
+			t.Fatalf("KeyTags(kind %d): err %v, called %v; want nil, false", b[0], err, called)
+		}
+	}
+	bad := func(what string, b []byte) {
+		t.Helper()
+		if _, _, _, err := DecodeBatchHead(b); err == nil {
+			t.Fatalf("DecodeBatchHead(%s) = nil error", what)
+		}
+	}
+	bad("ref", ref)
+	bad("records format", AppendBatchHead(nil, 0, shard.BatchRecords, 1, batch))
+	bad("zero count", AppendBatchHead(nil, 0, shard.BatchKafkaV2, 0, batch))
+	bad("short batch", AppendBatchHead(nil, 0, shard.BatchKafkaV2, 1, batch[:7]))
+	if _, err := DecodeBatchRef(AppendBatchRef(nil, 0, 0)); err == nil {
+		t.Fatal("DecodeBatchRef(dist 0) = nil error")
 	}
 }
