@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	paho3 "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.golang/paho"
+	paho3 "github.com/eclipse/paho.mqtt.golang"
 
 	"robustmq/codec/mqtt"
 )
@@ -19,7 +19,7 @@ func TestInspect(t *testing.T) {
 	ts := start(t, nil)
 	url := "tcp://" + ts.addr
 	c5 := connect5(t, ts.addr, &paho.Connect{ClientID: "c5", CleanStart: true, KeepAlive: 30,
-		Properties: &paho.ConnectProperties{SessionExpiryInterval: u32(60), ReceiveMaximum: u16(5)},
+		Properties:  &paho.ConnectProperties{SessionExpiryInterval: u32(60), ReceiveMaximum: u16(5)},
 		WillMessage: &paho.WillMessage{Topic: "w", Payload: []byte("gone")}})
 	id := 9
 	c5.sub(t, &paho.Subscribe{Properties: &paho.SubscribeProperties{SubscriptionIdentifier: &id},

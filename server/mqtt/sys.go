@@ -27,15 +27,21 @@ import (
 //	metrics/messages/received           messages published into the hub (robustmq_message_published_total)
 //	metrics/messages/sent               deliveries to subscribers (robustmq_message_delivered_total)
 //	metrics/messages/expired            expired before delivery (hub and session queues)
-//	metrics/messages/dropped            dropped: session queue full, offline QoS 0, over the client's maximum
-//	                                    packet size, no subscriber, delayed queue full
+//	metrics/messages/dropped            lost for a subscriber: session queue full, offline QoS 0, over the
+//	                                    client's maximum packet size; delayed queue full
 //	metrics/messages/retained           retained messages stored now
 //
-// Each is published through the hub as a retained QoS 0 message: a
-// subscriber to $SYS/# (a first-level wildcard never matches '$' topics)
-// gets the latest values on subscribe and every update. '$' topics are not
-// persistent. The message counters are the node's, across protocols; the
-// $SYS messages themselves count like any other.
+// Each is stored as the topic's retained QoS 0 message and handed to the
+// hub's live subscribers (Hub.Fanout: '$' topics are not persistent), so a
+// subscriber to $SYS/brokers/# (a first-level wildcard never matches '$'
+// topics) gets the latest values on subscribe and every update. The
+// message counters are the node's, across protocols; $SYS messages count
+// as sent when delivered, never as received, and a round nobody listens to
+// counts under robustmq_message_dropped_total{reason="no_subscriber"} only.
+//
+// Cost: a round walks the session table once (Server.Stats);
+// BenchmarkStats measured 260 ns per session at 100k sessions (26 ms per
+// round, 48 kB, 2 shared CPUs), against 80 ns at 1k.
 
 // SysOptions configure the $SYS publisher.
 type SysOptions struct {
@@ -68,14 +74,13 @@ type Sys struct {
 // (the hub's, server/message/hub.go); the MQTT server's own are read from
 // its fields.
 var sysCounters = struct {
-	received, sent                            *metrics.Counter
-	hubExpired, queueFull, noSub, delayedFull *metrics.Counter
+	received, sent                     *metrics.Counter
+	hubExpired, queueFull, delayedFull *metrics.Counter
 }{
 	received:    metrics.GetOrCreateCounter("robustmq_message_published_total"),
 	sent:        metrics.GetOrCreateCounter("robustmq_message_delivered_total"),
 	hubExpired:  metrics.GetOrCreateCounter(`robustmq_message_dropped_total{reason="expired"}`),
 	queueFull:   metrics.GetOrCreateCounter(`robustmq_message_dropped_total{reason="queue_full"}`),
-	noSub:       metrics.GetOrCreateCounter(`robustmq_message_dropped_total{reason="no_subscriber"}`),
 	delayedFull: metrics.GetOrCreateCounter(`robustmq_message_dropped_total{reason="delay_full"}`),
 }
 
@@ -150,7 +155,7 @@ func (y *Sys) publish() {
 	y.uint("metrics/messages/received", c.received.Get())
 	y.uint("metrics/messages/sent", c.sent.Get())
 	y.uint("metrics/messages/expired", c.hubExpired.Get()+srv.expired.Get())
-	y.uint("metrics/messages/dropped", c.queueFull.Get()+c.noSub.Get()+c.delayedFull.Get()+
+	y.uint("metrics/messages/dropped", c.queueFull.Get()+c.delayedFull.Get()+
 		srv.offlineDrop.Get()+srv.tooLarge.Get())
 	if n := srv.RetainedCount(); n >= 0 {
 		y.int("metrics/messages/retained", int64(n))
@@ -167,5 +172,5 @@ func (y *Sys) text(name, v string) {
 	m := &message.Message{Topic: append(append(t, y.prefix...), name...), Payload: []byte(v), Retain: true,
 		Timestamp: y.srv.hub.Now()}
 	y.srv.retain.Set(m)
-	y.srv.hub.Publish(m, nil)
+	y.srv.hub.Fanout(m)
 }
