@@ -105,7 +105,7 @@ func TestTLSClientVerify(t *testing.T) {
 					cert := certs[name]
 					tc := &tls.Config{InsecureSkipVerify: true,
 						GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }}
-					o := paho.NewClientOptions().AddBroker(url).SetClientID("tls-"+name).SetAutoReconnect(false).
+					o := paho.NewClientOptions().AddBroker(url).SetClientID("tls-" + name).SetAutoReconnect(false).
 						SetConnectTimeout(5 * time.Second).SetTLSConfig(tc)
 					cl := paho.NewClient(o)
 					tok := cl.Connect()
