@@ -6,8 +6,8 @@ import (
 	"robustmq/shard"
 )
 
-// Produce v3-v12 (v0-v2 carry message sets v0/v1, which are refused; v13
-// names topics by id). Each partition's Records are checked batch by batch
+// Produce v3-v13 (v0-v2 carry message sets v0/v1, which are refused; v13
+// names topics by id: an unknown id is UNKNOWN_TOPIC_ID). Each partition's Records are checked batch by batch
 // (magic 2, CRC32C, compression codec known, size <= the topic's
 // max.message.bytes, else MaxMessageBytes,
 // count = last offset delta + 1) and appended as one shard batch (see
@@ -20,7 +20,7 @@ import (
 
 const codeTxnRefused = kafka.ErrorCode(53) // TRANSACTIONAL_ID_AUTHORIZATION_FAILED
 
-func init() { register(0, 3, 12, serveProduce) }
+func init() { register(0, 3, 13, serveProduce) }
 
 // produce is one Produce request waiting for its appends; handler goroutine
 // only.
@@ -48,16 +48,21 @@ func serveProduce(s *Server, c *conn, sl *slot, m kafka.Message) error {
 		rt := &req.Topics[ti]
 		out := &p.resp.Topics[ti]
 		out.Name = append([]byte(nil), rt.Name...) // outlives the input
+		out.TopicID = rt.TopicID
 		out.Partitions = make([]kafka.ProduceResponseTopicPartition, len(rt.Partitions))
-		t := s.topics.get(rt.Name)
+		t, missing := s.topics.lookup(rt.Name, rt.TopicID, sl.version >= 13)
 		for pi := range rt.Partitions {
 			rp := &rt.Partitions[pi]
 			op := &out.Partitions[pi]
 			*op = kafka.ProduceResponseTopicPartition{Index: rp.Index, BaseOffset: -1, LogAppendTimeMs: -1,
 				LogStartOffset: -1}
 			if t == nil || rp.Index < 0 || int(rp.Index) >= len(t.shards) {
-				op.ErrorCode = int16(kafka.UnknownTopicOrPartition)
-				countErr(0, kafka.UnknownTopicOrPartition)
+				code := kafka.UnknownTopicOrPartition
+				if t == nil {
+					code = missing
+				}
+				op.ErrorCode = int16(code)
+				countErr(0, code)
 				continue
 			}
 			name := t.shards[rp.Index]
@@ -76,7 +81,7 @@ func serveProduce(s *Server, c *conn, sl *slot, m kafka.Message) error {
 				c.later(func() { c.appended(sl, p, op, name, seq, first, err) })
 			})
 			if s.opts.OnProduce != nil {
-				s.opts.OnProduce(rt.Name, rp.Index, rp.Records)
+				s.opts.OnProduce(t.bname, rp.Index, rp.Records)
 			}
 		}
 	}
@@ -182,7 +187,7 @@ func (c *conn) produceError(sl *slot, req *kafka.ProduceRequest, code kafka.Erro
 	resp := &kafka.ProduceResponse{Topics: make([]kafka.ProduceResponseTopic, len(req.Topics))}
 	for ti := range req.Topics {
 		rt := &req.Topics[ti]
-		resp.Topics[ti].Name = rt.Name
+		resp.Topics[ti].Name, resp.Topics[ti].TopicID = rt.Name, rt.TopicID
 		for _, rp := range rt.Partitions {
 			resp.Topics[ti].Partitions = append(resp.Topics[ti].Partitions, kafka.ProduceResponseTopicPartition{
 				Index: rp.Index, ErrorCode: int16(code), BaseOffset: -1, LogAppendTimeMs: -1, LogStartOffset: -1})

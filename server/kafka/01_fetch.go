@@ -9,7 +9,11 @@ import (
 	"robustmq/codec/kafka"
 )
 
-// Fetch v4-v12 (v13+ names topics by id). Every partition is read from the
+// Fetch v4-v18. From v13 topics are named by id (an unknown id answers
+// UNKNOWN_TOPIC_ID); v15's replica state, v17's replica directory id and
+// v18's high-water mark hint are follower fields, read and ignored (no
+// replicas); v16's node endpoints are left empty (every partition leads
+// here, at the address Metadata gave). Every partition is read from the
 // shard with appendBatches: stored batches are sent as stored, their base
 // offset set. A request is answered at once when it found MinBytes or
 // MaxWaitMs is 0; otherwise it is parked (fetchWait): a shard.Wait per
@@ -30,13 +34,14 @@ import (
 // high-water mark. Fetch sessions are not kept: SessionID 0 ("no
 // session") makes clients send full requests.
 
-func init() { register(1, 4, 12, serveFetch) }
+func init() { register(1, 4, 18, serveFetch) }
 
 var fetchParked = metrics.GetOrCreateCounter(`robustmq_kafka_fetch_parked_total`)
 
 // fetchPart is one partition of a fetch, copied out of the request.
 type fetchPart struct {
-	shard    string // "" when the topic or partition is unknown
+	shard    string          // "" when the topic or partition is unknown
+	missing  kafka.ErrorCode // the error when shard is "": unknown partition, topic or topic id
 	offset   int64
 	maxBytes int
 }
@@ -63,7 +68,7 @@ func serveFetch(s *Server, c *conn, sl *slot, m kafka.Message) error {
 	for ti := range req.Topics {
 		rt := &req.Topics[ti]
 		p.overhead += fetchTopicBytes + len(rt.Name) + fetchPartBytes*len(rt.Partitions)
-		t := s.topics.get(rt.Name)
+		t, missing := s.topics.lookup(rt.Name, rt.TopicID, sl.version >= 13)
 		out := &p.resp.Topics[ti]
 		out.Name = append([]byte(nil), rt.Name...)
 		out.TopicID = rt.TopicID
@@ -73,7 +78,10 @@ func serveFetch(s *Server, c *conn, sl *slot, m kafka.Message) error {
 			fp := &p.parts[ti][pi]
 			fp.offset = rp.FetchOffset
 			fp.maxBytes = min(int(rp.MaxBytes), s.opts.MaxFetchBytes)
-			if t != nil && rp.Index >= 0 && int(rp.Index) < len(t.shards) {
+			fp.missing = kafka.UnknownTopicOrPartition
+			if t == nil {
+				fp.missing = missing
+			} else if rp.Index >= 0 && int(rp.Index) < len(t.shards) {
 				fp.shard = t.shards[rp.Index]
 			}
 			out.Partitions[pi].Index = rp.Index
@@ -113,8 +121,8 @@ func (c *conn) runFetch(sl *slot, p *fetchPlan, mayPark bool) {
 			op.CurrentLeader.LeaderID, op.CurrentLeader.LeaderEpoch = -1, -1
 			op.SnapshotID.EndOffset, op.SnapshotID.Epoch = -1, -1
 			if fp.shard == "" {
-				op.ErrorCode = int16(kafka.UnknownTopicOrPartition)
-				countErr(1, kafka.UnknownTopicOrPartition)
+				op.ErrorCode = int16(fp.missing)
+				countErr(1, fp.missing)
 				continue
 			}
 			limit := min(fp.maxBytes, respMax-total)

@@ -7,7 +7,10 @@ import (
 	"robustmq/shard"
 )
 
-// Metadata v0-v12: this broker leads every partition (no replication yet).
+// Metadata v0-v13: this broker leads every partition (no replication yet).
+// Topics carry their ids (v10+); a v10+ request may name a topic by id
+// alone (null name), answered with its name or UNKNOWN_TOPIC_ID. v13's
+// top-level error code is always NONE.
 // A null topic list (v1+) or an empty one at v0 means every topic. Unknown
 // topics are created when Options.AutoCreate is set and the request allows
 // it (always before v4), with DefaultPartitions partitions. An unknown
@@ -15,15 +18,20 @@ import (
 // see Naming) is adopted as a one-partition topic whatever the request
 // allows: it exists, only the Kafka table did not know it yet.
 
-func init() { register(3, 0, 12, serveMetadata) }
+func init() { register(3, 0, 13, serveMetadata) }
 
 func serveMetadata(s *Server, c *conn, sl *slot, m kafka.Message) error {
 	req := m.(*kafka.MetadataRequest)
 	var names []string // nil: every topic; copied out of the input
+	var ids [][16]byte // per name: the id asked for when the name is null
 	if !(req.Topics == nil || (sl.version == 0 && len(req.Topics) == 0)) {
 		names = make([]string, len(req.Topics))
+		ids = make([][16]byte, len(req.Topics))
 		for i := range req.Topics {
 			names[i] = string(req.Topics[i].Name)
+			if req.Topics[i].Name == nil {
+				ids[i] = req.Topics[i].TopicID
+			}
 		}
 	}
 	auto := s.opts.AutoCreate && (sl.version < 4 || req.AllowAutoTopicCreation)
@@ -34,20 +42,21 @@ func serveMetadata(s *Server, c *conn, sl *slot, m kafka.Message) error {
 		}
 	}
 	if !missing {
-		c.reply(sl, s.metadata(c.advertisedHost(), names, false, false))
+		c.reply(sl, s.metadata(c.advertisedHost(), names, ids, false, false))
 		return nil
 	}
 	// Creating shards may block on a persistent engine: off the loop.
 	host := c.advertisedHost()
-	c.offload(sl, func() kafka.Message { return s.metadata(host, names, true, auto) },
-		func() kafka.Message { return s.metadata(host, names, false, false) })
+	c.offload(sl, func() kafka.Message { return s.metadata(host, names, ids, true, auto) },
+		func() kafka.Message { return s.metadata(host, names, ids, false, false) })
 	return nil
 }
 
-// metadata answers for names (nil: every topic). With create set it adopts
-// missing topics whose shard exists and, with auto too, creates the other
-// missing ones. host is the address advertised to this client. Safe on any goroutine.
-func (s *Server) metadata(host []byte, names []string, create, auto bool) *kafka.MetadataResponse {
+// metadata answers for names (nil: every topic; ids[i] when names[i] is
+// null). With create set it adopts missing topics whose shard exists and,
+// with auto too, creates the other missing ones. host is the address
+// advertised to this client. Safe on any goroutine.
+func (s *Server) metadata(host []byte, names []string, ids [][16]byte, create, auto bool) *kafka.MetadataResponse {
 	resp := &kafka.MetadataResponse{
 		Brokers:                     []kafka.MetadataResponseBroker{{NodeID: s.opts.NodeID, Host: host, Port: s.port.Load()}},
 		ClusterID:                   []byte(s.opts.ClusterID),
@@ -60,7 +69,17 @@ func (s *Server) metadata(host []byte, names []string, create, auto bool) *kafka
 		}
 		return resp
 	}
-	for _, n := range names {
+	for i, n := range names {
+		if ids[i] != ([16]byte{}) {
+			if t := s.topics.getID(ids[i]); t != nil {
+				resp.Topics = append(resp.Topics, s.topicMetadata(t))
+			} else {
+				countErr(3, kafka.UnknownTopicID)
+				resp.Topics = append(resp.Topics, kafka.MetadataResponseTopic{ErrorCode: int16(kafka.UnknownTopicID),
+					TopicID: ids[i], TopicAuthorizedOperations: -2147483648})
+			}
+			continue
+		}
 		t := s.topics.get([]byte(n))
 		if t == nil && create && validName(n) && (auto || s.topics.adoptable(n)) {
 			parts := s.opts.DefaultPartitions

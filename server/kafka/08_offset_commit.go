@@ -19,6 +19,9 @@ func serveOffsetCommit(s *Server, c *conn, sl *slot, m kafka.Message) error {
 	req := m.(*kafka.OffsetCommitRequest)
 	group := string(req.GroupID)
 	check := s.groups.commitCheck(group, string(req.MemberID), req.GenerationID)
+	if reservedGroup(group) {
+		check = kafka.InvalidGroupID
+	}
 	resp := &kafka.OffsetCommitResponse{Topics: make([]kafka.OffsetCommitResponseTopic, len(req.Topics))}
 	var offsets []shard.GroupOffset
 	for ti, rt := range req.Topics {

@@ -41,7 +41,7 @@ func init() {
 				resp.ErrorCode = int16(kafka.CoordinatorNotAvailable)
 			}
 			for _, id := range ids {
-				if !seen[id] {
+				if !seen[id] && !reservedGroup(id) {
 					add(id, "Empty", "consumer")
 				}
 			}

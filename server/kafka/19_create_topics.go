@@ -50,6 +50,8 @@ func serveCreateTopics(s *Server, c *conn, sl *slot, m kafka.Message) error {
 			if sp.partitions == -1 {
 				sp.partitions = s.opts.DefaultPartitions
 			}
+			var id [16]byte // zero unless created (validate_only too)
+			parts := sp.partitions
 			switch {
 			case busy:
 				code = kafka.RequestTimedOut
@@ -66,19 +68,19 @@ func serveCreateTopics(s *Server, c *conn, sl *slot, m kafka.Message) error {
 			case s.topics.get([]byte(sp.name)) != nil:
 				code = kafka.TopicAlreadyExists
 			case !validate:
-				if _, err := s.topics.create(sp.name, sp.partitions, sp.configs); errors.Is(err, shard.ErrTopicExists) {
+				if m, err := s.topics.create(sp.name, sp.partitions, sp.configs); errors.Is(err, shard.ErrTopicExists) {
 					code = kafka.TopicAlreadyExists
 				} else if err != nil {
 					code, msg = kafka.UnknownServerError, err.Error()
+				} else {
+					id, parts = m.id, int32(len(m.shards))
 				}
 			}
 			countErr(19, code)
 			t := kafka.CreateTopicsResponseTopic{Name: []byte(sp.name), ErrorCode: int16(code),
-				NumPartitions: -1, ReplicationFactor: -1, TopicID: topicID(sp.name)}
+				NumPartitions: -1, ReplicationFactor: -1, TopicID: id}
 			if code == kafka.None {
-				t.NumPartitions, t.ReplicationFactor = sp.partitions, 1
-			} else {
-				t.TopicID = [16]byte{}
+				t.NumPartitions, t.ReplicationFactor = parts, 1
 			}
 			if msg != "" {
 				t.ErrorMessage = []byte(msg)

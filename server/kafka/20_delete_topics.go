@@ -30,10 +30,8 @@ func serveDeleteTopics(s *Server, c *conn, sl *slot, m kafka.Message) error {
 		resp := &kafka.DeleteTopicsResponse{}
 		for _, t := range ts {
 			if t.name == "" && t.id != ([16]byte{}) {
-				for _, m := range s.topics.list() {
-					if m.id == t.id {
-						t.name = m.name
-					}
+				if m := s.topics.getID(t.id); m != nil {
+					t.name = m.name
 				}
 			}
 			code := kafka.None

@@ -20,7 +20,9 @@ func init() {
 			resp := &kafka.DeleteGroupsResponse{}
 			for _, id := range ids {
 				code := kafka.CoordinatorLoadInProgress
-				if !busy {
+				if reservedGroup(id) {
+					code = kafka.InvalidGroupID
+				} else if !busy {
 					if code = s.groups.drop(id); code == kafka.None {
 						if err := s.opts.Offsets.DeleteGroup(context.Background(), id); err != nil {
 							code = kafka.CoordinatorNotAvailable

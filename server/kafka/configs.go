@@ -10,8 +10,8 @@ import (
 
 // Topic configs: the settings clients may read and set per topic. Values
 // set by CreateTopics, AlterConfigs or IncrementalAlterConfigs are kept in
-// the topic table (in memory: lost at a restart until the Meta Service
-// keeps topics). retention.ms, retention.bytes and segment.bytes given at
+// the topic table and stored with the topic's id (topic_store.go), so they
+// survive a restart. retention.ms, retention.bytes and segment.bytes given at
 // CreateTopics shape the partitions' shards; altering them later is
 // recorded and reported but applies to new partitions only (the shard
 // Adapter cannot change a shard's limits yet).

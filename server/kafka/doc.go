@@ -118,8 +118,13 @@
 // restart. A topic created over a shard that already exists adopts it
 // (how a Kafka topic reads what MQTT wrote, when the broker's Naming maps
 // both to one shard). Options.OnProduce hands each produced partition's
-// batches to the broker, which delivers them to MQTT subscribers. Topic ids are derived from
-// the name (stable without being stored). One broker: it leads every
+// batches to the broker, which delivers them to MQTT subscribers;
+// Options.OnDelete hears of deleted topics. A Naming that is also a Pinner
+// gives some topics a minimum partition count. Each topic has a random
+// UUID v4 id assigned at creation and stored with its configs in the
+// OffsetStore (topic_store.go), so ids and configs survive a restart and
+// a topic created again gets a new id; Metadata v10+, Fetch v13+, Produce
+// v13 and DeleteTopics v6 name topics by id. One broker: it leads every
 // partition, replication factor is 1.
 //
 // # SASL

@@ -192,7 +192,7 @@ func New(opts Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	s.topics, err = loadTopics(opts.Router, opts.Shard, opts.Naming)
+	s.topics, err = loadTopics(opts.Router, opts.Shard, opts.Naming, opts.Offsets, opts.Logger)
 	if err != nil {
 		return nil, err
 	}

@@ -192,12 +192,20 @@ func rawBatch(t *testing.T, n, size int, pid int64, epoch int16, seq int32, attr
 }
 
 // rawProduce sends raw to partition 0 of topic with acks=all and returns
-// the partition's code and base offset.
+// the partition's code and base offset. The topic goes by name and id
+// (Metadata's), so it works at every Produce version franz-go picks (v13
+// names topics by id).
 func rawProduce(t *testing.T, cl *kgo.Client, topic string, raw []byte) (int16, int64) {
 	t.Helper()
+	meta := kmsg.NewPtrMetadataRequest()
+	mt := kmsg.NewMetadataRequestTopic()
+	mt.Topic = kmsg.StringPtr(topic)
+	meta.Topics = append(meta.Topics, mt)
+	id := must(meta.RequestWith(testCtx(t), cl)).Topics[0].TopicID
 	req := kmsg.NewPtrProduceRequest()
 	req.Acks, req.TimeoutMillis = -1, 5000
-	req.Topics = []kmsg.ProduceRequestTopic{{Topic: topic, Partitions: []kmsg.ProduceRequestTopicPartition{{Partition: 0, Records: raw}}}}
+	req.Topics = []kmsg.ProduceRequestTopic{{Topic: topic, TopicID: id,
+		Partitions: []kmsg.ProduceRequestTopicPartition{{Partition: 0, Records: raw}}}}
 	p := must(req.RequestWith(testCtx(t), cl)).Topics[0].Partitions[0]
 	return p.ErrorCode, p.BaseOffset
 }

@@ -2,6 +2,9 @@ package kafka
 
 import (
 	"errors"
+
+	"robustmq/codec/kafka"
+	"log/slog"
 	"maps"
 	"slices"
 	"strconv"
@@ -15,6 +18,7 @@ import (
 // change (CreatePartitions, AlterConfigs) publishes a new value.
 type topicMeta struct {
 	name    string
+	bname   []byte // name, for callbacks taking bytes (read-only)
 	id      [16]byte
 	shards  []string          // shards[p] = naming.Shard(name, p)
 	configs map[string]string // topic configs set by the client (Describe/Alter)
@@ -36,14 +40,21 @@ func (m *topicMeta) withConfigs(configs map[string]string) {
 }
 
 // topics is the Kafka topic table over the Router's topics. Lookups take
-// the read lock with a no-copy m[string(b)] key; create and delete are
-// serialized by mu.
+// the read lock with a no-copy m[string(b)] key. Changes (create, grow,
+// remove, setConfigs) are serialized by wmu, held across their Router and
+// OffsetStore calls (which may block; they run on workers or in New); mu
+// is taken only to swap entries, so lookups on event loops never wait for
+// I/O. Lock order: wmu, then mu.
 type topics struct {
+	wmu    sync.Mutex
 	mu     sync.RWMutex
-	m      map[string]*topicMeta // guarded by mu
+	m      map[string]*topicMeta   // guarded by mu
+	byID   map[[16]byte]*topicMeta // guarded by mu
 	router *shard.Router
 	tmpl   shard.ShardConfig
 	naming Naming
+	store  shard.OffsetStore // topic records (topic_store.go); nil keeps them in memory only
+	log    *slog.Logger
 }
 
 // Naming maps a Kafka topic's partitions onto shard names and back
@@ -95,8 +106,17 @@ func (ShardNaming) Topic(s string) (string, int32, bool) {
 // loadTopics rebuilds the table from the shards the engines already hold
 // (persistent engines after a restart): shard s is partition p of t when
 // naming.Topic(s) says so.
-func loadTopics(r *shard.Router, tmpl shard.ShardConfig, naming Naming) (*topics, error) {
-	t := &topics{m: map[string]*topicMeta{}, router: r, tmpl: tmpl, naming: naming}
+func loadTopics(r *shard.Router, tmpl shard.ShardConfig, naming Naming, store shard.OffsetStore,
+	log *slog.Logger) (*topics, error) {
+	t := &topics{m: map[string]*topicMeta{}, byID: map[[16]byte]*topicMeta{}, router: r, tmpl: tmpl,
+		naming: naming, store: store, log: log}
+	stored, bad, err := loadStored(store)
+	if err != nil {
+		return nil, err
+	}
+	for name, err := range bad {
+		log.Warn("kafka: unreadable topic record: the topic gets a new id", "topic", name, "err", err)
+	}
 	infos, err := r.ListShards()
 	if err != nil {
 		return nil, errors.New("kafka: list shards: " + err.Error())
@@ -110,11 +130,42 @@ func loadTopics(r *shard.Router, tmpl shard.ShardConfig, naming Naming) (*topics
 		counts[name] = max(counts[name], p+1)
 	}
 	for _, name := range slices.Sorted(maps.Keys(counts)) {
-		if _, err := t.create(name, counts[name], nil); err != nil && !errors.Is(err, shard.ErrTopicExists) {
+		st, ok := stored[name]
+		if _, err := t.add(name, counts[name], st.configs, st.id, !ok); err != nil && !errors.Is(err, shard.ErrTopicExists) {
 			return nil, err
+		}
+		delete(stored, name)
+	}
+	for name := range stored { // its shards are gone (memory engine, deleted offline)
+		if err := t.dropTopic(name); err != nil {
+			log.Warn("kafka: stale topic record", "topic", name, "err", err)
 		}
 	}
 	return t, nil
+}
+
+// getID looks up a topic by id.
+func (t *topics) getID(id [16]byte) *topicMeta {
+	t.mu.RLock()
+	m := t.byID[id]
+	t.mu.RUnlock()
+	return m
+}
+
+// lookup finds a request's topic: by id when byID (Fetch and Produce
+// v13+), else by name. code is the error for a topic not found:
+// UNKNOWN_TOPIC_ID or UNKNOWN_TOPIC_OR_PARTITION.
+func (t *topics) lookup(name []byte, id [16]byte, byID bool) (*topicMeta, kafka.ErrorCode) {
+	if byID {
+		if m := t.getID(id); m != nil {
+			return m, kafka.None
+		}
+		return nil, kafka.UnknownTopicID
+	}
+	if m := t.get(name); m != nil {
+		return m, kafka.None
+	}
+	return nil, kafka.UnknownTopicOrPartition
 }
 
 // get looks up a topic by a view of its name without allocating.
@@ -172,13 +223,22 @@ func (t *topics) adoptable(name string) bool {
 // create makes a topic with n partitions, or the naming's MinPartitions
 // if more (see Pinner). ErrTopicExists if it exists.
 func (t *topics) create(name string, n int32, configs map[string]string) (*topicMeta, error) {
+	return t.add(name, n, configs, [16]byte{}, true)
+}
+
+// add is create with the topic's id (a new one when zero) and whether to
+// write its record (a new topic, or one loaded without a record).
+func (t *topics) add(name string, n int32, configs map[string]string, id [16]byte, save bool) (*topicMeta, error) {
 	n = max(n, t.minPartitions(name))
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if _, ok := t.m[name]; ok {
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
+	if t.get([]byte(name)) != nil {
 		return nil, &detailed{shard.ErrTopicExists, "kafka topic " + strconv.Quote(name)}
 	}
-	m := &topicMeta{name: name, id: topicID(name)}
+	if id == ([16]byte{}) {
+		id = newTopicID()
+	}
+	m := &topicMeta{name: name, bname: []byte(name), id: id}
 	m.withConfigs(configs)
 	sc := shardConfig(t.tmpl, configs)
 	for p := range n {
@@ -190,16 +250,33 @@ func (t *topics) create(name string, n int32, configs map[string]string) (*topic
 		}
 		m.shards = append(m.shards, sc.Name)
 	}
-	t.m[name] = m
+	if save {
+		// The shards exist and hold the data: a record that cannot be
+		// written costs the topic its id (a new one at restart), not the
+		// topic.
+		if err := t.saveTopic(m); err != nil {
+			t.log.Warn("kafka: topic id not stored", "topic", name, "err", err)
+		}
+	}
+	t.publish(m)
 	return m, nil
+}
+
+// publish puts m (new, or a new version of a topic) in the table.
+// REQUIRES: t.wmu held.
+func (t *topics) publish(m *topicMeta) {
+	t.mu.Lock()
+	t.m[m.name] = m
+	t.byID[m.id] = m
+	t.mu.Unlock()
 }
 
 // grow raises a topic's partition count to n (CreatePartitions).
 func (t *topics) grow(name string, n int32) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	old, ok := t.m[name]
-	if !ok {
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
+	old := t.get([]byte(name))
+	if old == nil {
 		return shard.ErrTopicNotFound
 	}
 	if int(n) <= len(old.shards) {
@@ -215,7 +292,7 @@ func (t *topics) grow(name string, n int32) error {
 		}
 		m.shards = append(m.shards, sc.Name)
 	}
-	t.m[name] = &m
+	t.publish(&m)
 	return nil
 }
 
@@ -223,14 +300,17 @@ var errInvalidPartitions = errors.New("kafka: partition count can only grow")
 
 // remove deletes a topic and its shards.
 func (t *topics) remove(name string) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	m, ok := t.m[name]
-	if !ok {
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
+	m := t.get([]byte(name))
+	if m == nil {
 		return shard.ErrTopicNotFound
 	}
+	t.mu.Lock()
 	delete(t.m, name)
-	var err error
+	delete(t.byID, m.id)
+	t.mu.Unlock()
+	err := t.dropTopic(name)
 	for _, sh := range m.shards {
 		if e := t.router.DeleteShard(sh); e != nil && !errors.Is(e, shard.ErrShardNotFound) {
 			err = errors.Join(err, e)
@@ -239,35 +319,19 @@ func (t *topics) remove(name string) error {
 	return err
 }
 
-// topicID derives a stable 16-byte topic id from the name (FNV-1a, twice
-// seeded): Kafka clients only compare ids, and a derived id survives a
-// restart without being stored.
-func topicID(name string) (id [16]byte) {
-	h1, h2 := uint64(14695981039346656037), uint64(1099511628211)
-	for i := 0; i < len(name); i++ {
-		h1 = (h1 ^ uint64(name[i])) * 1099511628211
-		h2 = (h2 ^ uint64(name[i])) * 14695981039346656037
-	}
-	for i := range 8 {
-		id[i] = byte(h1 >> (8 * i))
-		id[8+i] = byte(h2 >> (8 * i))
-	}
-	if id == ([16]byte{}) {
-		id[0] = 1
-	}
-	return id
-}
-
 // setConfigs replaces a topic's configs.
 func (t *topics) setConfigs(name string, configs map[string]string) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	old, ok := t.m[name]
-	if !ok {
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
+	old := t.get([]byte(name))
+	if old == nil {
 		return shard.ErrTopicNotFound
 	}
 	m := *old
 	m.withConfigs(configs)
-	t.m[name] = &m
+	if err := t.saveTopic(&m); err != nil {
+		return err
+	}
+	t.publish(&m)
 	return nil
 }
