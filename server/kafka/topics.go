@@ -3,9 +3,9 @@ package kafka
 import (
 	"errors"
 
-	"robustmq/codec/kafka"
 	"log/slog"
 	"maps"
+	"robustmq/codec/kafka"
 	"slices"
 	"strconv"
 	"strings"
