@@ -2,15 +2,14 @@ package kafka
 
 import (
 	"errors"
-
 	"log/slog"
 	"maps"
-	"robustmq/codec/kafka"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 
+	"robustmq/codec/kafka"
 	"robustmq/shard"
 )
 
