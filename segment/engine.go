@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,6 +32,10 @@ type Options struct {
 	FlushInterval        time.Duration // background fsync of DurabilityNone data; 1 s; <0: off
 	RetentionInterval    time.Duration // background EnforceRetention; 1 min; <0: off
 	Logger               *slog.Logger  // default slog.Default()
+	// Dirs are more roots beside Dir (other disks: storage_runtime.data_path[1:]).
+	// A new shard goes to the root holding the fewest shards (the first
+	// on ties); Open finds each shard in whichever root holds it.
+	Dirs []string
 	// Decoder lets Read return the records of opaque batches
 	// (AppendBatch); without one such a Read fails with shard.ErrNoDecoder.
 	Decoder shard.BatchDecoder
@@ -79,6 +84,7 @@ type EngineSegment struct {
 	prealloc atomic.Bool // false once the file system refused fallocate
 	seed     maphash.Seed
 	workers  []*worker
+	roots    []string // Dir, then Dirs; immutable
 
 	// adminMu serializes CreateShard and DeleteShard, so a shard's
 	// directory is never created and removed at once; it is held across
@@ -88,6 +94,7 @@ type EngineSegment struct {
 	trashSeq atomic.Uint64
 	mu       sync.RWMutex
 	shards   map[string]*shardLog // guarded by mu
+	perRoot  []int                // shards held per root; guarded by mu
 	closed   bool                 // guarded by mu
 
 	sealq chan sealJob // sealed segments for the syncer; bounded, full: left to the next durable round
@@ -98,8 +105,8 @@ type EngineSegment struct {
 
 var _ shard.Engine = (*EngineSegment)(nil)
 
-// Open mounts every shard under o.Dir, recovering each active segment, and
-// starts the workers.
+// Open mounts every shard under o.Dir and o.Dirs, recovering each active
+// segment, and starts the workers.
 func Open(o Options) (*EngineSegment, error) {
 	o.setDefaults()
 	if o.Dir == "" {
@@ -108,10 +115,17 @@ func Open(o Options) (*EngineSegment, error) {
 	if o.SegmentBytes > MaxSegmentBytes {
 		return nil, fmt.Errorf("segment: Options.SegmentBytes %d > %d", o.SegmentBytes, int64(MaxSegmentBytes))
 	}
-	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("segment: %w", err)
+	roots := append([]string{filepath.Clean(o.Dir)}, o.Dirs...)
+	for i, r := range roots {
+		roots[i] = filepath.Clean(r)
+		if slices.Contains(roots[:i], roots[i]) {
+			return nil, fmt.Errorf("segment: directory %s given twice", r)
+		}
+		if err := os.MkdirAll(r, 0o755); err != nil {
+			return nil, fmt.Errorf("segment: %w", err)
+		}
 	}
-	e := &EngineSegment{opts: o, ops: o.ops, log: o.Logger, seed: maphash.MakeSeed(),
+	e := &EngineSegment{opts: o, ops: o.ops, log: o.Logger, seed: maphash.MakeSeed(), roots: roots, perRoot: make([]int, len(roots)),
 		shards: map[string]*shardLog{}, stop: make(chan struct{}), sealq: make(chan sealJob, 1024)}
 	e.prealloc.Store(true)
 	for range o.Workers {
@@ -132,12 +146,23 @@ func Open(o Options) (*EngineSegment, error) {
 	return e, nil
 }
 
-// mountAll mounts the shard directories in parallel. A directory without a
-// meta file is an interrupted CreateShard and is removed.
+// mountAll mounts the shard directories of every root in parallel. A
+// directory without a meta file is an interrupted CreateShard and is
+// removed; a shard found in two roots is an error.
 func (e *EngineSegment) mountAll() error {
-	ents, err := os.ReadDir(e.opts.Dir)
-	if err != nil {
-		return fmt.Errorf("segment: %w", err)
+	type entry struct {
+		root int
+		ent  os.DirEntry
+	}
+	var ents []entry
+	for i, r := range e.roots {
+		des, err := os.ReadDir(r)
+		if err != nil {
+			return fmt.Errorf("segment: %w", err)
+		}
+		for _, d := range des {
+			ents = append(ents, entry{i, d})
+		}
 	}
 	var (
 		next atomic.Int64
@@ -152,18 +177,24 @@ func (e *EngineSegment) mountAll() error {
 				if i >= int64(len(ents)) {
 					return
 				}
-				dir := filepath.Join(e.opts.Dir, ents[i].Name())
-				if strings.HasPrefix(ents[i].Name(), trashPrefix) {
+				en := ents[i]
+				dir := filepath.Join(e.roots[en.root], en.ent.Name())
+				if strings.HasPrefix(en.ent.Name(), trashPrefix) {
 					_ = os.RemoveAll(dir) // a DeleteShard cut short
 					continue
 				}
-				if !ents[i].IsDir() {
+				if !en.ent.IsDir() {
 					continue
 				}
 				sl, err := e.mountShard(dir)
 				mu.Lock()
 				switch {
+				case err == nil && e.shards[sl.name] != nil:
+					errs = append(errs, fmt.Errorf("segment: shard %s is in both %s and %s", sl.name, e.shards[sl.name].dir, dir))
+					sl.closeSegs()
 				case err == nil:
+					sl.root = en.root
+					e.perRoot[en.root]++
 					e.shards[sl.name] = sl
 				case isNotExist(err):
 					e.log.Warn("segment: removing shard directory without meta (interrupted create)", "dir", dir)
@@ -274,7 +305,15 @@ func (e *EngineSegment) CreateShard(cfg shard.ShardConfig) error {
 	case exists:
 		return fmt.Errorf("%w: %s", shard.ErrShardExists, cfg.Name)
 	}
-	dir := filepath.Join(e.opts.Dir, dirName(cfg.Name))
+	e.mu.RLock()
+	root := 0
+	for i, n := range e.perRoot {
+		if n < e.perRoot[root] {
+			root = i
+		}
+	}
+	e.mu.RUnlock()
+	dir := filepath.Join(e.roots[root], dirName(cfg.Name))
 	err := os.RemoveAll(dir) // leftovers of a shard this engine does not hold
 	if err == nil {
 		err = os.MkdirAll(dir, 0o755)
@@ -283,7 +322,7 @@ func (e *EngineSegment) CreateShard(cfg shard.ShardConfig) error {
 		err = writeMeta(dir, &cfg, 0)
 	}
 	if err == nil {
-		err = syncDir(e.opts.Dir)
+		err = syncDir(e.roots[root])
 	}
 	if err != nil {
 		_ = os.RemoveAll(dir)
@@ -294,7 +333,10 @@ func (e *EngineSegment) CreateShard(cfg shard.ShardConfig) error {
 	if e.closed {
 		return shard.ErrClosed
 	}
-	e.shards[cfg.Name] = e.newShardLog(cfg, dir, 0)
+	sl := e.newShardLog(cfg, dir, 0)
+	sl.root = root
+	e.perRoot[root]++
+	e.shards[cfg.Name] = sl
 	return nil
 }
 
@@ -313,6 +355,7 @@ func (e *EngineSegment) DeleteShard(name string) error {
 	closed := e.closed
 	if sl != nil && !closed {
 		delete(e.shards, name)
+		e.perRoot[sl.root]--
 	}
 	e.mu.Unlock()
 	switch {
@@ -324,10 +367,11 @@ func (e *EngineSegment) DeleteShard(name string) error {
 		return fmt.Errorf("%w: %s", shard.ErrShardNotFound, name)
 	}
 	sl.shutdown(fmt.Errorf("%w: %s (deleted)", shard.ErrShardNotFound, name))
-	trash := filepath.Join(e.opts.Dir, trashPrefix+strconv.FormatUint(e.trashSeq.Add(1), 10)+"-"+filepath.Base(sl.dir))
+	root := e.roots[sl.root] // rename within the shard's own file system
+	trash := filepath.Join(root, trashPrefix+strconv.FormatUint(e.trashSeq.Add(1), 10)+"-"+filepath.Base(sl.dir))
 	err := os.Rename(sl.dir, trash)
 	if err == nil {
-		err = syncDir(e.opts.Dir)
+		err = syncDir(root)
 	}
 	e.adminMu.Unlock()
 	if err != nil {

@@ -47,6 +47,7 @@ type shardLog struct {
 	e    *EngineSegment
 	name string
 	dir  string
+	root int // index of dir's root in e.roots; guarded by e.mu
 	w    *worker
 	wl   shard.WaitList
 

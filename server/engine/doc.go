@@ -4,16 +4,22 @@
 //
 // # Directories
 //
-// Everything lives under the first directory of storage_runtime.data_path (call it D):
+// Under the first directory of storage_runtime.data_path (call it D) and every other one (Dn):
 //
 //	D/segment   segment.EngineSegment: file segments, one directory per shard (the default engine)
+//	Dn/segment  more segment roots (other disks): segment shards spread over all data paths
 //	D/pebble    pebblestore: one pebble DB for every pebble shard
 //	D/offsets   offsetstore: consumer-group offsets, until the Meta Service's offset group serves them
 //
 // The segment engine gets a directory of its own because it treats every directory under its root as
-// a shard (and removes one without a meta file as an interrupted create). The memory engine keeps
-// nothing on disk. More than one data_path: only the first is used today and Start logs a warning
-// naming the others; spreading shards over disks needs the segment engine to take several roots.
+// a shard (and removes one without a meta file as an interrupted create). A new segment shard goes to
+// the data path holding the fewest shards (the first on ties); on restart each shard is mounted where
+// it is, so data paths may be added (new shards fill them) but not removed while they hold shards (a
+// shard found in two is an error). pebble and the offsets stay on D. The memory engine keeps nothing
+// on disk.
+//
+// Every engine gets decodeKafka as its shard.BatchDecoder, so Kafka batches stored whole by
+// AppendBatch read back as records for the other protocols.
 //
 // Config mapping ([storage_runtime]): io_thread_num is the segment engine's worker count (one group
 // commit per worker round), max_segment_size its default segment size (a shard's own SegmentBytes

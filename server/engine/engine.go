@@ -67,16 +67,21 @@ func (e *Engine) Start(ctx context.Context) error {
 		return fmt.Errorf("%w: empty", ErrDataPath)
 	}
 	root := cfg.DataPath[0]
-	if len(cfg.DataPath) > 1 {
-		log.Warn("engine: only the first storage_runtime.data_path is used", "used", root, "ignored", cfg.DataPath[1:])
-	}
 	// The engines' errors name their directory; this names the config key.
 	pathErr := func(err error) error { return fmt.Errorf("%w[0] %q: %w", ErrDataPath, root, err) }
+	if len(cfg.DataPath) > 1 { // segment shards may live on any of them
+		pathErr = func(err error) error { return fmt.Errorf("%w %q: %w", ErrDataPath, cfg.DataPath, err) }
+	}
 
 	t0 := time.Now()
 	cut0 := truncated.Get()
+	segDirs := make([]string, 0, len(cfg.DataPath)-1)
+	for _, p := range cfg.DataPath[1:] {
+		segDirs = append(segDirs, filepath.Join(p, dirSegment))
+	}
 	seg, err := segment.Open(segment.Options{
-		Dir: filepath.Join(root, dirSegment), Workers: cfg.IOThreadNum, SegmentBytes: cfg.MaxSegmentSize, Logger: log,
+		Dir: filepath.Join(root, dirSegment), Dirs: segDirs, Workers: cfg.IOThreadNum, SegmentBytes: cfg.MaxSegmentSize,
+		Logger: log, Decoder: decodeKafka,
 	})
 	if err != nil {
 		return pathErr(err)
@@ -92,12 +97,12 @@ func (e *Engine) Start(ctx context.Context) error {
 		closeAll()
 		return fmt.Errorf("engine: start: %w", err)
 	}
-	peb, err := pebblestore.Open(filepath.Join(root, dirPebble), pebblestore.Options{Logger: log})
+	peb, err := pebblestore.Open(filepath.Join(root, dirPebble), pebblestore.Options{Logger: log, Decoder: decodeKafka})
 	if err != nil {
 		closeAll()
 		return pathErr(err)
 	}
-	engines = append(engines, peb, memory.New(memory.Options{Logger: log}))
+	engines = append(engines, peb, memory.New(memory.Options{Logger: log, Decoder: decodeKafka}))
 	r, err := shard.NewRouter(engines, shard.RouterOptions{DefaultEngine: shard.EngineSegment, Logger: log})
 	if err != nil {
 		closeAll()
@@ -109,7 +114,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		return pathErr(err)
 	}
 
-	log.Info("engine: recovered", "data_path", root,
+	log.Info("engine: recovered", "data_path", cfg.DataPath,
 		"segment_shards", r.Stats(shard.EngineSegment).Shards, "pebble_shards", r.Stats(shard.EnginePebble).Shards,
 		"segment_open", segTook, "duration", time.Since(t0), "truncated_bytes", truncated.Get()-cut0,
 		"workers", cfg.IOThreadNum, "segment_bytes", cfg.MaxSegmentSize, "default_engine", shard.EngineSegment)

@@ -195,17 +195,48 @@ func TestDataPathErrors(t *testing.T) {
 	})
 }
 
-// TestSecondDataPathUnused: only data_path[0] is used (see the package doc); the others are not
-// touched.
-func TestSecondDataPathUnused(t *testing.T) {
+// TestDataPaths: segment shards spread over every data_path (the one holding fewest first), are
+// found where they are after a restart, and pebble stays on data_path[0].
+func TestDataPaths(t *testing.T) {
 	first, second := t.TempDir(), filepath.Join(t.TempDir(), "second")
-	env, _ := newEnv(t, first, second)
-	stop(t, start(t, build(t, env)))
-	if _, err := os.Stat(second); !os.IsNotExist(err) {
-		t.Fatalf("data_path[1] %s: stat err %v; want it untouched (not created)", second, err)
+	paths := []string{first, second}
+	env, _ := newEnv(t, paths...)
+	c := start(t, build(t, env))
+	h, _ := env.Storage.Lookup()
+	names := []string{"a_0", "a_1", "a_2", "a_3"}
+	for _, n := range names {
+		if err := h.Router.CreateShard(shard.ShardConfig{Name: n}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.Router.Append(context.Background(), n, []shard.Record{{Value: []byte(n)}},
+			shard.AppendOptions{Durability: shard.DurabilitySync}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, err := os.Stat(filepath.Join(first, dirSegment)); err != nil {
-		t.Fatalf("data_path[0]: %v", err)
+	stop(t, c)
+	for i, n := range names {
+		want := paths[i%2]
+		if _, err := os.Stat(filepath.Join(want, dirSegment, n, "shard.meta")); err != nil {
+			t.Fatalf("shard %s: %v; want it under data_path[%d] %s", n, err, i%2, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(second, dirPebble)); !os.IsNotExist(err) {
+		t.Fatalf("pebble under data_path[1]: stat err %v; want none there", err)
+	}
+
+	env2, _ := newEnv(t, paths...)
+	c = start(t, build(t, env2))
+	defer stop(t, c)
+	h, _ = env2.Storage.Lookup()
+	for _, n := range names {
+		res, err := h.Router.Read(n, 0, 10, 1<<20)
+		if err != nil {
+			t.Fatalf("Read(%s) after restart: %v", n, err)
+		}
+		if len(res.Records) != 1 || string(res.Records[0].Value) != n {
+			t.Fatalf("Read(%s) after restart: %d records; want 1 with value %q", n, len(res.Records), n)
+		}
+		res.Release()
 	}
 }
 
