@@ -10,8 +10,11 @@ import (
 // names topics by id: an unknown id is UNKNOWN_TOPIC_ID). Each partition's Records are checked batch by batch
 // (magic 2, CRC32C, compression codec known, size <= the topic's
 // max.message.bytes, else MaxMessageBytes,
-// count = last offset delta + 1) and appended as one shard batch (see
-// "Storage" in doc.go). acks=0 appends and never answers; acks=1 answers
+// count = last offset delta + 1) and each batch is appended as one opaque
+// shard batch, stored as received (shard AppendBatchAsync; see "Storage"
+// in doc.go). A partition holding several batches (clients send one)
+// appends them in order and answers once all are done: the first batch's
+// base offset, or the first error (earlier batches may then be stored). acks=0 appends and never answers; acks=1 answers
 // once the records are in the engine (DurabilityNone), acks=-1 once they
 // are fsynced (DurabilitySync). Idempotent batches (producer id >= 0) are
 // checked against the partition's sequence state (producers.go).
@@ -66,7 +69,7 @@ func serveProduce(s *Server, c *conn, sl *slot, m kafka.Message) error {
 				continue
 			}
 			name := t.shards[rp.Index]
-			recs, seq, code := c.prepare(rp.Records, name, t.maxBytes(s.opts.MaxMessageBytes))
+			batches, seq, code := c.prepare(rp.Records, name, t.maxBytes(s.opts.MaxMessageBytes))
 			if code != kafka.None {
 				op.ErrorCode = int16(code)
 				countErr(0, code)
@@ -77,9 +80,12 @@ func serveProduce(s *Server, c *conn, sl *slot, m kafka.Message) error {
 				continue
 			}
 			p.pending++
-			s.opts.Router.AppendAsync(name, recs, opt, func(first int64, err error) {
-				c.later(func() { c.appended(sl, p, op, name, seq, first, err) })
-			})
+			pp := &partAppend{op: op, name: name, seq: seq, left: len(batches)}
+			for i := range batches {
+				s.opts.Router.AppendBatchAsync(name, batches[i], opt, func(first int64, err error) {
+					c.later(func() { c.batchAppended(sl, p, pp, i == 0, first, err) })
+				})
+			}
 			if s.opts.OnProduce != nil {
 				s.opts.OnProduce(t.bname, rp.Index, rp.Records)
 			}
@@ -91,16 +97,15 @@ func serveProduce(s *Server, c *conn, sl *slot, m kafka.Message) error {
 	return nil
 }
 
-// prepare validates one partition's batches and builds its shard records
-// into the connection's scratch (valid until the next prepare).
-func (c *conn) prepare(in []byte, name string, maxBatch int) ([]shard.Record, seqCheck, kafka.ErrorCode) {
-	c.recs, c.marks = c.recs[:0], c.marks[:0]
+// prepare validates one partition's batches and describes them as opaque
+// shard batches in the connection's scratch (valid until the next
+// prepare; Bytes are views of in, which AppendBatchAsync copies).
+func (c *conn) prepare(in []byte, name string, maxBatch int) ([]shard.Batch, seqCheck, kafka.ErrorCode) {
+	c.batches = c.batches[:0]
 	var seq seqCheck
 	if len(in) == 0 {
 		return nil, seq, kafka.CorruptMessage
 	}
-	// Size the marks first so views into it stay put.
-	total := 0
 	for rest := in; len(rest) > 0; {
 		b, r, err := record.Next(rest)
 		if err != nil {
@@ -125,7 +130,7 @@ func (c *conn) prepare(in []byte, name string, maxBatch int) ([]shard.Record, se
 			}
 		}
 		if b.ProducerID >= 0 {
-			if rest := r; len(rest) > 0 || total > 0 {
+			if len(r) > 0 || len(c.batches) > 0 {
 				return nil, seq, kafka.InvalidRequest // one idempotent batch per partition, as clients send
 			}
 			seq = c.s.pids.check(name, &b)
@@ -133,22 +138,36 @@ func (c *conn) prepare(in []byte, name string, maxBatch int) ([]shard.Record, se
 				return nil, seq, seq.code
 			}
 		}
-		total += int(b.LastOffsetDelta) + 1
+		c.batches = append(c.batches, shard.Batch{Format: shard.BatchKafkaV2, Count: int(b.NumRecords),
+			MaxTimestamp: max(b.MaxTimestamp, 0), Bytes: b.Raw})
 		rest = r
 	}
-	if cap(c.marks) < 4*total {
-		c.marks = make([]byte, 0, 4*total)
+	return c.batches, seq, kafka.None
+}
+
+// partAppend is one partition of a Produce waiting for its batches'
+// appends; handler goroutine only.
+type partAppend struct {
+	op    *kafka.ProduceResponseTopicPartition
+	name  string
+	seq   seqCheck
+	left  int   // appends not answered yet
+	first int64 // base offset of the partition's first batch
+	err   error // the first append error
+}
+
+// batchAppended records one batch's append outcome; the partition's
+// answer is set when its last batch is done.
+func (c *conn) batchAppended(sl *slot, p *produce, pp *partAppend, isFirst bool, first int64, err error) {
+	if err != nil && pp.err == nil {
+		pp.err = err
 	}
-	if cap(c.hdrs) < total {
-		c.hdrs = make([]shard.Header, 0, total)
+	if isFirst {
+		pp.first = first
 	}
-	c.hdrs = c.hdrs[:0]
-	for rest := in; len(rest) > 0; {
-		b, r, _ := record.Next(rest)
-		c.recs, c.marks, c.hdrs = batchRecords(c.recs, c.marks, c.hdrs, &b)
-		rest = r
+	if pp.left--; pp.left == 0 {
+		c.appended(sl, p, pp.op, pp.name, pp.seq, pp.first, pp.err)
 	}
-	return c.recs, seq, kafka.None
 }
 
 // appended records one partition's append outcome.

@@ -28,10 +28,8 @@ type conn struct {
 	clientID string     // from the first request header
 	sasl     *saslState // nil when SASL is off
 
-	// produce scratch, reused per partition (AppendAsync copies)
-	recs    []shard.Record
-	marks   []byte
-	hdrs    []shard.Header
+	// produce scratch, reused per partition (AppendBatchAsync copies)
+	batches []shard.Batch
 	fbuf    []byte // fetch answers are assembled here (runFetch)
 	spans   []span
 	dec     record.Decompressor

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"bytes"
+	"encoding/binary"
 	"os"
 	"strconv"
 	"testing"
@@ -105,13 +106,17 @@ func TestFetchBigSegmentTopic(t *testing.T) {
 
 // TestAppendBatchesLimit: a partition read stops before a whole batch that
 // would pass its byte limit (the fetch response must fit the connection's
-// output limit), except the first batch when progress asks for it.
+// output limit), except the first batch when progress asks for it; for
+// opaque batches (shard "p") and the old head/continuation layout ("l")
+// alike.
 func TestAppendBatchesLimit(t *testing.T) {
 	r, offs := newStorage(t, memory.Options{})
 	defer offs.Close()
 	defer r.Close()
-	if err := r.CreateShard(shard.ShardConfig{Name: "p"}); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"p", "l"} {
+		if err := r.CreateShard(shard.ShardConfig{Name: name}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	const batches, perBatch = 3, 10
 	size := 0 // of one batch
@@ -130,35 +135,53 @@ func TestAppendBatchesLimit(t *testing.T) {
 			t.Fatal(err)
 		}
 		size = len(raw)
-		recs, _, _ := batchRecords(nil, make([]byte, 0, 4*perBatch), make([]shard.Header, 0, perBatch), &b)
-		if _, err := r.Append(testCtx(t), "p", recs, shard.AppendOptions{}); err != nil {
+		if _, err := r.AppendBatch(testCtx(t), "p", shard.Batch{Format: shard.BatchKafkaV2, Count: perBatch, Bytes: raw},
+			shard.AppendOptions{}); err != nil {
 			t.Fatalf("batch %d: %v", k, err)
 		}
+		if _, err := r.Append(testCtx(t), "l", legacyRecords(&b), shard.AppendOptions{}); err != nil {
+			t.Fatalf("legacy batch %d: %v", k, err)
+		}
 	}
-	f := func(maxBytes int, progress bool, want int) {
+	f := func(name string, maxBytes int, progress bool, want int) {
 		t.Helper()
 		var c conn
-		out, rb := appendBatches(r, nil, "p", 0, maxBytes, progress, &c.z, &c.scratch)
+		out, rb := appendBatches(r, nil, name, 0, maxBytes, progress, &c.z, &c.scratch)
 		if rb.err != nil || rb.hw != batches*perBatch {
-			t.Fatalf("maxBytes %d: hw %d err %v", maxBytes, rb.hw, rb.err)
+			t.Fatalf("%s maxBytes %d: hw %d err %v", name, maxBytes, rb.hw, rb.err)
 		}
 		got := 0
 		for rest := out; len(rest) > 0; got++ {
 			b, next, err := record.Next(rest)
 			if err != nil || b.BaseOffset != int64(got*perBatch) {
-				t.Fatalf("maxBytes %d: batch %d at %d: %v", maxBytes, got, b.BaseOffset, err)
+				t.Fatalf("%s maxBytes %d: batch %d at %d: %v", name, maxBytes, got, b.BaseOffset, err)
 			}
 			rest = next
 		}
 		if got != want || (got > 1 && len(out) > maxBytes) {
-			t.Errorf("maxBytes %d progress %v: %d batches in %d bytes, want %d", maxBytes, progress, got, len(out), want)
+			t.Errorf("%s maxBytes %d progress %v: %d batches in %d bytes, want %d", name, maxBytes, progress, got, len(out), want)
 		}
 	}
-	f(size/2, false, 0)
-	f(size/2, true, 1)
-	f(size, false, 1)
-	f(size+size/2, false, 1) // was 2: the second Read always returned its first batch
-	f(2*size, false, 2)
-	f(3*size, true, 3)
-	f(1<<20, false, 3)
+	for _, name := range []string{"p", "l"} {
+		f(name, size/2, false, 0)
+		f(name, size/2, true, 1)
+		f(name, size, false, 1)
+		f(name, size+size/2, false, 1) // was 2: the second Read always returned its first batch
+		f(name, 2*size, false, 2)
+		f(name, 3*size, true, 3)
+		f(name, 1<<20, false, 3)
+	}
+}
+
+// legacyRecords is how Produce stored a batch before opaque batches: a
+// head record holding the batch and one continuation per further offset
+// (see "Storage" in doc.go). Fetch still serves shards written so.
+func legacyRecords(b *record.Batch) []shard.Record {
+	n := int(b.LastOffsetDelta) + 1
+	recs := []shard.Record{{Timestamp: b.FirstTimestamp, Value: b.Raw, Headers: []shard.Header{{Name: hdrBatch}}}}
+	for i := 1; i < n; i++ {
+		recs = append(recs, shard.Record{Timestamp: b.MaxTimestamp,
+			Headers: []shard.Header{{Name: hdrCont, Value: binary.BigEndian.AppendUint32(nil, uint32(i))}}})
+	}
+	return recs
 }

@@ -8,31 +8,14 @@ import (
 	"robustmq/shard"
 )
 
-// Header names marking the shard records that carry Kafka batches (see the
-// package doc, "Storage"). Frozen: they are on disk.
+// Header names marking the shard records that carry Kafka batches in the
+// layout written before the shard Adapter had opaque batches (see the
+// package doc, "Storage"). Frozen: they are on disk, and Fetch still
+// serves them; Produce no longer writes them.
 var (
 	hdrBatch = []byte("\x00kb") // head: Value is a whole v2 batch
 	hdrCont  = []byte("\x00kc") // continuation: Value nil, header value = uint32 BE distance to the head
 )
-
-// batchRecords appends the shard records of one validated batch b to recs:
-// a head holding b.Raw and one continuation per further offset, so shard
-// offsets stay Kafka offsets. marks and hdrs hold the continuations'
-// header values and headers; the caller sizes them first (4 bytes and one
-// Header per offset) so the views taken here stay put and nothing is
-// allocated per record.
-func batchRecords(recs []shard.Record, marks []byte, hdrs []shard.Header, b *record.Batch) ([]shard.Record, []byte, []shard.Header) {
-	n := int(b.LastOffsetDelta) + 1
-	hdrs = append(hdrs, shard.Header{Name: hdrBatch})
-	recs = append(recs, shard.Record{Timestamp: b.FirstTimestamp, Value: b.Raw, Headers: hdrs[len(hdrs)-1 : len(hdrs) : len(hdrs)]})
-	for i := 1; i < n; i++ {
-		start := len(marks)
-		marks = binary.BigEndian.AppendUint32(marks, uint32(i))
-		hdrs = append(hdrs, shard.Header{Name: hdrCont, Value: marks[start:len(marks):len(marks)]})
-		recs = append(recs, shard.Record{Timestamp: b.MaxTimestamp, Headers: hdrs[len(hdrs)-1 : len(hdrs) : len(hdrs)]})
-	}
-	return recs, marks, hdrs
-}
 
 // kind tells the three sorts of stored record apart.
 func kind(r *shard.Record) (head bool, back int64) {
@@ -54,64 +37,42 @@ type readBatch struct {
 	err          error
 }
 
-// readChunk is how many shard records one engine read returns at most.
-const readChunk = 1024
-
 // appendBatches appends the partition's batches from offset on to dst,
 // whole batches of at most maxBytes in all (with progress, the first batch
-// goes whatever its size): stored Kafka batches as they are with their
-// base offset set, other records (MQTT and the like) wrapped into batches
-// built here.
+// goes whatever its size). It reads in storage units (ReadBatches): opaque
+// Kafka batches are copied as stored (their base offset is already the
+// one the engine gave them; the leader epoch is set to 0, outside the
+// CRC), batches of the old head/continuation layout likewise from their
+// head, and runs of other records (MQTT and the like) are wrapped into
+// batches built here.
 func appendBatches(r *shard.Router, dst []byte, name string, offset int64, maxBytes int, progress bool,
 	z *record.Compressor, tmp *[]byte) ([]byte, readBatch) {
 	start := len(dst)
 	var out readBatch
 	first := true
 	for {
-		res, err := r.Read(name, offset, readChunk, max(maxBytes-(len(dst)-start), 1))
+		res, err := r.ReadBatches(name, offset, max(maxBytes-(len(dst)-start), 1))
 		if err != nil {
 			out.err = err
 			return dst, out
 		}
 		out.hw, out.logStart = res.Latest, res.Earliest
-		recs := res.Records
-		if first && len(recs) > 0 {
+		if first && len(res.Records) > 0 && res.Batches[0].Format == shard.BatchRecords {
 			first = false
-			if head, back := kind(&recs[0]); !head && back > 0 {
-				// The fetch starts inside a batch: serve that batch from
-				// its head when it is still there (clients skip the
-				// records below their offset), else skip to the next head.
-				if recs[0].Offset-back >= res.Earliest {
-					offset = recs[0].Offset - back
-					res.Release()
-					continue
-				}
+			if head, back := kind(&res.Records[0]); !head && back > 0 && res.Records[0].Offset-back >= res.Earliest {
+				// The fetch starts inside an old-layout batch: serve it
+				// from its head (clients skip the records below their
+				// offset); a head already deleted is skipped.
+				offset = res.Records[0].Offset - back
+				res.Release()
+				continue
 			}
 		}
-		i, full := 0, false
-		for i < len(recs) && !full {
-			rec := &recs[i]
-			head, back := kind(rec)
+		first = false
+		full := false
+		for i := 0; i < len(res.Batches) && !full; i++ {
 			at := len(dst)
-			switch {
-			case head:
-				dst = append(dst, rec.Value...)
-				record.SetBaseOffset(dst[at:], rec.Offset)
-				record.SetPartitionLeaderEpoch(dst[at:], 0)
-				i++
-			case back >= 0:
-				i++ // continuation of a batch served (or cut off by DeleteRecords)
-			default:
-				j := i
-				for j < len(recs) {
-					if h, b := kind(&recs[j]); h || b >= 0 {
-						break
-					}
-					j++
-				}
-				dst = buildBatch(dst, recs[i:j], z, tmp)
-				i = j
-			}
+			dst = appendUnit(dst, &res.Batches[i], z, tmp)
 			if n := len(dst) - start; n > maxBytes && !(progress && at == start) {
 				dst = dst[:at] // over the limit: this batch waits for the next fetch
 				full = true
@@ -119,15 +80,53 @@ func appendBatches(r *shard.Router, dst []byte, name string, offset int64, maxBy
 				full = n >= maxBytes
 			}
 		}
-		if len(recs) > 0 {
-			offset = recs[i-1].Offset + 1
+		if res.Next > offset {
+			offset = res.Next
 		}
-		done := len(recs) == 0 || offset >= res.Latest || full
+		done := len(res.Batches) == 0 || offset >= res.Latest || full
 		res.Release()
 		if done {
 			return dst, out
 		}
 	}
+}
+
+// appendUnit appends one ReadBatches unit as Kafka batches.
+func appendUnit(dst []byte, u *shard.Batch, z *record.Compressor, tmp *[]byte) []byte {
+	if u.Format == shard.BatchKafkaV2 {
+		at := len(dst)
+		dst = append(dst, u.Bytes...)
+		if len(dst)-at >= record.HeaderSize {
+			record.SetPartitionLeaderEpoch(dst[at:], 0)
+		}
+		return dst
+	}
+	recs := u.Records
+	for i := 0; i < len(recs); {
+		rec := &recs[i]
+		head, back := kind(rec)
+		switch {
+		case head:
+			at := len(dst)
+			dst = append(dst, rec.Value...)
+			record.SetBaseOffset(dst[at:], rec.Offset)
+			record.SetPartitionLeaderEpoch(dst[at:], 0)
+			i++
+		case back >= 0:
+			i++ // continuation of a batch served (or cut off by DeleteRecords)
+		default:
+			j := i
+			for j < len(recs) {
+				if h, b := kind(&recs[j]); h || b >= 0 {
+					break
+				}
+				j++
+			}
+			dst = buildBatch(dst, recs[i:j], z, tmp)
+			i = j
+		}
+	}
+	return dst
 }
 
 // buildBatch wraps plain shard records (written by another protocol) into
