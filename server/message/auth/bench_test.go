@@ -61,3 +61,31 @@ func TestMayPublishAllocs(t *testing.T) {
 		t.Fatalf("MayPublish allocates %v per run; want 0", n)
 	}
 }
+
+// BenchmarkConnect: a password login after the user's first (the fast
+// HMAC check), against the PBKDF2 verification a first login costs, in
+// the same run.
+func BenchmarkConnect(b *testing.B) {
+	s := newStore(b, Options{Iterations: DefaultIterations})
+	if err := s.SetUser(ctx, "u", "pw", false); err != nil {
+		b.Fatal(err)
+	}
+	l := login("u", "pw", "c", "10.0.0.1")
+	b.Run("pbkdf2-first-login", func(b *testing.B) {
+		u := s.snap.Load().users["u"]
+		b.ReportAllocs()
+		for b.Loop() {
+			if !u.sec.verify("pw") {
+				b.Fatal("refused")
+			}
+		}
+	})
+	b.Run("login", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.Connect(l); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -17,7 +17,9 @@
 // readers when it returns. Follow (Watcher backends) starts one goroutine
 // that reloads after every change of the Meta Service's mqtt group, so
 // writes made through another node reach this one; changes coalesce into
-// one pending reload (a one-slot channel), and Close stops it. Lock order:
+// one pending reload (a one-slot channel), reloads are at least followGap
+// (250 ms) apart because the mqtt group also carries session writes, and
+// Close stops it. Lock order:
 // wmu is a leaf (held across backend calls only).
 //
 // A Principal belongs to one connection's goroutine: it caches the rules

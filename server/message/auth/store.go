@@ -153,10 +153,22 @@ func (s *Store) Follow() {
 					s.log.Warn("auth: reload after a meta change failed; serving the previous state", "err", err)
 				}
 				c()
+				// The mqtt group also holds sessions: under connection churn
+				// its changes are constant, so reloads are spaced.
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(followGap):
+				}
 			}
 		}
 	}()
 }
+
+// followGap is the least time between two reloads driven by Watch; a
+// write through this Store is visible at once, one through another node
+// within about followGap.
+const followGap = 250 * time.Millisecond
 
 // Close stops Follow's goroutines and waits for the reloader.
 func (s *Store) Close() {

@@ -18,7 +18,9 @@ import (
 
 func newStore(t testing.TB, o Options) *Store {
 	t.Helper()
-	o.Iterations = 64 // keep tests fast; the format stores the count
+	if o.Iterations == 0 {
+		o.Iterations = 64 // keep tests fast; the format stores the count
+	}
 	s, err := New(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
