@@ -85,8 +85,8 @@ type Store struct {
 	wmu  sync.Mutex // serializes writers and reloads
 	snap atomic.Pointer[snapshot]
 
-	stop context.CancelFunc // Watch goroutine; nil when not following
-	done chan struct{}
+	stop context.CancelFunc // ends Follow's goroutines; nil when not following
+	wg   sync.WaitGroup     // Follow's goroutines
 }
 
 // snapshot is the state readers see. Never modified once published.
@@ -122,26 +122,32 @@ func New(ctx context.Context, o Options) (*Store, error) {
 
 // Follow keeps the snapshot current while the backend reports changes
 // (Watcher backends only; others are current through their writers). It
-// starts one goroutine, ended by Close. Changes coalesce: one reload runs
-// at a time and a change during it causes one more.
+// starts two goroutines (the watch stream, the reloader), ended and
+// waited for by Close. Changes coalesce: one reload runs at a time and
+// changes during it cause one more. REQUIRES: called once, before Close,
+// from the Store's owner.
 func (s *Store) Follow() {
 	w, ok := s.be.(Watcher)
 	if !ok || s.stop != nil {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s.stop, s.done = cancel, make(chan struct{})
-	kick := make(chan struct{}, 1)
-	go func() { // watch stream -> kick (one slot: extra changes coalesce)
-		_ = w.Watch(ctx, func() {
+	s.stop = cancel
+	kick := make(chan struct{}, 1) // one slot: extra changes coalesce
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		if err := w.Watch(ctx, func() {
 			select {
 			case kick <- struct{}{}:
 			default:
 			}
-		})
+		}); err != nil {
+			s.log.Error("auth: watching the Meta Service stopped; changes made on other nodes no longer arrive", "err", err)
+		}
 	}()
 	go func() {
-		defer close(s.done)
+		defer s.wg.Done()
 		for {
 			select {
 			case <-ctx.Done():
@@ -170,11 +176,11 @@ func (s *Store) Follow() {
 // within about followGap.
 const followGap = 250 * time.Millisecond
 
-// Close stops Follow's goroutines and waits for the reloader.
+// Close stops Follow's goroutines and waits for them.
 func (s *Store) Close() {
 	if s.stop != nil {
 		s.stop()
-		<-s.done
+		s.wg.Wait()
 		s.stop = nil
 	}
 }
