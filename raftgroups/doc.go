@@ -40,15 +40,22 @@
 //     waiter gets ErrStopped, and nothing more is sent (pebble itself treats
 //     a failed WAL fsync as fatal through its logger's Fatalf, which panics).
 //  3. If rd.Snapshot is not empty, the state machine restores from it.
-//  4. Transport.Send(rd.Messages): only after step 2 returned.
+//  4. Transport.Send(rd.Messages): only after step 2 returned, with one
+//     exception that etcd raft's doc.go (step 2) and the raft thesis
+//     (10.2.1) allow: a leader whose HardState term and vote are already on
+//     disk sends before step 2, so its followers persist the new entries
+//     while it does. Raft counts the leader's own copy only when its
+//     self-acknowledgement is stepped at Advance (step 6, after step 2), so
+//     an entry is still committed only once it is on a quorum of disks.
 //  5. Apply rd.CommittedEntries in order (config changes through
 //     rn.ApplyConfChange), notifying local waiters with each command's result.
 //  6. rn.Advance(rd), then serve ReadIndex reads whose index is applied and
 //     take a snapshot if Config.SnapshotEntries entries were applied since the
 //     last one or a membership change was applied.
 //
-// Because entries are synced before anything is sent and before they can be
-// committed, a proposal reported committed is on a quorum of disks.
+// Because a node acknowledges entries (MsgAppResp, or the leader's
+// self-acknowledgement) only after they are synced, a proposal reported
+// committed is on a quorum of disks.
 //
 // # Proposals, forwarding and results
 //

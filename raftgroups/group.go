@@ -38,7 +38,9 @@ type Group struct {
 	confState *pb.ConfState
 	applied   uint64
 	snapIndex uint64
-	snapNow   bool // a membership change was applied: snapshot at once
+	snapNow   bool   // a membership change was applied: snapshot at once
+	hsTerm    uint64 // term and vote of the HardState on disk
+	hsVote    uint64
 	ticks     uint64
 	retry     []retryEntry // proposals raft dropped or the transport never delivered, proposed again on tick
 	reading   []*readBatch // ReadIndex requests in flight
@@ -140,6 +142,8 @@ func newGroup(id GroupID, cfg *Config, st *Storage) (*Group, error) {
 	}
 	g.applied = snap.GetMetadata().GetIndex()
 	g.snapIndex = g.applied
+	hs, _, _ := st.InitialState()
+	g.hsTerm, g.hsVote = hs.GetTerm(), hs.GetVote()
 	g.confState = proto.Clone(pb.EnsureConfState(snap.GetMetadata().GetConfState())).(*pb.ConfState)
 	rn, err := raft.NewRawNode(&raft.Config{
 		ID:                        cfg.NodeID,
@@ -177,10 +181,40 @@ func signal(c chan struct{}) {
 // context's error; on timeout the command may still be applied later.
 // REQUIRES: cmd is not modified after the call (raft keeps it).
 func (g *Group) Propose(ctx context.Context, cmd []byte) ([]byte, error) {
-	if len(cmd) > g.cfg.MaxCommandBytes {
-		return nil, fmt.Errorf("raftgroups: %s: propose: command of %d bytes: %w (max %d)", g.id, len(cmd), ErrTooLarge, g.cfg.MaxCommandBytes)
+	if err := g.checkSize(cmd); err != nil {
+		return nil, err
 	}
-	return g.submit(ctx, "propose", &proposal{id: g.ids.Add(1), cmd: cmd, done: make(chan result, 1)})
+	var r [1]result
+	g.submit(ctx, "propose", []*proposal{{id: g.ids.Add(1), cmd: cmd, done: make(chan result, 1)}}, r[:])
+	return r[0].val, r[0].err
+}
+
+func (g *Group) checkSize(cmd []byte) error {
+	if len(cmd) > g.cfg.MaxCommandBytes {
+		return fmt.Errorf("raftgroups: %s: propose: command of %d bytes: %w (max %d)", g.id, len(cmd), ErrTooLarge, g.cfg.MaxCommandBytes)
+	}
+	return nil
+}
+
+// ProposeBatch proposes every command of cmds as Propose does, all queued at
+// once (one wake of the loop, so they share raft entries), and waits for all;
+// errs[i] is command i's error (results are not returned). Each command
+// succeeds or fails on its own. REQUIRES: len(errs) == len(cmds); no command
+// is modified after the call.
+func (g *Group) ProposeBatch(ctx context.Context, cmds [][]byte, errs []error) {
+	ps := make([]*proposal, 0, len(cmds))
+	at := make([]int, 0, len(cmds)) // ps[j] is cmds[at[j]]
+	for i, cmd := range cmds {
+		if errs[i] = g.checkSize(cmd); errs[i] == nil {
+			ps = append(ps, &proposal{id: g.ids.Add(1), cmd: cmd, done: make(chan result, 1)})
+			at = append(at, i)
+		}
+	}
+	rs := make([]result, len(ps))
+	g.submit(ctx, "propose", ps, rs)
+	for j, r := range rs {
+		errs[at[j]] = r.err
+	}
 }
 
 // ProposeConfChange changes the group's membership (etcd raft single-step
@@ -192,51 +226,74 @@ func (g *Group) ProposeConfChange(ctx context.Context, cc *pb.ConfChange) error 
 	cc = proto.Clone(cc).(*pb.ConfChange)
 	cc.Context = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, g.node), p.id)
 	p.cc = cc
-	_, err := g.submit(ctx, "conf change", p)
-	return err
+	var r [1]result
+	g.submit(ctx, "conf change", []*proposal{p}, r[:])
+	return r[0].err
 }
 
-// submit queues p for the loop and waits for its result.
-func (g *Group) submit(ctx context.Context, what string, p *proposal) ([]byte, error) {
+// submit queues ps for the loop and waits for their results into rs
+// (len(rs) == len(ps)). The queue admits the whole batch or none of it.
+func (g *Group) submit(ctx context.Context, what string, ps []*proposal, rs []result) {
+	if len(ps) == 0 {
+		return
+	}
+	fail := func(from int, err error) {
+		for i := from; i < len(ps); i++ {
+			select {
+			case rs[i] = <-ps[i].done: // applied meanwhile
+			default:
+				rs[i].err = err
+			}
+		}
+	}
 	start := time.Now()
 	g.mu.Lock()
 	switch {
 	case g.stopped:
 		g.mu.Unlock()
-		return nil, fmt.Errorf("raftgroups: %s: %s: %w", g.id, what, ErrStopped)
+		fail(0, fmt.Errorf("raftgroups: %s: %s: %w", g.id, what, ErrStopped))
+		return
 	case len(g.pending) >= g.cfg.MaxPendingProposals:
 		n := len(g.pending)
 		g.mu.Unlock()
-		g.mBusy.Inc()
-		return nil, fmt.Errorf("raftgroups: %s: %s: %d pending: %w", g.id, what, n, ErrBusy)
+		g.mBusy.Add(len(ps))
+		fail(0, fmt.Errorf("raftgroups: %s: %s: %d pending: %w", g.id, what, n, ErrBusy))
+		return
 	}
-	g.props = append(g.props, p)
-	g.pending[p.id] = p
+	g.props = append(g.props, ps...)
+	for _, p := range ps {
+		g.pending[p.id] = p
+	}
 	g.mu.Unlock()
 	signal(g.workc)
-	g.mProposals.Inc()
+	g.mProposals.Add(len(ps))
 
 	timer := time.NewTimer(g.cfg.ProposeTimeout)
 	defer timer.Stop()
-	select {
-	case r := <-p.done:
-		if d := time.Since(start); d > g.cfg.SlowPropose {
-			g.log.Warn("slow proposal", "what", what, "duration", d, "bytes", len(p.cmd))
+	for i, p := range ps {
+		select {
+		case rs[i] = <-p.done:
+			continue
+		case <-timer.C:
+			fail(i, fmt.Errorf("raftgroups: %s: %s: %w after %s", g.id, what, ErrTimeout, g.cfg.ProposeTimeout))
+		case <-ctx.Done():
+			fail(i, fmt.Errorf("raftgroups: %s: %s: %w", g.id, what, ctx.Err()))
 		}
-		g.mProposeSeconds.UpdateDuration(start)
-		return r.val, r.err
-	case <-timer.C:
-		g.forget(p.id)
-		return nil, fmt.Errorf("raftgroups: %s: %s: %w after %s", g.id, what, ErrTimeout, g.cfg.ProposeTimeout)
-	case <-ctx.Done():
-		g.forget(p.id)
-		return nil, fmt.Errorf("raftgroups: %s: %s: %w", g.id, what, ctx.Err())
+		g.forget(ps[i:])
+		return
 	}
+	if d := time.Since(start); d > g.cfg.SlowPropose {
+		g.log.Warn("slow proposal", "what", what, "duration", d, "commands", len(ps), "bytes", len(ps[0].cmd))
+	}
+	g.mProposeSeconds.UpdateDuration(start)
 }
 
-func (g *Group) forget(id uint64) {
+// forget drops the waiters of ps that gave up.
+func (g *Group) forget(ps []*proposal) {
 	g.mu.Lock()
-	delete(g.pending, id)
+	for _, p := range ps {
+		delete(g.pending, p.id)
+	}
 	g.mu.Unlock()
 }
 
@@ -493,10 +550,23 @@ func (g *Group) reissueReads() {
 // handleReady processes one Ready in the order etcd raft's doc.go demands.
 func (g *Group) handleReady() error {
 	rd := g.rn.Ready()
-	// 1. Persist (synced when raft says so) before anything that depends on
-	// it leaves.
+	// A leader whose term and vote are already on disk sends first and
+	// persists this Ready's entries while its followers do (etcd raft doc.go,
+	// step 2; raft thesis 10.2.1): its own acknowledgement only counts after
+	// Advance, below the Save, so nothing is committed on fewer disks than
+	// before; a commit-index-only HardState change needs no sync anyway.
+	early := g.rn.BasicStatus().RaftState == raft.StateLeader && raft.IsEmptySnap(rd.Snapshot) &&
+		(raft.IsEmptyHardState(rd.HardState) || rd.HardState.GetTerm() == g.hsTerm && rd.HardState.GetVote() == g.hsVote)
+	if early && len(rd.Messages) > 0 {
+		g.tr.Send(g.id, rd.Messages)
+	}
+	// 1. Persist (synced when raft says so) before anything else that
+	// depends on it leaves.
 	if err := g.st.Save(rd.HardState, rd.Entries, rd.Snapshot, rd.MustSync); err != nil {
 		return err
+	}
+	if !raft.IsEmptyHardState(rd.HardState) {
+		g.hsTerm, g.hsVote = rd.HardState.GetTerm(), rd.HardState.GetVote()
 	}
 	if !raft.IsEmptySnap(rd.Snapshot) {
 		if err := g.sm.Restore(rd.Snapshot.GetData()); err != nil {
@@ -507,7 +577,7 @@ func (g *Group) handleReady() error {
 		g.confState = proto.Clone(pb.EnsureConfState(rd.Snapshot.GetMetadata().GetConfState())).(*pb.ConfState)
 	}
 	// 2. Send.
-	if len(rd.Messages) > 0 {
+	if !early && len(rd.Messages) > 0 {
 		g.tr.Send(g.id, rd.Messages)
 	}
 	for _, rs := range rd.ReadStates {

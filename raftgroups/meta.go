@@ -1,12 +1,12 @@
 package raftgroups
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Meta is the typed Meta Service API over a Manager: cluster nodes, topics,
@@ -326,8 +326,44 @@ func offsetKey(dst []byte, group, topic string, partition int32) []byte {
 // CommitOffsets stores every commit of consumer group group in one raft
 // command (atomic). Group and topic names must not contain 0x00.
 func (a Meta) CommitOffsets(ctx context.Context, group string, commits []OffsetCommit) error {
-	if bytes.IndexByte([]byte(group), 0) >= 0 {
-		return fmt.Errorf("raftgroups: commit offsets: group %q contains 0x00", group)
+	cmd, err := offsetsCommand(group, commits)
+	if err != nil {
+		return err
+	}
+	_, err = a.propose(ctx, GroupOffset, "commit offsets", cmd)
+	return err
+}
+
+// GroupCommit is one consumer group's commits, stored atomically.
+type GroupCommit struct {
+	Group   string
+	Commits []OffsetCommit
+}
+
+// CommitOffsetsBatch stores each of cs as CommitOffsets does, as one command
+// each, all proposed at once; errs[i] is cs[i]'s outcome.
+// REQUIRES: len(errs) == len(cs).
+func (a Meta) CommitOffsetsBatch(ctx context.Context, cs []GroupCommit, errs []error) {
+	cmds := make([][]byte, len(cs))
+	at := make([]int, 0, len(cs)) // cmds[j] is cs[at[j]]
+	for i, c := range cs {
+		cmd, err := offsetsCommand(c.Group, c.Commits)
+		if errs[i] = err; err == nil {
+			cmds[len(at)] = cmd
+			at = append(at, i)
+		}
+	}
+	out := make([]error, len(at))
+	a.m.Group(GroupOffset).ProposeBatch(ctx, cmds[:len(at)], out)
+	for j, err := range out {
+		errs[at[j]] = err
+	}
+}
+
+// offsetsCommand is the opMultiPut command of group's commits.
+func offsetsCommand(group string, commits []OffsetCommit) ([]byte, error) {
+	if strings.IndexByte(group, 0) >= 0 {
+		return nil, fmt.Errorf("raftgroups: commit offsets: group %q contains 0x00", group)
 	}
 	cmd := binary.AppendUvarint(append(make([]byte, 0, 16+len(commits)*(32+len(group))), opMultiPut), uint64(len(commits)))
 	var key, val []byte
@@ -337,8 +373,7 @@ func (a Meta) CommitOffsets(ctx context.Context, group string, commits []OffsetC
 		val = append(val, c.Metadata...)
 		cmd = appendBytes(appendBytes(cmd, key), val)
 	}
-	_, err := a.propose(ctx, GroupOffset, "commit offsets", cmd)
-	return err
+	return cmd, nil
 }
 
 // FetchOffsets returns the committed offsets of group for the given

@@ -7,7 +7,12 @@
 //
 // Each client is one goroutine issuing one request at a time (closed loop) for the run's duration,
 // through server/meta/client: requests go to the group's leader once the client learnt it (within a
-// second), and until then client i starts at node i mod len(addrs), where followers forward. Latencies are kept per client in a slice bounded by
+// second), and until then client i starts at node i mod len(addrs), where followers forward. The
+// clients share len(addrs) client.Client values, so concurrent commits are coalesced into batch
+// RPCs as a broker's would be (server/meta/client: commit.go); each commit request is still its own
+// atomic raft command, acknowledged on its own. A commit request carries Offsets partitions of its
+// client's consumer group (a broker commits a group's partitions together): ops counts requests,
+// and offsets/s counts partitions committed. Latencies are kept per client in a slice bounded by
 // MaxSamples/clients (full: further samples are counted but not kept, and the report says so),
 // then merged and sorted for the percentiles.
 package meta
@@ -44,6 +49,7 @@ type Options struct {
 type Result struct {
 	Op       string
 	Clients  int
+	Offsets  int // commit: partitions per request
 	Ops      int // acknowledged requests
 	Errors   int
 	Elapsed  time.Duration
@@ -60,6 +66,9 @@ func (r Result) PerSec() float64 { return float64(r.Ops) / r.Elapsed.Seconds() }
 func (r Result) String() string {
 	s := fmt.Sprintf("op=%s clients=%d ops=%d throughput=%.0f/s p50=%v p99=%v max=%v errors=%d",
 		r.Op, r.Clients, r.Ops, r.PerSec(), r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Max.Round(time.Microsecond), r.Errors)
+	if r.Op == "commit" && r.Offsets > 1 {
+		s += fmt.Sprintf(" offsets=%d offsets_per_sec=%.0f", r.Offsets, r.PerSec()*float64(r.Offsets))
+	}
 	if r.Dropped > 0 {
 		s += " samples_dropped=" + strconv.Itoa(r.Dropped)
 	}
@@ -180,7 +189,7 @@ func run(ctx context.Context, o Options, cls []*client.Client, n int) Result {
 		})
 	}
 	wg.Wait()
-	r := Result{Op: o.Op, Clients: n, Elapsed: time.Since(start)}
+	r := Result{Op: o.Op, Clients: n, Offsets: o.Offsets, Elapsed: time.Since(start)}
 	var all []time.Duration
 	for i := range ws {
 		w := &ws[i]

@@ -412,6 +412,33 @@ func (a *api) CommitOffsets(ctx context.Context, r *pb.CommitOffsetsRequest) (*p
 	return empty, code(err)
 }
 
+// CommitOffsetsBatch implements pb.MetaServiceServer: every commit is proposed at once and answered
+// on its own. A service that is not running fails the whole call (Unavailable), so the client tries
+// another node.
+func (a *api) CommitOffsetsBatch(ctx context.Context, r *pb.CommitOffsetsBatchRequest) (*pb.CommitOffsetsBatchResponse, error) {
+	m, err := a.meta()
+	if err != nil {
+		return nil, code(err)
+	}
+	in := r.GetCommits()
+	cs := make([]raftgroups.GroupCommit, len(in))
+	for i, c := range in {
+		cs[i] = raftgroups.GroupCommit{Group: c.GetGroup(), Commits: offsetsIn(c.GetOffsets())}
+	}
+	errs := make([]error, len(cs))
+	m.CommitOffsetsBatch(ctx, cs, errs)
+	out := &pb.CommitOffsetsBatchResponse{Results: make([]*pb.CommitResult, len(errs))}
+	ok := &pb.CommitResult{}
+	for i, err := range errs {
+		out.Results[i] = ok
+		if err != nil {
+			c, _ := classify(err)
+			out.Results[i] = &pb.CommitResult{Code: uint32(c), Message: err.Error()}
+		}
+	}
+	return out, nil
+}
+
 // FetchOffsets implements pb.MetaServiceServer.
 func (a *api) FetchOffsets(ctx context.Context, r *pb.FetchOffsetsRequest) (*pb.FetchOffsetsResponse, error) {
 	m, err := a.meta()

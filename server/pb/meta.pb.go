@@ -823,6 +823,147 @@ func (x *CommitOffsetsRequest) GetOffsets() []*OffsetEntry {
 	return nil
 }
 
+type CommitOffsetsBatchRequest struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Commits       []*CommitOffsetsRequest `protobuf:"bytes,1,rep,name=commits,proto3" json:"commits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitOffsetsBatchRequest) Reset() {
+	*x = CommitOffsetsBatchRequest{}
+	mi := &file_meta_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitOffsetsBatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitOffsetsBatchRequest) ProtoMessage() {}
+
+func (x *CommitOffsetsBatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitOffsetsBatchRequest.ProtoReflect.Descriptor instead.
+func (*CommitOffsetsBatchRequest) Descriptor() ([]byte, []int) {
+	return file_meta_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *CommitOffsetsBatchRequest) GetCommits() []*CommitOffsetsRequest {
+	if x != nil {
+		return x.Commits
+	}
+	return nil
+}
+
+// CommitResult is one commit's outcome: a gRPC status code (0 = OK) and its message.
+type CommitResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          uint32                 `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
+	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitResult) Reset() {
+	*x = CommitResult{}
+	mi := &file_meta_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitResult) ProtoMessage() {}
+
+func (x *CommitResult) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitResult.ProtoReflect.Descriptor instead.
+func (*CommitResult) Descriptor() ([]byte, []int) {
+	return file_meta_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CommitResult) GetCode() uint32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *CommitResult) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+type CommitOffsetsBatchResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*CommitResult        `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitOffsetsBatchResponse) Reset() {
+	*x = CommitOffsetsBatchResponse{}
+	mi := &file_meta_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitOffsetsBatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitOffsetsBatchResponse) ProtoMessage() {}
+
+func (x *CommitOffsetsBatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitOffsetsBatchResponse.ProtoReflect.Descriptor instead.
+func (*CommitOffsetsBatchResponse) Descriptor() ([]byte, []int) {
+	return file_meta_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *CommitOffsetsBatchResponse) GetResults() []*CommitResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
 type FetchOffsetsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
@@ -833,7 +974,7 @@ type FetchOffsetsRequest struct {
 
 func (x *FetchOffsetsRequest) Reset() {
 	*x = FetchOffsetsRequest{}
-	mi := &file_meta_proto_msgTypes[14]
+	mi := &file_meta_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -845,7 +986,7 @@ func (x *FetchOffsetsRequest) String() string {
 func (*FetchOffsetsRequest) ProtoMessage() {}
 
 func (x *FetchOffsetsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_proto_msgTypes[14]
+	mi := &file_meta_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -858,7 +999,7 @@ func (x *FetchOffsetsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchOffsetsRequest.ProtoReflect.Descriptor instead.
 func (*FetchOffsetsRequest) Descriptor() ([]byte, []int) {
-	return file_meta_proto_rawDescGZIP(), []int{14}
+	return file_meta_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *FetchOffsetsRequest) GetGroup() string {
@@ -884,7 +1025,7 @@ type FetchOffsetsResponse struct {
 
 func (x *FetchOffsetsResponse) Reset() {
 	*x = FetchOffsetsResponse{}
-	mi := &file_meta_proto_msgTypes[15]
+	mi := &file_meta_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -896,7 +1037,7 @@ func (x *FetchOffsetsResponse) String() string {
 func (*FetchOffsetsResponse) ProtoMessage() {}
 
 func (x *FetchOffsetsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_proto_msgTypes[15]
+	mi := &file_meta_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -909,7 +1050,7 @@ func (x *FetchOffsetsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchOffsetsResponse.ProtoReflect.Descriptor instead.
 func (*FetchOffsetsResponse) Descriptor() ([]byte, []int) {
-	return file_meta_proto_rawDescGZIP(), []int{15}
+	return file_meta_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *FetchOffsetsResponse) GetOffsets() []*OffsetEntry {
@@ -929,7 +1070,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_meta_proto_msgTypes[16]
+	mi := &file_meta_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -941,7 +1082,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_proto_msgTypes[16]
+	mi := &file_meta_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -954,7 +1095,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_meta_proto_rawDescGZIP(), []int{16}
+	return file_meta_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *WatchRequest) GetGroup() string {
@@ -982,7 +1123,7 @@ type WatchEvent struct {
 
 func (x *WatchEvent) Reset() {
 	*x = WatchEvent{}
-	mi := &file_meta_proto_msgTypes[17]
+	mi := &file_meta_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -994,7 +1135,7 @@ func (x *WatchEvent) String() string {
 func (*WatchEvent) ProtoMessage() {}
 
 func (x *WatchEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_proto_msgTypes[17]
+	mi := &file_meta_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1007,7 +1148,7 @@ func (x *WatchEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEvent.ProtoReflect.Descriptor instead.
 func (*WatchEvent) Descriptor() ([]byte, []int) {
-	return file_meta_proto_rawDescGZIP(), []int{17}
+	return file_meta_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *WatchEvent) GetGroup() string {
@@ -1042,7 +1183,7 @@ type GroupLeader struct {
 
 func (x *GroupLeader) Reset() {
 	*x = GroupLeader{}
-	mi := &file_meta_proto_msgTypes[18]
+	mi := &file_meta_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1054,7 +1195,7 @@ func (x *GroupLeader) String() string {
 func (*GroupLeader) ProtoMessage() {}
 
 func (x *GroupLeader) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_proto_msgTypes[18]
+	mi := &file_meta_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1067,7 +1208,7 @@ func (x *GroupLeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupLeader.ProtoReflect.Descriptor instead.
 func (*GroupLeader) Descriptor() ([]byte, []int) {
-	return file_meta_proto_rawDescGZIP(), []int{18}
+	return file_meta_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GroupLeader) GetGroup() string {
@@ -1100,7 +1241,7 @@ type LeaderList struct {
 
 func (x *LeaderList) Reset() {
 	*x = LeaderList{}
-	mi := &file_meta_proto_msgTypes[19]
+	mi := &file_meta_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1112,7 +1253,7 @@ func (x *LeaderList) String() string {
 func (*LeaderList) ProtoMessage() {}
 
 func (x *LeaderList) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_proto_msgTypes[19]
+	mi := &file_meta_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1125,7 +1266,7 @@ func (x *LeaderList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaderList.ProtoReflect.Descriptor instead.
 func (*LeaderList) Descriptor() ([]byte, []int) {
-	return file_meta_proto_rawDescGZIP(), []int{19}
+	return file_meta_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *LeaderList) GetGroups() []*GroupLeader {
@@ -1190,7 +1331,14 @@ const file_meta_proto_rawDesc = "" +
 	"\bmetadata\x18\x04 \x01(\tR\bmetadata\"e\n" +
 	"\x14CommitOffsetsRequest\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x127\n" +
-	"\aoffsets\x18\x02 \x03(\v2\x1d.robustmq.meta.v1.OffsetEntryR\aoffsets\"j\n" +
+	"\aoffsets\x18\x02 \x03(\v2\x1d.robustmq.meta.v1.OffsetEntryR\aoffsets\"]\n" +
+	"\x19CommitOffsetsBatchRequest\x12@\n" +
+	"\acommits\x18\x01 \x03(\v2&.robustmq.meta.v1.CommitOffsetsRequestR\acommits\"<\n" +
+	"\fCommitResult\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\rR\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"V\n" +
+	"\x1aCommitOffsetsBatchResponse\x128\n" +
+	"\aresults\x18\x01 \x03(\v2\x1e.robustmq.meta.v1.CommitResultR\aresults\"j\n" +
 	"\x13FetchOffsetsRequest\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12=\n" +
 	"\n" +
@@ -1216,8 +1364,7 @@ const file_meta_proto_rawDesc = "" +
 	"\x05Space\x12\f\n" +
 	"\bSPACE_KV\x10\x00\x12\x0e\n" +
 	"\n" +
-	"SPACE_MQTT\x10\x012\xa1\n" +
-	"\n" +
+	"SPACE_MQTT\x10\x012\x92\v\n" +
 	"\vMetaService\x12G\n" +
 	"\fRegisterNode\x12\x1a.robustmq.meta.v1.MetaNode\x1a\x1b.robustmq.meta.v1.MetaEmpty\x12L\n" +
 	"\tHeartbeat\x12\".robustmq.meta.v1.HeartbeatRequest\x1a\x1b.robustmq.meta.v1.MetaEmpty\x12H\n" +
@@ -1235,7 +1382,8 @@ const file_meta_proto_rawDesc = "" +
 	"\x03Get\x12\x1b.robustmq.meta.v1.KVRequest\x1a\x19.robustmq.meta.v1.KVValue\x12B\n" +
 	"\x06Delete\x12\x1b.robustmq.meta.v1.KVRequest\x1a\x1b.robustmq.meta.v1.MetaEmpty\x12=\n" +
 	"\x04List\x12\x1b.robustmq.meta.v1.KVRequest\x1a\x18.robustmq.meta.v1.KVList\x12T\n" +
-	"\rCommitOffsets\x12&.robustmq.meta.v1.CommitOffsetsRequest\x1a\x1b.robustmq.meta.v1.MetaEmpty\x12]\n" +
+	"\rCommitOffsets\x12&.robustmq.meta.v1.CommitOffsetsRequest\x1a\x1b.robustmq.meta.v1.MetaEmpty\x12o\n" +
+	"\x12CommitOffsetsBatch\x12+.robustmq.meta.v1.CommitOffsetsBatchRequest\x1a,.robustmq.meta.v1.CommitOffsetsBatchResponse\x12]\n" +
 	"\fFetchOffsets\x12%.robustmq.meta.v1.FetchOffsetsRequest\x1a&.robustmq.meta.v1.FetchOffsetsResponse\x12D\n" +
 	"\aLeaders\x12\x1b.robustmq.meta.v1.MetaEmpty\x1a\x1c.robustmq.meta.v1.LeaderList\x12G\n" +
 	"\x05Watch\x12\x1e.robustmq.meta.v1.WatchRequest\x1a\x1c.robustmq.meta.v1.WatchEvent0\x01B\x17Z\x15robustmq/server/pb;pbb\x06proto3"
@@ -1253,82 +1401,89 @@ func file_meta_proto_rawDescGZIP() []byte {
 }
 
 var file_meta_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_meta_proto_goTypes = []any{
-	(Space)(0),                   // 0: robustmq.meta.v1.Space
-	(*MetaEmpty)(nil),            // 1: robustmq.meta.v1.MetaEmpty
-	(*MetaNode)(nil),             // 2: robustmq.meta.v1.MetaNode
-	(*HeartbeatRequest)(nil),     // 3: robustmq.meta.v1.HeartbeatRequest
-	(*NodeRef)(nil),              // 4: robustmq.meta.v1.NodeRef
-	(*NodeList)(nil),             // 5: robustmq.meta.v1.NodeList
-	(*MetaTopic)(nil),            // 6: robustmq.meta.v1.MetaTopic
-	(*TopicRef)(nil),             // 7: robustmq.meta.v1.TopicRef
-	(*TopicList)(nil),            // 8: robustmq.meta.v1.TopicList
-	(*KVRequest)(nil),            // 9: robustmq.meta.v1.KVRequest
-	(*KVPair)(nil),               // 10: robustmq.meta.v1.KVPair
-	(*KVValue)(nil),              // 11: robustmq.meta.v1.KVValue
-	(*KVList)(nil),               // 12: robustmq.meta.v1.KVList
-	(*OffsetEntry)(nil),          // 13: robustmq.meta.v1.OffsetEntry
-	(*CommitOffsetsRequest)(nil), // 14: robustmq.meta.v1.CommitOffsetsRequest
-	(*FetchOffsetsRequest)(nil),  // 15: robustmq.meta.v1.FetchOffsetsRequest
-	(*FetchOffsetsResponse)(nil), // 16: robustmq.meta.v1.FetchOffsetsResponse
-	(*WatchRequest)(nil),         // 17: robustmq.meta.v1.WatchRequest
-	(*WatchEvent)(nil),           // 18: robustmq.meta.v1.WatchEvent
-	(*GroupLeader)(nil),          // 19: robustmq.meta.v1.GroupLeader
-	(*LeaderList)(nil),           // 20: robustmq.meta.v1.LeaderList
-	nil,                          // 21: robustmq.meta.v1.MetaTopic.OptionsEntry
+	(Space)(0),                         // 0: robustmq.meta.v1.Space
+	(*MetaEmpty)(nil),                  // 1: robustmq.meta.v1.MetaEmpty
+	(*MetaNode)(nil),                   // 2: robustmq.meta.v1.MetaNode
+	(*HeartbeatRequest)(nil),           // 3: robustmq.meta.v1.HeartbeatRequest
+	(*NodeRef)(nil),                    // 4: robustmq.meta.v1.NodeRef
+	(*NodeList)(nil),                   // 5: robustmq.meta.v1.NodeList
+	(*MetaTopic)(nil),                  // 6: robustmq.meta.v1.MetaTopic
+	(*TopicRef)(nil),                   // 7: robustmq.meta.v1.TopicRef
+	(*TopicList)(nil),                  // 8: robustmq.meta.v1.TopicList
+	(*KVRequest)(nil),                  // 9: robustmq.meta.v1.KVRequest
+	(*KVPair)(nil),                     // 10: robustmq.meta.v1.KVPair
+	(*KVValue)(nil),                    // 11: robustmq.meta.v1.KVValue
+	(*KVList)(nil),                     // 12: robustmq.meta.v1.KVList
+	(*OffsetEntry)(nil),                // 13: robustmq.meta.v1.OffsetEntry
+	(*CommitOffsetsRequest)(nil),       // 14: robustmq.meta.v1.CommitOffsetsRequest
+	(*CommitOffsetsBatchRequest)(nil),  // 15: robustmq.meta.v1.CommitOffsetsBatchRequest
+	(*CommitResult)(nil),               // 16: robustmq.meta.v1.CommitResult
+	(*CommitOffsetsBatchResponse)(nil), // 17: robustmq.meta.v1.CommitOffsetsBatchResponse
+	(*FetchOffsetsRequest)(nil),        // 18: robustmq.meta.v1.FetchOffsetsRequest
+	(*FetchOffsetsResponse)(nil),       // 19: robustmq.meta.v1.FetchOffsetsResponse
+	(*WatchRequest)(nil),               // 20: robustmq.meta.v1.WatchRequest
+	(*WatchEvent)(nil),                 // 21: robustmq.meta.v1.WatchEvent
+	(*GroupLeader)(nil),                // 22: robustmq.meta.v1.GroupLeader
+	(*LeaderList)(nil),                 // 23: robustmq.meta.v1.LeaderList
+	nil,                                // 24: robustmq.meta.v1.MetaTopic.OptionsEntry
 }
 var file_meta_proto_depIdxs = []int32{
 	2,  // 0: robustmq.meta.v1.NodeList.nodes:type_name -> robustmq.meta.v1.MetaNode
-	21, // 1: robustmq.meta.v1.MetaTopic.options:type_name -> robustmq.meta.v1.MetaTopic.OptionsEntry
+	24, // 1: robustmq.meta.v1.MetaTopic.options:type_name -> robustmq.meta.v1.MetaTopic.OptionsEntry
 	6,  // 2: robustmq.meta.v1.TopicList.topics:type_name -> robustmq.meta.v1.MetaTopic
 	0,  // 3: robustmq.meta.v1.KVRequest.space:type_name -> robustmq.meta.v1.Space
 	10, // 4: robustmq.meta.v1.KVList.items:type_name -> robustmq.meta.v1.KVPair
 	13, // 5: robustmq.meta.v1.CommitOffsetsRequest.offsets:type_name -> robustmq.meta.v1.OffsetEntry
-	13, // 6: robustmq.meta.v1.FetchOffsetsRequest.partitions:type_name -> robustmq.meta.v1.OffsetEntry
-	13, // 7: robustmq.meta.v1.FetchOffsetsResponse.offsets:type_name -> robustmq.meta.v1.OffsetEntry
-	19, // 8: robustmq.meta.v1.LeaderList.groups:type_name -> robustmq.meta.v1.GroupLeader
-	2,  // 9: robustmq.meta.v1.MetaService.RegisterNode:input_type -> robustmq.meta.v1.MetaNode
-	3,  // 10: robustmq.meta.v1.MetaService.Heartbeat:input_type -> robustmq.meta.v1.HeartbeatRequest
-	4,  // 11: robustmq.meta.v1.MetaService.UnregisterNode:input_type -> robustmq.meta.v1.NodeRef
-	1,  // 12: robustmq.meta.v1.MetaService.ListNodes:input_type -> robustmq.meta.v1.MetaEmpty
-	6,  // 13: robustmq.meta.v1.MetaService.CreateTopic:input_type -> robustmq.meta.v1.MetaTopic
-	7,  // 14: robustmq.meta.v1.MetaService.DeleteTopic:input_type -> robustmq.meta.v1.TopicRef
-	7,  // 15: robustmq.meta.v1.MetaService.GetTopic:input_type -> robustmq.meta.v1.TopicRef
-	1,  // 16: robustmq.meta.v1.MetaService.ListTopics:input_type -> robustmq.meta.v1.MetaEmpty
-	10, // 17: robustmq.meta.v1.MetaService.PutShard:input_type -> robustmq.meta.v1.KVPair
-	1,  // 18: robustmq.meta.v1.MetaService.ListShards:input_type -> robustmq.meta.v1.MetaEmpty
-	9,  // 19: robustmq.meta.v1.MetaService.Put:input_type -> robustmq.meta.v1.KVRequest
-	9,  // 20: robustmq.meta.v1.MetaService.Get:input_type -> robustmq.meta.v1.KVRequest
-	9,  // 21: robustmq.meta.v1.MetaService.Delete:input_type -> robustmq.meta.v1.KVRequest
-	9,  // 22: robustmq.meta.v1.MetaService.List:input_type -> robustmq.meta.v1.KVRequest
-	14, // 23: robustmq.meta.v1.MetaService.CommitOffsets:input_type -> robustmq.meta.v1.CommitOffsetsRequest
-	15, // 24: robustmq.meta.v1.MetaService.FetchOffsets:input_type -> robustmq.meta.v1.FetchOffsetsRequest
-	1,  // 25: robustmq.meta.v1.MetaService.Leaders:input_type -> robustmq.meta.v1.MetaEmpty
-	17, // 26: robustmq.meta.v1.MetaService.Watch:input_type -> robustmq.meta.v1.WatchRequest
-	1,  // 27: robustmq.meta.v1.MetaService.RegisterNode:output_type -> robustmq.meta.v1.MetaEmpty
-	1,  // 28: robustmq.meta.v1.MetaService.Heartbeat:output_type -> robustmq.meta.v1.MetaEmpty
-	1,  // 29: robustmq.meta.v1.MetaService.UnregisterNode:output_type -> robustmq.meta.v1.MetaEmpty
-	5,  // 30: robustmq.meta.v1.MetaService.ListNodes:output_type -> robustmq.meta.v1.NodeList
-	1,  // 31: robustmq.meta.v1.MetaService.CreateTopic:output_type -> robustmq.meta.v1.MetaEmpty
-	1,  // 32: robustmq.meta.v1.MetaService.DeleteTopic:output_type -> robustmq.meta.v1.MetaEmpty
-	6,  // 33: robustmq.meta.v1.MetaService.GetTopic:output_type -> robustmq.meta.v1.MetaTopic
-	8,  // 34: robustmq.meta.v1.MetaService.ListTopics:output_type -> robustmq.meta.v1.TopicList
-	1,  // 35: robustmq.meta.v1.MetaService.PutShard:output_type -> robustmq.meta.v1.MetaEmpty
-	12, // 36: robustmq.meta.v1.MetaService.ListShards:output_type -> robustmq.meta.v1.KVList
-	1,  // 37: robustmq.meta.v1.MetaService.Put:output_type -> robustmq.meta.v1.MetaEmpty
-	11, // 38: robustmq.meta.v1.MetaService.Get:output_type -> robustmq.meta.v1.KVValue
-	1,  // 39: robustmq.meta.v1.MetaService.Delete:output_type -> robustmq.meta.v1.MetaEmpty
-	12, // 40: robustmq.meta.v1.MetaService.List:output_type -> robustmq.meta.v1.KVList
-	1,  // 41: robustmq.meta.v1.MetaService.CommitOffsets:output_type -> robustmq.meta.v1.MetaEmpty
-	16, // 42: robustmq.meta.v1.MetaService.FetchOffsets:output_type -> robustmq.meta.v1.FetchOffsetsResponse
-	20, // 43: robustmq.meta.v1.MetaService.Leaders:output_type -> robustmq.meta.v1.LeaderList
-	18, // 44: robustmq.meta.v1.MetaService.Watch:output_type -> robustmq.meta.v1.WatchEvent
-	27, // [27:45] is the sub-list for method output_type
-	9,  // [9:27] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	14, // 6: robustmq.meta.v1.CommitOffsetsBatchRequest.commits:type_name -> robustmq.meta.v1.CommitOffsetsRequest
+	16, // 7: robustmq.meta.v1.CommitOffsetsBatchResponse.results:type_name -> robustmq.meta.v1.CommitResult
+	13, // 8: robustmq.meta.v1.FetchOffsetsRequest.partitions:type_name -> robustmq.meta.v1.OffsetEntry
+	13, // 9: robustmq.meta.v1.FetchOffsetsResponse.offsets:type_name -> robustmq.meta.v1.OffsetEntry
+	22, // 10: robustmq.meta.v1.LeaderList.groups:type_name -> robustmq.meta.v1.GroupLeader
+	2,  // 11: robustmq.meta.v1.MetaService.RegisterNode:input_type -> robustmq.meta.v1.MetaNode
+	3,  // 12: robustmq.meta.v1.MetaService.Heartbeat:input_type -> robustmq.meta.v1.HeartbeatRequest
+	4,  // 13: robustmq.meta.v1.MetaService.UnregisterNode:input_type -> robustmq.meta.v1.NodeRef
+	1,  // 14: robustmq.meta.v1.MetaService.ListNodes:input_type -> robustmq.meta.v1.MetaEmpty
+	6,  // 15: robustmq.meta.v1.MetaService.CreateTopic:input_type -> robustmq.meta.v1.MetaTopic
+	7,  // 16: robustmq.meta.v1.MetaService.DeleteTopic:input_type -> robustmq.meta.v1.TopicRef
+	7,  // 17: robustmq.meta.v1.MetaService.GetTopic:input_type -> robustmq.meta.v1.TopicRef
+	1,  // 18: robustmq.meta.v1.MetaService.ListTopics:input_type -> robustmq.meta.v1.MetaEmpty
+	10, // 19: robustmq.meta.v1.MetaService.PutShard:input_type -> robustmq.meta.v1.KVPair
+	1,  // 20: robustmq.meta.v1.MetaService.ListShards:input_type -> robustmq.meta.v1.MetaEmpty
+	9,  // 21: robustmq.meta.v1.MetaService.Put:input_type -> robustmq.meta.v1.KVRequest
+	9,  // 22: robustmq.meta.v1.MetaService.Get:input_type -> robustmq.meta.v1.KVRequest
+	9,  // 23: robustmq.meta.v1.MetaService.Delete:input_type -> robustmq.meta.v1.KVRequest
+	9,  // 24: robustmq.meta.v1.MetaService.List:input_type -> robustmq.meta.v1.KVRequest
+	14, // 25: robustmq.meta.v1.MetaService.CommitOffsets:input_type -> robustmq.meta.v1.CommitOffsetsRequest
+	15, // 26: robustmq.meta.v1.MetaService.CommitOffsetsBatch:input_type -> robustmq.meta.v1.CommitOffsetsBatchRequest
+	18, // 27: robustmq.meta.v1.MetaService.FetchOffsets:input_type -> robustmq.meta.v1.FetchOffsetsRequest
+	1,  // 28: robustmq.meta.v1.MetaService.Leaders:input_type -> robustmq.meta.v1.MetaEmpty
+	20, // 29: robustmq.meta.v1.MetaService.Watch:input_type -> robustmq.meta.v1.WatchRequest
+	1,  // 30: robustmq.meta.v1.MetaService.RegisterNode:output_type -> robustmq.meta.v1.MetaEmpty
+	1,  // 31: robustmq.meta.v1.MetaService.Heartbeat:output_type -> robustmq.meta.v1.MetaEmpty
+	1,  // 32: robustmq.meta.v1.MetaService.UnregisterNode:output_type -> robustmq.meta.v1.MetaEmpty
+	5,  // 33: robustmq.meta.v1.MetaService.ListNodes:output_type -> robustmq.meta.v1.NodeList
+	1,  // 34: robustmq.meta.v1.MetaService.CreateTopic:output_type -> robustmq.meta.v1.MetaEmpty
+	1,  // 35: robustmq.meta.v1.MetaService.DeleteTopic:output_type -> robustmq.meta.v1.MetaEmpty
+	6,  // 36: robustmq.meta.v1.MetaService.GetTopic:output_type -> robustmq.meta.v1.MetaTopic
+	8,  // 37: robustmq.meta.v1.MetaService.ListTopics:output_type -> robustmq.meta.v1.TopicList
+	1,  // 38: robustmq.meta.v1.MetaService.PutShard:output_type -> robustmq.meta.v1.MetaEmpty
+	12, // 39: robustmq.meta.v1.MetaService.ListShards:output_type -> robustmq.meta.v1.KVList
+	1,  // 40: robustmq.meta.v1.MetaService.Put:output_type -> robustmq.meta.v1.MetaEmpty
+	11, // 41: robustmq.meta.v1.MetaService.Get:output_type -> robustmq.meta.v1.KVValue
+	1,  // 42: robustmq.meta.v1.MetaService.Delete:output_type -> robustmq.meta.v1.MetaEmpty
+	12, // 43: robustmq.meta.v1.MetaService.List:output_type -> robustmq.meta.v1.KVList
+	1,  // 44: robustmq.meta.v1.MetaService.CommitOffsets:output_type -> robustmq.meta.v1.MetaEmpty
+	17, // 45: robustmq.meta.v1.MetaService.CommitOffsetsBatch:output_type -> robustmq.meta.v1.CommitOffsetsBatchResponse
+	19, // 46: robustmq.meta.v1.MetaService.FetchOffsets:output_type -> robustmq.meta.v1.FetchOffsetsResponse
+	23, // 47: robustmq.meta.v1.MetaService.Leaders:output_type -> robustmq.meta.v1.LeaderList
+	21, // 48: robustmq.meta.v1.MetaService.Watch:output_type -> robustmq.meta.v1.WatchEvent
+	30, // [30:49] is the sub-list for method output_type
+	11, // [11:30] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_meta_proto_init() }
@@ -1342,7 +1497,7 @@ func file_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meta_proto_rawDesc), len(file_meta_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   21,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

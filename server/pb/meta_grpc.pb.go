@@ -22,24 +22,25 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	MetaService_RegisterNode_FullMethodName   = "/robustmq.meta.v1.MetaService/RegisterNode"
-	MetaService_Heartbeat_FullMethodName      = "/robustmq.meta.v1.MetaService/Heartbeat"
-	MetaService_UnregisterNode_FullMethodName = "/robustmq.meta.v1.MetaService/UnregisterNode"
-	MetaService_ListNodes_FullMethodName      = "/robustmq.meta.v1.MetaService/ListNodes"
-	MetaService_CreateTopic_FullMethodName    = "/robustmq.meta.v1.MetaService/CreateTopic"
-	MetaService_DeleteTopic_FullMethodName    = "/robustmq.meta.v1.MetaService/DeleteTopic"
-	MetaService_GetTopic_FullMethodName       = "/robustmq.meta.v1.MetaService/GetTopic"
-	MetaService_ListTopics_FullMethodName     = "/robustmq.meta.v1.MetaService/ListTopics"
-	MetaService_PutShard_FullMethodName       = "/robustmq.meta.v1.MetaService/PutShard"
-	MetaService_ListShards_FullMethodName     = "/robustmq.meta.v1.MetaService/ListShards"
-	MetaService_Put_FullMethodName            = "/robustmq.meta.v1.MetaService/Put"
-	MetaService_Get_FullMethodName            = "/robustmq.meta.v1.MetaService/Get"
-	MetaService_Delete_FullMethodName         = "/robustmq.meta.v1.MetaService/Delete"
-	MetaService_List_FullMethodName           = "/robustmq.meta.v1.MetaService/List"
-	MetaService_CommitOffsets_FullMethodName  = "/robustmq.meta.v1.MetaService/CommitOffsets"
-	MetaService_FetchOffsets_FullMethodName   = "/robustmq.meta.v1.MetaService/FetchOffsets"
-	MetaService_Leaders_FullMethodName        = "/robustmq.meta.v1.MetaService/Leaders"
-	MetaService_Watch_FullMethodName          = "/robustmq.meta.v1.MetaService/Watch"
+	MetaService_RegisterNode_FullMethodName       = "/robustmq.meta.v1.MetaService/RegisterNode"
+	MetaService_Heartbeat_FullMethodName          = "/robustmq.meta.v1.MetaService/Heartbeat"
+	MetaService_UnregisterNode_FullMethodName     = "/robustmq.meta.v1.MetaService/UnregisterNode"
+	MetaService_ListNodes_FullMethodName          = "/robustmq.meta.v1.MetaService/ListNodes"
+	MetaService_CreateTopic_FullMethodName        = "/robustmq.meta.v1.MetaService/CreateTopic"
+	MetaService_DeleteTopic_FullMethodName        = "/robustmq.meta.v1.MetaService/DeleteTopic"
+	MetaService_GetTopic_FullMethodName           = "/robustmq.meta.v1.MetaService/GetTopic"
+	MetaService_ListTopics_FullMethodName         = "/robustmq.meta.v1.MetaService/ListTopics"
+	MetaService_PutShard_FullMethodName           = "/robustmq.meta.v1.MetaService/PutShard"
+	MetaService_ListShards_FullMethodName         = "/robustmq.meta.v1.MetaService/ListShards"
+	MetaService_Put_FullMethodName                = "/robustmq.meta.v1.MetaService/Put"
+	MetaService_Get_FullMethodName                = "/robustmq.meta.v1.MetaService/Get"
+	MetaService_Delete_FullMethodName             = "/robustmq.meta.v1.MetaService/Delete"
+	MetaService_List_FullMethodName               = "/robustmq.meta.v1.MetaService/List"
+	MetaService_CommitOffsets_FullMethodName      = "/robustmq.meta.v1.MetaService/CommitOffsets"
+	MetaService_CommitOffsetsBatch_FullMethodName = "/robustmq.meta.v1.MetaService/CommitOffsetsBatch"
+	MetaService_FetchOffsets_FullMethodName       = "/robustmq.meta.v1.MetaService/FetchOffsets"
+	MetaService_Leaders_FullMethodName            = "/robustmq.meta.v1.MetaService/Leaders"
+	MetaService_Watch_FullMethodName              = "/robustmq.meta.v1.MetaService/Watch"
 )
 
 // MetaServiceClient is the client API for MetaService service.
@@ -57,7 +58,8 @@ type MetaServiceClient interface {
 	DeleteTopic(ctx context.Context, in *TopicRef, opts ...grpc.CallOption) (*MetaEmpty, error)
 	GetTopic(ctx context.Context, in *TopicRef, opts ...grpc.CallOption) (*MetaTopic, error)
 	ListTopics(ctx context.Context, in *MetaEmpty, opts ...grpc.CallOption) (*TopicList, error)
-	// Shards: opaque records owned by the storage layer (which engine node holds which shard).
+	// Shards: key = shard name "{topic}_{partition}", value = holder node id (8 bytes, big endian)
+	// then bytes owned by the storage layer (which engine node holds which shard).
 	PutShard(ctx context.Context, in *KVPair, opts ...grpc.CallOption) (*MetaEmpty, error)
 	ListShards(ctx context.Context, in *MetaEmpty, opts ...grpc.CallOption) (*KVList, error)
 	// Generic KV on the metadata group (table = namespace) or MQTT state on the mqtt group
@@ -68,6 +70,10 @@ type MetaServiceClient interface {
 	List(ctx context.Context, in *KVRequest, opts ...grpc.CallOption) (*KVList, error)
 	// Consumer-group offsets on the offset group; one commit request is one atomic raft command.
 	CommitOffsets(ctx context.Context, in *CommitOffsetsRequest, opts ...grpc.CallOption) (*MetaEmpty, error)
+	// CommitOffsetsBatch carries several commit requests (any groups) in one call: each is its own
+	// atomic command with its own result, in request order. Clients coalesce concurrent commits
+	// into it instead of one call each.
+	CommitOffsetsBatch(ctx context.Context, in *CommitOffsetsBatchRequest, opts ...grpc.CallOption) (*CommitOffsetsBatchResponse, error)
 	FetchOffsets(ctx context.Context, in *FetchOffsetsRequest, opts ...grpc.CallOption) (*FetchOffsetsResponse, error)
 	// Leaders tells which node leads each group, as the answering node sees it, so clients can send
 	// writes straight to the leader (saving the follower's forwarding hop).
@@ -239,6 +245,16 @@ func (c *metaServiceClient) CommitOffsets(ctx context.Context, in *CommitOffsets
 	return out, nil
 }
 
+func (c *metaServiceClient) CommitOffsetsBatch(ctx context.Context, in *CommitOffsetsBatchRequest, opts ...grpc.CallOption) (*CommitOffsetsBatchResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CommitOffsetsBatchResponse)
+	err := c.cc.Invoke(ctx, MetaService_CommitOffsetsBatch_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *metaServiceClient) FetchOffsets(ctx context.Context, in *FetchOffsetsRequest, opts ...grpc.CallOption) (*FetchOffsetsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(FetchOffsetsResponse)
@@ -293,7 +309,8 @@ type MetaServiceServer interface {
 	DeleteTopic(context.Context, *TopicRef) (*MetaEmpty, error)
 	GetTopic(context.Context, *TopicRef) (*MetaTopic, error)
 	ListTopics(context.Context, *MetaEmpty) (*TopicList, error)
-	// Shards: opaque records owned by the storage layer (which engine node holds which shard).
+	// Shards: key = shard name "{topic}_{partition}", value = holder node id (8 bytes, big endian)
+	// then bytes owned by the storage layer (which engine node holds which shard).
 	PutShard(context.Context, *KVPair) (*MetaEmpty, error)
 	ListShards(context.Context, *MetaEmpty) (*KVList, error)
 	// Generic KV on the metadata group (table = namespace) or MQTT state on the mqtt group
@@ -304,6 +321,10 @@ type MetaServiceServer interface {
 	List(context.Context, *KVRequest) (*KVList, error)
 	// Consumer-group offsets on the offset group; one commit request is one atomic raft command.
 	CommitOffsets(context.Context, *CommitOffsetsRequest) (*MetaEmpty, error)
+	// CommitOffsetsBatch carries several commit requests (any groups) in one call: each is its own
+	// atomic command with its own result, in request order. Clients coalesce concurrent commits
+	// into it instead of one call each.
+	CommitOffsetsBatch(context.Context, *CommitOffsetsBatchRequest) (*CommitOffsetsBatchResponse, error)
 	FetchOffsets(context.Context, *FetchOffsetsRequest) (*FetchOffsetsResponse, error)
 	// Leaders tells which node leads each group, as the answering node sees it, so clients can send
 	// writes straight to the leader (saving the follower's forwarding hop).
@@ -369,6 +390,9 @@ func (UnimplementedMetaServiceServer) List(context.Context, *KVRequest) (*KVList
 }
 func (UnimplementedMetaServiceServer) CommitOffsets(context.Context, *CommitOffsetsRequest) (*MetaEmpty, error) {
 	return nil, status.Error(codes.Unimplemented, "method CommitOffsets not implemented")
+}
+func (UnimplementedMetaServiceServer) CommitOffsetsBatch(context.Context, *CommitOffsetsBatchRequest) (*CommitOffsetsBatchResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CommitOffsetsBatch not implemented")
 }
 func (UnimplementedMetaServiceServer) FetchOffsets(context.Context, *FetchOffsetsRequest) (*FetchOffsetsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method FetchOffsets not implemented")
@@ -670,6 +694,24 @@ func _MetaService_CommitOffsets_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MetaService_CommitOffsetsBatch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CommitOffsetsBatchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServiceServer).CommitOffsetsBatch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetaService_CommitOffsetsBatch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServiceServer).CommitOffsetsBatch(ctx, req.(*CommitOffsetsBatchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _MetaService_FetchOffsets_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(FetchOffsetsRequest)
 	if err := dec(in); err != nil {
@@ -783,6 +825,10 @@ var MetaService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CommitOffsets",
 			Handler:    _MetaService_CommitOffsets_Handler,
+		},
+		{
+			MethodName: "CommitOffsetsBatch",
+			Handler:    _MetaService_CommitOffsetsBatch_Handler,
 		},
 		{
 			MethodName: "FetchOffsets",

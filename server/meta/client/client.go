@@ -6,8 +6,9 @@
 // tried again there until its context ends; other errors, DeadlineExceeded included ("outcome
 // unknown"), are returned to the caller, who decides whether a retry is safe.
 //
-// Goroutines: none of its own except those the caller starts with Watch and Beat, which end with
-// their context. Methods are safe from any goroutine.
+// Goroutines: the commit drainers (commit.go: started on demand while commits are queued, ended
+// by Close), and those the caller starts with Watch and Beat, which end with their context.
+// Methods are safe from any goroutine.
 package client
 
 import (
@@ -37,6 +38,8 @@ type Client struct {
 
 	leader    [len(groups)]atomic.Int32 // per group: index into apis of its leader, -1 unknown
 	refreshed atomic.Int64              // unix ns of the last leader refresh (claimed by CAS)
+
+	commits committer // CommitOffsets coalescing (commit.go)
 }
 
 // groups are the raft groups by name, in raftgroups' order.
@@ -56,6 +59,7 @@ func New(addrs ...string) (*Client, error) {
 		return nil, errors.New("meta/client: no meta node address")
 	}
 	c := &Client{addrs: addrs, retry: 20 * time.Millisecond}
+	c.commits.init()
 	for i := range c.leader {
 		c.leader[i].Store(-1)
 	}
@@ -71,8 +75,9 @@ func New(addrs ...string) (*Client, error) {
 	return c, nil
 }
 
-// Close closes every connection.
+// Close ends the calls of queued commits, waits for their senders, and closes every connection.
 func (c *Client) Close() {
+	c.commits.close()
 	for _, cc := range c.conns {
 		cc.Close()
 	}
@@ -184,14 +189,6 @@ func TopicShard(name, topic string) bool {
 		}
 	}
 	return true
-}
-
-// CommitOffsets commits offsets of consumer group group, atomically.
-func (c *Client) CommitOffsets(ctx context.Context, group string, offsets []*pb.OffsetEntry) error {
-	return c.callGroup(ctx, groupOffset, func(ctx context.Context, api pb.MetaServiceClient) error {
-		_, err := api.CommitOffsets(ctx, &pb.CommitOffsetsRequest{Group: group, Offsets: offsets})
-		return err
-	})
 }
 
 // FetchOffsets reads committed offsets (-1: never committed).
