@@ -3,7 +3,6 @@ package kafka
 import (
 	"bytes"
 	"crypto/hmac"
-	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -13,6 +12,8 @@ import (
 	"hash"
 	"strconv"
 	"strings"
+
+	"robustmq/server/message/auth"
 )
 
 // SASL: PLAIN and SCRAM-SHA-256/512 (RFC 5802, RFC 7677) over
@@ -22,8 +23,8 @@ import (
 // ErrSASLRequired. A failed authentication is answered
 // SASL_AUTHENTICATION_FAILED and the connection closes after the answer.
 //
-// Users come from a UserStore, the one interface the MQTT authentication
-// layer will implement over the shared user table. Its methods are called
+// Users come from a UserStore; the broker passes its *auth.Store
+// (server/message/auth), so Kafka and MQTT share one user table. Its methods are called
 // on the event loop, so implementations answer from memory.
 
 // UserStore looks users up for SASL.
@@ -36,13 +37,9 @@ type UserStore interface {
 }
 
 // ScramCredential is what a server stores for SCRAM instead of the
-// password (RFC 5802 section 3).
-type ScramCredential struct {
-	Salt       []byte
-	Iterations int
-	StoredKey  []byte // H(HMAC(SaltedPassword, "Client Key"))
-	ServerKey  []byte // HMAC(SaltedPassword, "Server Key")
-}
+// password (RFC 5802 section 3), the user store's type, so *auth.Store
+// is a UserStore.
+type ScramCredential = auth.Scram
 
 // StaticUsers is an in-memory UserStore from plaintext passwords (tests,
 // config files); SCRAM credentials are derived once, at construction.
@@ -61,7 +58,7 @@ func NewStaticUsers(users map[string]string) (*StaticUsers, error) {
 			if _, err := rand.Read(salt); err != nil {
 				return nil, err
 			}
-			c, err := NewScramCredential(mech, p, salt, 4096)
+			c, err := auth.NewScram(mech, p, salt, 4096)
 			if err != nil {
 				return nil, err
 			}
@@ -92,20 +89,6 @@ func scramHash(mech string) func() hash.Hash {
 		return sha512.New
 	}
 	return sha256.New
-}
-
-// NewScramCredential derives the stored credential of password.
-func NewScramCredential(mech, password string, salt []byte, iterations int) (ScramCredential, error) {
-	h := scramHash(mech)
-	salted, err := pbkdf2.Key(h, password, salt, iterations, h().Size())
-	if err != nil {
-		return ScramCredential{}, errors.New("kafka: scram credential: " + err.Error())
-	}
-	clientKey := mac(h, salted, "Client Key")
-	sum := h()
-	sum.Write(clientKey)
-	return ScramCredential{Salt: salt, Iterations: iterations, StoredKey: sum.Sum(nil),
-		ServerKey: mac(h, salted, "Server Key")}, nil
 }
 
 func mac(h func() hash.Hash, key []byte, msg string) []byte {

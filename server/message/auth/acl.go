@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -48,41 +49,42 @@ var (
 	ErrBadBan  = errors.New("auth: bad blacklist entry")
 )
 
-// Names of subjects, actions and permissions in RobustMQ's admin API.
+// Names of subjects and actions in RobustMQ's admin API.
 var (
-	subjectNames = [...]string{AnyClient: "All", ByUser: "Username", ByClient: "ClientId", ByIP: "IpAddress"}
-	actionNames  = [...]string{Publish: "Publish", Subscribe: "Subscribe", All: "All"}
+	subjectNames = names{AnyClient: "All", ByUser: "Username", ByClient: "ClientId", ByIP: "IpAddress"}
+	actionNames  = names{Publish: "Publish", Subscribe: "Subscribe", All: "All"}
 )
 
-func (s Subject) String() string {
-	if int(s) < len(subjectNames) {
-		return subjectNames[s]
-	}
-	return "Subject(?)"
-}
-
-func (a Action) String() string {
-	if int(a) < len(actionNames) && actionNames[a] != "" {
-		return actionNames[a]
-	}
-	return "Action(?)"
-}
+func (s Subject) String() string { return subjectNames.name(int(s), "Subject") }
+func (a Action) String() string  { return actionNames.name(int(a), "Action") }
 
 // ParseSubject reads a subject name (case-insensitive).
 func ParseSubject(s string) (Subject, bool) {
-	for i, n := range subjectNames {
-		if strings.EqualFold(n, s) {
-			return Subject(i), true
-		}
-	}
-	return 0, false
+	i, ok := subjectNames.parse(s)
+	return Subject(i), ok
 }
 
 // ParseAction reads an action name (case-insensitive).
 func ParseAction(s string) (Action, bool) {
-	for i, n := range actionNames {
-		if n != "" && strings.EqualFold(n, s) {
-			return Action(i), true
+	i, ok := actionNames.parse(s)
+	return Action(i), ok
+}
+
+// names are the admin API names of an enum, indexed by value ("" = no
+// such value).
+type names []string
+
+func (n names) name(i int, kind string) string {
+	if i >= 0 && i < len(n) && n[i] != "" {
+		return n[i]
+	}
+	return kind + "(" + strconv.Itoa(i) + ")"
+}
+
+func (n names) parse(s string) (int, bool) {
+	for i, v := range n {
+		if v != "" && strings.EqualFold(v, s) {
+			return i, true
 		}
 	}
 	return 0, false

@@ -3,7 +3,6 @@ package auth
 import (
 	"errors"
 	"net/netip"
-	"strings"
 )
 
 // BanKind is what a blacklist entry names.
@@ -16,23 +15,14 @@ const (
 	BanCIDR                        // "IPCIDR": a network
 )
 
-var banNames = [...]string{BanClientID: "ClientId", BanUser: "Username", BanIP: "IpAddress", BanCIDR: "IPCIDR"}
+var banNames = names{BanClientID: "ClientId", BanUser: "Username", BanIP: "IpAddress", BanCIDR: "IPCIDR"}
 
-func (k BanKind) String() string {
-	if int(k) < len(banNames) && banNames[k] != "" {
-		return banNames[k]
-	}
-	return "BanKind(?)"
-}
+func (k BanKind) String() string { return banNames.name(int(k), "BanKind") }
 
 // ParseBanKind reads a blacklist type (case-insensitive).
 func ParseBanKind(s string) (BanKind, bool) {
-	for i, n := range banNames {
-		if n != "" && strings.EqualFold(n, s) {
-			return BanKind(i), true
-		}
-	}
-	return 0, false
+	i, ok := banNames.parse(s)
+	return BanKind(i), ok
 }
 
 // Ban is one blacklist entry.

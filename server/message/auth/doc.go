@@ -2,7 +2,7 @@
 // (salted password hashes and SCRAM credentials), JWT passwords, the ACL
 // and the blacklist. MQTT uses it at CONNECT, PUBLISH and SUBSCRIBE
 // (server/mqtt), Kafka SASL PLAIN and SCRAM authenticate against the same
-// users (server/broker adapts Store to kafka.UserStore), and the admin
+// users (a *Store is their kafka.UserStore), and the admin
 // HTTP API manages it (server/broker/admin_auth.go).
 //
 // # Goroutines and state

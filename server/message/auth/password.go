@@ -62,18 +62,24 @@ func derive(password string, iter int) (secret, error) {
 	if s.key, err = pbkdf2.Key(sha256.New, password, s.salt, iter, keyBytes); err != nil {
 		return s, fmt.Errorf("auth: hash password: %w", err)
 	}
-	for i, h := range [2]func() hash.Hash{sha256.New, sha512.New} {
-		if s.scram[i], err = newScram(h, password, newSalt(), iter); err != nil {
-			return s, fmt.Errorf("auth: scram credential: %w", err)
+	for i, mech := range [2]string{ScramSHA256, ScramSHA512} {
+		if s.scram[i], err = NewScram(mech, password, newSalt(), iter); err != nil {
+			return s, err
 		}
 	}
 	return s, nil
 }
 
-func newScram(h func() hash.Hash, password string, salt []byte, iter int) (Scram, error) {
+// NewScram derives the SCRAM credential of password for mechanism
+// (ScramSHA256, else SHA-512 is used for ScramSHA512).
+func NewScram(mechanism, password string, salt []byte, iter int) (Scram, error) {
+	h := sha256.New
+	if mechanism == ScramSHA512 {
+		h = sha512.New
+	}
 	salted, err := pbkdf2.Key(h, password, salt, iter, h().Size())
 	if err != nil {
-		return Scram{}, err
+		return Scram{}, fmt.Errorf("auth: %s credential: %w", mechanism, err)
 	}
 	clientKey := mac(h, salted, "Client Key")
 	sum := h()

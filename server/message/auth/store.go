@@ -195,48 +195,45 @@ func (s *Store) Reload(ctx context.Context) error {
 
 func (s *Store) reloadLocked(ctx context.Context) error {
 	old := s.snap.Load()
-	n := &snapshot{gen: old.gen + 1, users: map[string]*User{}}
-	kvs, err := s.be.List(ctx, Users)
+	users, err := load(ctx, s, Users, "user", func(k, v []byte) (*User, error) { return unmarshalUser(string(k), v) })
 	if err != nil {
-		return fmt.Errorf("auth: load users: %w", err)
+		return err
 	}
-	for _, kv := range kvs {
-		name := string(kv.Key)
-		u, err := unmarshalUser(name, kv.Value)
-		if err != nil {
-			s.log.Error("auth: skipping a stored user", "user", name, "err", err)
-			continue
-		}
-		if o := old.users[name]; o != nil && slices.Equal(o.sec.key, u.sec.key) {
+	n := &snapshot{gen: old.gen + 1, users: make(map[string]*User, len(users))}
+	for _, u := range users {
+		if o := old.users[u.Name]; o != nil && slices.Equal(o.sec.key, u.sec.key) {
 			u.fast.Store(o.fast.Load()) // same password: keep the fast check
 		}
-		n.users[name] = u
+		n.users[u.Name] = u
 	}
-	if kvs, err = s.be.List(ctx, ACL); err != nil {
-		return fmt.Errorf("auth: load acl: %w", err)
+	if n.rules, err = load(ctx, s, ACL, "ACL rule", unmarshalRule); err != nil {
+		return err
 	}
-	for _, kv := range kvs {
-		r, err := unmarshalRule(kv.Key, kv.Value)
-		if err != nil {
-			s.log.Error("auth: skipping a stored ACL rule", "key", kv.Key, "err", err)
-			continue
-		}
-		n.rules = append(n.rules, r)
-	}
-	if kvs, err = s.be.List(ctx, Blacklist); err != nil {
-		return fmt.Errorf("auth: load blacklist: %w", err)
-	}
-	for _, kv := range kvs {
-		b, err := unmarshalBan(kv.Key, kv.Value)
-		if err != nil {
-			s.log.Error("auth: skipping a stored blacklist entry", "key", kv.Key, "err", err)
-			continue
-		}
-		n.bans = append(n.bans, b)
+	if n.bans, err = load(ctx, s, Blacklist, "blacklist entry", unmarshalBan); err != nil {
+		return err
 	}
 	n.bs = newBans(n.bans)
 	s.snap.Store(n)
 	return nil
+}
+
+// load lists table t and decodes its records in key order; a record that
+// does not decode is logged and skipped.
+func load[T any](ctx context.Context, s *Store, t Table, what string, dec func(k, v []byte) (T, error)) ([]T, error) {
+	kvs, err := s.be.List(ctx, t)
+	if err != nil {
+		return nil, fmt.Errorf("auth: load %s table: %w", what, err)
+	}
+	out := make([]T, 0, len(kvs))
+	for _, kv := range kvs {
+		x, err := dec(kv.Key, kv.Value)
+		if err != nil {
+			s.log.Error("auth: skipping a stored "+what, "key", string(kv.Key), "err", err)
+			continue
+		}
+		out = append(out, x)
+	}
+	return out, nil
 }
 
 // write runs one backend change and reloads, under wmu.

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -114,7 +115,11 @@ func TestSCRAMCredential(t *testing.T) {
 		if !ok {
 			t.Fatalf("SCRAM(k, %s) missing", mech)
 		}
-		want, _ := newScram([2]func() hash.Hash{sha256.New, sha512.New}[i], "pw", c.Salt, c.Iterations)
+		h := [2]func() hash.Hash{sha256.New, sha512.New}[i]
+		salted, _ := pbkdf2.Key(h, "pw", c.Salt, c.Iterations, h().Size())
+		sum := h()
+		sum.Write(mac(h, salted, "Client Key"))
+		want := Scram{StoredKey: sum.Sum(nil), ServerKey: mac(h, salted, "Server Key")}
 		if string(c.StoredKey) != string(want.StoredKey) || string(c.ServerKey) != string(want.ServerKey) {
 			t.Errorf("%s credential differs from a fresh derivation", mech)
 		}
