@@ -280,21 +280,51 @@ func nextLevel(t []byte) (level, rest []byte, more bool) {
 	return t, nil, false
 }
 
-func dollarGuard(pattern []string, t []byte) bool {
-	return len(t) > 0 && t[0] == '$' && (pattern[0] == "+" || pattern[0] == "#")
-}
+// matchMode is what match compares.
+type matchMode uint8
 
-// matchTopic: topic name t matches pattern.
-func matchTopic(pattern []string, t []byte) bool {
-	if dollarGuard(pattern, t) {
+const (
+	name    matchMode = iota // a topic name matches the pattern
+	cover                    // every topic the filter matches, the pattern matches
+	overlap                  // some topic matches both the filter and the pattern
+)
+
+// matchTopic: topic name t matches pattern (a publish).
+func matchTopic(pattern []string, t []byte) bool { return match(pattern, t, name) }
+
+// covers: filter f is inside pattern (an allow rule grants a
+// subscription only if it covers it).
+func covers(pattern []string, f []byte) bool { return match(pattern, f, cover) }
+
+// overlaps: some topic matches both f and pattern (a deny rule refuses a
+// subscription that could receive any topic it denies).
+func overlaps(pattern []string, f []byte) bool { return match(pattern, f, overlap) }
+
+func match(pattern []string, t []byte, m matchMode) bool {
+	if len(pattern) == 0 || len(t) > 0 && t[0] == '$' && (pattern[0] == "+" || pattern[0] == "#") {
 		return false
+	}
+	if m == overlap && pattern[0] != "" && pattern[0][0] == '$' {
+		if l, _, _ := nextLevel(t); string(l) == "+" || string(l) == "#" {
+			return false // the filter's leading wildcard cannot reach a '$' topic
+		}
 	}
 	for i, p := range pattern {
 		if p == "#" {
 			return true
 		}
 		l, rest, more := nextLevel(t)
-		if p != "+" && p != string(l) {
+		switch {
+		case m == overlap && string(l) == "#":
+			return true
+		case m == cover && string(l) == "#":
+			// The filter reaches every deeper level (and, below the first
+			// level, the parent): only "#" (above) or, at the first level,
+			// "+/#" matches all of that.
+			return i == 0 && p == "+" && len(pattern) == 2 && pattern[1] == "#"
+		case p == "+" || p == string(l):
+		case m == overlap && string(l) == "+":
+		default:
 			return false
 		}
 		if !more {
@@ -303,64 +333,9 @@ func matchTopic(pattern []string, t []byte) bool {
 		}
 		t = rest
 	}
-	return false
-}
-
-// covers: every topic filter f matches also matches pattern (an allow
-// rule grants a subscription only if it covers it).
-func covers(pattern []string, f []byte) bool {
-	if dollarGuard(pattern, f) {
-		return false
-	}
-	for i, p := range pattern {
-		if p == "#" {
-			return true
-		}
-		l, rest, more := nextLevel(f)
-		switch {
-		case string(l) == "#":
-			return false // f reaches deeper than pattern allows
-		case p == "+":
-		case string(l) == "+" || p != string(l):
-			return false
-		}
-		if !more {
-			return i == len(pattern)-1 || i == len(pattern)-2 && pattern[i+1] == "#"
-		}
-		f = rest
+	if m == overlap { // pattern "a", filter "a/#": '#' matches the parent
+		l, _, more := nextLevel(t)
+		return !more && string(l) == "#"
 	}
 	return false
-}
-
-// overlaps: some topic matches both f and pattern (a deny rule refuses a
-// subscription that could receive any topic it denies).
-func overlaps(pattern []string, f []byte) bool {
-	if dollarGuard(pattern, f) {
-		return false
-	}
-	if len(pattern) > 0 && len(f) > 0 && f[0] != '$' && len(pattern[0]) > 0 && pattern[0][0] == '$' {
-		if l, _, _ := nextLevel(f); string(l) == "+" || string(l) == "#" {
-			return false // f's wildcard cannot reach a '$' topic
-		}
-	}
-	for i, p := range pattern {
-		if p == "#" {
-			return true
-		}
-		l, rest, more := nextLevel(f)
-		switch {
-		case string(l) == "#":
-			return true
-		case p == "+" || string(l) == "+" || p == string(l):
-		default:
-			return false
-		}
-		if !more {
-			return i == len(pattern)-1 || i == len(pattern)-2 && pattern[i+1] == "#"
-		}
-		f = rest
-	}
-	// pattern ended, f goes on: only if f's next level is '#' ("a" vs "a/#")
-	l, _, more := nextLevel(f)
-	return !more && string(l) == "#"
 }
