@@ -16,6 +16,7 @@ import (
 	"robustmq/server/config"
 	"robustmq/server/message"
 	"robustmq/server/message/topic"
+	"robustmq/shard"
 )
 
 // TestTopicNaming: the bridge rule both ways, and shard names that round
@@ -128,8 +129,8 @@ func TestBrokerKafka(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("no MQTT message for the Kafka record")
 	}
-	res, err := b.opts.Storage.Read(message.ShardName("k/v"), 0, 10, 1<<20)
-	if err != nil || len(res.Records) != 1 {
+	res, err := b.opts.Storage.ReadBatches(message.ShardName("k/v"), 0, 1<<20)
+	if err != nil || len(res.Batches) != 1 || res.Batches[0].Format != shard.BatchKafkaV2 {
 		t.Fatalf("shard of k/v: %v %+v; want the produced batch", err, res)
 	}
 	res.Release()
