@@ -7,6 +7,10 @@
 // end-to-end latency (consume time minus the record's produce timestamp,
 // meaningful when producing runs at the same time).
 //
+// With Rate set, Produce paces its records (an open-loop load: records are
+// due at fixed times whatever the answers do), so the percentiles are the
+// broker's answer time at that load rather than the client's queue.
+//
 // Both are bounded: Produce stops at Records or Duration and then flushes
 // for at most 10 s more; Consume stops at Records, at Duration, or when
 // no record came for Idle once one had.
@@ -40,7 +44,11 @@ type Options struct {
 	Size       int           // produce: value bytes (default 1024)
 	Acks       string        // produce: "all" (default), "1" or "0"
 	Linger     time.Duration // produce: kgo.ProducerLinger (default 0)
-	BatchBytes int           // produce: kgo.ProducerBatchMaxBytes (0: franz-go's default)
+	// Rate paces produce at this many records per second (0: as fast as
+	// the client buffers take them). Latency percentiles mean something at
+	// a rate the broker sustains; unpaced, they measure the client's queue.
+	Rate       int
+	BatchBytes int // produce: kgo.ProducerBatchMaxBytes (0: franz-go's default)
 	// Compression is none (default), gzip, snappy, lz4 or zstd.
 	Compression string
 	Group       string        // consume: group id; empty consumes every partition directly
@@ -113,7 +121,7 @@ func (o *Options) defaults(produce bool) error {
 	if o.Idle == 0 {
 		o.Idle = 2 * time.Second
 	}
-	if o.Partitions < 1 || o.Records < 0 || o.Size < 0 || o.Duration < 0 || o.Idle < 0 || o.BatchBytes < 0 {
+	if o.Partitions < 1 || o.Records < 0 || o.Size < 0 || o.Duration < 0 || o.Idle < 0 || o.BatchBytes < 0 || o.Rate < 0 {
 		return fmt.Errorf("bench/kafka: partitions %d records %d size %d: want partitions >= 1, the others >= 0",
 			o.Partitions, o.Records, o.Size)
 	}
@@ -219,7 +227,9 @@ func Produce(ctx context.Context, o Options) (Result, error) {
 		mu.Lock()
 		_ = h.RecordValue(max(int64(now.Sub(rec.Timestamp)), 1))
 		ok++
-		last = now
+		if now.After(last) { // promises of different partitions run on different goroutines
+			last = now
+		}
 		mu.Unlock()
 	}
 	value := make([]byte, o.Size)
@@ -229,6 +239,18 @@ func Produce(ctx context.Context, o Options) (Result, error) {
 		now := time.Now()
 		if i&1023 == 0 && now.After(end) {
 			break
+		}
+		if o.Rate > 0 {
+			// Record i is due at start + i/Rate; sleeping only when more
+			// than a millisecond ahead keeps the pacing cheap at high
+			// rates (a record may leave up to 1 ms early). A
+			// record sent late is timed from when it was due, so a stalled
+			// broker shows in the percentiles (no coordinated omission).
+			due := start.Add(time.Duration(i) * time.Second / time.Duration(o.Rate))
+			if d := due.Sub(now); d > time.Millisecond {
+				time.Sleep(d)
+			}
+			now = due
 		}
 		// Timestamp is set here (franz-go keeps one set by the caller), so
 		// the promise measures Produce call to answer.

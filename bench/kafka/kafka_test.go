@@ -82,6 +82,7 @@ func TestProduceConsume(t *testing.T) {
 	for _, o := range []Options{
 		{Acks: "all", Records: 2000},
 		{Acks: "1", Records: 1000, Compression: "lz4", Linger: time.Millisecond},
+		{Acks: "1", Records: 200, Rate: 2000}, // paced: takes at least 199/2000 s
 		{Acks: "0", Records: 500, Size: 100},
 	} {
 		o.Brokers, o.Topic, o.Partitions = []string{addr}, "t", 3
@@ -93,12 +94,16 @@ func TestProduceConsume(t *testing.T) {
 		} else {
 			check(o, r, err, int64(o.Records))
 		}
+		// Pacing sends a record at most a millisecond before it is due.
+		if o.Rate > 0 && r.Elapsed < time.Duration(o.Records-1)*time.Second/time.Duration(o.Rate)-time.Millisecond {
+			t.Fatalf("rate %d: %d records in %v; pacing sends them no faster than the rate", o.Rate, o.Records, r.Elapsed)
+		}
 		total += int64(o.Records)
 	}
 	for _, group := range []string{"", "g"} {
 		o := Options{Brokers: []string{addr}, Topic: "t", Group: group, Records: int(total), Idle: 5 * time.Second}
 		r, err := Consume(ctx, o)
-		if err != nil || r.Errors != 0 || r.Records != total || r.Bytes != 3000*1024+500*100 {
+		if err != nil || r.Errors != 0 || r.Records != total || r.Bytes != 3200*1024+500*100 {
 			t.Fatalf("consume group %q: %v: %s; want %d records", group, err, r, total)
 		}
 		if r.P50 <= 0 || r.P50 > r.P99 {
