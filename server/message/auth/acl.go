@@ -3,6 +3,7 @@ package auth
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -106,7 +107,7 @@ func parsePrefix(s string) (netip.Prefix, error) {
 
 // check validates r; the error names the field.
 func (r *Rule) check() error {
-	bad := func(what string) error { return errors.Join(ErrBadRule, errors.New("auth: ACL rule: "+what)) }
+	bad := func(what string) error { return fmt.Errorf("%w: %s", ErrBadRule, what) }
 	switch r.Subject {
 	case AnyClient:
 		if r.Name != "" {
@@ -179,7 +180,7 @@ func (r *Rule) marshal() []byte {
 func unmarshalRule(key, b []byte) (Rule, error) {
 	var r Rule
 	if len(key) != 8 {
-		return r, errors.Join(ErrCorrupt, errors.New("auth: ACL key is not 8 bytes"))
+		return r, fmt.Errorf("%w: ACL key %x is not 8 bytes", ErrCorrupt, key)
 	}
 	r.Seq = binary.BigEndian.Uint64(key)
 	rd := reader{b: b}
@@ -194,7 +195,7 @@ func unmarshalRule(key, b []byte) (Rule, error) {
 		return r, err
 	}
 	if err := r.check(); err != nil {
-		return r, errors.Join(ErrCorrupt, err)
+		return r, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	return r, nil
 }

@@ -1,7 +1,7 @@
 package auth
 
 import (
-	"errors"
+	"fmt"
 	"net/netip"
 )
 
@@ -34,7 +34,7 @@ type Ban struct {
 }
 
 func (b *Ban) check() error {
-	bad := func(what string) error { return errors.Join(ErrBadBan, errors.New("auth: blacklist: "+what)) }
+	bad := func(what string) error { return fmt.Errorf("%w: %s", ErrBadBan, what) }
 	switch b.Kind {
 	case BanClientID, BanUser:
 		if b.Name == "" {
@@ -72,7 +72,7 @@ func (b *Ban) marshal() []byte {
 func unmarshalBan(key, v []byte) (Ban, error) {
 	var b Ban
 	if len(key) < 2 {
-		return b, errors.Join(ErrCorrupt, errors.New("auth: blacklist key too short"))
+		return b, fmt.Errorf("%w: blacklist key %x too short", ErrCorrupt, key)
 	}
 	b.Kind, b.Name = BanKind(key[0]), string(key[1:])
 	r := reader{b: v}
@@ -83,7 +83,7 @@ func unmarshalBan(key, v []byte) (Ban, error) {
 		return b, err
 	}
 	if err := b.check(); err != nil {
-		return b, errors.Join(ErrCorrupt, err)
+		return b, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	return b, nil
 }
