@@ -260,12 +260,17 @@ func (s *Store) SetUser(ctx context.Context, name, password string, super bool) 
 		return err
 	}
 	u := &User{Name: name, Super: super, Created: s.opts.Now().Unix(), sec: sec}
-	return s.write(ctx, func(sn *snapshot) error {
+	err = s.write(ctx, func(sn *snapshot) error {
 		if o := sn.users[name]; o != nil {
 			u.Created = o.Created
 		}
 		return s.be.Put(ctx, Users, []byte(name), u.marshal())
 	})
+	if nu := s.snap.Load().users[name]; err == nil && nu != nil && slices.Equal(nu.sec.key, sec.key) {
+		sum := fastSum(password) // this node knows the password now: its first login is fast too
+		nu.fast.Store(&sum)
+	}
+	return err
 }
 
 // EnsureUser creates user name unless it exists (the configured default
