@@ -135,6 +135,12 @@ func New(opts Options) *Hub {
 // Subscribers there.
 func (h *Hub) Index() *topic.Index { return h.index }
 
+// Store is the adapter persistent topics are appended to (nil for none).
+func (h *Hub) Store() shard.Adapter { return h.opts.Store }
+
+// Engine is the engine topic shards are created on.
+func (h *Hub) Engine() shard.EngineType { return h.opts.Engine }
+
 // Now is the hub's clock in ms.
 func (h *Hub) Now() int64 { return h.opts.Now() }
 
@@ -208,36 +214,11 @@ func (h *Hub) Fanout(m *Message) int {
 	return n
 }
 
-var (
-	hdrQoS      = []byte("mqtt.qos")
-	hdrContent  = []byte("mqtt.content_type")
-	hdrResponse = []byte("mqtt.response_topic")
-	hdrCorr     = []byte("mqtt.correlation_data")
-	hdrFormat   = []byte("mqtt.payload_format")
-	qosValues   = [3][]byte{[]byte("0"), []byte("1"), []byte("2")}
-	fmtValues   = [2][]byte{[]byte("0"), []byte("1")}
-)
-
 // store appends m to its topic's shard (see the package doc for the record).
 func (h *Hub) store(m *Message, name string, done func(error)) {
 	c := h.calls.Get().(*appendCall)
 	c.m, c.done = m, done
-	hs := append(c.hs[:0], shard.Header{Name: hdrQoS, Value: qosValues[m.QoS%3]})
-	if m.ContentType != nil {
-		hs = append(hs, shard.Header{Name: hdrContent, Value: m.ContentType})
-	}
-	if m.ResponseTopic != nil {
-		hs = append(hs, shard.Header{Name: hdrResponse, Value: m.ResponseTopic})
-	}
-	if m.CorrelationData != nil {
-		hs = append(hs, shard.Header{Name: hdrCorr, Value: m.CorrelationData})
-	}
-	if m.HasFormat {
-		hs = append(hs, shard.Header{Name: hdrFormat, Value: fmtValues[m.PayloadFormat&1]})
-	}
-	for _, u := range m.User {
-		hs = append(hs, shard.Header{Name: u.Key, Value: u.Value})
-	}
+	hs := AppendHeaders(c.hs[:0], m)
 	c.hs = hs
 	c.rec[0] = shard.Record{Timestamp: m.Timestamp, Headers: hs, Value: m.Payload}
 	opt := shard.AppendOptions{Durability: h.opts.Durability(m.QoS), FailFast: true}

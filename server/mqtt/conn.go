@@ -324,6 +324,7 @@ func (c *conn) accept(cp *mqtt.Connect, authReply []byte) error {
 		}
 	}
 	s, present, old, shared := srv.sessions.attach(srv, clientID, c, cp.CleanStart, expiry)
+	s.saveSession()
 	c.sess = s
 	s.handOver(shared)
 	if old != nil {
@@ -400,6 +401,7 @@ func (c *conn) resend() {
 			continue
 		}
 		if !c.writePublish(&f.p, f.id, true, now) {
+			s.forgetLocked(&f.p)
 			s.remove(i)
 			i--
 		}
@@ -434,6 +436,7 @@ func (c *conn) flush() {
 		s.unhold(&p, now)
 		if p.m.Expired(now) {
 			c.srv.expired.Inc()
+			s.forgetLocked(&p)
 			continue
 		}
 		var id uint16
@@ -442,6 +445,8 @@ func (c *conn) flush() {
 		}
 		if c.writePublish(&p, id, false, now) && p.qos > 0 {
 			s.inflight = append(s.inflight, flight{id: id, p: p})
+		} else {
+			s.forgetLocked(&p)
 		}
 	}
 }
@@ -559,9 +564,6 @@ func (c *conn) onPublish(p *mqtt.Publish) error {
 	retain := p.Retain && delay < 0 // a delayed message is not retained
 	m := newMessage(t, p.Payload, &p.Props, p.QoS, retain, now, srv.opts.MaxMessageExpiry)
 	m.Publisher = s.id
-	if retain {
-		srv.retain.Set(m)
-	}
 	var w *ackWait
 	var done func(error)
 	switch p.QoS {
@@ -578,6 +580,9 @@ func (c *conn) onPublish(p *mqtt.Publish) error {
 	}
 	if w != nil {
 		m.Gate, done = &w.gate, w.stored
+	}
+	if retain { // after the gate is set: a durable RetainStore holds it
+		srv.retain.Set(m)
 	}
 	if delay >= 0 {
 		srv.hub.PublishAt(m, now+delay*1000, done)
@@ -728,6 +733,7 @@ func (c *conn) onAck(a *mqtt.Ack) error {
 			c.writeAck(mqtt.PUBREL, a.PacketID, mqtt.ReasonPacketIdentifierNotFound)
 			return nil
 		case a.Reason.IsError() || s.inflight[i].p.qos != 2:
+			s.forgetLocked(&s.inflight[i].p)
 			s.remove(i)
 			s.mu.Unlock()
 			return nil
@@ -740,6 +746,7 @@ func (c *conn) onAck(a *mqtt.Ack) error {
 	// PUBACK (QoS 1) or PUBCOMP (QoS 2 after PUBREL) ends the exchange.
 	s.mu.Lock()
 	if i := s.find(a.PacketID); i >= 0 && (a.Type == mqtt.PUBACK) == (s.inflight[i].p.qos == 1) {
+		s.forgetLocked(&s.inflight[i].p)
 		s.remove(i)
 	}
 	s.mu.Unlock()
@@ -791,6 +798,7 @@ func (c *conn) onSubscribe(sp *mqtt.Subscribe) {
 			rets = append(rets, retained{f.Path(), o})
 		}
 	}
+	s.saveSession()
 	c.write(mqtt.AppendSuback(c.buf(), c.version, &mqtt.Suback{Type: mqtt.SUBACK, PacketID: sp.PacketID, Codes: codes}))
 	for _, r := range rets {
 		srv.retain.Match(r.filter, func(m *message.Message) {
@@ -826,6 +834,7 @@ func (c *conn) onUnsubscribe(u *mqtt.Unsubscribe) {
 			codes[i] = byte(mqtt.ReasonNoSubscriptionExisted)
 		}
 	}
+	s.saveSession()
 	c.write(mqtt.AppendSuback(c.buf(), c.version, &mqtt.Suback{Type: mqtt.UNSUBACK, PacketID: u.PacketID, Codes: codes}))
 }
 
@@ -864,8 +873,19 @@ func (c *conn) closed() {
 		}
 		return
 	}
-	s.conn = nil
+	s.conn, s.offlineAt = nil, srv.hub.Now()
 	s.releaseHeldLocked()
+	if s.expiry > 0 { // what it still holds goes to its log
+		for i := range s.inflight {
+			s.logLocked(&s.inflight[i].p)
+		}
+		for i := s.queue.Len(); i > 0; i-- {
+			p, _ := s.queue.Pop()
+			s.logLocked(&p)
+			s.queue.PushOver(p)
+		}
+		s.saveSessionLocked()
+	}
 	expiry := s.expiry
 	if expiry == 0 {
 		s.mu.Unlock()
@@ -891,13 +911,20 @@ func (c *conn) closed() {
 		w = nil
 	}
 	if expiry != 0xFFFFFFFF {
-		s.expTimer = time.AfterFunc(time.Duration(expiry)*time.Second, func() {
-			if pw, shared, ok := srv.sessions.end(s); ok {
-				srv.publishWill(pw)
-				s.handOver(shared)
-			}
-		})
+		s.expireAfterLocked(time.Duration(expiry) * time.Second)
 	}
 	s.mu.Unlock()
 	srv.publishWill(w)
+}
+
+// expireAfterLocked ends the offline session s after d.
+// REQUIRES: s.mu.
+func (s *session) expireAfterLocked(d time.Duration) {
+	srv := s.srv
+	s.expTimer = time.AfterFunc(d, func() {
+		if pw, shared, ok := srv.sessions.end(s); ok {
+			srv.publishWill(pw)
+			s.handOver(shared)
+		}
+	})
 }

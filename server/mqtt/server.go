@@ -14,6 +14,7 @@ import (
 	"robustmq/codec/mqtt"
 	"robustmq/netpoll"
 	"robustmq/server/message"
+	"robustmq/shard"
 )
 
 // Options configure a Server. Zero values take the defaults named.
@@ -54,6 +55,11 @@ type Options struct {
 	// NoOffline drops QoS 1/2 messages for offline sessions too (config
 	// offline_message.enable = false); by default they are queued.
 	NoOffline bool
+	// State persists sessions and retained messages across restarts (see
+	// the package doc, "Persistence"); nil keeps them in memory only.
+	// With State, the hub's Store (when set) also keeps the logs of
+	// offline sessions' messages.
+	State StateStore
 	// HoldTimeout: a subscriber whose full queue holds publishers'
 	// acknowledgements (see the package doc, "Flow control") and takes none
 	// of those messages for this long is disconnected (0x97 Quota
@@ -113,6 +119,13 @@ type Server struct {
 	offlineDrop, tooLarge      *metrics.Counter
 	expired, timeouts, willsTx *metrics.Counter
 	held, slowSubs             *metrics.Counter
+	saveErrors                 *metrics.Counter
+
+	state    StateStore    // opts.State
+	log      shard.Adapter // session logs: the hub's store when State is set
+	saveDone func(error)   // saveDoneFn, bound once
+	logJobs  chan logJob   // to logLoop
+	logStop  chan struct{} // closed by Close: logLoop returns
 }
 
 // New returns a Server; Close stops it.
@@ -158,6 +171,17 @@ func New(opts Options) (*Server, error) {
 		willsTx:     metrics.GetOrCreateCounter("robustmq_mqtt_wills_published_total"),
 		held:        metrics.GetOrCreateCounter("robustmq_mqtt_acks_held_total"),
 		slowSubs:    metrics.GetOrCreateCounter("robustmq_mqtt_slow_subscribers_total"),
+		saveErrors:  metrics.GetOrCreateCounter("robustmq_mqtt_state_errors_total"),
+	}
+	s.saveDone = s.saveDoneFn
+	if opts.State != nil {
+		s.state = opts.State
+		s.retain = &durableRetain{RetainStore: opts.Retain, state: opts.State, srv: s}
+		s.log = opts.Hub.Store()
+		s.logJobs, s.logStop = make(chan logJob, 4096), make(chan struct{})
+		if s.log != nil {
+			go s.logLoop()
+		}
 	}
 	max := opts.MaxPacketSize
 	s.decoders.New = func() any { return &mqtt.Decoder{MaxPacketSize: max, Role: mqtt.Server} }
@@ -190,6 +214,9 @@ func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		s.wheel.each(func(c *conn) { c.kick(mqtt.ReasonServerShuttingDown, errShutdown) })
 		s.wheel.close()
+		if s.logStop != nil {
+			close(s.logStop)
+		}
 	})
 }
 

@@ -43,6 +43,15 @@ type session struct {
 	held       int
 	progressMs int64
 	holdTimer  *time.Timer
+	// Persistence (persist.go): saved says the store has a record of
+	// the session; log is its message log shard ("" none), logged the
+	// queued and in-flight messages that are in it, logPending its
+	// appends not completed, [logStart, logEnd) the offsets written.
+	saved              bool
+	offlineAt          int64 // ms; 0 while a connection is attached
+	log                string
+	logged, logPending int
+	logStart, logEnd   int64
 }
 
 // sub is one subscription of the session.
@@ -67,6 +76,7 @@ type pending struct {
 	subID  uint32
 	group  *topic.Group // the shared subscription it came through, nil for none
 	held   bool         // queued past the capacity, holding m.Gate
+	logged bool         // in the session's log (persist.go)
 }
 
 // flight is an outbound QoS 1/2 message not yet acknowledged.
@@ -162,16 +172,21 @@ func (s *session) enqueue(p pending) {
 		s.srv.offlineDrop.Inc()
 		return
 	}
+	if c == nil {
+		s.logLocked(&p)
+	}
 	if s.queue.Full() {
 		if c != nil && p.qos > 0 && p.m.Gate != nil && p.m.Gate.Hold() {
 			p.held = true
 			s.holdLocked()
 		} else if head, _ := s.queue.Peek(); head.held {
+			s.forgetLocked(&p)
 			s.mu.Unlock()
 			s.srv.hub.QueueFull()
 			return
 		} else {
-			s.queue.Pop()
+			old, _ := s.queue.Pop()
+			s.forgetLocked(&old)
 			s.srv.hub.QueueFull()
 		}
 	}
@@ -231,7 +246,8 @@ func (s *session) releaseHeldLocked() {
 		}
 	}
 	for s.queue.Len() > s.queue.Cap() {
-		s.queue.Pop()
+		old, _ := s.queue.Pop()
+		s.forgetLocked(&old)
 		s.srv.hub.QueueFull()
 	}
 }
@@ -301,6 +317,7 @@ func (s *session) clearLocked() {
 	}
 	s.subs = nil
 	s.releaseHeldLocked()
+	s.dropLogLocked()
 	s.queue.Clear()
 	s.inflight = nil
 	s.qos2In = nil
@@ -381,7 +398,7 @@ func (t *sessions) attach(srv *Server, clientID string, c *conn, clean bool, exp
 			s.expTimer != nil
 	}
 	s.stopTimersLocked()
-	s.conn, s.expiry, s.flushing = c, expiry, false
+	s.conn, s.expiry, s.flushing, s.offlineAt = c, expiry, false, 0
 	s.mu.Unlock()
 	return s, present, old, shared
 }
@@ -400,6 +417,7 @@ func (t *sessions) end(s *session) (w *will, shared []pending, ended bool) {
 		return nil, nil, false
 	}
 	delete(st.m, s.clientID)
+	s.dropStateLocked()
 	w = s.will
 	shared = s.sharedLocked()
 	s.clearLocked()
