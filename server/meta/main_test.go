@@ -44,6 +44,7 @@ func freePorts(t *testing.T, n int) []int {
 type node struct {
 	id             uint64
 	grpc, http     int
+	engine         int // storage_runtime.tcp_port of a non-meta node
 	config, logDir string
 	cmd            *exec.Cmd
 	exited         chan struct{}
@@ -52,6 +53,8 @@ type node struct {
 // cluster writes n configs (roles = ["meta"]) sharing one meta_addrs.
 type cluster struct {
 	t     *testing.T
+	dir   string
+	addrs string // meta_addrs' entries
 	nodes []*node
 	env   []string
 }
@@ -61,7 +64,6 @@ type cluster struct {
 const testConfig = `
 broker_ip = "127.0.0.1"
 bind_ip = "127.0.0.1"
-roles = ["meta"]
 prometheus_port = 0
 
 [meta_runtime]
@@ -78,21 +80,16 @@ func newCluster(t *testing.T, n int, snapshotEntries int) *cluster {
 	t.Helper()
 	dir := t.TempDir()
 	ps := freePorts(t, 2*n)
-	c := &cluster{t: t, env: append(os.Environ(), meta.SnapshotEntriesEnv+"="+strconv.Itoa(snapshotEntries))}
+	c := &cluster{t: t, dir: dir, env: append(os.Environ(), meta.SnapshotEntriesEnv+"="+strconv.Itoa(snapshotEntries))}
 	var addrs []string
 	for i := range n {
-		nd := &node{id: uint64(i + 1), grpc: ps[2*i], http: ps[2*i+1]}
-		nd.config = filepath.Join(dir, fmt.Sprintf("server-%d.toml", nd.id))
-		nd.logDir = filepath.Join(dir, fmt.Sprintf("node-%d", nd.id))
+		nd := c.newNode(uint64(i+1), ps[2*i], ps[2*i+1])
 		c.nodes = append(c.nodes, nd)
 		addrs = append(addrs, fmt.Sprintf("%d = \"127.0.0.1:%d\"", nd.id, nd.grpc))
 	}
+	c.addrs = strings.Join(addrs, ", ")
 	for _, nd := range c.nodes {
-		cfg := fmt.Sprintf("broker_id = %d\ngrpc_port = %d\nhttp_port = %d\ndata_path = %q\nmeta_addrs = { %s }\n",
-			nd.id, nd.grpc, nd.http, nd.logDir, strings.Join(addrs, ", ")) + testConfig
-		if err := os.WriteFile(nd.config, []byte(cfg), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		c.writeConfig(nd, `["meta"]`, "")
 	}
 	t.Cleanup(func() {
 		for _, nd := range c.nodes {
@@ -100,6 +97,63 @@ func newCluster(t *testing.T, n int, snapshotEntries int) *cluster {
 		}
 	})
 	return c
+}
+
+// newNode names node id's config file and directory.
+func (c *cluster) newNode(id uint64, grpc, http int) *node {
+	return &node{id: id, grpc: grpc, http: http,
+		config: filepath.Join(c.dir, fmt.Sprintf("server-%d.toml", id)), logDir: filepath.Join(c.dir, fmt.Sprintf("node-%d", id))}
+}
+
+// writeConfig writes nd's config: its roles, the cluster's meta_addrs, the shared test settings,
+// then sections (TOML tables).
+func (c *cluster) writeConfig(nd *node, roles, sections string) {
+	c.t.Helper()
+	cfg := fmt.Sprintf("broker_id = %d\ngrpc_port = %d\nhttp_port = %d\ndata_path = %q\nmeta_addrs = { %s }\nroles = %s\n",
+		nd.id, nd.grpc, nd.http, nd.logDir, c.addrs, roles) + testConfig + sections
+	if err := os.WriteFile(nd.config, []byte(cfg), 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// addNode adds node id with roles (no meta role: it joins through meta_addrs); every listener of
+// the broker role is off. It is killed at cleanup.
+func (c *cluster) addNode(id uint64, roles string) *node {
+	c.t.Helper()
+	ps := freePorts(c.t, 3)
+	nd := c.newNode(id, ps[0], ps[1])
+	nd.engine = ps[2]
+	c.writeConfig(nd, roles, sections(nd, 0))
+	c.t.Cleanup(func() { c.kill(nd) })
+	return nd
+}
+
+// sections is the TOML tables of a non-meta test node: its engine directory and port, Kafka on
+// kafka (0: off) and every other listener of the broker role off.
+func sections(nd *node, kafka int) string {
+	return fmt.Sprintf(`
+[kafka_runtime]
+tcp_port = %d
+
+[storage_runtime]
+tcp_port = %d
+data_path = [%q]
+
+[mqtt_runtime.server]
+tcp_port = 0
+tls_port = 0
+websocket_port = 0
+websockets_port = 0
+
+[nats_runtime]
+tcp_port = 0
+tls_port = 0
+ws_port = 0
+wss_port = 0
+
+[amqp_runtime]
+tcp_port = 0
+`, kafka, nd.engine, filepath.Join(nd.logDir, "engine"))
 }
 
 // start launches nd; its output goes to logDir/out.log, printed if the test fails.

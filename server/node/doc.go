@@ -5,7 +5,14 @@
 // Startup order (each step logged as msg=start step=<name> duration=<d>):
 //
 //	config -> logging -> grpc (grpc_port) -> http (http_port) -> prometheus (prometheus_port, if not 0)
-//	       -> meta (if role) -> engine (if role) -> broker (if role) -> ready
+//	       -> meta (if role) -> engine (if role) -> dropper (if engine) -> broker (if role)
+//	       -> member (if not meta) -> ready
+//
+// dropper (server/engine dropped.go) deletes the engine's local shards of topics deleted in the
+// Meta Service, which it watches through meta_addrs.
+// member (member.go) is how a node without the meta role joins the cluster: it registers with the
+// Meta Service at meta_addrs and heartbeats until stop, so the meta nodes list it and mark it down
+// when it goes silent.
 //
 // A step that fails stops the steps already started, in reverse, and Run returns exit code 1 with one
 // line on stderr naming the step, the config key of its port and the cause. Components are built

@@ -114,17 +114,29 @@ func New(o Options) (*Node, error) {
 			continue
 		}
 		st := &step{name: string(role), role: role}
+		env := component.Env{
+			Config: cfg, Logger: n.logger(string(role)), Listeners: &n.reg,
+			HTTP: n.admin, GRPC: n.inner.Registrar(), SetHealth: n.inner.SetHealth, Storage: storage,
+		}
 		if build := table[role]; build != nil {
-			c, err := build(component.Env{
-				Config: cfg, Logger: n.logger(string(role)), Listeners: &n.reg,
-				HTTP: n.admin, GRPC: n.inner.Registrar(), SetHealth: n.inner.SetHealth, Storage: storage,
-			})
+			c, err := build(env)
 			if err != nil {
 				return nil, fmt.Errorf("node: build %s: %w", role, err)
 			}
 			st.c = c
 		}
 		n.steps = append(n.steps, st)
+		if cp, ok := companions[role]; ok && o.Builders == nil && st.c != nil {
+			env.Logger = n.logger(cp.name)
+			c, err := cp.build(env)
+			if err != nil {
+				return nil, fmt.Errorf("node: build %s: %w", cp.name, err)
+			}
+			n.steps = append(n.steps, &step{name: cp.name, c: c})
+		}
+	}
+	if !cfg.HasRole(config.RoleMeta) {
+		n.steps = append(n.steps, &step{name: "member", c: newMember(cfg, n.logger("member"), n.startAt)})
 	}
 	for _, st := range n.steps {
 		if st.c == nil {

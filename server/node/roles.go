@@ -20,6 +20,16 @@ var builders = map[config.Role]component.New{
 	config.RoleBroker: broker.New,
 }
 
+// companions are steps that run right after a role's own component, built with the same Env, on
+// nodes using the built-in builders table: the engine's dropped-topic watcher (server/engine
+// dropped.go), which deletes local shards of topics deleted in the Meta Service.
+var companions = map[config.Role]struct {
+	name  string
+	build component.New
+}{
+	config.RoleEngine: {"dropper", engine.NewDropper},
+}
+
 // statusNotBuilt is the status of a role whose component does not exist yet.
 const statusNotBuilt = "not built yet"
 
