@@ -33,6 +33,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"robustmq/bench/rawdisk"
 )
 
 // Options configures a produce or consume run.
@@ -47,7 +49,12 @@ type Options struct {
 	// Rate paces produce at this many records per second (0: as fast as
 	// the client buffers take them). Latency percentiles mean something at
 	// a rate the broker sustains; unpaced, they measure the client's queue.
-	Rate       int
+	Rate int
+	// DiskDir, for produce, first measures the raw-disk baseline in that
+	// directory (bench/rawdisk: pwrite + fdatasync per 1 MiB batch, the
+	// same bytes as the run, at most 1 GiB) and reports it beside the
+	// result: the broker's disk, when it is on the same file system.
+	DiskDir    string
 	BatchBytes int // produce: kgo.ProducerBatchMaxBytes (0: franz-go's default)
 	// Compression is none (default), gzip, snappy, lz4 or zstd.
 	Compression string
@@ -66,6 +73,7 @@ type Result struct {
 	Bytes      int64         `json:"bytes"` // value bytes
 	Errors     int64         `json:"errors"`
 	Elapsed    time.Duration `json:"elapsed_ns"`
+	DiskMBs    float64       `json:"disk_mb_s,omitempty"` // raw-disk baseline (DiskDir), same run
 	P50        time.Duration `json:"p50_ns"`
 	P99        time.Duration `json:"p99_ns"`
 	P999       time.Duration `json:"p999_ns"`
@@ -85,9 +93,13 @@ func (r Result) String() string {
 		s += " acks=" + r.Acks
 	}
 	s += " size=" + strconv.Itoa(r.Size) + " records=" + strconv.FormatInt(r.Records, 10) +
-		" rate=" + strconv.FormatFloat(rate, 'f', 0, 64) + "/s mb=" + strconv.FormatFloat(mbs, 'f', 1, 64) + "MB/s" +
+		" rate=" + strconv.FormatFloat(rate, 'f', 0, 64) + "/s mb=" + strconv.FormatFloat(mbs, 'f', 1, 64) + "MB/s"
+	if r.DiskMBs > 0 {
+		s += " disk=" + strconv.FormatFloat(r.DiskMBs, 'f', 1, 64) + "MB/s ratio=" + strconv.FormatFloat(mbs/r.DiskMBs, 'f', 2, 64)
+	}
+	s +=
 		" p50=" + us(r.P50) + " p99=" + us(r.P99) + " p999=" + us(r.P999) + " max=" + us(r.Max) +
-		" errors=" + strconv.FormatInt(r.Errors, 10)
+			" errors=" + strconv.FormatInt(r.Errors, 10)
 	if r.FirstError != "" {
 		s += " first_error=" + strconv.Quote(r.FirstError)
 	}
@@ -211,6 +223,11 @@ func Produce(ctx context.Context, o Options) (Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.Duration+flushGrace)
 	defer cancel()
 	r := Result{Op: "produce", Topic: o.Topic, Acks: o.Acks, Size: o.Size}
+	if o.DiskDir != "" {
+		if r.DiskMBs, err = diskBaseline(o.DiskDir, min(int64(o.Records)*int64(o.Size), 1<<30)); err != nil {
+			return r, err
+		}
+	}
 	var (
 		mu   sync.Mutex // guards h, ok, bytes (promises run on franz-go goroutines)
 		h    = newHist()
@@ -271,6 +288,30 @@ func Produce(ctx context.Context, o Options) (Result, error) {
 		return r, nil // the run's own bound: the unanswered records are in r.Errors
 	}
 	return r, ctx.Err()
+}
+
+// diskBaseline writes n bytes (at least one batch) in 1 MiB batches, each
+// fdatasynced, in a temporary file of dir, and returns the MB/s.
+func diskBaseline(dir string, n int64) (float64, error) {
+	const batch = 1 << 20
+	f, err := rawdisk.Create(dir, batch, true)
+	if err != nil {
+		return 0, fmt.Errorf("bench/kafka: disk baseline: %w", err)
+	}
+	start := time.Now()
+	var done int64
+	for done < max(n, batch) {
+		if err := f.WriteBatch(); err != nil {
+			f.Close()
+			return 0, fmt.Errorf("bench/kafka: disk baseline: %w", err)
+		}
+		done += batch
+	}
+	el := time.Since(start)
+	if err := f.Close(); err != nil {
+		return 0, fmt.Errorf("bench/kafka: disk baseline: %w", err)
+	}
+	return float64(done) / el.Seconds() / 1e6, nil
 }
 
 // flushGrace is how long Produce waits for answers after Duration.

@@ -80,7 +80,7 @@ func TestProduceConsume(t *testing.T) {
 	}
 	var total int64
 	for _, o := range []Options{
-		{Acks: "all", Records: 2000},
+		{Acks: "all", Records: 2000, DiskDir: t.TempDir()},
 		{Acks: "1", Records: 1000, Compression: "lz4", Linger: time.Millisecond},
 		{Acks: "1", Records: 200, Rate: 2000}, // paced: takes at least 199/2000 s
 		{Acks: "0", Records: 500, Size: 100},
@@ -93,6 +93,9 @@ func TestProduceConsume(t *testing.T) {
 			}
 		} else {
 			check(o, r, err, int64(o.Records))
+		}
+		if (o.DiskDir != "") != (r.DiskMBs > 0) || (r.DiskMBs > 0) != strings.Contains(r.String(), " disk=") {
+			t.Fatalf("%+v: %s: want a disk baseline exactly when DiskDir is set", o, r)
 		}
 		// Pacing sends a record at most a millisecond before it is due.
 		if o.Rate > 0 && r.Elapsed < time.Duration(o.Records-1)*time.Second/time.Duration(o.Rate)-time.Millisecond {

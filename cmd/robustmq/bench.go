@@ -235,6 +235,7 @@ func benchKafka(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Acks, "acks", "all", "produce: all, 1 or 0")
 	fs.DurationVar(&o.Linger, "linger", 0, "produce: batch linger")
 	fs.IntVar(&o.Rate, "rate", 0, "produce: records per second (0: as fast as possible)")
+	fs.StringVar(&o.DiskDir, "disk-dir", "", "produce: measure the raw-disk baseline (write+fdatasync) in this `dir` first")
 	fs.IntVar(&o.BatchBytes, "batch-bytes", 0, "produce: max batch `bytes` (0: franz-go default)")
 	fs.StringVar(&o.Compression, "compression", "none", "produce: none, gzip, snappy, lz4 or zstd")
 	fs.StringVar(&o.Group, "group", "", "consume: consumer group id (default: every partition directly)")
