@@ -3,6 +3,8 @@ package auth
 import (
 	"bytes"
 	"testing"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // FuzzRecords: decoding stored records never panics, and what decodes
@@ -51,5 +53,36 @@ func FuzzRecords(f *testing.F) {
 		}
 		check(val, false)
 		check(val[:len(val)/2], false)
+	})
+}
+
+// FuzzConnect: any CONNECT credentials (JWT-shaped or not) are answered
+// without panicking, and only the right password or a token signed with
+// the secret gets in.
+func FuzzConnect(f *testing.F) {
+	secret := []byte("fuzz-secret-fuzz-secret-fuzz-sec")
+	s := newStore(f, Options{JWT: &JWT{Secret: secret, ClientIDClaim: "clientid", UsernameClaim: "username"}})
+	if err := s.SetUser(ctx, "u", "right", false); err != nil {
+		f.Fatal(err)
+	}
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"username": "u", "clientid": "c"}).SignedString(secret)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add("u", "right", "c")
+	f.Add("u", tok, "c")
+	f.Add("u", "eyJhbGciOiJub25lIn0.eyJ1c2VybmFtZSI6InUifQ.", "c")
+	f.Add("", "eyJ.x.y", "")
+	f.Fuzz(func(t *testing.T, user, pass, client string) {
+		p, err := s.Connect(&Login{ClientID: client, Username: user, HasUsername: user != "", Password: []byte(pass), HasPassword: pass != ""})
+		if err != nil || user == "" {
+			return
+		}
+		if !(user == "u" && pass == "right") && pass != tok {
+			t.Fatalf("user %q password %q accepted", user, pass)
+		}
+		if p == nil {
+			t.Fatal("accepted without a principal")
+		}
 	})
 }
