@@ -107,7 +107,11 @@
 // shard's worker queue (Options.QueueBytes per worker; when full the caller
 // waits, or gets shard.ErrQueueFull with FailFast), then, under the shard's
 // mu, assigns offsets (dense, in call order) and encodes the batch into the
-// shard's pending buffer, so callers may reuse their buffers at once. The
+// shard's pending buffer, so callers may reuse their buffers at once (the
+// buffer grows by doubling; the clock is read only for records without a
+// timestamp). Bytes leave the queue when the worker takes the buffer, so
+// appenders fill the next one while it is written (the round being written
+// is the second buffer, bounded by what the queue held). The
 // shard is queued on its worker at most once (shard -> worker by hash, so
 // one shard's batches stay ordered; Options.Workers, default 2 x
 // GOMAXPROCS). A worker round takes every queued shard, swaps out each
@@ -230,11 +234,16 @@
 //	go test -run '^$' -bench . -benchmem ./segment/
 //
 // prints each engine benchmark next to its bench/rawdisk baseline from the
-// same run (x_raw is the ratio): Sync appends of 1 KiB records from 1 and
-// 64 producers against write+fdatasync loops of 1 and 64 KiB (the biggest
-// group 64 producers can form), None appends against plain pwrites of the
-// record size, cached reads against pread of the same file, and the mount
-// of 10,000 shards. TestCrash (100 SIGKILL rounds; ROBUSTMQ_SOAK=1 or make
+// same run (x_raw is the ratio): Sync appends of 1 KiB records from 1
+// producer against a write+fdatasync loop, and from 64 producers against
+// rawdisk.Writer's group commit (64 goroutines) in paired rounds whose
+// median ratio is x_raw (x_raw_min, x_raw_max: the spread); None appends
+// against plain pwrites of the record size, each bounded to the same
+// footprint (the baseline wraps its file, the engine deletes its shard)
+// so both measure the page cache rather than the disk, with the process
+// CPU per append (cpu-ns/op, steadier than wall time on a loaded machine);
+// cached reads against pread of the same file, and the mount of 10,000
+// shards. TestCrash (100 SIGKILL rounds; ROBUSTMQ_SOAK=1 or make
 // soak for 2000) proves acknowledged records survive.
 //
 // # Lock order

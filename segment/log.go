@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -99,7 +100,13 @@ func (sl *shardLog) earliest() int64 {
 // append encodes recs into the pending buffer and queues the shard on its
 // worker. It never blocks on I/O; with FailFast unset it may wait for room.
 func (sl *shardLog) append(recs []shard.Record, opt shard.AppendOptions, done shard.AppendFunc) {
-	now := time.Now().UnixMilli()
+	var now int64 // the clock is read once per batch, and only for records without a timestamp
+	for i := range recs {
+		if recs[i].Timestamp == 0 {
+			now = time.Now().UnixMilli()
+			break
+		}
+	}
 	sl.enqueue(unit{recs: recs, now: now}, int64(BatchSize(recs, now)), opt, done)
 }
 
@@ -146,6 +153,11 @@ func (sl *shardLog) enqueue(u unit, size int64, opt shard.AppendOptions, done sh
 	}
 	base := sl.next
 	var h BatchHeader
+	if len(sl.pend)+int(size) > cap(sl.pend) {
+		// Double at least: append's 1.25x steps for big slices would copy
+		// a burst's buffer many times over on its way to QueueBytes.
+		sl.pend = slices.Grow(sl.pend, max(int(size), cap(sl.pend)))
+	}
 	sl.pend, h = u.encode(sl.pend, BatchMeta{BaseOffset: base, Term: opt.Term, Now: u.now})
 	sl.next += int64(h.Count)
 	sl.waits = append(sl.waits, waiter{end: len(sl.pend), base: base, count: int64(h.Count), maxTS: h.MaxTS,
@@ -215,6 +227,13 @@ func (sl *shardLog) writePending() {
 	sl.curWaits, sl.waits = sl.waits, sl.curWaits[:0]
 	sl.queued = false
 	sl.mu.Unlock()
+	// The taken bytes leave the queue now, so appenders fill the next
+	// buffer while this one is written (double buffering).
+	var taken int64
+	for i := range sl.curWaits {
+		taken += sl.curWaits[i].bytes
+	}
+	sl.w.unreserve(taken)
 	sl.roundSegs = sl.roundSegs[:0]
 	sl.needSync, sl.failAt, sl.failErr = false, len(sl.curWaits), nil
 	sl.now = time.Now()
@@ -595,11 +614,12 @@ func (sl *shardLog) publish() {
 }
 
 // callbacks completes ws, the round's appends, in order and fires the
-// waiters, with no lock held, and returns the bytes to unreserve (worker
-// goroutine, after publish). ws is passed in, not read from curWaits,
-// which trim may reset once ioMu is free.
-func (sl *shardLog) callbacks(ws []waiter) int64 {
-	var n int64
+// waiters, with no lock held (worker goroutine, after publish). It returns
+// the bytes completed and, of those, the bytes still reserved (appends
+// aborted from the pending buffer; the round's own were unreserved when
+// writePending took them). ws is passed in, not read from curWaits, which
+// trim may reset once ioMu is free.
+func (sl *shardLog) callbacks(ws []waiter) (n, reserved int64) {
 	for i := range ws {
 		wt := &ws[i]
 		n += wt.bytes
@@ -611,13 +631,13 @@ func (sl *shardLog) callbacks(ws []waiter) int64 {
 	}
 	clear(ws)
 	for i := range sl.curAborted {
-		n += sl.curAborted[i].bytes
+		reserved += sl.curAborted[i].bytes
 		sl.curAborted[i].done(0, sl.failErr)
 	}
 	clear(sl.curAborted)
 	sl.curAborted = sl.curAborted[:0]
 	sl.wl.Notify(sl.latest.Load())
-	return n
+	return n + reserved, reserved
 }
 
 // readResult is a pooled shard.ReadResult with the segment references its

@@ -144,9 +144,9 @@ func (w *worker) round() int64 {
 	}
 	var n int64
 	for i, sl := range q {
-		b := sl.callbacks(ws[i])
+		b, reserved := sl.callbacks(ws[i])
 		ws[i] = nil
-		w.unreserve(b)
+		w.unreserve(reserved)
 		n += b
 		q[i] = nil
 	}
