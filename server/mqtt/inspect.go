@@ -245,10 +245,22 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
+// lister is the retain store's RetainLister: the store itself, or the
+// memory store a durableRetain (Options.State) saves from; false when
+// neither lists.
+func (s *Server) lister() (RetainLister, bool) {
+	rs := s.retain
+	if d, ok := rs.(*durableRetain); ok {
+		rs = d.RetainStore
+	}
+	rl, ok := rs.(RetainLister)
+	return rl, ok
+}
+
 // RetainedList returns every retained message, sorted by topic, or
 // ErrRetainNotListable.
 func (s *Server) RetainedList() ([]Retained, error) {
-	rl, ok := s.retain.(RetainLister)
+	rl, ok := s.lister()
 	if !ok {
 		return nil, ErrRetainNotListable
 	}
@@ -265,7 +277,7 @@ func (s *Server) RetainedList() ([]Retained, error) {
 // RetainedCount is the number of retained messages, or -1 when the store
 // cannot tell.
 func (s *Server) RetainedCount() int {
-	if rl, ok := s.retain.(RetainLister); ok {
+	if rl, ok := s.lister(); ok {
 		return rl.Len()
 	}
 	return -1
@@ -273,9 +285,10 @@ func (s *Server) RetainedCount() int {
 
 // DeleteRetained removes the retained message of topic (as an empty
 // retained PUBLISH would [MQTT-3.3.1-6]); ErrNoRetained when there is
-// none, ErrRetainNotListable when the store cannot tell.
+// none, ErrRetainNotListable when the store cannot tell. With
+// Options.State the deletion is saved too.
 func (s *Server) DeleteRetained(topic string) error {
-	rl, ok := s.retain.(RetainLister)
+	rl, ok := s.lister()
 	if !ok {
 		return ErrRetainNotListable
 	}

@@ -148,3 +148,25 @@ func TestKick(t *testing.T) {
 		}
 	}
 }
+
+// With a StateStore the retained messages sit behind the durable store:
+// they are still listed and counted, and a deletion is saved.
+func TestInspectDurableRetain(t *testing.T) {
+	state := NewMemoryState()
+	ts := start(t, func(o *Options) { o.State = state })
+	c := client3(t, "tcp://"+ts.addr, "dr", nil)
+	wait3(t, "retain d/1", c.Publish("d/1", 1, true, "kept"))
+	if rets, err := ts.RetainedList(); err != nil || len(rets) != 1 || rets[0].Topic != "d/1" || ts.RetainedCount() != 1 {
+		t.Fatalf("RetainedList() = %+v, %v, count %d; want d/1", rets, err, ts.RetainedCount())
+	}
+	saved := func() int {
+		n := 0
+		_ = state.Load(TableRetained, func(string, []byte) { n++ })
+		return n
+	}
+	waitFor(t, "d/1 saved", func() bool { return saved() == 1 })
+	if err := ts.DeleteRetained("d/1"); err != nil {
+		t.Fatalf("DeleteRetained(d/1) = %v", err)
+	}
+	waitFor(t, "d/1 deleted from the state", func() bool { return saved() == 0 })
+}
