@@ -119,7 +119,7 @@ func nodeStatus(t *testing.T, nd *node, id uint64, want string) {
 // TestCluster runs three real processes: leaders per group, writes through any node, SIGKILL of
 // each group's leader in turn with re-election under 5 s and writes succeeding again, restart and
 // catch-up by snapshot (snapshots every 20 entries), no acknowledged write lost, liveness marking,
-// and a minority that cannot commit.
+// and a minority that cannot commit (with the others killed; TestPartition cuts the network instead).
 func TestCluster(t *testing.T) {
 	c := newCluster(t, 3, 20)
 	for _, nd := range c.nodes {

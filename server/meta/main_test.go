@@ -44,7 +44,8 @@ func freePorts(t *testing.T, n int) []int {
 type node struct {
 	id             uint64
 	grpc, http     int
-	engine         int // storage_runtime.tcp_port of a non-meta node
+	engine         int    // storage_runtime.tcp_port of a non-meta node
+	metaAddrs      string // this node's meta_addrs entries when not the cluster's
 	config, logDir string
 	cmd            *exec.Cmd
 	exited         chan struct{}
@@ -109,8 +110,12 @@ func (c *cluster) newNode(id uint64, grpc, http int) *node {
 // then sections (TOML tables).
 func (c *cluster) writeConfig(nd *node, roles, sections string) {
 	c.t.Helper()
+	addrs := c.addrs
+	if nd.metaAddrs != "" {
+		addrs = nd.metaAddrs
+	}
 	cfg := fmt.Sprintf("broker_id = %d\ngrpc_port = %d\nhttp_port = %d\ndata_path = %q\nmeta_addrs = { %s }\nroles = %s\n",
-		nd.id, nd.grpc, nd.http, nd.logDir, c.addrs, roles) + testConfig + sections
+		nd.id, nd.grpc, nd.http, nd.logDir, addrs, roles) + testConfig + sections
 	if err := os.WriteFile(nd.config, []byte(cfg), 0o644); err != nil {
 		c.t.Fatal(err)
 	}
