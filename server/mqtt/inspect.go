@@ -53,6 +53,10 @@ type Session struct {
 	Queued        int    `json:"queued"`
 	Inflight      int    `json:"inflight"`
 	InboundQoS2   int    `json:"inbound_qos2"` // QoS 2 publishes received, PUBREC sent, waiting for PUBREL
+	// DisconnectTime is when the last connection ended (ms since the Unix
+	// epoch; RobustMQ's distinct_time), 0 while connected.
+	DisconnectTime int64 `json:"distinct_time"`
+	Durable        bool  `json:"durable"` // the state store (Options.State) holds the session's record
 }
 
 // Subscription is one subscription of one session (GET
@@ -185,7 +189,8 @@ func (s *Server) SessionList() []Session {
 	s.sessions.each(func(ss *session) {
 		ss.mu.Lock()
 		row := Session{ClientID: ss.clientID, SessionExpiry: ss.expiry, Subscriptions: len(ss.subs),
-			Queued: ss.queue.Len(), Inflight: len(ss.inflight), InboundQoS2: len(ss.qos2In)}
+			Queued: ss.queue.Len(), Inflight: len(ss.inflight), InboundQoS2: len(ss.qos2In),
+			DisconnectTime: ss.offlineAt, Durable: ss.saved}
 		w := ss.will
 		if c := ss.conn; c != nil {
 			row.Connected, row.ConnectionID = true, c.nc.ID()

@@ -87,11 +87,12 @@ func TestInspect(t *testing.T) {
 	if len(sessions) != 2 {
 		t.Fatalf("SessionList() = %+v; want c3 and c5", sessions)
 	}
-	if s := sessions[0]; s.ClientID != "c3" || s.Connected || s.ConnectionID != 0 || s.Subscriptions != 1 || s.HasWill {
-		t.Errorf("session c3 = %+v; want offline with 1 subscription, no will", s)
+	if s := sessions[0]; s.ClientID != "c3" || s.Connected || s.ConnectionID != 0 || s.Subscriptions != 1 || s.HasWill ||
+		s.DisconnectTime == 0 || s.Durable {
+		t.Errorf("session c3 = %+v; want offline since some time, 1 subscription, no will, not durable", s)
 	}
 	if s := sessions[1]; s.ClientID != "c5" || !s.Connected || s.ConnectionID == 0 || s.SessionExpiry != 60 ||
-		!s.HasWill || s.Subscriptions != 2 {
+		!s.HasWill || s.Subscriptions != 2 || s.DisconnectTime != 0 {
 		t.Errorf("session c5 = %+v; want online, expiry 60, will, 2 subscriptions", s)
 	}
 	// A QoS 1 message to the offline session is queued.
@@ -150,11 +151,12 @@ func TestKick(t *testing.T) {
 }
 
 // With a StateStore the retained messages sit behind the durable store:
-// they are still listed and counted, and a deletion is saved.
+// they are still listed and counted, and a deletion is saved; a
+// persistent session is listed as durable.
 func TestInspectDurableRetain(t *testing.T) {
 	state := NewMemoryState()
 	ts := start(t, func(o *Options) { o.State = state })
-	c := client3(t, "tcp://"+ts.addr, "dr", nil)
+	c := client3(t, "tcp://"+ts.addr, "dr", func(o *paho3.ClientOptions) { o.SetCleanSession(false) })
 	wait3(t, "retain d/1", c.Publish("d/1", 1, true, "kept"))
 	if rets, err := ts.RetainedList(); err != nil || len(rets) != 1 || rets[0].Topic != "d/1" || ts.RetainedCount() != 1 {
 		t.Fatalf("RetainedList() = %+v, %v, count %d; want d/1", rets, err, ts.RetainedCount())
@@ -169,4 +171,7 @@ func TestInspectDurableRetain(t *testing.T) {
 		t.Fatalf("DeleteRetained(d/1) = %v", err)
 	}
 	waitFor(t, "d/1 deleted from the state", func() bool { return saved() == 0 })
+	if ss := ts.SessionList(); len(ss) != 1 || !ss[0].Durable {
+		t.Errorf("SessionList() = %+v; want dr, durable", ss)
+	}
 }
