@@ -5,6 +5,8 @@ import (
 	"errors"
 	"slices"
 
+	"github.com/VictoriaMetrics/metrics"
+
 	"robustmq/codec/mqtt"
 	"robustmq/netpoll"
 	"robustmq/server/message"
@@ -117,6 +119,10 @@ var (
 
 // errKicked is the close reason of a connection an operator kicked.
 var errKicked = errors.New("mqtt: kicked by an administrator")
+
+// kicked counts Kick calls that found their client:
+// robustmq_mqtt_kicked_total.
+var kicked = metrics.GetOrCreateCounter("robustmq_mqtt_kicked_total")
 
 // Range implements RetainLister.
 func (r *MemoryRetain) Range(fn func(m *message.Message) bool) {
@@ -325,6 +331,7 @@ func (s *Server) Kick(clientID string) error {
 	if c == nil {
 		return ErrNoClient
 	}
+	kicked.Inc()
 	c.kick(mqtt.ReasonAdministrativeAction, errKicked)
 	return nil
 }

@@ -114,8 +114,12 @@ func TestKick(t *testing.T) {
 
 	c5 := connect5(t, ts.addr, &paho.Connect{ClientID: "k5", CleanStart: true,
 		WillMessage: &paho.WillMessage{Topic: "will/k5", Payload: []byte("bye")}})
+	before := kicked.Get()
 	if err := ts.Kick("k5"); err != nil {
 		t.Fatalf("Kick(k5) = %v", err)
+	}
+	if n := kicked.Get() - before; n != 1 {
+		t.Errorf("robustmq_mqtt_kicked_total grew by %d; want 1", n)
 	}
 	select {
 	case d := <-c5.disc:
