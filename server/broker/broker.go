@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"robustmq/server/config"
 	"robustmq/server/kafka"
 	"robustmq/server/message"
+	metaclient "robustmq/server/meta/client"
 	"robustmq/server/mqtt"
 	"robustmq/server/node/component"
 	"robustmq/shard"
@@ -35,6 +38,10 @@ type Options struct {
 	// TLS overrides the certificate files of broker_network (tests, client
 	// certificate verification).
 	TLS *tls.Config
+	// MetaAddrs are the Meta Service nodes that keep MQTT sessions and
+	// retained messages (its mqtt group); New sets them from meta_addrs.
+	// None: that state is kept in memory only (tests).
+	MetaAddrs []string
 }
 
 // topicChunkBytes is the memory engine's arena chunk per topic shard: MQTT
@@ -58,11 +65,16 @@ type Broker struct {
 	kafkaLn      *netpoll.Listener  // guarded by mu
 	offsets      shard.OffsetStore  // Kafka group offsets from the engine, settled in storage
 	ownedOffsets *offsetstore.Store // opened here when the node has no engine role, closed in Stop
+	meta         *metaclient.Client // with opts.MetaAddrs, from Start to Stop
+	state        *metaState         // MQTT state on meta; nil without opts.MetaAddrs
 }
 
 // New is the component.New of the broker role: storage from the node's
 // Storage Engine, else its own memory engine (see the package doc).
-func New(env component.Env) (component.Component, error) { return NewWith(env, Options{}) }
+func New(env component.Env) (component.Component, error) {
+	addrs := slices.Sorted(maps.Values(env.Config.MetaAddrs))
+	return NewWith(env, Options{MetaAddrs: addrs})
+}
 
 // NewWith builds the broker over opts.Storage (see the package doc).
 func NewWith(env component.Env, opts Options) (*Broker, error) {
@@ -203,7 +215,21 @@ func (b *Broker) Start(ctx context.Context) error {
 	b.mu.Lock()
 	b.hub = hub
 	b.mu.Unlock()
-	srv, err := mqtt.New(mqttOptions(cfg, hub, b.env))
+	mo := mqttOptions(cfg, hub, b.env)
+	if len(b.opts.MetaAddrs) > 0 {
+		if b.meta, err = metaclient.New(b.opts.MetaAddrs...); err != nil {
+			_ = b.shutdown(context.Background())
+			return fmt.Errorf("broker: meta client: %w", err)
+		}
+		b.state = newMetaState(b.meta, b.env.Logger)
+		mo.State = b.state
+	}
+	srv, err := mqtt.New(mo)
+	if err == nil {
+		if err = srv.Restore(); err != nil {
+			srv.Close()
+		}
+	}
 	if err != nil {
 		_ = b.shutdown(context.Background())
 		return fmt.Errorf("broker: %w", err)
@@ -313,6 +339,14 @@ func (b *Broker) shutdown(ctx context.Context) error {
 	}
 	if err := b.stopKafka(ctx); err != nil {
 		errs = append(errs, err)
+	}
+	if b.state != nil { // after the MQTT connections closed: their sessions' last saves
+		b.state.Close(ctx)
+		b.state = nil
+	}
+	if b.meta != nil {
+		b.meta.Close()
+		b.meta = nil
 	}
 	if hub != nil {
 		hub.Close()

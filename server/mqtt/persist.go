@@ -24,7 +24,8 @@ type StateStore interface {
 	// It must not block. Saves of one key take effect in call order; a
 	// store may skip a save that a later one of the same key supersedes.
 	// done (may be nil) runs once, when the save (or the one superseding
-	// it) is durable or failed, on any goroutine.
+	// it) is durable or failed, on another goroutine than Save's (callers
+	// hold locks).
 	Save(table byte, key string, value []byte, done func(error))
 	// Load calls fn for every record of table, in no particular order.
 	Load(table byte, fn func(key string, value []byte)) error
@@ -46,7 +47,8 @@ type MemoryState struct {
 // NewMemoryState returns an empty store.
 func NewMemoryState() *MemoryState { return &MemoryState{m: map[byte]map[string][]byte{}} }
 
-// Save implements StateStore; done runs before Save returns.
+// Save implements StateStore; the change is made before Save returns,
+// done runs on a goroutine of its own.
 func (s *MemoryState) Save(table byte, key string, value []byte, done func(error)) {
 	s.mu.Lock()
 	t := s.m[table]
@@ -61,7 +63,7 @@ func (s *MemoryState) Save(table byte, key string, value []byte, done func(error
 	}
 	s.mu.Unlock()
 	if done != nil {
-		done(nil)
+		go done(nil)
 	}
 }
 
@@ -332,6 +334,12 @@ func (r *durableRetain) Set(m *message.Message) {
 // Called under mu, so that saves of one session reach the store in the
 // order of the changes.
 // REQUIRES: mu.
+//
+// A persistent session gets its log's name here, so the record that first
+// makes it persistent names the log already. Until every save of the
+// session is durable, logged messages keep their publishers' gates
+// (waitSaved): a crash cannot leave an acknowledged message in a log the
+// stored record does not name.
 func (s *session) saveSessionLocked() {
 	srv := s.srv
 	if srv.state == nil || (s.expiry == 0 && !s.saved) {
@@ -339,10 +347,30 @@ func (s *session) saveSessionLocked() {
 	}
 	var rec []byte
 	if s.expiry > 0 {
+		if s.log == "" && srv.log != nil {
+			s.log = message.ShardName(logPrefix + s.clientID + "/" + strconv.FormatInt(time.Now().UnixNano(), 36))
+			s.logReady = false
+		}
 		rec = s.recordLocked()
 	}
 	s.saved = s.expiry > 0
-	srv.state.Save(TableSessions, s.clientID, rec, srv.saveDone)
+	s.savesPending++
+	srv.state.Save(TableSessions, s.clientID, rec, s.savedFn)
+}
+
+// onSaved is the done callback of session saves (savedFn, bound once).
+func (s *session) onSaved(err error) {
+	s.mu.Lock()
+	s.savesPending--
+	var gs []*message.Gate
+	if s.savesPending == 0 {
+		gs, s.waitSaved = s.waitSaved, nil
+	}
+	s.mu.Unlock()
+	for _, g := range gs {
+		g.Release()
+	}
+	s.srv.saveDone(err)
 }
 
 // saveSession locks s and saves it.
@@ -406,15 +434,16 @@ func (s *session) logLocked(p *pending) {
 		return
 	}
 	if s.log == "" {
-		s.log = message.ShardName(logPrefix + s.clientID + "/" + strconv.FormatInt(time.Now().UnixNano(), 36))
+		s.saveSessionLocked() // names the log
+	}
+	if !s.logReady {
 		err := srv.log.CreateShard(shard.ShardConfig{Name: s.log, Engine: srv.hub.Engine()})
 		if err != nil && !errors.Is(err, shard.ErrShardExists) {
 			srv.saveErrors.Inc()
 			srv.opts.Logger.Warn("mqtt: creating a session log failed", "client_id", s.clientID, "err", err)
-			s.log = ""
 			return
 		}
-		s.saveSessionLocked() // the record names the log
+		s.logReady = true
 	}
 	p.logged = true
 	s.logged++
@@ -422,6 +451,9 @@ func (s *session) logLocked(p *pending) {
 	var g *message.Gate
 	if p.m.Gate != nil && p.m.Gate.Hold() {
 		g = p.m.Gate
+	}
+	if s.savesPending > 0 && p.m.Gate != nil && p.m.Gate.Hold() {
+		s.waitSaved = append(s.waitSaved, p.m.Gate)
 	}
 	rec := [1]shard.Record{{Timestamp: p.m.Timestamp, Key: p.m.Topic, Tags: [][]byte{deliveryTag(p)},
 		Headers: message.AppendHeaders(nil, p.m), Value: p.m.Payload}}
@@ -491,7 +523,7 @@ func (s *session) dropLogLocked() {
 	if s.log != "" {
 		s.srv.logJob(logJob{name: s.log, delete: true})
 	}
-	s.log, s.logged, s.logPending, s.logStart, s.logEnd = "", 0, 0, 0, 0
+	s.log, s.logReady, s.logged, s.logPending, s.logStart, s.logEnd = "", false, 0, 0, 0, 0
 }
 
 // logJob is a log truncation or deletion, done by the log goroutine off
@@ -541,7 +573,8 @@ func (srv *Server) logLoop() {
 // Restore loads the retained messages and the persistent sessions (with
 // their subscriptions and logged messages) saved by an earlier run, and
 // deletes session logs no session names. Call it once, after New and
-// before the listeners accept clients.
+// before the listeners accept clients. It fails only when the store
+// cannot be read; records it cannot use are skipped with a warning.
 func (srv *Server) Restore() error {
 	if srv.state == nil {
 		return nil
@@ -588,7 +621,8 @@ func (srv *Server) Restore() error {
 	}
 	srv.opts.Logger.Info("mqtt: restored state", "retained", retained, "sessions", sessions, "queued_messages", queued)
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("mqtt: restore: %w", err)
+		srv.saveErrors.Inc()
+		srv.opts.Logger.Warn("mqtt: restore: records skipped or incomplete", "err", err)
 	}
 	return nil
 }
@@ -611,9 +645,8 @@ func (srv *Server) restoreSession(clientID string, r sessionRecord) (int, error)
 	if st.m[clientID] != nil {
 		return 0, fmt.Errorf("mqtt: restore: session %q exists", clientID)
 	}
-	s := &session{srv: srv, id: srv.nextSubID.Add(1), clientID: clientID,
-		queue: message.NewQueue[pending](srv.opts.MaxQueued), expiry: r.expiry, saved: true, log: r.log,
-		offlineAt: offlineAt}
+	s := newSession(srv, clientID)
+	s.expiry, s.saved, s.log, s.offlineAt = r.expiry, true, r.log, offlineAt
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if left <= 0 && r.expiry != 0xFFFFFFFF {

@@ -52,6 +52,18 @@ type session struct {
 	log                string
 	logged, logPending int
 	logStart, logEnd   int64
+	logReady           bool // the log shard exists (created or found)
+	// savesPending counts session saves not yet durable; waitSaved are
+	// the gates of logged messages waiting for them (saveSessionLocked).
+	savesPending int
+	waitSaved    []*message.Gate
+	savedFn      func(error) // s.onSaved, bound once
+}
+
+func newSession(srv *Server, clientID string) *session {
+	s := &session{srv: srv, id: srv.nextSubID.Add(1), clientID: clientID, queue: message.NewQueue[pending](srv.opts.MaxQueued)}
+	s.savedFn = s.onSaved
+	return s
 }
 
 // sub is one subscription of the session.
@@ -385,7 +397,7 @@ func (t *sessions) attach(srv *Server, clientID string, c *conn, clean bool, exp
 	defer st.mu.Unlock()
 	s = st.m[clientID]
 	if s == nil {
-		s = &session{srv: srv, id: srv.nextSubID.Add(1), clientID: clientID, queue: message.NewQueue[pending](srv.opts.MaxQueued)}
+		s = newSession(srv, clientID)
 		st.m[clientID] = s
 	}
 	s.mu.Lock()
