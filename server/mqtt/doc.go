@@ -109,9 +109,38 @@
 // 0x97 Quota exceeded (robustmq_mqtt_slow_subscribers_total), which
 // releases its publishers.
 //
+// # Persistence
+//
+// With Options.State (a StateStore; the broker's is the Meta Service's mqtt
+// group) what a restart must not lose is saved, and Server.Restore loads
+// it before the listeners open:
+//
+//   - Persistent sessions (expiry > 0): one record per client id (table
+//     's', persist.go) with the expiry, when it went offline, its log name
+//     and its subscriptions, saved on CONNECT, SUBSCRIBE, UNSUBSCRIBE and
+//     disconnect, deleted when the session ends. SUBACK does not wait for
+//     the save (a crash within the write's few ms forgets the change).
+//   - Offline messages: a QoS 1/2 message for an offline persistent
+//     session is appended to the session's log shard ("$mqtt_session/...",
+//     on the hub's store and engine, DurabilitySync), and the publisher's
+//     acknowledgement waits for that append and for the session record
+//     naming the log (message.Gate). Messages a session holds when it goes
+//     offline (queued, in flight) are logged too (not waited on). Once
+//     everything logged was delivered and acknowledged the log is emptied;
+//     a log no session names is deleted at Restore. After a crash the
+//     logged messages are queued again, newest MaxQueued, sent without DUP
+//     (a QoS 2 message acknowledged by PUBREC but not PUBCOMP may come
+//     twice; inbound QoS 2 packet ids are not saved).
+//   - Retained messages (table 'r', except $SYS/ topics): saved on every
+//     change; a retained QoS 1/2 PUBLISH is acknowledged after the save.
+//   - Not saved: delayed wills (published at the latest when the session
+//     ends, lost with a crash before), delayed publishes (memory until
+//     due, documented by the hub), the in-flight state of online sessions
+//     (their messages stay in the topic shards).
+//
 // # Sessions
 //
-// Sessions are in memory (sessions, session.go). Clean start drops the old
+// Sessions live in memory (sessions, session.go), saved as above. Clean start drops the old
 // state. Session Expiry Interval (5.0, capped by MaxSessionExpiry; 3.x
 // persistent sessions get V3SessionExpiry) keeps a session after its
 // connection closed; Session Present tells the client. A CONNECT with a
