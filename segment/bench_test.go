@@ -15,6 +15,7 @@ import (
 
 	"robustmq/bench/rawdisk"
 	"robustmq/shard"
+	"robustmq/shard/shardtest"
 )
 
 // Benchmarks print the engine next to the raw baseline (bench/rawdisk)
@@ -200,58 +201,78 @@ func BenchmarkAppendNone(b *testing.B) {
 			}
 			raw = mbps(int64(b.N*size), time.Since(start))
 		})
-		b.Run("size="+strconv.Itoa(size)+"/segment", func(b *testing.B) {
-			o := benchOptions(b.TempDir())
-			o.SegmentBytes = 2 * noneFootprint // never rolls: no seal fsync
-			e := openTest(b, o)
-			names := [2]string{"none_0", "none_1"}
-			cur := 0
-			mustCreateShard(b, e, names[cur])
-			defer func() {
-				_ = e.DeleteShard(names[cur]) // drop the data unsynced, as the baseline does
-				e.Close()
-			}()
-			recs := benchRecord(size - 32)
-			var done atomic.Int64
-			var failed atomic.Value
-			cb := func(_ int64, err error) {
-				if err != nil {
-					failed.Store(err)
-				}
-				done.Add(1)
-			}
-			var issued int64
-			perShard := int64(noneFootprint / size)
-			b.SetBytes(int64(size))
-			b.ReportAllocs()
-			cpu0 := cpuTime()
-			start := time.Now()
-			for b.Loop() {
-				e.AppendAsync(names[cur], recs, shard.AppendOptions{}, cb)
-				if issued++; issued%perShard == 0 {
-					for done.Load() < issued {
-						runtime.Gosched()
-					}
-					if err := e.DeleteShard(names[cur]); err != nil {
-						b.Fatal(err)
-					}
-					cur ^= 1
-					mustCreateShard(b, e, names[cur])
-				}
-			}
-			for done.Load() < issued {
-				runtime.Gosched()
-			}
-			d := time.Since(start)
-			if err := failed.Load(); err != nil {
-				b.Fatal(err)
-			}
-			got := mbps(issued*int64(size), d)
-			b.ReportMetric(float64(cpuTime()-cpu0)/float64(issued), "cpu-ns/op")
-			b.ReportMetric(got/raw, "x_raw")
-			b.ReportMetric(float64(issued)/d.Seconds(), "records/s")
+		recs := benchRecord(size - 32)
+		runNone(b, "size="+strconv.Itoa(size)+"/segment", raw, size, 1, func(e *EngineSegment, name string, cb shard.AppendFunc) {
+			e.AppendAsync(name, recs, shard.AppendOptions{}, cb)
 		})
+		if size == 16<<10 {
+			// The Kafka path: one produced batch of 16 records of 1 KiB stored
+			// whole (AppendBatch), against the same raw 16 KiB writes.
+			in := make([]shard.Record, 16)
+			for i := range in {
+				in[i] = shard.Record{Timestamp: 1, Value: make([]byte, size/16-16)}
+			}
+			batch := shard.Batch{Format: shard.BatchKafkaV2, Count: len(in), MaxTimestamp: 1, Bytes: shardtest.EncodeBatch(in)}
+			runNone(b, "size=16384/segment-opaque-16x1024", raw, len(batch.Bytes), len(in), func(e *EngineSegment, name string, cb shard.AppendFunc) {
+				e.AppendBatchAsync(name, batch, shard.AppendOptions{}, cb)
+			})
+		}
 	}
+}
+
+// runNone is the engine side of BenchmarkAppendNone: appendOne appends
+// size bytes holding records records, completing with cb.
+func runNone(b *testing.B, name string, raw float64, size, records int, appendOne func(e *EngineSegment, name string, cb shard.AppendFunc)) {
+	b.Run(name, func(b *testing.B) {
+		o := benchOptions(b.TempDir())
+		o.SegmentBytes = 2 * noneFootprint // never rolls: no seal fsync
+		e := openTest(b, o)
+		names := [2]string{"none_0", "none_1"}
+		cur := 0
+		mustCreateShard(b, e, names[cur])
+		defer func() {
+			_ = e.DeleteShard(names[cur]) // drop the data unsynced, as the baseline does
+			e.Close()
+		}()
+		var done atomic.Int64
+		var failed atomic.Value
+		cb := func(_ int64, err error) {
+			if err != nil {
+				failed.Store(err)
+			}
+			done.Add(1)
+		}
+		var issued int64
+		perShard := int64(noneFootprint / size)
+		b.SetBytes(int64(size))
+		b.ReportAllocs()
+		cpu0 := cpuTime()
+		start := time.Now()
+		for b.Loop() {
+			appendOne(e, names[cur], cb)
+			if issued++; issued%perShard == 0 {
+				for done.Load() < issued {
+					runtime.Gosched()
+				}
+				if err := e.DeleteShard(names[cur]); err != nil {
+					b.Fatal(err)
+				}
+				cur ^= 1
+				mustCreateShard(b, e, names[cur])
+			}
+		}
+		for done.Load() < issued {
+			runtime.Gosched()
+		}
+		d := time.Since(start)
+		if err := failed.Load(); err != nil {
+			b.Fatal(err)
+		}
+		got := mbps(issued*int64(size), d)
+		b.ReportMetric(float64(cpuTime()-cpu0)/float64(issued), "cpu-ns/op")
+		b.ReportMetric(got/raw, "x_raw")
+		b.ReportMetric(float64(issued)*float64(records)/d.Seconds(), "records/s")
+	})
 }
 
 // BenchmarkReadCached reads 1 KiB records from the page cache (mapped
