@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"robustmq/shard"
+	"robustmq/shard/shardtest"
 )
 
 // The crash test re-executes this test binary as a child that appends with
@@ -34,8 +35,15 @@ const (
 
 func crashOptions(dir string) Options {
 	return Options{Dir: dir, SegmentBytes: 48 << 10, PreallocBytes: 16 << 10, IndexIntervalBytes: 1024,
-		IndexIntervalRecords: 16, FlushInterval: -1, RetentionInterval: -1, Logger: quiet}
+		IndexIntervalRecords: 16, FlushInterval: -1, RetentionInterval: -1, Logger: quiet, Decoder: shardtest.Decoder}
 }
+
+// opaqueWriter says whether writer w appends its batches as opaque batches
+// (AppendBatch, the suite's format: no headers) rather than records.
+func opaqueWriter(w int) bool { return w%2 == 1 }
+
+// crashTerm is the raft term the child of round gives its appends.
+func crashTerm(round int) uint64 { return uint64(round) + 1 }
 
 // crashRecord derives a record from its key (writer, sequence, index in
 // batch), so the parent can rebuild the exact bytes from the report.
@@ -78,7 +86,16 @@ func TestCrashChild(t *testing.T) {
 				for j := range recs {
 					recs[j] = crashRecord(round, w, seq, j)
 				}
-				off, err := e.Append(context.Background(), crashShard, recs, shard.AppendOptions{Durability: shard.DurabilitySync})
+				opt := shard.AppendOptions{Durability: shard.DurabilitySync, Term: crashTerm(round)}
+				var (
+					off int64
+					err error
+				)
+				if opaqueWriter(w) {
+					off, err = e.AppendBatch(context.Background(), crashShard, shard.Batch{Format: shard.BatchKafkaV2, Count: n, Bytes: shardtest.EncodeBatch(recs)}, opt)
+				} else {
+					off, err = e.Append(context.Background(), crashShard, recs, opt)
+				}
 				if err != nil {
 					t.Error(err)
 					return
@@ -234,7 +251,7 @@ func verifyCrash(t *testing.T, dir string, round int, from int64, acked [][]acke
 				}
 				seen[string(r.Key)] = off
 			}
-			byOff[off] = shard.Record{Key: bytes.Clone(r.Key), Value: bytes.Clone(r.Value), Headers: cloneHeaders(r.Headers)}
+			byOff[off] = shard.Record{Key: bytes.Clone(r.Key), Value: bytes.Clone(r.Value), Headers: cloneHeaders(r.Headers), Term: r.Term}
 			off++
 		}
 		res.Release()
@@ -246,13 +263,16 @@ func verifyCrash(t *testing.T, dir string, round int, from int64, acked [][]acke
 			}
 			for j := range a.n {
 				want := crashRecord(ri, a.w, a.seq, j)
+				if opaqueWriter(a.w) {
+					want.Headers = nil
+				}
 				got, ok := byOff[a.off+int64(j)]
 				if !ok {
 					t.Fatalf("round %d: acknowledged record %d (%s) lost; latest %d", round, a.off+int64(j), want.Key, latest)
 				}
-				if !bytes.Equal(got.Key, want.Key) || !bytes.Equal(got.Value, want.Value) || len(got.Headers) != len(want.Headers) {
-					t.Fatalf("round %d: record %d: key %q, %d value bytes; want key %q, %d bytes",
-						round, a.off+int64(j), got.Key, len(got.Value), want.Key, len(want.Value))
+				if !bytes.Equal(got.Key, want.Key) || !bytes.Equal(got.Value, want.Value) || len(got.Headers) != len(want.Headers) || got.Term != crashTerm(ri) {
+					t.Fatalf("round %d: record %d: key %q, %d value bytes, %d headers, term %d; want key %q, %d bytes, %d headers, term %d",
+						round, a.off+int64(j), got.Key, len(got.Value), len(got.Headers), got.Term, want.Key, len(want.Value), len(want.Headers), crashTerm(ri))
 				}
 			}
 		}
