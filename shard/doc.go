@@ -68,16 +68,17 @@
 //	        Count: int(lastOffsetDelta) + 1, MaxTimestamp: maxTs, Bytes: raw}, opts)
 //	res, err := router.ReadBatches(shard, fetchOffset, maxBytes)
 //	for _, b := range res.Batches {
-//	        if b.Format == shard.BatchKafkaV2 { /* write b.Bytes as is (set the leader epoch
-//	                in a copy of the header if needed) */ } else { /* encode b.Records */ }
+//	        if b.Format == shard.BatchKafkaV2 { /* write b.Bytes as is */ } else { /* encode b.Records */ }
 //	}
 //	res.Release() // after the bytes are written
 //
-// ReadBatches returns a batch whole even when the fetch offset lies inside
-// it (Kafka clients skip records below their fetch offset); the segment
-// engine returns views of its mapping (no copy), memory views of its
-// chunks, pebble a copy. Runs of ordinary records come as BatchRecords
-// units. Read serves opaque batches as records too (MQTT, NATS consumers of
+// Only the base offset is rewritten: the rest (partition leader epoch,
+// LogAppendTime stamp) is stored as given, so the caller sets those in its
+// buffer before the append. ReadBatches returns a batch whole even when
+// the fetch offset lies inside it (Kafka clients skip records below their
+// fetch offset); the segment engine returns views of its mapping (no
+// copy), memory views of its chunks, pebble a copy. Runs of ordinary
+// records come as BatchRecords units. Read serves opaque batches as records too (MQTT, NATS consumers of
 // a Kafka topic): it decodes them with the BatchDecoder each engine takes
 // in its options (the node passes the Kafka codec's; without one such a
 // Read fails with ErrNoDecoder). Time lookups and time retention see every
