@@ -29,7 +29,9 @@ func serveDeleteTopics(s *Server, c *conn, sl *slot, m kafka.Message) error {
 	answer := func(busy bool) kafka.Message {
 		resp := &kafka.DeleteTopicsResponse{}
 		for _, t := range ts {
+			missing := kafka.UnknownTopicOrPartition
 			if t.name == "" && t.id != ([16]byte{}) {
+				missing = kafka.UnknownTopicID
 				if m := s.topics.getID(t.id); m != nil {
 					t.name = m.name
 				}
@@ -37,7 +39,7 @@ func serveDeleteTopics(s *Server, c *conn, sl *slot, m kafka.Message) error {
 			code := kafka.None
 			var shards []string
 			if m := s.topics.get([]byte(t.name)); m != nil {
-				shards = m.shards
+				shards, t.id = m.shards, m.id // the answer names the id deleted (v6)
 			}
 			var err error
 			if !busy {
@@ -47,7 +49,7 @@ func serveDeleteTopics(s *Server, c *conn, sl *slot, m kafka.Message) error {
 			case busy:
 				code = kafka.RequestTimedOut
 			case errors.Is(err, shard.ErrTopicNotFound):
-				code = kafka.UnknownTopicOrPartition
+				code = missing
 			case err != nil:
 				code = kafka.UnknownServerError
 			default:

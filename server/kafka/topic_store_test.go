@@ -89,8 +89,11 @@ func TestTopicIDs(t *testing.T) {
 	dt.TopicID = id // by id (v6)
 	del.Topics = append(del.Topics, dt)
 	del.TopicNames = []string{}
-	if r := must(del.RequestWith(testCtx(t), cl)); r.Topics[0].ErrorCode != 0 {
-		t.Fatalf("delete by id: code %d", r.Topics[0].ErrorCode)
+	if r := must(del.RequestWith(testCtx(t), cl)); r.Topics[0].ErrorCode != 0 || r.Topics[0].Topic == nil || *r.Topics[0].Topic != "ids" {
+		t.Fatalf("delete by id: code %d name %v; want 0, ids", r.Topics[0].ErrorCode, r.Topics[0].Topic)
+	}
+	if r := must(del.RequestWith(testCtx(t), cl)); r.Topics[0].ErrorCode != 100 {
+		t.Fatalf("delete of a deleted id: code %d; want 100 (UNKNOWN_TOPIC_ID)", r.Topics[0].ErrorCode)
 	}
 	createTopic(t, cl, "ids", 1)
 	if again := metadataOf(t, cl, "ids", [16]byte{}).TopicID; again == id || again == ([16]byte{}) {
