@@ -36,9 +36,14 @@ type conn struct {
 	z       record.Compressor
 	tmp     []byte
 	scratch []byte // records of batches built for plain shard records
+	spare   []byte // one large answer buffer kept between fetches (flush, runFetch)
 	// waits are this connection's parked fetches, cancelled on close.
 	waits map[*fetchWait]struct{}
 }
+
+// maxSpareBytes bounds the answer buffer a connection keeps between
+// fetches (conn.spare): a bit over the default MaxOutboundBytes.
+const maxSpareBytes = 8 << 20
 
 // slot is one request's place in the answer order.
 type slot struct {
@@ -229,7 +234,13 @@ func (c *conn) flush() {
 		}
 		apis[sl.key].latency.Update(now.Sub(sl.start).Seconds())
 		if cap(sl.out) > 1<<20 {
-			sl.out = nil // drop oversize buffers
+			// Oversize buffers leave the slot; the largest up to
+			// maxSpareBytes is kept for the next big answer (Fetch), so a
+			// consumer does not allocate and clear megabytes per fetch.
+			if cap(sl.out) > cap(c.spare) && cap(sl.out) <= maxSpareBytes {
+				c.spare = sl.out[:0]
+			}
+			sl.out = nil
 		}
 		c.free = append(c.free, sl)
 	}
