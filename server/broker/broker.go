@@ -65,8 +65,10 @@ type Broker struct {
 	kafkaLn      *netpoll.Listener  // guarded by mu
 	offsets      shard.OffsetStore  // Kafka group offsets from the engine, settled in storage
 	ownedOffsets *offsetstore.Store // opened here when the node has no engine role, closed in Stop
-	meta         *metaclient.Client // with opts.MetaAddrs, from Start to Stop
+	meta         *metaclient.Client // with opts.MetaAddrs, from Start to Stop; guarded by mu
 	state        *metaState         // MQTT state on meta; nil without opts.MetaAddrs
+	schemas      *schemas           // schema registry (admin_schema.go)
+	stopWatch    func()             // ends the schema watch; nil when none runs
 }
 
 // New is the component.New of the broker role: storage from the node's
@@ -78,8 +80,9 @@ func New(env component.Env) (component.Component, error) {
 
 // NewWith builds the broker over opts.Storage (see the package doc).
 func NewWith(env component.Env, opts Options) (*Broker, error) {
-	b := &Broker{env: env, opts: opts}
+	b := &Broker{env: env, opts: opts, schemas: newSchemas(&env.Config.MQTTRuntime.Schema, env.Logger)}
 	if env.HTTP != nil {
+		b.registerSchemaAdmin(env.HTTP)
 		env.HTTP.HandleFunc("GET /api/mqtt/topic/list", func(w http.ResponseWriter, _ *http.Request) {
 			if hub := b.Hub(); hub != nil {
 				admin.OK(w, hub.Topics())
@@ -210,18 +213,34 @@ func (b *Broker) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	hub := message.New(message.Options{Store: b.opts.Storage, Engine: b.opts.Engine, SegmentBytes: segmentBytes,
-		Logger: b.env.Logger})
+	hubOpts := message.Options{Store: b.opts.Storage, Engine: b.opts.Engine, SegmentBytes: segmentBytes,
+		Logger: b.env.Logger}
+	if cfg.MQTTRuntime.Schema.Enable {
+		hubOpts.Check = b.schemas.Check
+	}
+	hub := message.New(hubOpts)
 	b.mu.Lock()
 	b.hub = hub
 	b.mu.Unlock()
 	mo := mqttOptions(cfg, hub, b.env)
 	if len(b.opts.MetaAddrs) > 0 {
-		if b.meta, err = metaclient.New(b.opts.MetaAddrs...); err != nil {
+		meta, err := metaclient.New(b.opts.MetaAddrs...)
+		if err != nil {
 			_ = b.shutdown(context.Background())
 			return fmt.Errorf("broker: meta client: %w", err)
 		}
-		b.state = newMetaState(b.meta, b.env.Logger)
+		b.mu.Lock()
+		b.meta = meta
+		b.mu.Unlock()
+		if err := b.schemas.reload(ctx, meta); err != nil {
+			_ = b.shutdown(context.Background())
+			return fmt.Errorf("broker: load schemas: %w", err)
+		}
+		wctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); b.schemas.watch(wctx, meta) }()
+		b.stopWatch = func() { cancel(); <-done }
+		b.state = newMetaState(meta, b.env.Logger)
 		mo.State = b.state
 	}
 	srv, err := mqtt.New(mo)
@@ -344,9 +363,16 @@ func (b *Broker) shutdown(ctx context.Context) error {
 		b.state.Close(ctx)
 		b.state = nil
 	}
-	if b.meta != nil {
-		b.meta.Close()
-		b.meta = nil
+	if b.stopWatch != nil {
+		b.stopWatch()
+		b.stopWatch = nil
+	}
+	b.mu.Lock()
+	meta := b.meta
+	b.meta = nil
+	b.mu.Unlock()
+	if meta != nil {
+		meta.Close()
 	}
 	if hub != nil {
 		hub.Close()

@@ -167,7 +167,7 @@ type MQTTRuntimeConfig struct {
 	Protocol            MQTTProtocolConfig       `toml:"protocol"`
 	SlowSubscribe       MQTTSlowSubscribeConfig  `toml:"slow_subscribe" impl:"no"`
 	FlappingDetect      MQTTFlappingDetectConfig `toml:"flapping_detect" impl:"no"`
-	Schema              MQTTSchemaConfig         `toml:"schema" impl:"no"`
+	Schema              MQTTSchemaConfig         `toml:"schema"`
 	SystemMonitor       MQTTSystemMonitorConfig  `toml:"system_monitor"`
 	Limit               MQTTLimitConfig          `toml:"limit" impl:"no"`
 }

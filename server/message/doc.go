@@ -81,7 +81,7 @@
 //	robustmq_message_published_total         messages given to Publish
 //	robustmq_message_delivered_total         Deliver calls
 //	robustmq_message_persisted_total         appends acknowledged by the store
-//	robustmq_message_dropped_total{reason}   expired | queue_full | store_error | no_subscriber | delay_full
+//	robustmq_message_dropped_total{reason}   expired | queue_full | store_error | no_subscriber | delay_full | refused
 //
 // Per-topic counters (published, delivered, payload bytes, shard) are kept
 // for every persistent topic and read with Hub.Topics (the broker serves

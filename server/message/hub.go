@@ -44,6 +44,10 @@ type Options struct {
 	// Durability picks the append durability for a message of QoS qos;
 	// default Sync for QoS > 0, None for QoS 0.
 	Durability func(qos byte) shard.Durability
+	// Check, when set, vets a message's topic and payload before a
+	// protocol publishes it (schema validation): protocols call Hub.Check
+	// first. A non-nil error wrapping ErrRefused refuses the message.
+	Check func(topic, payload []byte) error
 	// MaxDelayed bounds the messages waiting in PublishAt; default 100000.
 	MaxDelayed int
 	// Now is the clock in ms; default the wall clock.
@@ -62,6 +66,7 @@ type Hub struct {
 
 	published, delivered, persisted            *metrics.Counter
 	expired, storeErr, noSub, qfull, delayFull *metrics.Counter
+	refused                                    *metrics.Counter
 
 	delayMu  sync.Mutex
 	delays   delayHeap   // guarded by delayMu
@@ -83,6 +88,12 @@ var (
 	// ErrStore wraps a failed append: the message was delivered to live
 	// subscribers but is not stored, so it must not be acknowledged.
 	ErrStore = errors.New("message: store append failed")
+	// ErrRefused wraps Options.Check's refusal: the message is not
+	// published; the protocol tells the publisher if it can.
+	ErrRefused = errors.New("message: refused")
+	// ErrRefusedDisconnect is ErrRefused where the publisher's connection
+	// must end too.
+	ErrRefusedDisconnect = fmt.Errorf("%w, publisher disconnected", ErrRefused)
 )
 
 // New returns a hub.
@@ -122,6 +133,7 @@ func New(opts Options) *Hub {
 		noSub:     metrics.GetOrCreateCounter(`robustmq_message_dropped_total{reason="no_subscriber"}`),
 		qfull:     metrics.GetOrCreateCounter(`robustmq_message_dropped_total{reason="queue_full"}`),
 		delayFull: metrics.GetOrCreateCounter(`robustmq_message_dropped_total{reason="delay_full"}`),
+		refused:   metrics.GetOrCreateCounter(`robustmq_message_dropped_total{reason="refused"}`),
 	}
 	h.match.New = func() any { s := make([]topic.Entry, 0, 16); return &s }
 	h.calls.New = func() any { c := &appendCall{h: h}; c.fn = c.finish; return c }
@@ -140,6 +152,20 @@ func (h *Hub) Store() shard.Adapter { return h.opts.Store }
 
 // Engine is the engine topic shards are created on.
 func (h *Hub) Engine() shard.EngineType { return h.opts.Engine }
+
+// Check runs Options.Check on a message about to be published (views,
+// valid during the call); nil when there is no check. A refusal is
+// counted as robustmq_message_dropped_total{reason="refused"}.
+func (h *Hub) Check(topic, payload []byte) error {
+	if h.opts.Check == nil {
+		return nil
+	}
+	err := h.opts.Check(topic, payload)
+	if err != nil {
+		h.refused.Inc()
+	}
+	return err
+}
 
 // Now is the hub's clock in ms.
 func (h *Hub) Now() int64 { return h.opts.Now() }

@@ -553,6 +553,10 @@ func (c *conn) onPublish(p *mqtt.Publish) error {
 			return nil
 		}
 	}
+	delay, t := delayed(t)
+	if err := srv.hub.Check(t, p.Payload); err != nil {
+		return c.refused(p, err)
+	}
 	if p.QoS > 0 {
 		if c.pendingIn >= int(srv.opts.ReceiveMax) {
 			return c.fail(mqtt.ReasonReceiveMaximumExceeded, "more than Receive Maximum unacknowledged QoS 1/2 publishes")
@@ -560,7 +564,6 @@ func (c *conn) onPublish(p *mqtt.Publish) error {
 		c.pendingIn++
 	}
 	now := srv.hub.Now()
-	delay, t := delayed(t)
 	retain := p.Retain && delay < 0 // a delayed message is not retained
 	m := newMessage(t, p.Payload, &p.Props, p.QoS, retain, now, srv.opts.MaxMessageExpiry)
 	m.Publisher = s.id
@@ -591,6 +594,20 @@ func (c *conn) onPublish(p *mqtt.Publish) error {
 	}
 	if w != nil {
 		w.gate.Release() // the fan-out's reference: every subscriber took m or holds it
+	}
+	return nil
+}
+
+// refused answers a publish the hub's Check refused (schema validation):
+// its PUBACK/PUBREC carries 0x99 Payload format invalid in 5.0 and is a
+// plain acknowledgement in 3.x (the message is discarded; a 3.x server
+// cannot say more); ErrRefusedDisconnect ends the connection instead.
+func (c *conn) refused(p *mqtt.Publish, err error) error {
+	if errors.Is(err, message.ErrRefusedDisconnect) {
+		return c.fail(mqtt.ReasonPayloadFormatInvalid, err.Error())
+	}
+	if p.QoS > 0 {
+		c.writeAck(ackFor(p.QoS), p.PacketID, mqtt.ReasonPayloadFormatInvalid)
 	}
 	return nil
 }
