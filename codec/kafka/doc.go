@@ -12,7 +12,9 @@
 // it into generated.go (go generate ./codec/kafka): one Go struct per message
 // and nested struct, with AppendTo and ReadFrom covering all versions through
 // version conditions, Default, the API table (APIs, LookupAPI) and
-// NewRequest/NewResponse. There is no hand-written code per version. Every
+// NewRequest/NewResponse, and ErrorResponse (a response whose top-level
+// ErrorCode is set, for the APIs and versions that have one). There is no
+// hand-written code per version. Every
 // message is cross-checked at every version against franz-go's kmsg in the
 // tests, both ways.
 //
@@ -88,7 +90,9 @@
 // The server registers each API it implements with its version range in a
 // Registry (within the codec's range); ApiVersions is answered from the
 // Registry (AppendAPIKeys), so the broker advertises exactly what it
-// registered, and Supports tells which requests to refuse.
+// registered, and Supports tells which requests to refuse. A refused
+// version the codec speaks is answered with ErrorResponse where the
+// response has a top-level error code (server/kafka doc).
 //
 // # Goroutines
 //
