@@ -478,3 +478,33 @@ func TestProposeBackpressure(t *testing.T) {
 		}
 	}
 }
+
+// TestCommitOffsetsBatch: each commit of a batch succeeds or fails on its own (one refused for
+// its group name, one too large), across a 3-node cluster through a follower; the others are
+// readable after.
+func TestCommitOffsetsBatch(t *testing.T) {
+	c := newCluster(t, 3, func(cfg *Config) { cfg.MaxCommandBytes = 1000 })
+	leader := c.leader(GroupOffset)
+	via := c.nodes[leader%3+1] // a follower: raft forwards the batch's entries
+	cs := []GroupCommit{
+		{Group: "a", Commits: []OffsetCommit{{Topic: "t", Partition: 0, Offset: 10}}},
+		{Group: "bad\x00", Commits: []OffsetCommit{{Topic: "t", Offset: 1}}},
+		{Group: "b", Commits: []OffsetCommit{{Topic: "t", Partition: 1, Offset: 20, Metadata: "m"}}},
+		{Group: "huge", Commits: []OffsetCommit{{Topic: "t", Metadata: string(make([]byte, 1000))}}},
+	}
+	errs := make([]error, len(cs))
+	via.meta.CommitOffsetsBatch(ctxT(t), cs, errs)
+	if errs[0] != nil || errs[1] == nil || errs[2] != nil || !errors.Is(errs[3], ErrTooLarge) {
+		t.Fatalf("CommitOffsetsBatch errors = %v; want nil, group refused, nil, ErrTooLarge", errs)
+	}
+	for _, c := range []struct {
+		group string
+		part  int32
+		want  int64
+	}{{"a", 0, 10}, {"b", 1, 20}} {
+		got, err := via.meta.FetchOffsets(ctxT(t), c.group, []OffsetCommit{{Topic: "t", Partition: c.part}})
+		if err != nil || got[0].Offset != c.want {
+			t.Fatalf("FetchOffsets(%s) = %v, %v; want offset %d", c.group, got, err, c.want)
+		}
+	}
+}

@@ -74,7 +74,13 @@
 //
 //	make cluster                           3 nodes of config/cluster/server-{1,2,3}.toml on loopback
 //	curl -s 127.0.0.1:58080/api/cluster/raft
-//	bin/robustmq bench meta --addr 127.0.0.1:1228,127.0.0.1:2228,127.0.0.1:3228 --op commit --clients 1,16,256 --duration 10s
+//	bin/robustmq bench meta --addr 127.0.0.1:1228,127.0.0.1:2228,127.0.0.1:3228 --op commit --clients 1,16,64,256 --duration 10s
+//	bin/robustmq bench meta --addr ... --op commit --offsets 10 ...   10 partitions per commit request (offsets/s)
+//
+// Offset commits: server/meta/client coalesces concurrent CommitOffsets calls into
+// CommitOffsetsBatch calls (at most 8 commit calls in flight per client, no timer), and the API
+// proposes a batch's commits with one raftgroups.ProposeBatch, so raft packs them into few entries;
+// each commit stays its own atomic command with its own result.
 //
 // SnapshotEntriesEnv (ROBUSTMQ_META_SNAPSHOT_ENTRIES) sets the raft snapshot interval; the tests
 // set it small so a restarted node catches up through a snapshot.
