@@ -2,7 +2,10 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -11,8 +14,8 @@ import (
 )
 
 // TestMQTTStateSurvivesRestart: a persistent session (3.1.1, clean session 0) with the QoS 1 messages
-// queued while it was offline, and a retained message, survive a SIGKILL and then a SIGTERM of the
-// node: every message PUBACKed to the publisher is delivered after the restart.
+// queued while it was offline, a retained message, and a schema with its binding survive a SIGKILL and
+// then a SIGTERM of the node: every message PUBACKed to the publisher is delivered after the restart.
 func TestMQTTStateSurvivesRestart(t *testing.T) {
 	t.Parallel()
 	const queued = 20
@@ -46,6 +49,21 @@ func TestMQTTStateSurvivesRestart(t *testing.T) {
 	sub, _ := connect("state-sub", false, nil)
 	wait("subscribe", sub.Subscribe("state/#", 1, nil))
 	sub.Disconnect(250)
+	admin := "http://127.0.0.1:" + strconv.Itoa(pt["http_port"])
+	for _, c := range []struct{ path, body string }{
+		{"/api/mqtt/schema/create", `{"schema_name":"s1","schema_type":"json","schema":"{\"type\":\"object\"}"}`},
+		{"/api/mqtt/schema-bind/create", `{"schema_name":"s1","resource_name":"state/schema"}`},
+	} {
+		resp, err := client.Post(admin+c.path, "application/json", strings.NewReader(c.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST %s: %d %s", c.path, resp.StatusCode, body)
+		}
+	}
 
 	for round, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGTERM} {
 		pub, _ := connect("state-pub", true, nil)
@@ -93,6 +111,17 @@ func TestMQTTStateSurvivesRestart(t *testing.T) {
 			t.Fatalf("after %v: no retained message", sig)
 		}
 		reader.Disconnect(250)
+
+		var binds struct {
+			Data []struct {
+				Schema   string `json:"schema_name"`
+				Resource string `json:"resource_name"`
+			} `json:"data"`
+		}
+		getJSON(t, admin+"/api/mqtt/schema-bind/list", &binds)
+		if len(binds.Data) != 1 || binds.Data[0].Schema != "s1" || binds.Data[0].Resource != "state/schema" {
+			t.Fatalf("after %v: schema bindings %+v; want s1 on state/schema", sig, binds.Data)
+		}
 	}
 	p.signal(t, syscall.SIGTERM)
 	if code := p.wait(t, 20*time.Second); code != 0 {
