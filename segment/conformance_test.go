@@ -14,7 +14,7 @@ var quiet = slog.New(slog.DiscardHandler)
 // testOptions are small so tests roll segments and exercise every path.
 func testOptions(dir string) Options {
 	return Options{Dir: dir, SegmentBytes: 16 << 10, PreallocBytes: 8 << 10, IndexIntervalBytes: 512,
-		IndexIntervalRecords: 8, FlushInterval: -1, RetentionInterval: -1, Logger: quiet}
+		IndexIntervalRecords: 8, FlushInterval: -1, RetentionInterval: -1, Logger: quiet, Decoder: shardtest.Decoder}
 }
 
 func openTest(t testing.TB, o Options) *EngineSegment {
@@ -28,8 +28,6 @@ func openTest(t testing.TB, o Options) *EngineSegment {
 
 func TestConformance(t *testing.T) {
 	shardtest.Run(t, func(t *testing.T, dir string) shard.Engine {
-		o := testOptions(dir)
-		o.Decoder = shardtest.Decoder
-		return openTest(t, o)
+		return openTest(t, testOptions(dir))
 	}, shardtest.Caps{Persistent: true, Terms: true})
 }

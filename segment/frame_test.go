@@ -2,6 +2,7 @@ package segment
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"testing"
 
@@ -126,6 +127,8 @@ func FuzzDecodeBatch(f *testing.F) {
 	one, _ := AppendBatch(nil, frameRecords()[:1], BatchMeta{})
 	f.Add(one)
 	f.Add(b[:BatchHeaderSize])
+	op, _ := AppendOpaque(nil, &shard.Batch{Format: shard.BatchKafkaV2, Count: 3, Bytes: make([]byte, 40)}, BatchMeta{BaseOffset: 5, Term: 2})
+	f.Add(op)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fuzzBatch(t, b)
 		// Fed in halves, as a scan that reaches the end of the data would:
@@ -141,6 +144,22 @@ func fuzzBatch(t *testing.T, b []byte) {
 	}
 	if h.Len < BatchHeaderSize {
 		t.Fatalf("DecodeHeader accepted length %d", h.Len)
+	}
+	if h.Format() != FormatNative {
+		// An opaque batch: dense offsets and room for its base offset; a
+		// valid one re-encodes to itself.
+		if h.Format() != FormatKafkaV2 || h.LastDelta != h.Count-1 || h.Len < BatchHeaderSize+shard.BatchBaseBytes {
+			t.Fatalf("DecodeHeader accepted opaque batch %+v", h)
+		}
+		if _, err := CheckBatch(b); err == nil && binary.BigEndian.Uint64(b[BatchHeaderSize:]) == uint64(h.BaseOffset) &&
+			h.FirstTS == h.MaxTS && h.ProducerID == -1 && h.ProducerEpoch == -1 && h.Sequence == -1 &&
+			binary.LittleEndian.Uint16(b[hdrReserved1:]) == 0 && binary.LittleEndian.Uint32(b[hdrReserved2:]) == 0 {
+			bt := shard.Batch{Format: h.Format(), Count: int(h.Count), MaxTimestamp: h.MaxTS, Bytes: b[BatchHeaderSize:h.Len]}
+			if out, _ := AppendOpaque(nil, &bt, BatchMeta{BaseOffset: h.BaseOffset, Term: h.Term, Now: h.MaxTS}); !bytes.Equal(out, b[:h.Len]) {
+				t.Fatalf("opaque batch re-encodes to %x; want %x", out, b[:h.Len])
+			}
+		}
+		return
 	}
 	recs, h, err := decodeAll(b)
 	if err != nil {

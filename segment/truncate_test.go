@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"robustmq/shard"
+	"robustmq/shard/shardtest"
 )
 
 // TruncateTo removes a suffix at any offset (batch start, mid-batch,
@@ -228,4 +229,38 @@ func TestTruncateToWithQueuedAppends(t *testing.T) {
 		t.Fatalf("append after TruncateTo(10) at %d, %v; want 10", off, err)
 	}
 	checkRange(t, e, "tq_0", 0, 10)
+}
+
+// TruncateTo cuts before an opaque batch but refuses an offset inside one
+// (a Kafka batch cannot be split); the log is unchanged by the refusal.
+func TestTruncateOpaque(t *testing.T) {
+	e := openTest(t, testOptions(t.TempDir()))
+	defer e.Close()
+	mustCreateShard(t, e, "to_0")
+	recs := []shard.Record{{Timestamp: 1, Value: []byte("a")}, {Timestamp: 2, Value: []byte("b")}, {Timestamp: 3, Value: []byte("c")}}
+	for range 2 {
+		if _, err := e.AppendBatch(t.Context(), "to_0", shard.Batch{Format: shard.BatchKafkaV2, Count: 3, Bytes: shardtest.EncodeBatch(recs)},
+			shard.AppendOptions{Durability: shard.DurabilitySync}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, off := range []int64{4, 5} {
+		if err := e.TruncateTo("to_0", off); !errors.Is(err, shard.ErrInvalidArgument) {
+			t.Fatalf("TruncateTo(%d) inside a batch: %v; want ErrInvalidArgument", off, err)
+		}
+	}
+	if got, _ := e.LatestOffset("to_0"); got != 6 {
+		t.Fatalf("Latest after refused truncations = %d; want 6", got)
+	}
+	if err := e.TruncateTo("to_0", 3); err != nil {
+		t.Fatalf("TruncateTo(3), a batch start: %v", err)
+	}
+	res, err := e.Read("to_0", 0, 10, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Release()
+	if len(res.Records) != 3 || string(res.Records[2].Value) != "c" {
+		t.Fatalf("after TruncateTo(3): %d records; want a, b, c", len(res.Records))
+	}
 }
