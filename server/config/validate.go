@@ -479,7 +479,7 @@ func (k KafkaRuntimeConfig) topicMappings(ck *checker) []KafkaTopicMapping {
 		}
 		name, part, hasPart := strings.Cut(k.TopicMapping[mqtt], ":")
 		m := KafkaTopicMapping{MQTT: mqtt, Kafka: name}
-		if !kafkaName(name) {
+		if !KafkaTopicName(name) {
 			ck.add(key, ErrValue, "%q is not a Kafka topic name ([a-zA-Z0-9._-], 1-249 bytes)", name)
 			continue
 		}
@@ -502,8 +502,10 @@ func (k KafkaRuntimeConfig) topicMappings(ck *checker) []KafkaTopicMapping {
 	return out
 }
 
-// kafkaName reports whether s is a legal Kafka topic name.
-func kafkaName(s string) bool {
+// KafkaTopicName reports whether s is a legal Kafka topic name: 1-249
+// bytes of [a-zA-Z0-9._-], not "." or "..". The Kafka server checks
+// topic names with it too.
+func KafkaTopicName(s string) bool {
 	if s == "" || len(s) > 249 || s == "." || s == ".." {
 		return false
 	}

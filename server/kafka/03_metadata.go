@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"robustmq/codec/kafka"
+	"robustmq/server/config"
 	"robustmq/shard"
 )
 
@@ -37,7 +38,7 @@ func serveMetadata(s *Server, c *conn, sl *slot, m kafka.Message) error {
 	auto := s.opts.AutoCreate && (sl.version < 4 || req.AllowAutoTopicCreation)
 	missing := false
 	for _, n := range names {
-		if s.topics.get([]byte(n)) == nil && validName(n) && (auto || s.topics.adoptable(n)) {
+		if s.topics.get([]byte(n)) == nil && config.KafkaTopicName(n) && (auto || s.topics.adoptable(n)) {
 			missing = true
 		}
 	}
@@ -81,7 +82,7 @@ func (s *Server) metadata(host []byte, names []string, ids [][16]byte, create, a
 			continue
 		}
 		t := s.topics.get([]byte(n))
-		if t == nil && create && validName(n) && (auto || s.topics.adoptable(n)) {
+		if t == nil && create && config.KafkaTopicName(n) && (auto || s.topics.adoptable(n)) {
 			parts := s.opts.DefaultPartitions
 			if s.topics.adoptable(n) {
 				parts = 1
@@ -96,7 +97,7 @@ func (s *Server) metadata(host []byte, names []string, ids [][16]byte, create, a
 		}
 		if t == nil {
 			code := kafka.UnknownTopicOrPartition
-			if !validName(n) {
+			if !config.KafkaTopicName(n) {
 				code = kafka.InvalidTopic
 			}
 			countErr(3, code)

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"robustmq/codec/kafka"
+	"robustmq/server/config"
 	"robustmq/shard"
 )
 
@@ -55,7 +56,7 @@ func serveCreateTopics(s *Server, c *conn, sl *slot, m kafka.Message) error {
 			switch {
 			case busy:
 				code = kafka.RequestTimedOut
-			case !validName(sp.name):
+			case !config.KafkaTopicName(sp.name):
 				code = kafka.InvalidTopic
 			case sp.partitions <= 0 || sp.partitions > 1<<16:
 				code, msg = kafka.InvalidPartitions, "partitions must be in 1..65536"

@@ -210,17 +210,23 @@ func rawProduce(t *testing.T, cl *kgo.Client, topic string, raw []byte) (int16, 
 	return p.ErrorCode, p.BaseOffset
 }
 
+// setTopicConfig sets one config of topic with IncrementalAlterConfigs.
+func setTopicConfig(t *testing.T, cl *kgo.Client, topic, name, value string) {
+	t.Helper()
+	inc := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	inc.Resources = []kmsg.IncrementalAlterConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: topic,
+		Configs: []kmsg.IncrementalAlterConfigsRequestResourceConfig{{Name: name, Value: kmsg.StringPtr(value)}}}}
+	if r := must(inc.RequestWith(testCtx(t), cl)); r.Resources[0].ErrorCode != 0 {
+		t.Fatalf("alter %s %s=%s: code %d", topic, name, value, r.Resources[0].ErrorCode)
+	}
+}
+
 // TestTopicMaxMessageBytes: a topic's max.message.bytes bounds its batches.
 func TestTopicMaxMessageBytes(t *testing.T) {
 	b := startBroker(t, nil)
 	cl := b.client(t)
 	createTopic(t, cl, "small", 1)
-	inc := kmsg.NewPtrIncrementalAlterConfigsRequest()
-	inc.Resources = []kmsg.IncrementalAlterConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: "small",
-		Configs: []kmsg.IncrementalAlterConfigsRequestResourceConfig{{Name: "max.message.bytes", Value: kmsg.StringPtr("500")}}}}
-	if r := must(inc.RequestWith(testCtx(t), cl)); r.Resources[0].ErrorCode != 0 {
-		t.Fatalf("alter: code %d", r.Resources[0].ErrorCode)
-	}
+	setTopicConfig(t, cl, "small", "max.message.bytes", "500")
 	f := func(size int, want int16) {
 		t.Helper()
 		if code, _ := rawProduce(t, cl, "small", rawBatch(t, 1, size, -1, -1, -1)); code != want {

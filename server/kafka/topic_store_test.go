@@ -37,12 +37,7 @@ func TestTopicIDs(t *testing.T) {
 	b := startBroker(t, nil)
 	cl := b.client(t)
 	createTopic(t, cl, "ids", 2)
-	inc := kmsg.NewPtrIncrementalAlterConfigsRequest()
-	inc.Resources = []kmsg.IncrementalAlterConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: "ids",
-		Configs: []kmsg.IncrementalAlterConfigsRequestResourceConfig{{Name: "max.message.bytes", Value: kmsg.StringPtr("5000")}}}}
-	if r := must(inc.RequestWith(testCtx(t), cl)); r.Resources[0].ErrorCode != 0 {
-		t.Fatalf("alter: code %d", r.Resources[0].ErrorCode)
-	}
+	setTopicConfig(t, cl, "ids", "max.message.bytes", "5000")
 	id := metadataOf(t, cl, "ids", [16]byte{}).TopicID
 	if id == ([16]byte{}) || id[6]>>4 != 4 || id[8]>>6 != 2 {
 		t.Fatalf("topic id %x; want a version 4 UUID", id)

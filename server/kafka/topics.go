@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"robustmq/codec/kafka"
+	"robustmq/server/config"
 	"robustmq/shard"
 )
 
@@ -123,7 +124,7 @@ func loadTopics(r *shard.Router, tmpl shard.ShardConfig, naming Naming, store sh
 	counts := map[string]int32{}
 	for _, in := range infos {
 		name, p, ok := naming.Topic(in.Config.Name)
-		if !ok || !validName(name) || naming.Shard(name, p) != in.Config.Name {
+		if !ok || !config.KafkaTopicName(name) || naming.Shard(name, p) != in.Config.Name {
 			continue
 		}
 		counts[name] = max(counts[name], p+1)
@@ -191,20 +192,6 @@ func (t *topics) list() []*topicMeta {
 	t.mu.RUnlock()
 	slices.SortFunc(out, func(a, b *topicMeta) int { return strings.Compare(a.name, b.name) })
 	return out
-}
-
-// validName reports whether name is a legal Kafka topic name.
-func validName(name string) bool {
-	if name == "" || len(name) > 249 || name == "." || name == ".." {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // adoptable reports whether topic name, unknown to the table, has its
