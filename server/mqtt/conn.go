@@ -901,7 +901,6 @@ func (c *conn) closed() {
 			s.logLocked(&p)
 			s.queue.PushOver(p)
 		}
-		s.saveSessionLocked()
 	}
 	expiry := s.expiry
 	if expiry == 0 {
@@ -914,24 +913,34 @@ func (c *conn) closed() {
 		return
 	}
 	if w != nil && w.delay > 0 && w.delay < expiry {
-		s.will = w
-		s.wilTimer = time.AfterFunc(time.Duration(w.delay)*time.Second, func() {
-			s.mu.Lock()
-			pw := s.will
-			s.will, s.wilTimer = nil, nil
-			s.mu.Unlock()
-			srv.publishWill(pw)
-		})
+		s.will, s.willAt = w, s.offlineAt+int64(w.delay)*1000
+		s.willAfterLocked(time.Duration(w.delay) * time.Second)
 		w = nil
 	} else if w != nil && w.delay > 0 {
 		s.will = w // published when the session ends
 		w = nil
 	}
+	s.saveSessionLocked()
 	if expiry != 0xFFFFFFFF {
 		s.expireAfterLocked(time.Duration(expiry) * time.Second)
 	}
 	s.mu.Unlock()
 	srv.publishWill(w)
+}
+
+// willAfterLocked publishes the session's delayed will after d, unless a
+// connection attaches first (attach stops the timer and drops the will).
+// REQUIRES: s.mu.
+func (s *session) willAfterLocked(d time.Duration) {
+	srv := s.srv
+	s.wilTimer = time.AfterFunc(d, func() {
+		s.mu.Lock()
+		pw := s.will
+		s.will, s.wilTimer, s.willAt = nil, nil, 0
+		s.saveSessionLocked()
+		s.mu.Unlock()
+		srv.publishWill(pw)
+	})
 }
 
 // expireAfterLocked ends the offline session s after d.

@@ -133,8 +133,14 @@
 //     twice; inbound QoS 2 packet ids are not saved).
 //   - Retained messages (table 'r', except $SYS/ topics): saved on every
 //     change; a retained QoS 1/2 PUBLISH is acknowledged after the save.
-//   - Not saved: delayed wills (published at the latest when the session
-//     ends, lost with a crash before), delayed publishes (memory until
+//   - Wills of persistent sessions: the record carries the attached
+//     connection's will, or the delayed will of the offline session and
+//     when it is due. After a restart a will whose time passed (or whose
+//     session ended) meanwhile is published once every session is back;
+//     the will of a connection the broker's stop cut is treated as if
+//     the connection closed at the restart (published at once, or after
+//     its delay unless the client reconnects).
+//   - Not saved: wills of clean sessions, delayed publishes (memory until
 //     due, documented by the hub), the in-flight state of online sessions
 //     (their messages stay in the topic shards).
 //

@@ -95,6 +95,14 @@ var errRecord = errors.New("mqtt: bad persisted record")
 //	  qos          byte
 //	  flags        byte: bit 0 No Local, bit 1 Retain As Published
 //	  sub id       uvarint, 5.0 Subscription Identifier (0 none)
+//	will         byte 0 (none, and the record ends) or 1, then:
+//	  will at      int64 BE, ms it is due; 0 when the session ends; -1
+//	               for the will of the connection attached when saved
+//	  delay        uint32 BE, Will Delay Interval (s)
+//	  ttl          int64 BE, Message Expiry Interval in ms (0 none)
+//	  retain       byte 0/1
+//	  topic        string
+//	  message      the rest: a retained record (below)
 const sessionRecordV1 = 1
 
 // recordLocked encodes s as a session record.
@@ -118,7 +126,24 @@ func (s *session) recordLocked() []byte {
 		b = append(b, sb.opts.qos, flags)
 		b = binary.AppendUvarint(b, uint64(sb.opts.subID))
 	}
-	return b
+	w, at := s.will, s.willAt
+	if s.conn != nil { // c.will is set before the session is attached, then read only
+		w, at = s.conn.will, -1
+	}
+	if w == nil {
+		return append(b, 0)
+	}
+	b = append(b, 1)
+	b = binary.BigEndian.AppendUint64(b, uint64(at))
+	b = binary.BigEndian.AppendUint32(b, w.delay)
+	b = binary.BigEndian.AppendUint64(b, uint64(w.ttlMs))
+	var retain byte
+	if w.m.Retain {
+		retain = 1
+	}
+	b = append(b, retain)
+	b = appendString(b, string(w.m.Topic))
+	return append(b, encodeRetained(w.m)...)
 }
 
 // sessionRecord is a decoded session record.
@@ -127,6 +152,8 @@ type sessionRecord struct {
 	offlineAt int64
 	log       string
 	subs      []subRecord
+	will      *will
+	willAt    int64
 }
 
 type subRecord struct {
@@ -151,8 +178,27 @@ func decodeSession(b []byte) (r sessionRecord, err error) {
 		sr.opts.subID = uint32(d.uvarint())
 		r.subs = append(r.subs, sr)
 	}
-	if d.err == nil && len(d.b) != 0 {
-		d.err = fmt.Errorf("%w: %d trailing bytes", errRecord, len(d.b))
+	switch d.byte() {
+	case 0:
+		if d.err == nil && len(d.b) != 0 {
+			d.err = fmt.Errorf("%w: %d trailing bytes", errRecord, len(d.b))
+		}
+	case 1:
+		r.willAt = int64(d.fixed(8))
+		w := &will{delay: uint32(d.fixed(4)), ttlMs: int64(d.fixed(8))}
+		retain := d.byte() == 1
+		t := d.bytes()
+		if d.err != nil {
+			break
+		}
+		m, err := decodeRetained(string(t), d.b)
+		if err != nil {
+			return r, err
+		}
+		m.Retain, w.m = retain, m
+		r.will = w
+	default:
+		d.err = errors.Join(d.err, fmt.Errorf("%w: bad will flag", errRecord))
 	}
 	return r, d.err
 }
@@ -595,6 +641,7 @@ func (srv *Server) Restore() error {
 	}
 	logs := map[string]bool{}
 	sessions, queued := 0, 0
+	var wills []*will // due while the broker was down: published once all sessions are back
 	err = srv.state.Load(TableSessions, func(clientID string, v []byte) {
 		r, err := decodeSession(v)
 		if err != nil {
@@ -602,8 +649,11 @@ func (srv *Server) Restore() error {
 			return
 		}
 		logs[r.log] = true
-		n, err := srv.restoreSession(clientID, r)
+		n, due, err := srv.restoreSession(clientID, r)
 		errs = append(errs, err)
+		if due != nil {
+			wills = append(wills, due)
+		}
 		sessions++
 		queued += n
 	})
@@ -619,7 +669,11 @@ func (srv *Server) Restore() error {
 			}
 		}
 	}
-	srv.opts.Logger.Info("mqtt: restored state", "retained", retained, "sessions", sessions, "queued_messages", queued)
+	for _, w := range wills {
+		srv.publishWill(w)
+	}
+	srv.opts.Logger.Info("mqtt: restored state", "retained", retained, "sessions", sessions, "queued_messages", queued,
+		"wills_published", len(wills))
 	if err := errors.Join(errs...); err != nil {
 		srv.saveErrors.Inc()
 		srv.opts.Logger.Warn("mqtt: restore: records skipped or incomplete", "err", err)
@@ -628,8 +682,9 @@ func (srv *Server) Restore() error {
 }
 
 // restoreSession rebuilds one offline session and returns how many
-// logged messages it queued.
-func (srv *Server) restoreSession(clientID string, r sessionRecord) (int, error) {
+// logged messages it queued and its will if that is due already (the
+// session ended, or the will's delay passed, while the broker was down).
+func (srv *Server) restoreSession(clientID string, r sessionRecord) (int, *will, error) {
 	now := srv.hub.Now()
 	offlineAt := r.offlineAt
 	if offlineAt == 0 { // it was connected when the broker stopped
@@ -643,15 +698,16 @@ func (srv *Server) restoreSession(clientID string, r sessionRecord) (int, error)
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.m[clientID] != nil {
-		return 0, fmt.Errorf("mqtt: restore: session %q exists", clientID)
+		return 0, nil, fmt.Errorf("mqtt: restore: session %q exists", clientID)
 	}
 	s := newSession(srv, clientID)
 	s.expiry, s.saved, s.log, s.offlineAt = r.expiry, true, r.log, offlineAt
+	s.will, s.willAt = r.will, r.willAt
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if left <= 0 && r.expiry != 0xFFFFFFFF {
 		s.dropStateLocked()
-		return 0, nil
+		return 0, r.will, nil
 	}
 	st.m[clientID] = s
 	var errs []error
@@ -673,10 +729,30 @@ func (srv *Server) restoreSession(clientID string, r sessionRecord) (int, error)
 	}
 	n, err := s.loadLogLocked()
 	errs = append(errs, err)
+	var due *will
+	if s.willAt == -1 { // the broker stopped under the connection: as if it closed now
+		w := s.will
+		switch s.willAt = 0; {
+		case w.delay == 0:
+			due, s.will = w, nil
+		case w.delay < r.expiry:
+			s.willAt = now + int64(w.delay)*1000
+		}
+	}
+	switch {
+	case s.will == nil || s.willAt == 0: // none, or published when the session ends
+	case s.willAt <= now:
+		due, s.will, s.willAt = s.will, nil, 0
+	default:
+		s.willAfterLocked(time.Duration(s.willAt-now) * time.Millisecond)
+	}
+	if r.will != nil {
+		s.saveSessionLocked() // the will as it is now
+	}
 	if r.expiry != 0xFFFFFFFF {
 		s.expireAfterLocked(left)
 	}
-	return n, errors.Join(errs...)
+	return n, due, errors.Join(errs...)
 }
 
 // loadLogLocked queues the messages of the session's log.

@@ -17,6 +17,8 @@ import (
 func TestSessionRecordRoundTrip(t *testing.T) {
 	for _, s := range []*session{
 		{expiry: 60},
+		{expiry: 9, willAt: 77, will: &will{delay: 5, ttlMs: 3000, m: &message.Message{Topic: []byte("w"), Payload: []byte("bye"),
+			QoS: 1, Retain: true}}},
 		{expiry: 0xFFFFFFFF, offlineAt: 1700000000123, log: "$mqtt_session/c/x_0", subs: map[string]*sub{
 			"a/+":          {opts: &subOpts{qos: 1, noLocal: true, subID: 7}},
 			"$share/g/b/#": {opts: &subOpts{qos: 2, rap: true}},
@@ -26,8 +28,13 @@ func TestSessionRecordRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.expiry != s.expiry || r.offlineAt != s.offlineAt || r.log != s.log || len(r.subs) != len(s.subs) {
+		if r.expiry != s.expiry || r.offlineAt != s.offlineAt || r.log != s.log || len(r.subs) != len(s.subs) ||
+			r.willAt != s.willAt || (r.will == nil) != (s.will == nil) {
 			t.Fatalf("decoded %+v from %+v", r, s)
+		}
+		if w := r.will; w != nil && (w.delay != s.will.delay || w.ttlMs != s.will.ttlMs || string(w.m.Topic) != "w" ||
+			string(w.m.Payload) != "bye" || w.m.QoS != 1 || !w.m.Retain) {
+			t.Fatalf("decoded will %+v %+v", w, w.m)
 		}
 		for _, sr := range r.subs {
 			if want := s.subs[sr.filter]; want == nil || *want.opts != sr.opts {
@@ -240,4 +247,54 @@ func (s *slowState) Save(table byte, key string, value []byte, done func(error))
 		<-s.release
 		s.MemoryState.Save(table, key, v, done)
 	}()
+}
+
+// TestRestoreWills: the wills of persistent sessions that were connected
+// when the broker stopped are published after a restart as if their
+// connections had closed then: at once without a Will Delay Interval,
+// after it otherwise.
+func TestRestoreWills(t *testing.T) {
+	rs := newRestartable(t)
+	one := rs.start()
+	sub, _ := persistentConnect(t, one.addr, "watcher")
+	sub.send(subscribe(mqtt.V5, 1, "will/#", 1))
+	sub.expect(mqtt.SUBACK, 1)
+	_ = sub.nc.Close()
+	waitFor(t, "watcher offline", func() bool { return !one.online("watcher") })
+	for _, c := range []struct {
+		id    string
+		delay uint32
+	}{{"now", 0}, {"later", 1}} {
+		r := dial(t, one.addr, mqtt.V5)
+		cp := mqtt.Connect{ClientID: []byte(c.id), Will: true, WillQoS: 1, WillTopic: []byte("will/" + c.id),
+			WillPayload: []byte(c.id + " gone")}
+		cp.Props.SetUint(mqtt.PropSessionExpiry, 300)
+		cp.WillProps.SetUint(mqtt.PropWillDelay, c.delay)
+		r.connect(&cp)
+	}
+	// "Crash": a second server over the same state while the first still
+	// holds both connections (their wills were saved with the sessions).
+	waitFor(t, "wills saved", func() bool {
+		n := 0
+		_ = rs.state.Load(TableSessions, func(_ string, v []byte) {
+			if r, err := decodeSession(v); err == nil && r.will != nil {
+				n++
+			}
+		})
+		return n == 2
+	})
+	two := rs.start()
+	back, present := persistentConnect(t, two.addr, "watcher")
+	if !present {
+		t.Fatal("watcher session not present")
+	}
+	t0 := time.Now()
+	id := back.expectPublish("will/now", "now gone", 1, false)
+	back.send(mqtt.AppendAck(nil, mqtt.V5, &mqtt.Ack{Type: mqtt.PUBACK, PacketID: id}))
+	id = back.expectPublish("will/later", "later gone", 1, false)
+	back.send(mqtt.AppendAck(nil, mqtt.V5, &mqtt.Ack{Type: mqtt.PUBACK, PacketID: id}))
+	if d := time.Since(t0); d < 500*time.Millisecond {
+		t.Fatalf("delayed will after %v; want its 1 s delay", d)
+	}
+	back.silent(200 * time.Millisecond)
 }

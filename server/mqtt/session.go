@@ -35,6 +35,7 @@ type session struct {
 	expiry   uint32          // session expiry interval, seconds; 0xFFFFFFFF never
 	expTimer *time.Timer     // ends the session while offline
 	will     *will           // delayed will of the last connection
+	willAt   int64           // ms when wilTimer publishes will; 0: at the session's end
 	wilTimer *time.Timer     // publishes will after its delay
 	flushing bool            // a flush is queued on conn (conn.nc.Do)
 	// held counts the queued messages holding their publisher's
@@ -347,7 +348,7 @@ func (s *session) stopTimersLocked() {
 		s.wilTimer.Stop()
 		s.wilTimer = nil
 	}
-	s.will = nil
+	s.will, s.willAt = nil, 0
 }
 
 // sessions is the server's session table, in memory, split into
