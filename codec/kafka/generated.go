@@ -1378,6 +1378,7 @@ type FetchResponseTopicPartition struct {
 	AbortedTransactions  []FetchResponseTopicPartitionAborted // v4+, nullable (nil)
 	PreferredReadReplica int32                                // v11+, default -1
 	Records              []byte                               // nullable (nil)
+	RecordsParts         [][]byte                             // encoding only: when not nil, Records is written as these slices, in order
 }
 
 func (v *FetchResponseTopicPartition) appendTo(dst []byte, version int16, flex bool) []byte {
@@ -1399,7 +1400,11 @@ func (v *FetchResponseTopicPartition) appendTo(dst []byte, version int16, flex b
 	if version >= 11 {
 		dst = AppendInt32(dst, v.PreferredReadReplica)
 	}
-	dst = AppendBytes(dst, v.Records, flex, true)
+	if v.RecordsParts != nil {
+		dst = AppendBytesParts(dst, v.RecordsParts, flex)
+	} else {
+		dst = AppendBytes(dst, v.Records, flex, true)
+	}
 	if flex {
 		var n uint32
 		if !v.DivergingEpoch.isDefault() {
@@ -1502,6 +1507,7 @@ func (v *FetchResponseTopicPartition) Default() {
 	v.AbortedTransactions = v.AbortedTransactions[:0]
 	v.PreferredReadReplica = -1
 	v.Records = nil
+	v.RecordsParts = nil
 }
 
 type FetchResponseTopicPartitionEpoch struct {

@@ -287,6 +287,25 @@ func AppendBytes(dst, b []byte, compact, nullable bool) []byte {
 	return append(AppendInt32(dst, int32(len(b))), b...)
 }
 
+// AppendBytesParts appends one bytes field whose value is parts
+// concatenated, copying each part once (a Fetch answer's records straight
+// from storage views). Never null.
+func AppendBytesParts(dst []byte, parts [][]byte, compact bool) []byte {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	if compact {
+		dst = AppendUvarint(dst, uint32(n)+1)
+	} else {
+		dst = AppendInt32(dst, int32(n))
+	}
+	for _, p := range parts {
+		dst = append(dst, p...)
+	}
+	return dst
+}
+
 // AppendArrayLen appends an array length: int32, or uvarint(n+1) when
 // compact; null (nullable and nil) as -1 or 0.
 func AppendArrayLen(dst []byte, n int, null, compact bool) []byte {

@@ -122,3 +122,29 @@ func TestDecodeErrorWhere(t *testing.T) {
 		t.Fatalf("got %v; want %s", err, want)
 	}
 }
+
+// TestAppendBytesParts: a value given in parts encodes as the whole would.
+func TestAppendBytesParts(t *testing.T) {
+	f := func(parts ...string) {
+		t.Helper()
+		var ps [][]byte
+		var whole []byte
+		for _, p := range parts {
+			ps = append(ps, []byte(p))
+			whole = append(whole, p...)
+		}
+		if whole == nil {
+			whole = []byte{}
+		}
+		for _, compact := range []bool{false, true} {
+			got, want := AppendBytesParts([]byte{9}, ps, compact), AppendBytes([]byte{9}, whole, compact, true)
+			if !bytes.Equal(got, want) {
+				t.Errorf("parts %q compact %v: % x; want % x", parts, compact, got, want)
+			}
+		}
+	}
+	f()
+	f("")
+	f("abc")
+	f("a", "", "bc", string(make([]byte, 300)))
+}

@@ -20,7 +20,8 @@ type field struct {
 	typ      string // scalar type, or a struct's short name
 	array    bool
 	nullable bool
-	nullFrom int // nullable from this version; 0 with nullable = always
+	parts    bool // bytes only: a <Name>Parts [][]byte field may supply the value in pieces (encoding)
+	nullFrom int  // nullable from this version; 0 with nullable = always
 	vmin     int
 	vmax     int // -1: no upper bound
 	tag      int // -1: not tagged
@@ -181,6 +182,8 @@ func parseField(ln int, toks []string, parent string) *field {
 		switch {
 		case a == "nullable":
 			fd.nullable = true
+		case a == "parts":
+			fd.parts = true
 		case strings.HasPrefix(a, "nullable="):
 			fd.nullable, fd.nullFrom = true, atoi(ln, a[len("nullable="):])
 		case strings.HasPrefix(a, "tag="):
@@ -198,6 +201,9 @@ func parseField(ln int, toks []string, parent string) *field {
 	}
 	if fd.nullable && !fd.array && t != "string" && t != "bytes" {
 		fail(ln, "only strings, bytes and arrays are nullable")
+	}
+	if fd.parts && (fd.array || t != "bytes" || fd.tag >= 0) {
+		fail(ln, "only untagged bytes fields take parts")
 	}
 	return fd
 }
@@ -336,6 +342,9 @@ func (e *emitter) structType(name string, fields []*field) {
 		} else {
 			e.p("%s %s", fd.name, goType(fd))
 		}
+		if fd.parts {
+			e.p("%sParts [][]byte // encoding only: when not nil, %s is written as these slices, in order", fd.name, fd.name)
+		}
 		if fd.goType != "" {
 			e.types = append(e.types, &message{goName: fd.goType, fields: fd.fields})
 		}
@@ -402,6 +411,10 @@ func readOne(fd *field, x, null string) string {
 
 func (e *emitter) appendField(fd *field) {
 	x := "v." + fd.name
+	if fd.parts {
+		e.p("if %sParts != nil {\ndst = AppendBytesParts(dst, %sParts, flex)\n} else {\n%s\n}", x, x, appendOne(fd, x, nullExpr(fd)))
+		return
+	}
 	if !fd.array {
 		e.p("%s", appendOne(fd, x, nullExpr(fd)))
 		return
@@ -552,6 +565,9 @@ func (e *emitter) methods(name string, fields []*field) {
 	e.p("func (v *%s) Default() {", name)
 	for _, fd := range fields {
 		e.p("%s", defaultStmt(fd))
+		if fd.parts {
+			e.p("v.%sParts = nil", fd.name)
+		}
 	}
 	e.p("}\n")
 	if e.tagged[name] {
