@@ -138,6 +138,10 @@ func (c *conn) prepare(in []byte, name string, maxBatch int) ([]shard.Batch, seq
 				return nil, seq, seq.code
 			}
 		}
+		// Stamp this broker's leader epoch (outside the CRC) in the
+		// request, which is ours until OnData returns: stored batches are
+		// then sent by Fetch as they are, without a copy to rewrite it.
+		record.SetPartitionLeaderEpoch(b.Raw, 0)
 		c.batches = append(c.batches, shard.Batch{Format: shard.BatchKafkaV2, Count: int(b.NumRecords),
 			MaxTimestamp: max(b.MaxTimestamp, 0), Bytes: b.Raw})
 		rest = r

@@ -106,10 +106,11 @@ func (c *conn) runFetch(sl *slot, p *fetchPlan, mayPark bool) {
 	s := c.s
 	total := 0
 	respMax := min(p.maxBytes, c.outRoom()-p.overhead)
-	// Every partition's batches go into one per-connection buffer; the
-	// views are taken after the last read (appends may move it) and die
-	// with reply, which encodes them at once.
-	buf := c.fbuf[:0]
+	// Every partition's batches become pieces of c.fr: views of storage
+	// (held until the answer is encoded) or ranges of its buffer; they are
+	// resolved after the last read (appends may move the buffer) and
+	// copied once, by reply, into the answer.
+	fr := &c.fr
 	spans := c.spans[:0]
 	for ti := range p.parts {
 		for pi := range p.parts[ti] {
@@ -130,9 +131,9 @@ func (c *conn) runFetch(sl *slot, p *fetchPlan, mayPark bool) {
 				limit = max(limit, 1) // progress: the first batch always goes
 			}
 			var rb readBatch
-			start := len(buf)
+			start, n := len(fr.pieces), 0
 			if limit > 0 {
-				buf, rb = appendBatches(s.opts.Router, buf, fp.shard, fp.offset, limit, total == 0, &c.z, &c.scratch)
+				n, rb = fr.read(s.opts.Router, fp.shard, fp.offset, limit, total == 0)
 			} else {
 				rb.hw, rb.err = s.opts.Router.LatestOffset(fp.shard)
 				rb.logStart, _ = s.opts.Router.EarliestOffset(fp.shard)
@@ -149,18 +150,22 @@ func (c *conn) runFetch(sl *slot, p *fetchPlan, mayPark bool) {
 				continue
 			}
 			op.HighWatermark, op.LastStableOffset, op.LogStartOffset = rb.hw, rb.hw, rb.logStart
-			spans = append(spans, span{ti, pi, start, len(buf)})
-			total += len(buf) - start
+			spans = append(spans, span{ti, pi, start, len(fr.pieces)})
+			total += n
 		}
 	}
-	for _, sp := range spans {
-		if sp.to > sp.from { // an empty span of a still-nil buf would be a nil view: null records
-			p.resp.Topics[sp.ti].Partitions[sp.pi].Records = buf[sp.from:sp.to:sp.to]
-		}
-	}
-	c.fbuf, c.spans = buf, spans
+	c.spans = spans
 	if mayPark && total < p.minBytes && s.opts.Now().Before(p.deadline) && c.park(sl, p) {
+		fr.release() // the wake-up reads again
 		return
+	}
+	parts := c.parts[:0]
+	for _, sp := range spans {
+		if sp.to > sp.from {
+			from := len(parts)
+			parts = fr.bytesOf(parts, sp.from, sp.to)
+			p.resp.Topics[sp.ti].Partitions[sp.pi].RecordsParts = parts[from:len(parts):len(parts)]
+		}
 	}
 	// Size the answer once: growing it while the records are encoded
 	// copied and cleared every byte again (17% of a consuming broker's CPU).
@@ -172,9 +177,14 @@ func (c *conn) runFetch(sl *slot, p *fetchPlan, mayPark bool) {
 		}
 	}
 	c.reply(sl, &p.resp)
+	for _, sp := range spans { // the views die with the read results
+		p.resp.Topics[sp.ti].Partitions[sp.pi].RecordsParts = nil
+	}
+	clear(parts)
+	c.parts = parts[:0]
+	fr.release()
 }
-
-// span locates one partition's batches in the fetch buffer.
+// span locates one partition's pieces in the connection's fetchRead.
 type span struct{ ti, pi, from, to int }
 
 // fetchWait is a parked Fetch. fired is set by the first wake-up (a

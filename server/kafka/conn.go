@@ -30,13 +30,13 @@ type conn struct {
 
 	// produce scratch, reused per partition (AppendBatchAsync copies)
 	batches []shard.Batch
-	fbuf    []byte // fetch answers are assembled here (runFetch)
-	spans   []span
 	dec     record.Decompressor
-	z       record.Compressor
 	tmp     []byte
-	scratch []byte // records of batches built for plain shard records
-	spare   []byte // one large answer buffer kept between fetches (flush, runFetch)
+	// fetch scratch (runFetch): what the partitions read, their views
+	fr    fetchRead
+	spans []span
+	parts [][]byte
+	spare []byte // one large answer buffer kept between fetches (flush, runFetch)
 	// waits are this connection's parked fetches, cancelled on close.
 	waits map[*fetchWait]struct{}
 }

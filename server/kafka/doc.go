@@ -77,10 +77,13 @@
 // Count = last offset delta + 1 offsets, the engine writing the offset it
 // assigns into its own copy's base offset field (bytes 0-7, outside the
 // CRC, which covers from the attributes on). Shard offsets are therefore
-// Kafka offsets, dense, and Latest is the high-water mark. Fetch reads
-// with ReadBatches and copies each stored batch into the answer as it is
-// (leader epoch set to 0, also outside the CRC): no decoding, no
-// re-encoding, no decompression. A fetch starting inside a batch gets the
+// Kafka offsets, dense, and Latest is the high-water mark. Produce stamps
+// the leader epoch (0, also outside the CRC) in the request before the
+// append, so the stored bytes are the answer's: Fetch reads with
+// ReadBatches, keeps the results (views of engine memory: the segment
+// mapping) until the answer is encoded, and hands the views to the codec
+// as RecordsParts, which copies each once into the answer. No decoding,
+// no re-encoding, no decompression, no intermediate buffer. A fetch starting inside a batch gets the
 // whole batch (clients drop records below their fetch offset, as with
 // Kafka). Trade-offs (the engine does not look inside a batch):
 // OffsetForTimestamp sees every record of a batch at its max timestamp;
@@ -96,8 +99,8 @@
 //	offset b+i    continuation  Value = nil (i = 1..n-1)
 //	                            Headers = [{"\x00kc", uint32 BE i}]
 //
-// A head is sent with its base offset set; a fetch starting at a
-// continuation is served from its head.
+// A head is copied with its base offset and leader epoch set; a fetch
+// starting at a continuation is served from its head.
 //
 // Records without these headers (written by MQTT or another protocol) are
 // served to Kafka consumers by building uncompressed v2 batches from them

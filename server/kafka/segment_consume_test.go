@@ -145,10 +145,12 @@ func TestAppendBatchesLimit(t *testing.T) {
 	}
 	f := func(name string, maxBytes int, progress bool, want int) {
 		t.Helper()
-		var c conn
-		out, rb := appendBatches(r, nil, name, 0, maxBytes, progress, &c.z, &c.scratch)
-		if rb.err != nil || rb.hw != batches*perBatch {
-			t.Fatalf("%s maxBytes %d: hw %d err %v", name, maxBytes, rb.hw, rb.err)
+		var fr fetchRead
+		n, rb := fr.read(r, name, 0, maxBytes, progress)
+		out := bytes.Join(fr.bytesOf(nil, 0, len(fr.pieces)), nil)
+		fr.release()
+		if rb.err != nil || rb.hw != batches*perBatch || n != len(out) {
+			t.Fatalf("%s maxBytes %d: hw %d err %v, size %d of %d bytes", name, maxBytes, rb.hw, rb.err, n, len(out))
 		}
 		got := 0
 		for rest := out; len(rest) > 0; got++ {
