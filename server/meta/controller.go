@@ -226,7 +226,9 @@ func (c *controller) reassign(ctx context.Context, r *running) error {
 		return err
 	}
 	load := map[uint64]int{} // alive engine node -> shards held
+	registered := map[uint64]bool{}
 	for _, n := range nodes {
+		registered[n.ID] = true
 		if !down[n.ID] && slices.Contains(n.Roles, "engine") {
 			load[n.ID] = 0
 		}
@@ -237,7 +239,7 @@ func (c *controller) reassign(ctx context.Context, r *running) error {
 		}
 	}
 	for _, sh := range shards {
-		if _, ok := load[sh.Node]; ok || len(load) == 0 {
+		if registered[sh.Node] && !down[sh.Node] || len(load) == 0 {
 			continue
 		}
 		to := uint64(0)

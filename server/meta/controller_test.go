@@ -137,7 +137,8 @@ func shardHolders(t *testing.T, cl *client.Client) map[string]uint64 {
 }
 
 // TestReassign: the shards of an engine node that stops heart-beating move to the alive engine
-// node with the fewest shards; a broker-only node never receives any.
+// node with the fewest shards; a broker-only node never receives any, and keeps the one it holds
+// while alive.
 func TestReassign(t *testing.T) {
 	c := newCluster(t, 1, 10000)
 	nd := c.nodes[0]
@@ -161,7 +162,8 @@ func TestReassign(t *testing.T) {
 	for p := range int32(4) {
 		putShard(t, cl, shard.Name("t", p), 7)
 	}
-	putShard(t, cl, shard.Name("u", 0), 8) // 8 holds one already: the first move goes to 9
+	putShard(t, cl, shard.Name("u", 0), 8)  // 8 holds one already: the first move goes to 9
+	putShard(t, cl, shard.Name("v", 0), 10) // alive (not an engine): stays
 	stop7()
 	nodeStatus(t, nd, 7, "down")
 	poll(t, 5*time.Second, "node 7's shards reassigned", func() error {
@@ -170,8 +172,8 @@ func TestReassign(t *testing.T) {
 		for _, h := range got {
 			n[h]++
 		}
-		if len(got) != 5 || n[7] != 0 || n[8] != 3 || n[9] != 2 || n[10] != 0 {
-			return fmt.Errorf("holders %v; want t_0..t_3 split over 8 and 9 (u_0 stays on 8), none on 7 or 10", got)
+		if len(got) != 6 || n[7] != 0 || n[8] != 3 || n[9] != 2 || got["v_0"] != 10 {
+			return fmt.Errorf("holders %v; want t_0..t_3 split over 8 and 9 (u_0 stays on 8, v_0 on 10), none on 7", got)
 		}
 		return nil
 	})
