@@ -127,11 +127,7 @@ func (c *controller) check() error {
 
 // liveness marks nodes silent for heartbeat_timeout_ms down and nodes heard again alive.
 func (c *controller) liveness(ctx context.Context, r *running) error {
-	nodes, err := r.meta.Nodes(ctx)
-	if err != nil {
-		return err
-	}
-	down, err := downSet(ctx, r)
+	nodes, down, err := membership(ctx, r)
 	if err != nil {
 		return err
 	}
@@ -167,19 +163,23 @@ func (c *controller) liveness(ctx context.Context, r *running) error {
 	return errors.Join(errs...)
 }
 
-// downSet reads the nodes marked down.
-func downSet(ctx context.Context, r *running) (map[uint64]bool, error) {
+// membership reads the registered nodes and the set of those marked down.
+func membership(ctx context.Context, r *running) ([]raftgroups.Node, map[uint64]bool, error) {
+	nodes, err := r.meta.Nodes(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	kvs, err := r.meta.List(ctx, nsNodeState, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := make(map[uint64]bool, len(kvs))
+	down := make(map[uint64]bool, len(kvs))
 	for _, kv := range kvs {
 		if id, err := strconv.ParseUint(string(kv.Key), 10, 64); err == nil {
-			out[id] = true
+			down[id] = true
 		}
 	}
-	return out, nil
+	return nodes, down, nil
 }
 
 // due handles every MQTTDue entry whose time has passed, oldest first.
@@ -213,11 +213,7 @@ func (c *controller) due(ctx context.Context, r *running) error {
 // round, so a failed write, or a node that went down under an earlier leader, is handled later. With
 // no alive engine node the shards stay where they are.
 func (c *controller) reassign(ctx context.Context, r *running) error {
-	nodes, err := r.meta.Nodes(ctx)
-	if err != nil {
-		return err
-	}
-	down, err := downSet(ctx, r)
+	nodes, down, err := membership(ctx, r)
 	if err != nil {
 		return err
 	}
