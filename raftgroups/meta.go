@@ -1,6 +1,7 @@
 package raftgroups
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -391,6 +392,75 @@ func (a Meta) FetchOffsets(ctx context.Context, group string, parts []OffsetComm
 		if v, ok := grp.sm.Get(key); ok && len(v) >= 8 {
 			out[i].Offset = int64(binary.BigEndian.Uint64(v))
 			out[i].Metadata = string(v[8:])
+		}
+	}
+	return out, nil
+}
+
+// offsetPrefix is the key prefix of group's offsets, of topic's only when
+// topic is not "".
+func offsetPrefix(group, topic string) ([]byte, error) {
+	if strings.IndexByte(group, 0) >= 0 || strings.IndexByte(topic, 0) >= 0 {
+		return nil, fmt.Errorf("raftgroups: offsets: group %q or topic %q contains 0x00", group, topic)
+	}
+	p := append(append([]byte(pfxOffset), group...), 0)
+	if topic != "" {
+		p = append(append(p, topic...), 0)
+	}
+	return p, nil
+}
+
+// GroupOffsets returns every committed offset of group (of topic only,
+// when not ""), sorted by topic then partition: keys sort that way.
+func (a Meta) GroupOffsets(ctx context.Context, group, topic string) ([]OffsetCommit, error) {
+	prefix, err := offsetPrefix(group, "")
+	if err != nil {
+		return nil, err
+	}
+	full := prefix
+	if topic != "" {
+		full = append(append(append([]byte(nil), prefix...), topic...), 0)
+	}
+	kvs, err := a.list(ctx, GroupOffset, full)
+	if err != nil {
+		return nil, fmt.Errorf("raftgroups: group offsets: %w", err)
+	}
+	out := make([]OffsetCommit, 0, len(kvs))
+	for _, kv := range kvs {
+		rest := kv.Key[len(prefix):] // topic 0x00 partition(4)
+		i := bytes.IndexByte(rest, 0)
+		if i < 0 || len(rest) != i+5 || len(kv.Value) < 8 {
+			return nil, fmt.Errorf("raftgroups: group offsets: %w: key %q", ErrCorrupt, kv.Key)
+		}
+		out = append(out, OffsetCommit{Topic: string(rest[:i]), Partition: int32(binary.BigEndian.Uint32(rest[i+1:])),
+			Offset: int64(binary.BigEndian.Uint64(kv.Value)), Metadata: string(kv.Value[8:])})
+	}
+	return out, nil
+}
+
+// DeleteOffsets removes group's offsets (of topic only, when not "") in
+// one command.
+func (a Meta) DeleteOffsets(ctx context.Context, group, topic string) error {
+	prefix, err := offsetPrefix(group, topic)
+	if err != nil {
+		return err
+	}
+	_, err = a.propose(ctx, GroupOffset, "delete offsets", AppendDeletePrefix(nil, prefix))
+	return err
+}
+
+// OffsetGroups returns the groups holding at least one offset, sorted. It
+// reads every offset key: an admin operation, not a hot path.
+func (a Meta) OffsetGroups(ctx context.Context) ([]string, error) {
+	kvs, err := a.list(ctx, GroupOffset, []byte(pfxOffset))
+	if err != nil {
+		return nil, fmt.Errorf("raftgroups: offset groups: %w", err)
+	}
+	var out []string
+	for _, kv := range kvs {
+		g, _, _ := bytes.Cut(kv.Key[len(pfxOffset):], []byte{0})
+		if len(out) == 0 || out[len(out)-1] != string(g) {
+			out = append(out, string(g))
 		}
 	}
 	return out, nil

@@ -135,7 +135,7 @@ func TestBrokerOnlyStorageWarning(t *testing.T) {
 	pt := freePorts(t)
 	delete(pt, "storage_runtime.tcp_port")
 	p := launch(t, nil, "--config", writeConfig(t, pt.toml(t.TempDir(),
-		"roles = [\"broker\"]\nmeta_addrs = { \"1\" = \"127.0.0.1:1228\" }\n")))
+		"roles = [\"broker\"]\nmeta_addrs = { \"1\" = \""+launchMeta(t)+"\" }\n")))
 	p.waitReady(t, pt["http_port"])
 	p.signal(t, syscall.SIGTERM)
 	if code := p.wait(t, 10*time.Second); code != 0 {

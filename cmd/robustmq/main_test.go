@@ -471,15 +471,16 @@ func TestBrokerOnly(t *testing.T) {
 	t.Parallel()
 	pt := freePorts(t)
 	delete(pt, "storage_runtime.tcp_port") // engine port: not this node's
+	meta := launchMeta(t)
 	p := launch(t, nil, "--config", writeConfig(t, pt.toml(t.TempDir(),
-		"roles = [\"broker\"]\nmeta_addrs = { \"1\" = \"127.0.0.1:1228\" }\nlog.format = \"json\"\n")))
+		"roles = [\"broker\"]\nmeta_addrs = { \"1\" = \""+meta+"\" }\nlog.format = \"json\"\n")))
 	p.waitReady(t, pt["http_port"])
 	var ci node.ClusterInfo
 	getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/api/cluster/info", pt["http_port"]), &ci)
 	if want := []node.ComponentInfo{{Role: "broker", Status: roleStatus(config.RoleBroker)}}; !slices.Equal(ci.Components, want) {
 		t.Fatalf("/api/cluster/info components = %+v; want %+v", ci.Components, want)
 	}
-	if ci.MetaAddrs["1"] != "127.0.0.1:1228" {
+	if ci.MetaAddrs["1"] != meta {
 		t.Fatalf("/api/cluster/info meta_addrs = %v", ci.MetaAddrs)
 	}
 	p.signal(t, syscall.SIGINT)
@@ -490,6 +491,16 @@ func TestBrokerOnly(t *testing.T) {
 	if out := p.stdout.String(); strings.Contains(out, `"step":"meta"`) || strings.Contains(out, `"step":"engine"`) {
 		t.Fatalf("broker-only node logged a meta or engine step:\n%s", out)
 	}
+}
+
+// launchMeta starts a meta-only node (stopped at cleanup) for nodes without the meta role, and
+// returns its host:grpc_port.
+func launchMeta(t *testing.T) string {
+	t.Helper()
+	pt := freePorts(t)
+	p := launch(t, nil, "--config", writeConfig(t, pt.toml(t.TempDir(), "roles = [\"meta\"]\n")))
+	p.waitReady(t, pt["http_port"])
+	return "127.0.0.1:" + strconv.Itoa(pt["grpc_port"])
 }
 
 func TestCommands(t *testing.T) {

@@ -41,10 +41,18 @@
 // that port, broker_id, cluster_name, auto-create, size limits, SASL) over
 // the same router as the hub, with new partitions on the same engine (the
 // Storage Engine's default, segment, when the node has that role; acks=all
-// then answers after the segment's fsync). Consumer-group offsets go to the
-// engine's OffsetStore; on a node without the engine role the broker opens
-// shard/offsetstore under <data_path>/broker-offsets, closes it in Stop,
-// and logs a warning saying so.
+// then answers after the segment's fsync). Consumer-group offsets (and the
+// Kafka layer's group state and topic records kept with them) go to the
+// Meta Service's offset group (metaclient.OffsetStore over meta_addrs), so
+// every broker sees them and they outlive any broker; a broker built
+// without MetaAddrs (tests) uses the engine's local OffsetStore, or opens
+// shard/offsetstore under <data_path>/broker-offsets and logs a warning.
+//
+// MQTT state (sessions, offline messages' log names, retained messages,
+// wills) is kept through metaState (mqttstate.go) on the Meta Service's mqtt
+// group, and schemas with their bindings in its KV (admin_schema.go); the
+// broker restores both before its listeners open, so it does not start
+// while no meta node answers.
 //
 // Topic bridge (MQTT <-> Kafka). Rule: MQTT topic m is Kafka topic
 // KafkaTopic(m), every '/' replaced by '.' ("a/b" <-> "a.b"), and Kafka

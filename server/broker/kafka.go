@@ -16,6 +16,7 @@ import (
 	"robustmq/server/kafka"
 	"robustmq/server/message"
 	"robustmq/server/message/topic"
+	metaclient "robustmq/server/meta/client"
 	"robustmq/shard"
 	"robustmq/shard/offsetstore"
 )
@@ -29,6 +30,11 @@ func (b *Broker) startKafka(spec config.ListenerSpec) error {
 		return errors.New("kafka needs a *shard.Router as storage, have " + fmt.Sprintf("%T", b.opts.Storage))
 	}
 	offsets := b.offsets
+	b.mu.Lock()
+	if b.meta != nil { // the Meta Service's offset group: shared by every broker, survives each
+		offsets = metaclient.NewOffsetStore(b.meta)
+	}
+	b.mu.Unlock()
 	if offsets == nil {
 		dir := filepath.Join(cfg.DataPath, "broker-offsets")
 		st, err := offsetstore.Open(dir, offsetstore.Options{Logger: b.env.Logger})

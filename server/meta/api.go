@@ -441,7 +441,12 @@ func (a *api) FetchOffsets(ctx context.Context, r *pb.FetchOffsetsRequest) (*pb.
 	if err != nil {
 		return nil, code(err)
 	}
-	got, err := m.FetchOffsets(ctx, r.GetGroup(), offsetsIn(r.GetPartitions()))
+	var got []raftgroups.OffsetCommit
+	if r.GetAll() && len(r.GetPartitions()) == 0 {
+		got, err = m.GroupOffsets(ctx, r.GetGroup(), r.GetTopic())
+	} else {
+		got, err = m.FetchOffsets(ctx, r.GetGroup(), offsetsIn(r.GetPartitions()))
+	}
 	if err != nil {
 		return nil, code(err)
 	}
@@ -450,6 +455,28 @@ func (a *api) FetchOffsets(ctx context.Context, r *pb.FetchOffsetsRequest) (*pb.
 		out.Offsets[i] = &pb.OffsetEntry{Topic: o.Topic, Partition: o.Partition, Offset: o.Offset, Metadata: o.Metadata}
 	}
 	return out, nil
+}
+
+// DeleteOffsets implements pb.MetaServiceServer.
+func (a *api) DeleteOffsets(ctx context.Context, r *pb.DeleteOffsetsRequest) (*pb.MetaEmpty, error) {
+	m, err := a.meta()
+	if err == nil {
+		err = m.DeleteOffsets(ctx, r.GetGroup(), r.GetTopic())
+	}
+	return empty, code(err)
+}
+
+// ListOffsetGroups implements pb.MetaServiceServer.
+func (a *api) ListOffsetGroups(ctx context.Context, _ *pb.MetaEmpty) (*pb.GroupList, error) {
+	m, err := a.meta()
+	if err != nil {
+		return nil, code(err)
+	}
+	gs, err := m.OffsetGroups(ctx)
+	if err != nil {
+		return nil, code(err)
+	}
+	return &pb.GroupList{Groups: gs}, nil
 }
 
 // groupByName finds a group by its String name.

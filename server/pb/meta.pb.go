@@ -965,9 +965,13 @@ func (x *CommitOffsetsBatchResponse) GetResults() []*CommitResult {
 }
 
 type FetchOffsetsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
-	Partitions    []*OffsetEntry         `protobuf:"bytes,2,rep,name=partitions,proto3" json:"partitions,omitempty"` // topic and partition only
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Group      string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	Partitions []*OffsetEntry         `protobuf:"bytes,2,rep,name=partitions,proto3" json:"partitions,omitempty"` // topic and partition only
+	// all (with no partitions): every committed offset of the group, of topic only when set, sorted
+	// by topic then partition.
+	All           bool   `protobuf:"varint,3,opt,name=all,proto3" json:"all,omitempty"`
+	Topic         string `protobuf:"bytes,4,opt,name=topic,proto3" json:"topic,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1016,6 +1020,116 @@ func (x *FetchOffsetsRequest) GetPartitions() []*OffsetEntry {
 	return nil
 }
 
+func (x *FetchOffsetsRequest) GetAll() bool {
+	if x != nil {
+		return x.All
+	}
+	return false
+}
+
+func (x *FetchOffsetsRequest) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+type DeleteOffsetsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	Topic         string                 `protobuf:"bytes,2,opt,name=topic,proto3" json:"topic,omitempty"` // "": every topic
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteOffsetsRequest) Reset() {
+	*x = DeleteOffsetsRequest{}
+	mi := &file_meta_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteOffsetsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteOffsetsRequest) ProtoMessage() {}
+
+func (x *DeleteOffsetsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteOffsetsRequest.ProtoReflect.Descriptor instead.
+func (*DeleteOffsetsRequest) Descriptor() ([]byte, []int) {
+	return file_meta_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *DeleteOffsetsRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *DeleteOffsetsRequest) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+type GroupList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Groups        []string               `protobuf:"bytes,1,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupList) Reset() {
+	*x = GroupList{}
+	mi := &file_meta_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupList) ProtoMessage() {}
+
+func (x *GroupList) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupList.ProtoReflect.Descriptor instead.
+func (*GroupList) Descriptor() ([]byte, []int) {
+	return file_meta_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GroupList) GetGroups() []string {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
 type FetchOffsetsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Offsets       []*OffsetEntry         `protobuf:"bytes,1,rep,name=offsets,proto3" json:"offsets,omitempty"`
@@ -1025,7 +1139,7 @@ type FetchOffsetsResponse struct {
 
 func (x *FetchOffsetsResponse) Reset() {
 	*x = FetchOffsetsResponse{}
-	mi := &file_meta_proto_msgTypes[18]
+	mi := &file_meta_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1037,7 +1151,7 @@ func (x *FetchOffsetsResponse) String() string {
 func (*FetchOffsetsResponse) ProtoMessage() {}
 
 func (x *FetchOffsetsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_proto_msgTypes[18]
+	mi := &file_meta_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1050,7 +1164,7 @@ func (x *FetchOffsetsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchOffsetsResponse.ProtoReflect.Descriptor instead.
 func (*FetchOffsetsResponse) Descriptor() ([]byte, []int) {
-	return file_meta_proto_rawDescGZIP(), []int{18}
+	return file_meta_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *FetchOffsetsResponse) GetOffsets() []*OffsetEntry {
@@ -1070,7 +1184,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_meta_proto_msgTypes[19]
+	mi := &file_meta_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1082,7 +1196,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_proto_msgTypes[19]
+	mi := &file_meta_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1095,7 +1209,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_meta_proto_rawDescGZIP(), []int{19}
+	return file_meta_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *WatchRequest) GetGroup() string {
@@ -1123,7 +1237,7 @@ type WatchEvent struct {
 
 func (x *WatchEvent) Reset() {
 	*x = WatchEvent{}
-	mi := &file_meta_proto_msgTypes[20]
+	mi := &file_meta_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1135,7 +1249,7 @@ func (x *WatchEvent) String() string {
 func (*WatchEvent) ProtoMessage() {}
 
 func (x *WatchEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_proto_msgTypes[20]
+	mi := &file_meta_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1148,7 +1262,7 @@ func (x *WatchEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEvent.ProtoReflect.Descriptor instead.
 func (*WatchEvent) Descriptor() ([]byte, []int) {
-	return file_meta_proto_rawDescGZIP(), []int{20}
+	return file_meta_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WatchEvent) GetGroup() string {
@@ -1183,7 +1297,7 @@ type GroupLeader struct {
 
 func (x *GroupLeader) Reset() {
 	*x = GroupLeader{}
-	mi := &file_meta_proto_msgTypes[21]
+	mi := &file_meta_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1195,7 +1309,7 @@ func (x *GroupLeader) String() string {
 func (*GroupLeader) ProtoMessage() {}
 
 func (x *GroupLeader) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_proto_msgTypes[21]
+	mi := &file_meta_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1208,7 +1322,7 @@ func (x *GroupLeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupLeader.ProtoReflect.Descriptor instead.
 func (*GroupLeader) Descriptor() ([]byte, []int) {
-	return file_meta_proto_rawDescGZIP(), []int{21}
+	return file_meta_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GroupLeader) GetGroup() string {
@@ -1241,7 +1355,7 @@ type LeaderList struct {
 
 func (x *LeaderList) Reset() {
 	*x = LeaderList{}
-	mi := &file_meta_proto_msgTypes[22]
+	mi := &file_meta_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1253,7 +1367,7 @@ func (x *LeaderList) String() string {
 func (*LeaderList) ProtoMessage() {}
 
 func (x *LeaderList) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_proto_msgTypes[22]
+	mi := &file_meta_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1266,7 +1380,7 @@ func (x *LeaderList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaderList.ProtoReflect.Descriptor instead.
 func (*LeaderList) Descriptor() ([]byte, []int) {
-	return file_meta_proto_rawDescGZIP(), []int{22}
+	return file_meta_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *LeaderList) GetGroups() []*GroupLeader {
@@ -1338,12 +1452,19 @@ const file_meta_proto_rawDesc = "" +
 	"\x04code\x18\x01 \x01(\rR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"V\n" +
 	"\x1aCommitOffsetsBatchResponse\x128\n" +
-	"\aresults\x18\x01 \x03(\v2\x1e.robustmq.meta.v1.CommitResultR\aresults\"j\n" +
+	"\aresults\x18\x01 \x03(\v2\x1e.robustmq.meta.v1.CommitResultR\aresults\"\x92\x01\n" +
 	"\x13FetchOffsetsRequest\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12=\n" +
 	"\n" +
 	"partitions\x18\x02 \x03(\v2\x1d.robustmq.meta.v1.OffsetEntryR\n" +
-	"partitions\"O\n" +
+	"partitions\x12\x10\n" +
+	"\x03all\x18\x03 \x01(\bR\x03all\x12\x14\n" +
+	"\x05topic\x18\x04 \x01(\tR\x05topic\"B\n" +
+	"\x14DeleteOffsetsRequest\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x14\n" +
+	"\x05topic\x18\x02 \x01(\tR\x05topic\"#\n" +
+	"\tGroupList\x12\x16\n" +
+	"\x06groups\x18\x01 \x03(\tR\x06groups\"O\n" +
 	"\x14FetchOffsetsResponse\x127\n" +
 	"\aoffsets\x18\x01 \x03(\v2\x1d.robustmq.meta.v1.OffsetEntryR\aoffsets\"@\n" +
 	"\fWatchRequest\x12\x14\n" +
@@ -1364,7 +1485,7 @@ const file_meta_proto_rawDesc = "" +
 	"\x05Space\x12\f\n" +
 	"\bSPACE_KV\x10\x00\x12\x0e\n" +
 	"\n" +
-	"SPACE_MQTT\x10\x012\x92\v\n" +
+	"SPACE_MQTT\x10\x012\xb6\f\n" +
 	"\vMetaService\x12G\n" +
 	"\fRegisterNode\x12\x1a.robustmq.meta.v1.MetaNode\x1a\x1b.robustmq.meta.v1.MetaEmpty\x12L\n" +
 	"\tHeartbeat\x12\".robustmq.meta.v1.HeartbeatRequest\x1a\x1b.robustmq.meta.v1.MetaEmpty\x12H\n" +
@@ -1384,7 +1505,9 @@ const file_meta_proto_rawDesc = "" +
 	"\x04List\x12\x1b.robustmq.meta.v1.KVRequest\x1a\x18.robustmq.meta.v1.KVList\x12T\n" +
 	"\rCommitOffsets\x12&.robustmq.meta.v1.CommitOffsetsRequest\x1a\x1b.robustmq.meta.v1.MetaEmpty\x12o\n" +
 	"\x12CommitOffsetsBatch\x12+.robustmq.meta.v1.CommitOffsetsBatchRequest\x1a,.robustmq.meta.v1.CommitOffsetsBatchResponse\x12]\n" +
-	"\fFetchOffsets\x12%.robustmq.meta.v1.FetchOffsetsRequest\x1a&.robustmq.meta.v1.FetchOffsetsResponse\x12D\n" +
+	"\fFetchOffsets\x12%.robustmq.meta.v1.FetchOffsetsRequest\x1a&.robustmq.meta.v1.FetchOffsetsResponse\x12T\n" +
+	"\rDeleteOffsets\x12&.robustmq.meta.v1.DeleteOffsetsRequest\x1a\x1b.robustmq.meta.v1.MetaEmpty\x12L\n" +
+	"\x10ListOffsetGroups\x12\x1b.robustmq.meta.v1.MetaEmpty\x1a\x1b.robustmq.meta.v1.GroupList\x12D\n" +
 	"\aLeaders\x12\x1b.robustmq.meta.v1.MetaEmpty\x1a\x1c.robustmq.meta.v1.LeaderList\x12G\n" +
 	"\x05Watch\x12\x1e.robustmq.meta.v1.WatchRequest\x1a\x1c.robustmq.meta.v1.WatchEvent0\x01B\x17Z\x15robustmq/server/pb;pbb\x06proto3"
 
@@ -1401,7 +1524,7 @@ func file_meta_proto_rawDescGZIP() []byte {
 }
 
 var file_meta_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_meta_proto_goTypes = []any{
 	(Space)(0),                         // 0: robustmq.meta.v1.Space
 	(*MetaEmpty)(nil),                  // 1: robustmq.meta.v1.MetaEmpty
@@ -1422,16 +1545,18 @@ var file_meta_proto_goTypes = []any{
 	(*CommitResult)(nil),               // 16: robustmq.meta.v1.CommitResult
 	(*CommitOffsetsBatchResponse)(nil), // 17: robustmq.meta.v1.CommitOffsetsBatchResponse
 	(*FetchOffsetsRequest)(nil),        // 18: robustmq.meta.v1.FetchOffsetsRequest
-	(*FetchOffsetsResponse)(nil),       // 19: robustmq.meta.v1.FetchOffsetsResponse
-	(*WatchRequest)(nil),               // 20: robustmq.meta.v1.WatchRequest
-	(*WatchEvent)(nil),                 // 21: robustmq.meta.v1.WatchEvent
-	(*GroupLeader)(nil),                // 22: robustmq.meta.v1.GroupLeader
-	(*LeaderList)(nil),                 // 23: robustmq.meta.v1.LeaderList
-	nil,                                // 24: robustmq.meta.v1.MetaTopic.OptionsEntry
+	(*DeleteOffsetsRequest)(nil),       // 19: robustmq.meta.v1.DeleteOffsetsRequest
+	(*GroupList)(nil),                  // 20: robustmq.meta.v1.GroupList
+	(*FetchOffsetsResponse)(nil),       // 21: robustmq.meta.v1.FetchOffsetsResponse
+	(*WatchRequest)(nil),               // 22: robustmq.meta.v1.WatchRequest
+	(*WatchEvent)(nil),                 // 23: robustmq.meta.v1.WatchEvent
+	(*GroupLeader)(nil),                // 24: robustmq.meta.v1.GroupLeader
+	(*LeaderList)(nil),                 // 25: robustmq.meta.v1.LeaderList
+	nil,                                // 26: robustmq.meta.v1.MetaTopic.OptionsEntry
 }
 var file_meta_proto_depIdxs = []int32{
 	2,  // 0: robustmq.meta.v1.NodeList.nodes:type_name -> robustmq.meta.v1.MetaNode
-	24, // 1: robustmq.meta.v1.MetaTopic.options:type_name -> robustmq.meta.v1.MetaTopic.OptionsEntry
+	26, // 1: robustmq.meta.v1.MetaTopic.options:type_name -> robustmq.meta.v1.MetaTopic.OptionsEntry
 	6,  // 2: robustmq.meta.v1.TopicList.topics:type_name -> robustmq.meta.v1.MetaTopic
 	0,  // 3: robustmq.meta.v1.KVRequest.space:type_name -> robustmq.meta.v1.Space
 	10, // 4: robustmq.meta.v1.KVList.items:type_name -> robustmq.meta.v1.KVPair
@@ -1440,7 +1565,7 @@ var file_meta_proto_depIdxs = []int32{
 	16, // 7: robustmq.meta.v1.CommitOffsetsBatchResponse.results:type_name -> robustmq.meta.v1.CommitResult
 	13, // 8: robustmq.meta.v1.FetchOffsetsRequest.partitions:type_name -> robustmq.meta.v1.OffsetEntry
 	13, // 9: robustmq.meta.v1.FetchOffsetsResponse.offsets:type_name -> robustmq.meta.v1.OffsetEntry
-	22, // 10: robustmq.meta.v1.LeaderList.groups:type_name -> robustmq.meta.v1.GroupLeader
+	24, // 10: robustmq.meta.v1.LeaderList.groups:type_name -> robustmq.meta.v1.GroupLeader
 	2,  // 11: robustmq.meta.v1.MetaService.RegisterNode:input_type -> robustmq.meta.v1.MetaNode
 	3,  // 12: robustmq.meta.v1.MetaService.Heartbeat:input_type -> robustmq.meta.v1.HeartbeatRequest
 	4,  // 13: robustmq.meta.v1.MetaService.UnregisterNode:input_type -> robustmq.meta.v1.NodeRef
@@ -1458,29 +1583,33 @@ var file_meta_proto_depIdxs = []int32{
 	14, // 25: robustmq.meta.v1.MetaService.CommitOffsets:input_type -> robustmq.meta.v1.CommitOffsetsRequest
 	15, // 26: robustmq.meta.v1.MetaService.CommitOffsetsBatch:input_type -> robustmq.meta.v1.CommitOffsetsBatchRequest
 	18, // 27: robustmq.meta.v1.MetaService.FetchOffsets:input_type -> robustmq.meta.v1.FetchOffsetsRequest
-	1,  // 28: robustmq.meta.v1.MetaService.Leaders:input_type -> robustmq.meta.v1.MetaEmpty
-	20, // 29: robustmq.meta.v1.MetaService.Watch:input_type -> robustmq.meta.v1.WatchRequest
-	1,  // 30: robustmq.meta.v1.MetaService.RegisterNode:output_type -> robustmq.meta.v1.MetaEmpty
-	1,  // 31: robustmq.meta.v1.MetaService.Heartbeat:output_type -> robustmq.meta.v1.MetaEmpty
-	1,  // 32: robustmq.meta.v1.MetaService.UnregisterNode:output_type -> robustmq.meta.v1.MetaEmpty
-	5,  // 33: robustmq.meta.v1.MetaService.ListNodes:output_type -> robustmq.meta.v1.NodeList
-	1,  // 34: robustmq.meta.v1.MetaService.CreateTopic:output_type -> robustmq.meta.v1.MetaEmpty
-	1,  // 35: robustmq.meta.v1.MetaService.DeleteTopic:output_type -> robustmq.meta.v1.MetaEmpty
-	6,  // 36: robustmq.meta.v1.MetaService.GetTopic:output_type -> robustmq.meta.v1.MetaTopic
-	8,  // 37: robustmq.meta.v1.MetaService.ListTopics:output_type -> robustmq.meta.v1.TopicList
-	1,  // 38: robustmq.meta.v1.MetaService.PutShard:output_type -> robustmq.meta.v1.MetaEmpty
-	12, // 39: robustmq.meta.v1.MetaService.ListShards:output_type -> robustmq.meta.v1.KVList
-	1,  // 40: robustmq.meta.v1.MetaService.Put:output_type -> robustmq.meta.v1.MetaEmpty
-	11, // 41: robustmq.meta.v1.MetaService.Get:output_type -> robustmq.meta.v1.KVValue
-	1,  // 42: robustmq.meta.v1.MetaService.Delete:output_type -> robustmq.meta.v1.MetaEmpty
-	12, // 43: robustmq.meta.v1.MetaService.List:output_type -> robustmq.meta.v1.KVList
-	1,  // 44: robustmq.meta.v1.MetaService.CommitOffsets:output_type -> robustmq.meta.v1.MetaEmpty
-	17, // 45: robustmq.meta.v1.MetaService.CommitOffsetsBatch:output_type -> robustmq.meta.v1.CommitOffsetsBatchResponse
-	19, // 46: robustmq.meta.v1.MetaService.FetchOffsets:output_type -> robustmq.meta.v1.FetchOffsetsResponse
-	23, // 47: robustmq.meta.v1.MetaService.Leaders:output_type -> robustmq.meta.v1.LeaderList
-	21, // 48: robustmq.meta.v1.MetaService.Watch:output_type -> robustmq.meta.v1.WatchEvent
-	30, // [30:49] is the sub-list for method output_type
-	11, // [11:30] is the sub-list for method input_type
+	19, // 28: robustmq.meta.v1.MetaService.DeleteOffsets:input_type -> robustmq.meta.v1.DeleteOffsetsRequest
+	1,  // 29: robustmq.meta.v1.MetaService.ListOffsetGroups:input_type -> robustmq.meta.v1.MetaEmpty
+	1,  // 30: robustmq.meta.v1.MetaService.Leaders:input_type -> robustmq.meta.v1.MetaEmpty
+	22, // 31: robustmq.meta.v1.MetaService.Watch:input_type -> robustmq.meta.v1.WatchRequest
+	1,  // 32: robustmq.meta.v1.MetaService.RegisterNode:output_type -> robustmq.meta.v1.MetaEmpty
+	1,  // 33: robustmq.meta.v1.MetaService.Heartbeat:output_type -> robustmq.meta.v1.MetaEmpty
+	1,  // 34: robustmq.meta.v1.MetaService.UnregisterNode:output_type -> robustmq.meta.v1.MetaEmpty
+	5,  // 35: robustmq.meta.v1.MetaService.ListNodes:output_type -> robustmq.meta.v1.NodeList
+	1,  // 36: robustmq.meta.v1.MetaService.CreateTopic:output_type -> robustmq.meta.v1.MetaEmpty
+	1,  // 37: robustmq.meta.v1.MetaService.DeleteTopic:output_type -> robustmq.meta.v1.MetaEmpty
+	6,  // 38: robustmq.meta.v1.MetaService.GetTopic:output_type -> robustmq.meta.v1.MetaTopic
+	8,  // 39: robustmq.meta.v1.MetaService.ListTopics:output_type -> robustmq.meta.v1.TopicList
+	1,  // 40: robustmq.meta.v1.MetaService.PutShard:output_type -> robustmq.meta.v1.MetaEmpty
+	12, // 41: robustmq.meta.v1.MetaService.ListShards:output_type -> robustmq.meta.v1.KVList
+	1,  // 42: robustmq.meta.v1.MetaService.Put:output_type -> robustmq.meta.v1.MetaEmpty
+	11, // 43: robustmq.meta.v1.MetaService.Get:output_type -> robustmq.meta.v1.KVValue
+	1,  // 44: robustmq.meta.v1.MetaService.Delete:output_type -> robustmq.meta.v1.MetaEmpty
+	12, // 45: robustmq.meta.v1.MetaService.List:output_type -> robustmq.meta.v1.KVList
+	1,  // 46: robustmq.meta.v1.MetaService.CommitOffsets:output_type -> robustmq.meta.v1.MetaEmpty
+	17, // 47: robustmq.meta.v1.MetaService.CommitOffsetsBatch:output_type -> robustmq.meta.v1.CommitOffsetsBatchResponse
+	21, // 48: robustmq.meta.v1.MetaService.FetchOffsets:output_type -> robustmq.meta.v1.FetchOffsetsResponse
+	1,  // 49: robustmq.meta.v1.MetaService.DeleteOffsets:output_type -> robustmq.meta.v1.MetaEmpty
+	20, // 50: robustmq.meta.v1.MetaService.ListOffsetGroups:output_type -> robustmq.meta.v1.GroupList
+	25, // 51: robustmq.meta.v1.MetaService.Leaders:output_type -> robustmq.meta.v1.LeaderList
+	23, // 52: robustmq.meta.v1.MetaService.Watch:output_type -> robustmq.meta.v1.WatchEvent
+	32, // [32:53] is the sub-list for method output_type
+	11, // [11:32] is the sub-list for method input_type
 	11, // [11:11] is the sub-list for extension type_name
 	11, // [11:11] is the sub-list for extension extendee
 	0,  // [0:11] is the sub-list for field type_name
@@ -1497,7 +1626,7 @@ func file_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meta_proto_rawDesc), len(file_meta_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   24,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

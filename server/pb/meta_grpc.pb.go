@@ -39,6 +39,8 @@ const (
 	MetaService_CommitOffsets_FullMethodName      = "/robustmq.meta.v1.MetaService/CommitOffsets"
 	MetaService_CommitOffsetsBatch_FullMethodName = "/robustmq.meta.v1.MetaService/CommitOffsetsBatch"
 	MetaService_FetchOffsets_FullMethodName       = "/robustmq.meta.v1.MetaService/FetchOffsets"
+	MetaService_DeleteOffsets_FullMethodName      = "/robustmq.meta.v1.MetaService/DeleteOffsets"
+	MetaService_ListOffsetGroups_FullMethodName   = "/robustmq.meta.v1.MetaService/ListOffsetGroups"
 	MetaService_Leaders_FullMethodName            = "/robustmq.meta.v1.MetaService/Leaders"
 	MetaService_Watch_FullMethodName              = "/robustmq.meta.v1.MetaService/Watch"
 )
@@ -75,6 +77,11 @@ type MetaServiceClient interface {
 	// into it instead of one call each.
 	CommitOffsetsBatch(ctx context.Context, in *CommitOffsetsBatchRequest, opts ...grpc.CallOption) (*CommitOffsetsBatchResponse, error)
 	FetchOffsets(ctx context.Context, in *FetchOffsetsRequest, opts ...grpc.CallOption) (*FetchOffsetsResponse, error)
+	// DeleteOffsets removes a group's offsets: all of them, or one topic's (Kafka DeleteGroups,
+	// OffsetDelete).
+	DeleteOffsets(ctx context.Context, in *DeleteOffsetsRequest, opts ...grpc.CallOption) (*MetaEmpty, error)
+	// ListOffsetGroups names the groups holding at least one offset, sorted.
+	ListOffsetGroups(ctx context.Context, in *MetaEmpty, opts ...grpc.CallOption) (*GroupList, error)
 	// Leaders tells which node leads each group, as the answering node sees it, so clients can send
 	// writes straight to the leader (saving the follower's forwarding hop).
 	Leaders(ctx context.Context, in *MetaEmpty, opts ...grpc.CallOption) (*LeaderList, error)
@@ -265,6 +272,26 @@ func (c *metaServiceClient) FetchOffsets(ctx context.Context, in *FetchOffsetsRe
 	return out, nil
 }
 
+func (c *metaServiceClient) DeleteOffsets(ctx context.Context, in *DeleteOffsetsRequest, opts ...grpc.CallOption) (*MetaEmpty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MetaEmpty)
+	err := c.cc.Invoke(ctx, MetaService_DeleteOffsets_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metaServiceClient) ListOffsetGroups(ctx context.Context, in *MetaEmpty, opts ...grpc.CallOption) (*GroupList, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GroupList)
+	err := c.cc.Invoke(ctx, MetaService_ListOffsetGroups_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *metaServiceClient) Leaders(ctx context.Context, in *MetaEmpty, opts ...grpc.CallOption) (*LeaderList, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(LeaderList)
@@ -326,6 +353,11 @@ type MetaServiceServer interface {
 	// into it instead of one call each.
 	CommitOffsetsBatch(context.Context, *CommitOffsetsBatchRequest) (*CommitOffsetsBatchResponse, error)
 	FetchOffsets(context.Context, *FetchOffsetsRequest) (*FetchOffsetsResponse, error)
+	// DeleteOffsets removes a group's offsets: all of them, or one topic's (Kafka DeleteGroups,
+	// OffsetDelete).
+	DeleteOffsets(context.Context, *DeleteOffsetsRequest) (*MetaEmpty, error)
+	// ListOffsetGroups names the groups holding at least one offset, sorted.
+	ListOffsetGroups(context.Context, *MetaEmpty) (*GroupList, error)
 	// Leaders tells which node leads each group, as the answering node sees it, so clients can send
 	// writes straight to the leader (saving the follower's forwarding hop).
 	Leaders(context.Context, *MetaEmpty) (*LeaderList, error)
@@ -396,6 +428,12 @@ func (UnimplementedMetaServiceServer) CommitOffsetsBatch(context.Context, *Commi
 }
 func (UnimplementedMetaServiceServer) FetchOffsets(context.Context, *FetchOffsetsRequest) (*FetchOffsetsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method FetchOffsets not implemented")
+}
+func (UnimplementedMetaServiceServer) DeleteOffsets(context.Context, *DeleteOffsetsRequest) (*MetaEmpty, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteOffsets not implemented")
+}
+func (UnimplementedMetaServiceServer) ListOffsetGroups(context.Context, *MetaEmpty) (*GroupList, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListOffsetGroups not implemented")
 }
 func (UnimplementedMetaServiceServer) Leaders(context.Context, *MetaEmpty) (*LeaderList, error) {
 	return nil, status.Error(codes.Unimplemented, "method Leaders not implemented")
@@ -730,6 +768,42 @@ func _MetaService_FetchOffsets_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MetaService_DeleteOffsets_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteOffsetsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServiceServer).DeleteOffsets(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetaService_DeleteOffsets_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServiceServer).DeleteOffsets(ctx, req.(*DeleteOffsetsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MetaService_ListOffsetGroups_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MetaEmpty)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServiceServer).ListOffsetGroups(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetaService_ListOffsetGroups_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServiceServer).ListOffsetGroups(ctx, req.(*MetaEmpty))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _MetaService_Leaders_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(MetaEmpty)
 	if err := dec(in); err != nil {
@@ -833,6 +907,14 @@ var MetaService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "FetchOffsets",
 			Handler:    _MetaService_FetchOffsets_Handler,
+		},
+		{
+			MethodName: "DeleteOffsets",
+			Handler:    _MetaService_DeleteOffsets_Handler,
+		},
+		{
+			MethodName: "ListOffsetGroups",
+			Handler:    _MetaService_ListOffsetGroups_Handler,
 		},
 		{
 			MethodName: "Leaders",
