@@ -147,13 +147,15 @@
 //
 //	go test -run '^$' -bench . -benchmem ./server/kafka/
 //
-// On the 2-CPU dev box (fakeConn, memory engine), opaque batches:
-// BenchmarkProduce records=100 (one 10 KB batch) about 22 us (504 MB/s)
-// and 9 allocations per request (none per record); BenchmarkFetch about
-// 9.5 us for a 64 KiB answer (5.8 GB/s) and 6 allocations per request,
-// against 1.3-2.2 us to memcpy it. With the head/continuation layout they
-// were 38 us and 35 us (1.6 GB/s): the engine decoded one record per
-// Kafka offset.
+// On the 2-CPU dev box (fakeConn, memory engine), opaque batches, with
+// other sessions loading the machine: BenchmarkProduce records=100 (one
+// 10 KB batch) 15-45 us and 9 allocations per request (none per record;
+// most of the time is the memory engine indexing each record of the
+// batch); BenchmarkFetch 5.3-5.7 us for a 64 KiB answer (about 10 GB/s)
+// and 6 allocations per request, against 1.2-1.5 us to memcpy it. With
+// the head/continuation layout they were 38 us and 35 us (1.6 GB/s): the
+// engine decoded one record per Kafka offset. End-to-end numbers
+// (bin/robustmq bench kafka) are in perf/README.md.
 //
 // # Metrics
 //
