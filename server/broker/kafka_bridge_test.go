@@ -99,16 +99,22 @@ func TestBrokerKafkaMapping(t *testing.T) {
 	}
 	consume("room1-temp", 0, "19.0") // stored once, on the MQTT topic's shard
 
-	// DeleteTopics temps, then MQTT publishes store again and Kafka reads them.
-	req := kmsg.NewPtrDeleteTopicsRequest()
-	req.TopicNames = []string{"temps"}
-	dt := kmsg.NewDeleteTopicsRequestTopic()
-	dt.Topic = kmsg.StringPtr("temps")
-	req.Topics = append(req.Topics, dt)
-	resp, err := req.RequestWith(ctx, kc)
-	if err != nil || len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != 0 {
-		t.Fatalf("DeleteTopics temps: %v %+v; want error code 0", err, resp)
+	// DeleteTopics, then MQTT publishes store again and Kafka reads them:
+	// a mapped topic and one bridged by the default rule.
+	publish("plain/rule", "a")
+	consume("plain.rule", 0, "a")
+	for _, topic := range []string{"temps", "plain.rule"} {
+		req := kmsg.NewPtrDeleteTopicsRequest()
+		dt := kmsg.NewDeleteTopicsRequestTopic()
+		dt.Topic = kmsg.StringPtr(topic)
+		req.Topics = append(req.Topics, dt)
+		resp, err := req.RequestWith(ctx, kc)
+		if err != nil || len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != 0 {
+			t.Fatalf("DeleteTopics %s: %v %+v; want error code 0", topic, err, resp)
+		}
 	}
 	publish("sensors/room2/temp", "22.0")
 	consume("temps", 1, "22.0")
+	publish("plain/rule", "b")
+	consume("plain.rule", 0, "b")
 }
