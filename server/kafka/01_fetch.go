@@ -184,6 +184,7 @@ func (c *conn) runFetch(sl *slot, p *fetchPlan, mayPark bool) {
 	c.parts = parts[:0]
 	fr.release()
 }
+
 // span locates one partition's pieces in the connection's fetchRead.
 type span struct{ ti, pi, from, to int }
 
