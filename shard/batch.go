@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 )
 
 // BatchFormat names the encoding of a Batch. The values are on disk (the
@@ -81,8 +82,8 @@ func ValidateBatch(shard string, b *Batch) error {
 	switch {
 	case b.Format == BatchRecords || !b.Format.Valid():
 		return fmt.Errorf("%w: shard %s: batch format %d is not an opaque format", ErrInvalidArgument, shard, b.Format)
-	case b.Count <= 0:
-		return fmt.Errorf("%w: shard %s: batch record count %d <= 0", ErrInvalidArgument, shard, b.Count)
+	case b.Count <= 0 || b.Count > math.MaxInt32:
+		return fmt.Errorf("%w: shard %s: batch record count %d not in [1, %d]", ErrInvalidArgument, shard, b.Count, math.MaxInt32)
 	case len(b.Bytes) < BatchBaseBytes:
 		return fmt.Errorf("%w: shard %s: batch of %d bytes, shorter than its %d-byte base offset", ErrInvalidArgument, shard, len(b.Bytes), BatchBaseBytes)
 	}
