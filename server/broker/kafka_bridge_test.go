@@ -77,26 +77,12 @@ func TestBrokerKafkaMapping(t *testing.T) {
 	consume("temps", 1, "21.5")
 
 	// Kafka -> MQTT: room1-temp partition 0 is sensors/room1/temp.
-	got := make(chan paho.Message, 1)
-	if tok := mq.Subscribe("sensors/room1/temp", 1, func(_ paho.Client, m paho.Message) { got <- m }); !tok.WaitTimeout(5 * time.Second) {
-		t.Fatal("subscribe timed out")
-	}
 	kc, err := kgo.NewClient(kgo.SeedBrokers(kafkaAddr), kgo.AllowAutoTopicCreation(), kgo.RequiredAcks(kgo.AllISRAcks()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer kc.Close()
-	if err := kc.ProduceSync(ctx, &kgo.Record{Topic: "room1-temp", Value: []byte("19.0")}).FirstErr(); err != nil {
-		t.Fatalf("produce room1-temp: %v", err)
-	}
-	select {
-	case m := <-got:
-		if m.Topic() != "sensors/room1/temp" || string(m.Payload()) != "19.0" {
-			t.Fatalf("mqtt got %q %q; want sensors/room1/temp \"19.0\"", m.Topic(), m.Payload())
-		}
-	case <-ctx.Done():
-		t.Fatal("no MQTT message for the Kafka record")
-	}
+	kafkaToMQTT(t, ctx, mq, kc, "sensors/room1/temp", "room1-temp", "19.0")
 	consume("room1-temp", 0, "19.0") // stored once, on the MQTT topic's shard
 
 	// DeleteTopics, then MQTT publishes store again and Kafka reads them:

@@ -102,32 +102,20 @@ func TestBrokerKafka(t *testing.T) {
 		t.Fatalf("offset store: %v", err)
 	}
 
-	got := make(chan paho.Message, 1)
 	sub := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://127.0.0.1:" + itoa(s.TCPPort)).SetClientID("ksub").
 		SetAutoReconnect(false).SetConnectTimeout(5 * time.Second))
 	if tok := sub.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("connect: %v", tok.Error())
 	}
 	defer sub.Disconnect(0)
-	if tok := sub.Subscribe("k/v", 1, func(_ paho.Client, m paho.Message) { got <- m }); !tok.WaitTimeout(5 * time.Second) {
-		t.Fatal("subscribe timed out")
-	}
 	kc, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:"+itoa(cfg.KafkaRuntime.TCPPort)), kgo.AllowAutoTopicCreation(),
 		kgo.RequiredAcks(kgo.AllISRAcks()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer kc.Close()
-	if err := kc.ProduceSync(ctx, &kgo.Record{Topic: "k.v", Value: []byte("to mqtt")}).FirstErr(); err != nil {
-		t.Fatalf("produce k.v: %v", err)
-	}
-	select {
-	case m := <-got:
-		if m.Topic() != "k/v" || string(m.Payload()) != "to mqtt" || m.Qos() != 1 {
-			t.Fatalf("mqtt got %q %q qos %d; want k/v \"to mqtt\" qos 1", m.Topic(), m.Payload(), m.Qos())
-		}
-	case <-ctx.Done():
-		t.Fatal("no MQTT message for the Kafka record")
+	if m := kafkaToMQTT(t, ctx, sub, kc, "k/v", "k.v", "to mqtt"); m.Qos() != 1 {
+		t.Fatalf("mqtt got qos %d; want 1", m.Qos())
 	}
 	res, err := b.opts.Storage.ReadBatches(message.ShardName("k/v"), 0, 1<<20)
 	if err != nil || len(res.Batches) != 1 || res.Batches[0].Format != shard.BatchKafkaV2 {
@@ -146,6 +134,29 @@ func TestBrokerKafka(t *testing.T) {
 	if c, err := net.DialTimeout("tcp", "127.0.0.1:"+itoa(cfg.KafkaRuntime.TCPPort), time.Second); err == nil {
 		c.Close()
 		t.Fatal("kafka_tcp still accepts after Stop")
+	}
+}
+
+// kafkaToMQTT subscribes sub to mqttTopic, produces value to kafkaTopic
+// with kc, and returns the MQTT message it brought.
+func kafkaToMQTT(t *testing.T, ctx context.Context, sub paho.Client, kc *kgo.Client, mqttTopic, kafkaTopic, value string) paho.Message {
+	t.Helper()
+	got := make(chan paho.Message, 1)
+	if tok := sub.Subscribe(mqttTopic, 1, func(_ paho.Client, m paho.Message) { got <- m }); !tok.WaitTimeout(5 * time.Second) {
+		t.Fatalf("subscribe %s timed out", mqttTopic)
+	}
+	if err := kc.ProduceSync(ctx, &kgo.Record{Topic: kafkaTopic, Value: []byte(value)}).FirstErr(); err != nil {
+		t.Fatalf("produce %s: %v", kafkaTopic, err)
+	}
+	select {
+	case m := <-got:
+		if m.Topic() != mqttTopic || string(m.Payload()) != value {
+			t.Fatalf("mqtt got %q %q; want %s %q", m.Topic(), m.Payload(), mqttTopic, value)
+		}
+		return m
+	case <-ctx.Done():
+		t.Fatalf("no MQTT message on %s for the record produced to %s", mqttTopic, kafkaTopic)
+		return nil
 	}
 }
 
