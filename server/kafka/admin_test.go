@@ -187,10 +187,13 @@ func TestGroupAdmin(t *testing.T) {
 	admin := b.client(t)
 	ctx := testCtx(t)
 	dg := kmsg.NewPtrDescribeGroupsRequest()
-	dg.Groups = []string{"g1"}
+	dg.Groups = []string{"g1", "nosuch"}
 	dgr := must(dg.RequestWith(ctx, admin))
-	if g := dgr.Groups[0]; g.State != "Stable" || len(g.Members) != 1 || g.ProtocolType != "consumer" {
-		t.Errorf("DescribeGroups: state %s, %d members, type %q", g.State, len(g.Members), g.ProtocolType)
+	if g := dgr.Groups[0]; g.State != "Stable" || len(g.Members) != 1 || g.ProtocolType != "consumer" || g.ErrorCode != 0 {
+		t.Errorf("DescribeGroups: state %s, %d members, type %q, code %d", g.State, len(g.Members), g.ProtocolType, g.ErrorCode)
+	}
+	if g := dgr.Groups[1]; dgr.Version >= 6 && g.ErrorCode != 69 || g.State != "Dead" {
+		t.Errorf("DescribeGroups v%d of an unknown group: state %s code %d; want Dead, 69 from v6", dgr.Version, g.State, g.ErrorCode)
 	}
 	del := kmsg.NewPtrDeleteGroupsRequest()
 	del.Groups = []string{"g1"}
