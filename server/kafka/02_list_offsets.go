@@ -2,15 +2,18 @@ package kafka
 
 import "robustmq/codec/kafka"
 
-// ListOffsets v1-v8: timestamp -2 is the log start, -1 the high-water mark
+// ListOffsets v1-v10: timestamp -2 is the log start, and so is -4
+// (earliest local offset, v9+: every offset is local here), -1 the
+// high-water mark
 // (also the last stable offset: no transactions), -3 (max timestamp, v7+)
 // the offset of the last record, and any other value the first offset
 // whose record timestamp is at or after it (shard.OffsetForTimestamp;
 // for a stored Kafka batch that is the batch's head or an offset inside
 // it, see doc.go). Lookups are in-memory index reads: answered on the
-// loop.
+// loop. v10's timeout is for waiting on replicas: there are none. (v11's
+// -5, earliest pending upload to tiered storage, is not served.)
 
-func init() { register(2, 1, 8, serveListOffsets) }
+func init() { register(2, 1, 10, serveListOffsets) }
 
 func serveListOffsets(s *Server, c *conn, sl *slot, m kafka.Message) error {
 	req := m.(*kafka.ListOffsetsRequest)
@@ -26,7 +29,7 @@ func serveListOffsets(s *Server, c *conn, sl *slot, m kafka.Message) error {
 			switch {
 			case name == "":
 				op.ErrorCode = int16(kafka.UnknownTopicOrPartition)
-			case rp.Timestamp == -2:
+			case rp.Timestamp == -2 || rp.Timestamp == -4 && sl.version >= 9:
 				op.Offset, err = r.EarliestOffset(name)
 			case rp.Timestamp == -1:
 				op.Offset, err = r.LatestOffset(name)

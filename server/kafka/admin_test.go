@@ -74,19 +74,19 @@ func TestAdmin(t *testing.T) {
 	lo := kmsg.NewPtrListOffsetsRequest()
 	lt := kmsg.NewListOffsetsRequestTopic()
 	lt.Topic = "a"
-	for _, ts := range []int64{-2, -1, base.Add(3 * time.Second).UnixMilli(), base.Add(time.Hour).UnixMilli()} {
+	for _, ts := range []int64{-2, -1, base.Add(3 * time.Second).UnixMilli(), base.Add(time.Hour).UnixMilli(), -4, -3} {
 		p := kmsg.NewListOffsetsRequestTopicPartition()
 		p.Partition, p.Timestamp = 0, ts
 		lt.Partitions = append(lt.Partitions, p)
 	}
 	lo.Topics = append(lo.Topics, lt)
 	// franz-go's kmsg answers per partition in order; use one request per timestamp.
-	for i, wantOff := range []int64{0, 10, 3, -1} {
+	for i, wantOff := range []int64{0, 10, 3, -1, 0, 9} { // -4: earliest local (v9+), -3: max timestamp
 		one := kmsg.NewPtrListOffsetsRequest()
 		one.Topics = []kmsg.ListOffsetsRequestTopic{{Topic: "a", Partitions: lt.Partitions[i : i+1]}}
 		r := must(one.RequestWith(ctx, cl))
-		if got := r.Topics[0].Partitions[0].Offset; got != wantOff {
-			t.Errorf("ListOffsets ts %d: offset %d; want %d", lt.Partitions[i].Timestamp, got, wantOff)
+		if got := r.Topics[0].Partitions[0].Offset; got != wantOff || r.Version < 10 {
+			t.Errorf("ListOffsets v%d ts %d: offset %d; want %d at v10", r.Version, lt.Partitions[i].Timestamp, got, wantOff)
 		}
 	}
 
