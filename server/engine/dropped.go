@@ -4,26 +4,32 @@ package engine
 // deleted in the Meta Service.
 //
 // DeleteTopic on the Meta Service leaves a tombstone (metadata KV namespace client.NSDropped:
-// topic -> "") that stays until a topic of that name is created again. The dropper watches the
-// metadata group (MetaService.Watch through meta_addrs) and on every event, resync included, reads
-// the tombstones and, for each, deletes every local shard that client.TopicShard says belongs to it
-// and unregisters the topic from the node's router (DeleteTopic). Each pass is idempotent, so
-// an engine that was down when a topic was deleted drops its shards when it comes back (the first
-// event of a watch is a resync). A pass that failed (meta unreachable) is retried every
-// retryEvery even without a new event.
+// topic -> deletion id) that stays until a topic of that name is created again. The dropper
+// watches the metadata group (MetaService.Watch through meta_addrs) and on every event, resync
+// included, reads the tombstones and this node's acknowledgements (client.NSDroppedAck,
+// "<broker_id>/<topic>" -> deletion id). For each deletion not acknowledged yet it deletes every
+// local shard that client.TopicShard says belongs to the topic, unregisters the topic from the
+// node's router (DeleteTopic), then acknowledges the deletion; so a topic that a broker creates
+// again locally afterwards (Kafka auto-create) is not dropped again. An engine that was down when a
+// topic was deleted drops its shards when it comes back (the first event of a watch is a resync);
+// a crash between dropping and acknowledging drops again (the same shards: harmless). A pass that
+// failed (meta unreachable) is retried every retryEvery even without a new event.
 //
 // Goroutines: Start starts two, owned by the dropper and ended by Stop: the watch (which only
 // signals) and the worker (which lists and deletes). Stop runs before the engine's Stop (reverse
 // start order), so the router is never used after it closed.
 //
-// Known gap: a topic deleted and created again while this engine was away keeps the old data
-// (the tombstone is gone by the time it looks).
+// Known gaps: a topic deleted and created again in the Meta Service while this engine was away
+// keeps the old data (the tombstone is gone by the time it looks); acknowledgements are never
+// removed (one small key per engine node and deleted topic name).
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -38,6 +44,7 @@ import (
 type droppedSource interface {
 	Watch(ctx context.Context, group string, onEvent func(revision uint64, resync bool)) error
 	List(ctx context.Context, ns string, prefix []byte) ([]*pb.KVPair, error)
+	Put(ctx context.Context, ns string, key, value []byte) error
 }
 
 // retryEvery is how often a failed pass is tried again without a new event.
@@ -137,7 +144,7 @@ func (d *Dropper) work(ctx context.Context, r *shard.Router, events <-chan struc
 	}
 }
 
-// pass drops the local shards of every tombstoned topic.
+// pass drops the local shards of every deletion this node has not acknowledged, then acknowledges it.
 func (d *Dropper) pass(ctx context.Context, r *shard.Router) error {
 	lctx, cancel := context.WithTimeout(ctx, retryEvery)
 	defer cancel()
@@ -148,6 +155,15 @@ func (d *Dropper) pass(ctx context.Context, r *shard.Router) error {
 	if len(tombs) == 0 {
 		return nil
 	}
+	me := strconv.FormatUint(d.env.Config.BrokerID, 10) + "/"
+	acks, err := d.src.List(lctx, client.NSDroppedAck, []byte(me))
+	if err != nil {
+		return fmt.Errorf("list acknowledgements: %w", err)
+	}
+	done := make(map[string]string, len(acks)) // topic -> deletion id handled
+	for _, a := range acks {
+		done[strings.TrimPrefix(string(a.GetKey()), me)] = string(a.GetValue())
+	}
 	infos, err := r.ListShards()
 	if err != nil {
 		return fmt.Errorf("list local shards: %w", err)
@@ -155,23 +171,39 @@ func (d *Dropper) pass(ctx context.Context, r *shard.Router) error {
 	var errs []error
 	for _, tb := range tombs {
 		topic := string(tb.GetKey())
-		for _, in := range infos {
-			name := in.Config.Name
-			if !client.TopicShard(name, topic) {
-				continue
-			}
-			switch err := r.DeleteShard(name); {
-			case err == nil:
-				shardsDropped.Inc()
-				d.log.Info("engine: dropped shard of a deleted topic", "topic", topic, "shard", name)
-			case !errors.Is(err, shard.ErrShardNotFound):
-				errs = append(errs, fmt.Errorf("shard %q: %w", name, err))
-			}
+		if id, ok := done[topic]; ok && id == string(tb.GetValue()) {
+			continue
 		}
-		// Unregister the topic from the router too (its shards are gone: not found is fine).
-		if err := r.DeleteTopic(topic); err != nil && !errors.Is(err, shard.ErrTopicNotFound) {
-			errs = append(errs, fmt.Errorf("topic %q: %w", topic, err))
+		if err := d.drop(r, topic, infos); err != nil {
+			errs = append(errs, err)
+			continue
 		}
+		if err := d.src.Put(lctx, client.NSDroppedAck, []byte(me+topic), tb.GetValue()); err != nil {
+			errs = append(errs, fmt.Errorf("acknowledge topic %q: %w", topic, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// drop deletes topic's local shards (of infos) and unregisters it from the router.
+func (d *Dropper) drop(r *shard.Router, topic string, infos []shard.ShardInfo) error {
+	var errs []error
+	for _, in := range infos {
+		name := in.Config.Name
+		if !client.TopicShard(name, topic) {
+			continue
+		}
+		switch err := r.DeleteShard(name); {
+		case err == nil:
+			shardsDropped.Inc()
+			d.log.Info("engine: dropped shard of a deleted topic", "topic", topic, "shard", name)
+		case !errors.Is(err, shard.ErrShardNotFound):
+			errs = append(errs, fmt.Errorf("shard %q: %w", name, err))
+		}
+	}
+	// Its shards are gone (not found is fine): unregister the topic too.
+	if err := r.DeleteTopic(topic); err != nil && !errors.Is(err, shard.ErrTopicNotFound) {
+		errs = append(errs, fmt.Errorf("topic %q: %w", topic, err))
 	}
 	return errors.Join(errs...)
 }

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"robustmq/server/config"
 	"robustmq/server/meta/client"
 	"robustmq/server/node/component"
 	"robustmq/server/pb"
@@ -16,11 +19,12 @@ import (
 	"robustmq/shard/memory"
 )
 
-// fakeMeta is a droppedSource: tombstones in memory, a watch fed by the test.
+// fakeMeta is a droppedSource: tombstones and acknowledgements in memory, a watch fed by the test.
 type fakeMeta struct {
 	mu     sync.Mutex
-	tombs  []string // guarded by mu
-	fail   bool     // guarded by mu: List fails
+	tombs  map[string]string // guarded by mu: topic -> deletion id
+	acks   map[string]string // guarded by mu: "<node>/<topic>" -> deletion id
+	fail   bool              // guarded by mu: List fails
 	events chan struct{}
 }
 
@@ -38,32 +42,47 @@ func (f *fakeMeta) Watch(ctx context.Context, group string, onEvent func(uint64,
 	}
 }
 
-func (f *fakeMeta) List(_ context.Context, ns string, _ []byte) ([]*pb.KVPair, error) {
+func (f *fakeMeta) List(_ context.Context, ns string, prefix []byte) ([]*pb.KVPair, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if ns != client.NSDropped {
-		return nil, errors.New("list of " + ns)
-	}
 	if f.fail {
 		return nil, errors.New("meta down")
 	}
+	m := map[string]map[string]string{client.NSDropped: f.tombs, client.NSDroppedAck: f.acks}[ns]
 	var out []*pb.KVPair
-	for _, t := range f.tombs {
-		out = append(out, &pb.KVPair{Key: []byte(t)})
+	for k, v := range m {
+		if strings.HasPrefix(k, string(prefix)) {
+			out = append(out, &pb.KVPair{Key: []byte(k), Value: []byte(v)})
+		}
 	}
 	return out, nil
 }
 
+func (f *fakeMeta) Put(_ context.Context, ns string, key, value []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if ns != client.NSDroppedAck {
+		return errors.New("put in " + ns)
+	}
+	f.acks[string(key)] = string(value)
+	return nil
+}
+
+// set replaces the tombstones (topic, deletion id, ...) and sends a watch event.
 func (f *fakeMeta) set(fail bool, tombs ...string) {
 	f.mu.Lock()
-	f.fail, f.tombs = fail, tombs
+	f.fail, f.tombs = fail, map[string]string{}
+	for i := 0; i+1 < len(tombs); i += 2 {
+		f.tombs[tombs[i]] = tombs[i+1]
+	}
 	f.mu.Unlock()
 	f.events <- struct{}{}
 }
 
 // TestDropper: on a watch event the dropper deletes the local shards of tombstoned topics (and
 // unregisters them from the router), sparing a topic whose name only starts with a deleted one's;
-// a pass that failed is retried on the next event.
+// a pass that failed is retried on the next event; a deletion is handled once, so a topic created
+// again locally keeps its shards until it is deleted again.
 func TestDropper(t *testing.T) {
 	r, err := shard.NewRouter([]shard.Engine{memory.New(memory.Options{Logger: slog.New(slog.DiscardHandler)})},
 		shard.RouterOptions{RetentionInterval: -1})
@@ -81,8 +100,10 @@ func TestDropper(t *testing.T) {
 	}
 	st := new(component.Storage)
 	st.Provide(component.StorageHandles{Router: r, Engine: shard.EngineMemory})
-	src := &fakeMeta{events: make(chan struct{})}
-	d := &Dropper{env: component.Env{Storage: st}, log: slog.New(slog.DiscardHandler), src: src}
+	src := &fakeMeta{acks: map[string]string{}, events: make(chan struct{})}
+	cfg := config.Default()
+	cfg.BrokerID = 5
+	d := &Dropper{env: component.Env{Config: cfg, Storage: st}, log: slog.New(slog.DiscardHandler), src: src}
 	if err := d.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -110,12 +131,23 @@ func TestDropper(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	src.set(true, "gone") // this pass fails; the next event's succeeds
-	src.set(false, "gone", "old")
+	src.set(true, "gone", "d1") // this pass fails; the next event's succeeds
+	src.set(false, "gone", "d1", "old", "d2")
 	wait("gone_1_0", "kept_0")
 	if _, _, err := r.Partition("gone", nil, 0); !errors.Is(err, shard.ErrTopicNotFound) {
 		t.Fatalf("topic gone still routed: %v; want ErrTopicNotFound", err)
 	}
-	src.set(false, "gone", "old", "kept")
+	if err := r.CreateTopic(shard.TopicConfig{Name: "gone", Partitions: 1}); err != nil { // a broker creates it again
+		t.Fatal(err)
+	}
+	src.set(false, "gone", "d1", "old", "d2", "kept", "d3")
+	wait("gone_0", "gone_1_0")
+	src.mu.Lock()
+	acks := maps.Clone(src.acks)
+	src.mu.Unlock()
+	if want := map[string]string{"5/gone": "d1", "5/old": "d2", "5/kept": "d3"}; !maps.Equal(acks, want) {
+		t.Fatalf("acknowledgements %v; want %v", acks, want)
+	}
+	src.set(false, "gone", "d4") // deleted again
 	wait("gone_1_0")
 }

@@ -2,6 +2,7 @@ package meta
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/http"
@@ -192,7 +193,9 @@ func (s *Service) deleteTopic(ctx context.Context, name string) error {
 	if err := r.meta.DeleteTopic(ctx, name); err != nil {
 		return err
 	}
-	if err := r.meta.Put(ctx, NSDropped, []byte(name), nil); err != nil {
+	// The deletion id tells this deletion from a later one of the same name (engines handle each once).
+	id := binary.BigEndian.AppendUint64(nil, uint64(time.Now().UnixNano()))
+	if err := r.meta.Put(ctx, NSDropped, []byte(name), id); err != nil {
 		return err
 	}
 	return r.meta.Put(ctx, nsGC, []byte(name), nil)

@@ -26,7 +26,7 @@ const (
 	nsGC        = "meta.gc"         // deleted topic name -> "" until its shard records are collected
 )
 
-// NSDropped is the tombstone namespace: deleted topic name -> "" (client.NSDropped).
+// NSDropped is the tombstone namespace: deleted topic name -> deletion id (client.NSDropped).
 const NSDropped = client.NSDropped
 
 // MQTTDue is the mqtt group's table of due times (frozen): key = due unix ms(8, BE) | kind(1) | key,

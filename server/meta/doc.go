@@ -44,10 +44,11 @@
 //     kind/key is deleted (session expiry), then the due entry. Delayed will messages are not
 //     fired here: the MQTT layer (server/mqtt) fires them itself today.
 //  4. Deleted topics: DeleteTopic leaves a tombstone (client.NSDropped, "meta.dropped": topic ->
-//     "") and a marker ("meta.gc": topic -> ""); the controller deletes the topic's shard records
+//     deletion id) and a marker ("meta.gc": topic -> ""); the controller deletes the topic's shard records
 //     (names "{topic}_{partition}", shard.Name; client.TopicShard tells a topic's own from those
 //     of a topic named "{topic}_…"), then the marker. Engine nodes drop their local shards of
-//     tombstoned topics themselves (server/engine's dropped-topic watcher, through Watch). A
+//     tombstoned topics themselves, once per deletion id, acknowledged under client.NSDroppedAck
+//     (server/engine's dropped-topic watcher, through Watch). A
 //     tombstone stays until a topic of that name is created again; creating a topic whose marker
 //     is still there is refused (AlreadyExists, "still being collected").
 //

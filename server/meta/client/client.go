@@ -170,10 +170,16 @@ func (c *Client) List(ctx context.Context, ns string, prefix []byte) ([]*pb.KVPa
 	return out, err
 }
 
-// NSDropped is the metadata KV namespace of deleted topics' tombstones: topic name -> "", written
-// when the topic is deleted and removed when a topic of that name is created again. An engine node
-// drops its local shards of every tombstoned topic (TopicShard).
+// NSDropped is the metadata KV namespace of deleted topics' tombstones: topic name -> deletion id
+// (8 bytes, unique per deletion), written when the topic is deleted and removed when a topic of
+// that name is created again. An engine node drops its local shards of a tombstoned topic
+// (TopicShard) once per deletion: it records the deletion id it handled under NSDroppedAck, so a
+// topic that a broker creates again locally afterwards keeps its new data.
 const NSDropped = "meta.dropped"
+
+// NSDroppedAck is the namespace of the deletions engine nodes handled: "<node id>/<topic>" ->
+// the deletion id (NSDropped's value) whose shards that node dropped.
+const NSDroppedAck = "meta.dropped-ack"
 
 // TopicShard tells whether shard name (shard.Name's "{topic}_{partition}") is a partition of topic:
 // topic, '_', then decimal digits only. It is unambiguous although topics may contain '_': topic
