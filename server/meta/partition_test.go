@@ -137,8 +137,8 @@ func TestPartition(t *testing.T) {
 	for _, nd := range c.nodes {
 		c.start(nd)
 	}
-	lead, err := map[string]uint64(nil), error(nil)
-	poll(t, 20*time.Second, "a leader per group", func() error { lead, err = leaders(c.nodes); return err })
+	var lead map[string]uint64
+	poll(t, 20*time.Second, "a leader per group", func() (err error) { lead, err = leaders(c.nodes); return err })
 	a := &acked{offsets: map[int32]int64{}}
 	a.write(t, dial(t, c.nodes...), "before", 3)
 
@@ -162,7 +162,7 @@ func TestPartition(t *testing.T) {
 
 	// The isolated node refuses, within raft_write_timeout_sec (1 s) plus slack, and says why.
 	minority := dial(t, iso)
-	err = minority.CommitOffsets(ctxFor(t, 10*time.Second), ackGroup, []*pb.OffsetEntry{{Topic: ackTopic, Partition: 9999, Offset: 1}})
+	err := minority.CommitOffsets(ctxFor(t, 10*time.Second), ackGroup, []*pb.OffsetEntry{{Topic: ackTopic, Partition: 9999, Offset: 1}})
 	if d := time.Since(t0); status.Code(err) != codes.DeadlineExceeded || !strings.Contains(err.Error(), "timed out") || d > 3*time.Second {
 		t.Fatalf("commit on the isolated node: %v after %v; want DeadlineExceeded \"timed out\" within 3s", err, d)
 	}

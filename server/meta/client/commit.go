@@ -39,7 +39,7 @@ const (
 
 var (
 	commitBatches = metrics.NewCounter(`robustmq_meta_client_commit_batches_total`)
-	commitsQueued = metrics.NewCounter(`robustmq_meta_client_commits_batched_total`)
+	commitsBatched = metrics.NewCounter(`robustmq_meta_client_commits_batched_total`)
 )
 
 // commit is one queued CommitOffsets call.
@@ -179,7 +179,7 @@ func (c *Client) sendBatch(batch []*commit) {
 		return
 	}
 	commitBatches.Inc()
-	commitsQueued.Add(len(batch))
+	commitsBatched.Add(len(batch))
 	req := &pb.CommitOffsetsBatchRequest{Commits: make([]*pb.CommitOffsetsRequest, len(batch))}
 	for i, p := range batch {
 		req.Commits[i] = p.req
