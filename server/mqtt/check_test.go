@@ -58,3 +58,16 @@ func TestCheckRefusal(t *testing.T) {
 		}
 	}
 }
+
+// TestSysTopicsReadOnly: a client's PUBLISH to $SYS/... is not published
+// (5.0: PUBACK 0x87 Not authorized), as mosquitto refuses it.
+func TestSysTopicsReadOnly(t *testing.T) {
+	ts := start(t, nil)
+	sub, pub := pair(t, ts, mqtt.V5, "sys", 0, 0, "$SYS/#", 1)
+	pub.send(publish(mqtt.V5, "$SYS/brokers/fake", 1, 1, "x"))
+	pub.expect(mqtt.PUBACK, 1)
+	if pub.d.Ack.Reason != mqtt.ReasonNotAuthorized {
+		t.Fatalf("PUBACK reason %#x; want 0x87", pub.d.Ack.Reason)
+	}
+	sub.silent(150 * time.Millisecond)
+}

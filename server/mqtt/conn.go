@@ -21,8 +21,13 @@ type conn struct {
 	flushFn func(netpoll.Conn)
 
 	version mqtt.Version // 0 until CONNECT
-	sess    *session     // nil until CONNECT
-	will    *will
+	// user, connectedMs and keepAlive describe the connection for the admin
+	// API (inspect.go); set in accept before the session is attached.
+	user        string
+	connectedMs int64
+	keepAlive   uint16
+	sess        *session // nil until CONNECT
+	will        *will
 	// cleanExit: the client ended with DISCONNECT 0x00 (or a 3.x
 	// DISCONNECT), so the will is not published.
 	cleanExit bool
@@ -323,6 +328,7 @@ func (c *conn) accept(cp *mqtt.Connect, authReply []byte) error {
 			ack.Props.SetUint(mqtt.PropTopicAliasMaximum, uint32(o.TopicAliasMax))
 		}
 	}
+	c.user, c.connectedMs, c.keepAlive = string(cp.Username), srv.hub.Now(), ka
 	s, present, old, shared := srv.sessions.attach(srv, clientID, c, cp.CleanStart, expiry)
 	s.saveSession()
 	c.sess = s
@@ -554,6 +560,13 @@ func (c *conn) onPublish(p *mqtt.Publish) error {
 		}
 	}
 	delay, t := delayed(t)
+	if bytes.HasPrefix(t, sysPrefix) { // the broker's own topics: clients may read, not write
+		srv.sysRefused.Inc()
+		if p.QoS > 0 {
+			c.writeAck(ackFor(p.QoS), p.PacketID, mqtt.ReasonNotAuthorized)
+		}
+		return nil
+	}
 	if err := srv.hub.Check(t, p.Payload); err != nil {
 		return c.refused(p, err)
 	}

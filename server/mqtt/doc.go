@@ -12,7 +12,9 @@
 // (session.enqueue schedules conn.flush) and a store acknowledgement
 // (conn.acker writes the PUBACK/PUBREC). The server owns one goroutine, the
 // keepalive wheel (wheel.go), which also times out connections that send no
-// CONNECT; Close stops it. Delayed wills and session expiry use one
+// CONNECT; Close stops it. StartSys adds the $SYS publisher (sys.go), one
+// goroutine that Sys.Close stops; with Options.State, one more runs the
+// session-log maintenance (persist.go) until Close. Delayed wills and session expiry use one
 // time.AfterFunc per offline session that needs one, never one per
 // connection.
 //
@@ -144,6 +146,14 @@
 //     due, documented by the hub), the in-flight state of online sessions
 //     (their messages stay in the topic shards).
 //
+// # $SYS and inspection
+//
+// $SYS/brokers/{node}/... topics (sys.go) are published as retained QoS 0
+// messages every system_topic_interval_ms; clients may subscribe to them
+// but not publish there (5.0: PUBACK 0x87; counted as sys_topic drops).
+// inspect.go takes snapshots of clients, sessions, subscriptions and
+// retained messages for the admin API, and kicks clients (0x98).
+//
 // # Sessions
 //
 // Sessions live in memory (sessions, session.go), saved as above. Clean start drops the old
@@ -177,8 +187,10 @@
 //	robustmq_mqtt_connects_total              CONNECTs accepted
 //	robustmq_mqtt_keepalive_timeouts_total    keepalive and connect timeouts
 //	robustmq_mqtt_wills_published_total
-//	robustmq_mqtt_dropped_total{reason}       offline | client_max_packet_size | expired
+//	robustmq_mqtt_dropped_total{reason}       offline | client_max_packet_size | expired | sys_topic
 //	robustmq_mqtt_acks_held_total             publisher acknowledgements held by a full queue
+//	robustmq_mqtt_kicked_total                administrative kicks (inspect.go)
+//	robustmq_mqtt_state_errors_total          failed saves, log appends and restores (persist.go)
 //	robustmq_mqtt_slow_subscribers_total      subscribers disconnected after HoldTimeout
 //
 // plus the hub's robustmq_message_* (queue_full drops are counted there).

@@ -21,7 +21,8 @@ import (
 // Reading a connection from here: conn fields belong to its handler
 // goroutine, but version, window and will are written in accept before
 // sessions.attach sets session.conn under session.mu and never after, so a
-// reader that found c in session.conn under mu sees them; timeoutSec is
+// reader that found c in session.conn under mu sees them (as user,
+// connectedMs and keepAlive); timeoutSec is
 // atomic and the netpoll.Conn methods used are safe from any goroutine.
 
 // Client is one connected MQTT client (GET /api/mqtt/client/list). Field
@@ -34,6 +35,8 @@ type Client struct {
 	Listener       string `json:"listener"`        // e.g. mqtt_tcp
 	ConnectionType string `json:"connection_type"` // Tcp | Tls | Websocket | Websockets
 	Protocol       string `json:"protocol"`        // MQTT3 (3.1) | MQTT4 (3.1.1) | MQTT5
+	LoginUser      string `json:"login_user"`      // CONNECT user name, "" for none
+	CreateTime     int64  `json:"create_time"`     // when it connected, ms since the Unix epoch
 	KeepAlive      int    `json:"keep_alive"`      // seconds granted; 0 = none
 	InflightMax    int    `json:"inflight_max"`    // outbound window: the client's Receive Maximum capped by MaxInflight
 	Inflight       int    `json:"inflight"`        // outbound QoS 1/2 messages not yet acknowledged
@@ -176,8 +179,7 @@ func (s *Server) Clients() []Client {
 			out = append(out, Client{
 				ClientID: ss.clientID, ConnectionID: c.nc.ID(), SourceIPAddr: c.nc.RemoteAddr().String(),
 				Listener: c.nc.Listener(), ConnectionType: ct, Protocol: protocolNames[c.version],
-				// timeoutSec is 1.5 x keepalive rounded up (accept): 2/3 of it, rounded down, is the keepalive.
-				KeepAlive: int(c.timeoutSec.Load() * 2 / 3), InflightMax: int(c.window),
+				LoginUser: c.user, CreateTime: c.connectedMs, KeepAlive: int(c.keepAlive), InflightMax: int(c.window),
 				Inflight: len(ss.inflight), Queued: ss.queue.Len(), Subscriptions: len(ss.subs),
 				SessionExpiry: ss.expiry, HasWill: c.will != nil,
 			})

@@ -25,16 +25,19 @@ func TestInspect(t *testing.T) {
 	c5.sub(t, &paho.Subscribe{Properties: &paho.SubscribeProperties{SubscriptionIdentifier: &id},
 		Subscriptions: []paho.SubscribeOptions{{Topic: "a/+", QoS: 1, NoLocal: true, RetainAsPublished: true},
 			{Topic: "$share/g/b/#", QoS: 0}}})
-	c3 := client3(t, url, "c3", func(o *paho3.ClientOptions) { o.SetCleanSession(false).SetKeepAlive(20 * time.Second) })
+	c3 := client3(t, url, "c3", func(o *paho3.ClientOptions) {
+		o.SetCleanSession(false).SetKeepAlive(20 * time.Second).SetUsername("u3")
+	})
 	wait3(t, "subscribe x", c3.Subscribe("x", 2, nil))
 	wait3(t, "retain r/1", c3.Publish("r/1", 1, true, "hello"))
 
+	before := ts.hub.Now()
 	clients := ts.Clients()
 	if len(clients) != 2 {
 		t.Fatalf("Clients() = %+v; want c3, c5", clients)
 	}
 	for i, want := range []Client{
-		{ClientID: "c3", Listener: "mqtt_test_tcp", ConnectionType: "Tcp", Protocol: "MQTT4", KeepAlive: 20,
+		{ClientID: "c3", Listener: "mqtt_test_tcp", ConnectionType: "Tcp", Protocol: "MQTT4", LoginUser: "u3", KeepAlive: 20,
 			InflightMax: 128, Subscriptions: 1, SessionExpiry: 1800},
 		{ClientID: "c5", Listener: "mqtt_test_tcp", ConnectionType: "Tcp", Protocol: "MQTT5", KeepAlive: 30,
 			InflightMax: 5, Subscriptions: 2, SessionExpiry: 60, HasWill: true},
@@ -44,7 +47,10 @@ func TestInspect(t *testing.T) {
 			t.Errorf("client %s: connection id %d, source %q; want an id and 127.0.0.1:port", got.ClientID,
 				got.ConnectionID, got.SourceIPAddr)
 		}
-		got.ConnectionID, got.SourceIPAddr = 0, ""
+		if got.CreateTime <= 0 || got.CreateTime > before {
+			t.Errorf("client %s: create_time %d; want a time before %d", got.ClientID, got.CreateTime, before)
+		}
+		got.ConnectionID, got.SourceIPAddr, got.CreateTime = 0, "", 0
 		if got != want {
 			t.Errorf("Clients()[%d] = %+v; want %+v", i, got, want)
 		}

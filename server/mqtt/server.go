@@ -119,7 +119,7 @@ type Server struct {
 	offlineDrop, tooLarge      *metrics.Counter
 	expired, timeouts, willsTx *metrics.Counter
 	held, slowSubs             *metrics.Counter
-	saveErrors                 *metrics.Counter
+	saveErrors, sysRefused     *metrics.Counter
 
 	state    StateStore    // opts.State
 	log      shard.Adapter // session logs: the hub's store when State is set
@@ -172,6 +172,7 @@ func New(opts Options) (*Server, error) {
 		held:        metrics.GetOrCreateCounter("robustmq_mqtt_acks_held_total"),
 		slowSubs:    metrics.GetOrCreateCounter("robustmq_mqtt_slow_subscribers_total"),
 		saveErrors:  metrics.GetOrCreateCounter("robustmq_mqtt_state_errors_total"),
+		sysRefused:  metrics.GetOrCreateCounter(`robustmq_mqtt_dropped_total{reason="sys_topic"}`),
 	}
 	s.saveDone = s.saveDoneFn
 	if opts.State != nil {
