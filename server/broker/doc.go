@@ -96,6 +96,12 @@
 //	GET /api/mqtt/overview     sessions, connections per listener, delayed
 //	                           messages; 503 while the broker is not running
 //
+// and the route families documented where they live: clients, kick,
+// sessions, subscriptions, retained messages (admin_mqtt.go); users, ACL,
+// blacklist (admin_auth.go); schemas and bindings (admin_schema.go). Start
+// also starts the $SYS publisher (mqtt_runtime.system_monitor.
+// system_topic_interval_ms; 0 = off) once the listeners are bound.
+//
 // Life: New wires and does no I/O; Start binds the listeners (all or none:
 // a failure shuts down those already bound); Stop sends every MQTT client a
 // DISCONNECT 0x8B, shuts the MQTT listeners down (waiting for every
