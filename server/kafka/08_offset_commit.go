@@ -7,13 +7,15 @@ import (
 	"robustmq/shard"
 )
 
-// OffsetCommit v2-v9 (v10 names topics by id): the member and generation
+// OffsetCommit v2-v10 (v10 names topics by id; offsets are stored under
+// the topic's name either way): the member and generation
 // are checked against the group (generation -1 without member id: an
 // admin commit to a group without members), then the offsets are stored in
 // the OffsetStore on a worker, all partitions of the request at once.
-// Partitions of unknown topics get UNKNOWN_TOPIC_OR_PARTITION.
+// Partitions of unknown topics get UNKNOWN_TOPIC_OR_PARTITION (an unknown
+// id: UNKNOWN_TOPIC_ID).
 
-func init() { register(8, 2, 9, serveOffsetCommit) }
+func init() { register(8, 2, 10, serveOffsetCommit) }
 
 func serveOffsetCommit(s *Server, c *conn, sl *slot, m kafka.Message) error {
 	req := m.(*kafka.OffsetCommitRequest)
@@ -26,11 +28,13 @@ func serveOffsetCommit(s *Server, c *conn, sl *slot, m kafka.Message) error {
 	var offsets []shard.GroupOffset
 	for ti, rt := range req.Topics {
 		out := &resp.Topics[ti]
-		out.Name = append([]byte(nil), rt.Name...)
-		known := s.topics.get(rt.Name)
+		out.Name, out.TopicID = append([]byte(nil), rt.Name...), rt.TopicID
+		known, missing := s.topics.lookup(rt.Name, rt.TopicID, sl.version >= 10)
 		for _, rp := range rt.Partitions {
 			code := check
-			if code == kafka.None && (known == nil || rp.Index < 0 || int(rp.Index) >= len(known.shards)) {
+			if code == kafka.None && known == nil {
+				code = missing
+			} else if code == kafka.None && (rp.Index < 0 || int(rp.Index) >= len(known.shards)) {
 				code = kafka.UnknownTopicOrPartition
 			}
 			if code == kafka.None {

@@ -7,17 +7,26 @@ import (
 	"robustmq/shard"
 )
 
-// OffsetFetch v1-v9 (v10 names topics by id), on a worker: one group
-// before v8, a list of groups from v8. A null topic list returns every
+// OffsetFetch v1-v10, on a worker: one group before v8, a list of groups
+// from v8; v10 names topics by id (answered with the id; an unknown id's
+// partitions get UNKNOWN_TOPIC_ID). A null topic list returns every
 // committed offset of the group; a partition without a commit gets offset
 // -1. RequireStable needs no wait: there are no transactions.
 
-func init() { register(9, 1, 9, serveOffsetFetch) }
+func init() { register(9, 1, 10, serveOffsetFetch) }
 
 type fetchGroup struct {
-	id     string
-	topics map[string][]int32 // nil: all
-	order  []string
+	id      string
+	topics  map[string][]int32 // nil: all
+	order   []string
+	unknown []unknownTopic // v10: ids no topic has
+}
+
+// unknownTopic is a topic id an OffsetFetch v10 asked for that names no
+// topic.
+type unknownTopic struct {
+	id    [16]byte
+	parts []int32
 }
 
 func serveOffsetFetch(s *Server, c *conn, sl *slot, m kafka.Message) error {
@@ -41,9 +50,19 @@ func serveOffsetFetch(s *Server, c *conn, sl *slot, m kafka.Message) error {
 		}, len(req.Topics))
 	}
 	for _, g := range req.Groups {
+		var unknown []unknownTopic
 		add(g.GroupID, g.Topics == nil, func(i int) ([]byte, []int32) {
-			return g.Topics[i].Name, g.Topics[i].PartitionIndexes
+			t := &g.Topics[i]
+			if sl.version < 10 {
+				return t.Name, t.PartitionIndexes
+			}
+			if m := s.topics.getID(t.TopicID); m != nil {
+				return m.bname, t.PartitionIndexes
+			}
+			unknown = append(unknown, unknownTopic{t.TopicID, append([]int32(nil), t.PartitionIndexes...)})
+			return nil, nil
 		}, len(g.Topics))
+		gs[len(gs)-1].unknown = unknown
 	}
 	v := sl.version
 	answer := func(busy bool) kafka.Message {
@@ -74,11 +93,26 @@ func serveOffsetFetch(s *Server, c *conn, sl *slot, m kafka.Message) error {
 			}
 			rg := kafka.OffsetFetchResponseGroup{GroupID: []byte(g.id), ErrorCode: int16(code)}
 			for _, t := range topics {
+				if t.name == "" && len(t.parts) == 0 {
+					continue // the place of an unknown id (v10), answered below
+				}
 				rt := kafka.OffsetFetchResponseGroupTopic{Name: []byte(t.name)}
+				if m := s.topics.get([]byte(t.name)); m != nil {
+					rt.TopicID = m.id
+				}
 				for _, p := range t.parts {
 					rt.Partitions = append(rt.Partitions, kafka.OffsetFetchResponseGroupTopicPartition{Index: p.Partition,
 						CommittedOffset: p.Offset, CommittedLeaderEpoch: -1, Metadata: []byte(p.Metadata)})
 				}
+				rg.Topics = append(rg.Topics, rt)
+			}
+			for _, u := range g.unknown {
+				rt := kafka.OffsetFetchResponseGroupTopic{TopicID: u.id}
+				for _, p := range u.parts {
+					rt.Partitions = append(rt.Partitions, kafka.OffsetFetchResponseGroupTopicPartition{Index: p,
+						CommittedOffset: -1, CommittedLeaderEpoch: -1, ErrorCode: int16(kafka.UnknownTopicID)})
+				}
+				countErr(9, kafka.UnknownTopicID)
 				rg.Topics = append(rg.Topics, rt)
 			}
 			resp.Groups = append(resp.Groups, rg)

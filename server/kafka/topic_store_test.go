@@ -64,6 +64,24 @@ func TestTopicIDs(t *testing.T) {
 	if code, _ := rawProduce(t, cl, "ids", rawBatch(t, 1, 1, -1, -1, -1)); code != 0 {
 		t.Fatalf("produce by id: code %d; want 0", code)
 	}
+	// OffsetCommit and OffsetFetch v10 name topics by id.
+	oc := kmsg.NewPtrOffsetCommitRequest()
+	oc.Group, oc.Generation = "idg", -1
+	oc.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "ids", TopicID: id,
+		Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 1, Offset: 7}}},
+		{TopicID: unknown, Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 0, Offset: 1}}}}
+	ocr := must(oc.RequestWith(testCtx(t), cl))
+	if ocr.Version < 10 || ocr.Topics[0].Partitions[0].ErrorCode != 0 || ocr.Topics[1].Partitions[0].ErrorCode != 100 {
+		t.Fatalf("OffsetCommit v%d by id: %+v; want v10, codes 0 and 100", ocr.Version, ocr.Topics)
+	}
+	of := kmsg.NewPtrOffsetFetchRequest()
+	of.Groups = []kmsg.OffsetFetchRequestGroup{{Group: "idg", Topics: []kmsg.OffsetFetchRequestGroupTopic{
+		{Topic: "ids", TopicID: id, Partitions: []int32{1}}, {TopicID: unknown, Partitions: []int32{0}}}}}
+	ofr := must(of.RequestWith(testCtx(t), cl))
+	if g := ofr.Groups[0]; ofr.Version < 10 || len(g.Topics) != 2 || g.Topics[0].TopicID != id ||
+		g.Topics[0].Partitions[0].Offset != 7 || g.Topics[1].TopicID != unknown || g.Topics[1].Partitions[0].ErrorCode != 100 {
+		t.Fatalf("OffsetFetch v%d by id: %+v; want v10, ids/1 at 7, the unknown id with 100", ofr.Version, g.Topics)
+	}
 
 	// Another server over the same storage: what a restart reads.
 	s2, err := New(Options{Router: b.r, Offsets: b.offs, Advertised: "127.0.0.1:0"})
