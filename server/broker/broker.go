@@ -17,6 +17,7 @@ import (
 	"robustmq/server/config"
 	"robustmq/server/kafka"
 	"robustmq/server/message"
+	"robustmq/server/message/topic"
 	metaclient "robustmq/server/meta/client"
 	"robustmq/server/mqtt"
 	"robustmq/server/node/component"
@@ -213,8 +214,12 @@ func (b *Broker) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	pick := topic.RoundRobin
+	if cfg.MQTTRuntime.Protocol.SharedSubscriptionStrategy == "random" {
+		pick = topic.Random
+	}
 	hubOpts := message.Options{Store: b.opts.Storage, Engine: b.opts.Engine, SegmentBytes: segmentBytes,
-		Logger: b.env.Logger}
+		Index: topic.New(topic.Config{Pick: pick}), Logger: b.env.Logger}
 	if cfg.MQTTRuntime.Schema.Enable {
 		hubOpts.Check = b.schemas.Check
 	}

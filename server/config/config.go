@@ -233,6 +233,9 @@ type MQTTProtocolConfig struct {
 	ReceiveMax                   int  `toml:"receive_max"`
 	MaxMessageExpiryInterval     int  `toml:"max_message_expiry_interval"` // seconds
 	ClientPkidPersistent         bool `toml:"client_pkid_persistent" impl:"no"`
+	// SharedSubscriptionStrategy is how a $share group picks the member
+	// a message goes to: round_robin | random (ours).
+	SharedSubscriptionStrategy string `toml:"shared_subscription_strategy"`
 }
 
 // MQTTSlowSubscribeConfig is [mqtt_runtime.slow_subscribe].
@@ -468,6 +471,7 @@ func Default() *Config {
 				MaxPacketSize:                10 << 20,
 				ReceiveMax:                   65535,
 				MaxMessageExpiryInterval:     3600,
+				SharedSubscriptionStrategy:   "round_robin",
 			},
 			SlowSubscribe:  MQTTSlowSubscribeConfig{RecordTime: 1000, DelayType: "Whole"},
 			FlappingDetect: MQTTFlappingDetectConfig{WindowTime: 1, MaxClientConnections: 15, BanTime: 5},

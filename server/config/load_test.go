@@ -87,6 +87,8 @@ func TestBadValues(t *testing.T) {
 		{"bad broker ip", `broker_ip = "no spaces"`, "broker_ip", ErrValue, nil},
 		{"tls without cert", "[broker_network]\ntls_cert = \"\"", "broker_network.tls_cert", ErrValue, nil},
 		{"schema enum", "[mqtt_runtime.schema]\nstrategy = \"Some\"", "mqtt_runtime.schema.strategy", ErrValue, nil},
+		{"shared strategy enum", "[mqtt_runtime.protocol]\nshared_subscription_strategy = \"first\"",
+			"mqtt_runtime.protocol.shared_subscription_strategy", ErrValue, nil},
 		{"client verify enum", "[mqtt_runtime.server]\ntls_client_verify = \"always\"", "mqtt_runtime.server.tls_client_verify", ErrValue, nil},
 		{"client verify without ca", "[mqtt_runtime.server]\ntls_client_verify = \"require\"", "mqtt_runtime.server.tls_client_ca", ErrValue, nil},
 		{"llm platform", "[llm_client]\nplatform = \"skynet\"", "llm_client.platform", ErrValue, nil},

@@ -413,6 +413,8 @@ func (c *Config) checkMQTT(k *checker) {
 
 	k.oneOf("mqtt_runtime.slow_subscribe.delay_type", c.MQTTRuntime.SlowSubscribe.DelayType, "Whole", "Partial")
 	k.oneOf("mqtt_runtime.schema.strategy", c.MQTTRuntime.Schema.Strategy, "ALL", "Any")
+	k.oneOf("mqtt_runtime.protocol.shared_subscription_strategy", c.MQTTRuntime.Protocol.SharedSubscriptionStrategy,
+		"round_robin", "random")
 	k.oneOf("mqtt_runtime.schema.failed_operation", c.MQTTRuntime.Schema.FailedOperation,
 		"Discard", "DisconnectAndDiscard", "Ignore")
 	sv := &c.MQTTRuntime.Server
