@@ -121,7 +121,9 @@ func (s *OffsetStore) delete(ctx context.Context, group, topic string) error {
 }
 
 // DeleteGroup implements shard.OffsetStore.
-func (s *OffsetStore) DeleteGroup(ctx context.Context, group string) error { return s.delete(ctx, group, "") }
+func (s *OffsetStore) DeleteGroup(ctx context.Context, group string) error {
+	return s.delete(ctx, group, "")
+}
 
 // DeleteTopic implements shard.OffsetStore.
 func (s *OffsetStore) DeleteTopic(ctx context.Context, group, topic string) error {
