@@ -3,21 +3,26 @@ package kafka
 import (
 	"context"
 	"slices"
+	"strings"
 
 	"robustmq/codec/kafka"
 )
 
 // ListGroups v0-v4, on a worker: the groups with members (in memory) and
 // the groups that only hold committed offsets (OffsetStore, state Empty),
-// filtered by state from v4.
+// filtered by state from v4 and by type from v5 (every group here is
+// "classic": a types filter without it lists none).
 
 func init() {
-	register(16, 0, 4, func(s *Server, c *conn, sl *slot, m kafka.Message) error {
+	register(16, 0, 5, func(s *Server, c *conn, sl *slot, m kafka.Message) error {
 		req := m.(*kafka.ListGroupsRequest)
 		var states []string
 		for _, st := range req.StatesFilter {
 			states = append(states, string(st))
 		}
+		classic := len(req.TypesFilter) == 0 || slices.ContainsFunc(req.TypesFilter, func(t []byte) bool {
+			return strings.EqualFold(string(t), "classic")
+		})
 		answer := func(busy bool) kafka.Message {
 			resp := &kafka.ListGroupsResponse{}
 			if busy {
@@ -27,7 +32,7 @@ func init() {
 			seen := map[string]bool{}
 			add := func(id, state, ptype string) {
 				seen[id] = true
-				if len(states) > 0 && !slices.Contains(states, state) {
+				if !classic || len(states) > 0 && !slices.Contains(states, state) {
 					return
 				}
 				resp.Groups = append(resp.Groups, kafka.ListGroupsResponseGroup{GroupID: []byte(id),

@@ -8,12 +8,12 @@ import (
 	"robustmq/shard"
 )
 
-// AlterConfigs v0-v1 replaces a topic's whole config set;
+// AlterConfigs v0-v2 (v2 is v1 in the flexible encoding) replaces a topic's whole config set;
 // IncrementalAlterConfigs v0-v1 (44_incremental_alter_configs.go) sets or
 // deletes single configs. Both check every value first (INVALID_CONFIG
 // names the culprit) and refuse broker resources (read-only here).
 
-func init() { register(33, 0, 1, serveAlterConfigs) }
+func init() { register(33, 0, 2, serveAlterConfigs) }
 
 // configOp is one change: a nil value deletes (back to the default).
 type configOp struct {

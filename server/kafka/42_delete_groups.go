@@ -6,11 +6,12 @@ import (
 	"robustmq/codec/kafka"
 )
 
-// DeleteGroups v0-v2, on a worker: a group with members is NON_EMPTY_GROUP;
-// otherwise its state and committed offsets are deleted.
+// DeleteGroups v0-v3, on a worker: a group with members is NON_EMPTY_GROUP;
+// otherwise its state and committed offsets are deleted. v3 adds an error
+// message, which is the code's name.
 
 func init() {
-	register(42, 0, 2, func(s *Server, c *conn, sl *slot, m kafka.Message) error {
+	register(42, 0, 3, func(s *Server, c *conn, sl *slot, m kafka.Message) error {
 		req := m.(*kafka.DeleteGroupsRequest)
 		var ids []string
 		for _, g := range req.GroupsNames {
@@ -30,7 +31,11 @@ func init() {
 					}
 				}
 				countErr(42, code)
-				resp.Results = append(resp.Results, kafka.DeleteGroupsResponseResult{GroupID: []byte(id), ErrorCode: int16(code)})
+				r := kafka.DeleteGroupsResponseResult{GroupID: []byte(id), ErrorCode: int16(code)}
+				if code != kafka.None {
+					r.ErrorMessage = []byte(code.String())
+				}
+				resp.Results = append(resp.Results, r)
 			}
 			return resp
 		}

@@ -199,11 +199,21 @@ func TestGroupAdmin(t *testing.T) {
 	del.Groups = []string{"g1"}
 	delr := must(del.RequestWith(ctx, admin))
 	wantCode(t, "delete active group", delr.Groups[0].ErrorCode, kerr.NonEmptyGroup)
+	if m := delr.Groups[0].ErrorMessage; delr.Version >= 3 && (m == nil || *m != "NON_EMPTY_GROUP") {
+		t.Errorf("DeleteGroups v%d message %v; want NON_EMPTY_GROUP", delr.Version, m)
+	}
 	c.Close()
 
 	lg := must(kmsg.NewPtrListGroupsRequest().RequestWith(ctx, admin))
 	if len(lg.Groups) != 1 || lg.Groups[0].Group != "g1" {
 		t.Errorf("ListGroups: %+v", lg.Groups)
+	}
+	for types, want := range map[string]int{"classic": 1, "consumer": 0} {
+		lgt := kmsg.NewPtrListGroupsRequest()
+		lgt.TypesFilter = []string{types}
+		if r := must(lgt.RequestWith(ctx, admin)); r.Version >= 5 && len(r.Groups) != want {
+			t.Errorf("ListGroups v%d types [%s]: %d groups; want %d", r.Version, types, len(r.Groups), want)
+		}
 	}
 
 	// A new broker over the same OffsetStore serves the committed offset.
