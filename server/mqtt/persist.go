@@ -401,6 +401,9 @@ func (s *session) saveSessionLocked() {
 	}
 	s.saved = s.expiry > 0
 	s.savesPending++
+	if s.savedFn == nil { // clean sessions never save: they do not pay for the closure
+		s.savedFn = s.onSaved
+	}
 	srv.state.Save(TableSessions, s.clientID, rec, s.savedFn)
 }
 

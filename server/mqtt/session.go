@@ -58,13 +58,11 @@ type session struct {
 	// the gates of logged messages waiting for them (saveSessionLocked).
 	savesPending int
 	waitSaved    []*message.Gate
-	savedFn      func(error) // s.onSaved, bound once
+	savedFn      func(error) // s.onSaved, bound at the first save
 }
 
 func newSession(srv *Server, clientID string) *session {
-	s := &session{srv: srv, id: srv.nextSubID.Add(1), clientID: clientID, queue: message.NewQueue[pending](srv.opts.MaxQueued)}
-	s.savedFn = s.onSaved
-	return s
+	return &session{srv: srv, id: srv.nextSubID.Add(1), clientID: clientID, queue: message.NewQueue[pending](srv.opts.MaxQueued)}
 }
 
 // sub is one subscription of the session.
