@@ -7,7 +7,9 @@
 //
 // The members are meta_addrs (broker_id -> host:grpc_port); broker_id must be one of them. With
 // one entry the groups are single-member (no transport traffic); with more, every listed node
-// bootstraps the same voters and they elect leaders by themselves. Raft timing comes from
+// bootstraps the same voters and they elect leaders by themselves. Nodes without the meta role
+// (roles = ["broker"] or ["engine"]) are not members: they register and heartbeat through
+// meta_addrs (server/node's member step; config/cluster/broker-4.toml joins the 3-node cluster). Raft timing comes from
 // [meta_runtime]: one tick is raft_tick_ms, heartbeats every tick, elections after 10 ticks; a
 // write or linearizable read waits at most raft_write_timeout_sec (then "timed out": no quorum, or
 // outcome unknown). Data lives in one pebble DB under data_path/meta.
