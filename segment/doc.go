@@ -4,8 +4,11 @@
 //
 // # Layout
 //
-// One directory per shard under Options.Dir (the shard name, %XX-escaped;
-// the real name is in the meta file). In it:
+// One directory per shard under a root (the shard name, %XX-escaped; the
+// real name is in the meta file). The roots are Options.Dir and
+// Options.Dirs (other disks): CreateShard picks the root holding the fewest
+// shards (the first on ties), Open mounts every root and refuses a shard
+// found in two. In a shard directory:
 //
 //	shard.meta                    config and log start offset (atomic rewrite)
 //	00000000000000000000.log      segment data: batches, back to back
@@ -225,7 +228,7 @@
 // # Shard directories
 //
 // CreateShard and DeleteShard are serialized per engine (adminMu).
-// DeleteShard renames the directory to ".trash-N-<name>" under Dir before
+// DeleteShard renames the directory to ".trash-N-<name>" under its root before
 // removing it, so a shard of the same name can be created at once; mount
 // removes trash and directories without a meta file (interrupted creates).
 //

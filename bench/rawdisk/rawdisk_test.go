@@ -33,3 +33,16 @@ func TestFile(t *testing.T) {
 		t.Fatal("ReadFile of a missing file: no error")
 	}
 }
+
+func TestWarm(t *testing.T) {
+	dir := t.TempDir()
+	if err := Warm(dir, 3<<20); err != nil {
+		t.Fatal(err)
+	}
+	if ents, err := os.ReadDir(dir); err != nil || len(ents) != 0 {
+		t.Fatalf("Warm left %d entries (err %v); want none", len(ents), err)
+	}
+	if err := Warm(filepath.Join(dir, "missing"), 1); err == nil {
+		t.Fatal("Warm in a missing directory: no error")
+	}
+}
