@@ -174,6 +174,20 @@ func (c *conn) batchAppended(sl *slot, p *produce, pp *partAppend, isFirst bool,
 	}
 }
 
+// produceErrors is the answer naming every partition of req with code.
+func produceErrors(req *kafka.ProduceRequest, code kafka.ErrorCode) *kafka.ProduceResponse {
+	resp := &kafka.ProduceResponse{Topics: make([]kafka.ProduceResponseTopic, len(req.Topics))}
+	for ti := range req.Topics {
+		rt := &req.Topics[ti]
+		resp.Topics[ti].Name, resp.Topics[ti].TopicID = rt.Name, rt.TopicID
+		for _, rp := range rt.Partitions {
+			resp.Topics[ti].Partitions = append(resp.Topics[ti].Partitions, kafka.ProduceResponseTopicPartition{
+				Index: rp.Index, ErrorCode: int16(code), BaseOffset: -1, LogAppendTimeMs: -1, LogStartOffset: -1})
+		}
+	}
+	return resp
+}
+
 // appended records one partition's append outcome.
 func (c *conn) appended(sl *slot, p *produce, op *kafka.ProduceResponseTopicPartition, name string, seq seqCheck,
 	first int64, err error) {
@@ -207,19 +221,10 @@ func (c *conn) finishProduce(sl *slot, p *produce) {
 // produceError answers every partition of req with code.
 func (c *conn) produceError(sl *slot, req *kafka.ProduceRequest, code kafka.ErrorCode) error {
 	countErr(0, code)
-	resp := &kafka.ProduceResponse{Topics: make([]kafka.ProduceResponseTopic, len(req.Topics))}
-	for ti := range req.Topics {
-		rt := &req.Topics[ti]
-		resp.Topics[ti].Name, resp.Topics[ti].TopicID = rt.Name, rt.TopicID
-		for _, rp := range rt.Partitions {
-			resp.Topics[ti].Partitions = append(resp.Topics[ti].Partitions, kafka.ProduceResponseTopicPartition{
-				Index: rp.Index, ErrorCode: int16(code), BaseOffset: -1, LogAppendTimeMs: -1, LogStartOffset: -1})
-		}
-	}
 	if req.Acks == 0 {
 		c.silence(sl)
 		return nil
 	}
-	c.reply(sl, resp)
+	c.reply(sl, produceErrors(req, code))
 	return nil
 }

@@ -145,10 +145,19 @@ func (c *conn) request(frame []byte, now time.Time) error {
 				ApiKeys: s.reg.AppendAPIKeys(nil)})
 			return nil
 		}
-		if resp, ok := kafka.ErrorResponse(h.APIKey, h.APIVersion, kafka.UnsupportedVersion); ok && inCodec &&
-			len(c.pending) < s.opts.MaxInflight {
-			c.reply(c.slot(h, now), resp)
-			return nil
+		if inCodec && len(c.pending) < s.opts.MaxInflight {
+			if resp, ok := kafka.ErrorResponse(h.APIKey, h.APIVersion, kafka.UnsupportedVersion); ok {
+				c.reply(c.slot(h, now), resp)
+				return nil
+			}
+			if resp, silent, ok := unsupportedAnswer(h, body); ok {
+				if sl := c.slot(h, now); silent {
+					c.silence(sl)
+				} else {
+					c.reply(sl, resp)
+				}
+				return nil
+			}
 		}
 		return &detailed{ErrUnsupported, "key " + strconv.Itoa(int(h.APIKey)) + " version " +
 			strconv.Itoa(int(h.APIVersion))}

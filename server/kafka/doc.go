@@ -24,17 +24,18 @@
 // those ranges in a kafka.Registry and ApiVersions answers from it, so the
 // broker advertises exactly what it implements. A request for an API or
 // version not registered is answered UNSUPPORTED_VERSION (35), and the
-// connection stays open, when an answer can be built: ApiVersions (at v0,
-// which every client reads, with the supported ranges), and any API whose
-// response has a top-level error code at the version asked for, which the
-// codec can encode (kafka.ErrorResponse: Fetch v7+, Metadata v13, the
-// group APIs, InitProducerId, SASL, DescribeCluster, OffsetDelete...;
-// everything else zero). Otherwise, an API whose errors are only per
-// topic or partition (Produce, ListOffsets, CreateTopics...) or a version
-// the codec does not know, it closes the connection with ErrUnsupported,
-// as Kafka brokers do for every API: the answer's layout is unknown or it
-// would have to echo the request's topics. Both are logged (closes) and
-// counted in robustmq_kafka_errors_total{code="UNSUPPORTED_VERSION"};
+// connection stays open, whenever the codec speaks that version: ApiVersions
+// at v0 (which every client reads, with the supported ranges); an API
+// whose response has a top-level error code at that version with it
+// (kafka.ErrorResponse, everything else zero); and the APIs whose errors
+// are only per partition (Produce v0-v2, Fetch v0-v3, ListOffsets v0 and
+// v11, OffsetCommit v0-v1, OffsetFetch v0) at their own version with the
+// code on every partition the request names (unsupported.go; acks=0
+// Produce gets no answer, as always). An API key or version the codec
+// does not know closes the connection with ErrUnsupported, as Kafka
+// brokers do for every unsupported version: no answer layout is known.
+// Closes are logged; all are counted in
+// robustmq_kafka_errors_total{code="UNSUPPORTED_VERSION"};
 // clients only get there by ignoring ApiVersions. Malformed bodies close the
 // connection with the decoder's error; frames over MaxFrameBytes close it
 // before they are buffered.
