@@ -228,26 +228,29 @@ func (c *Client) Topics(ctx context.Context) ([]*pb.MetaTopic, error) {
 }
 
 // Beat registers node n and then heartbeats every interval until ctx ends; it is what a broker or
-// engine that is not a meta node runs (in its own goroutine) to be listed and kept alive. Failed
-// beats are retried on the next interval; onErr (may be nil) hears about them.
+// engine that is not a meta node runs (in its own goroutine) to be listed and kept alive. Each
+// beat may take one interval (over every node); failed beats are retried on the next interval,
+// and onErr (may be nil) hears about them.
 func (c *Client) Beat(ctx context.Context, n *pb.MetaNode, interval time.Duration, onErr func(error)) {
 	registered := false
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		bctx, cancel := context.WithTimeout(ctx, interval)
 		var err error
 		if !registered {
-			err = c.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) error {
+			err = c.Call(bctx, func(ctx context.Context, api pb.MetaServiceClient) error {
 				_, err := api.RegisterNode(ctx, n)
 				return err
 			})
 			registered = err == nil
 		} else {
-			err = c.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) error {
+			err = c.Call(bctx, func(ctx context.Context, api pb.MetaServiceClient) error {
 				_, err := api.Heartbeat(ctx, &pb.HeartbeatRequest{Id: n.GetId()})
 				return err
 			})
 		}
+		cancel()
 		if err != nil && onErr != nil && ctx.Err() == nil {
 			onErr(err)
 		}
@@ -262,12 +265,16 @@ func (c *Client) Beat(ctx context.Context, n *pb.MetaNode, interval time.Duratio
 // Watch follows group ("metadata", "offset", "mqtt") until ctx ends, calling onEvent on every
 // event; resync asks the caller to re-read everything it caches of the group. A broken stream is
 // reopened on the next node with the last revision, so the server tells whether anything was
-// applied meanwhile (then resync is true). onEvent runs on Watch's goroutine.
+// applied meanwhile (then resync is true). When a whole round over the nodes fails, the next
+// round waits, from the client's retry pause doubling up to maxWatchBackoff, and back to the
+// retry pause once a stream delivered an event. onEvent runs on Watch's goroutine.
 func (c *Client) Watch(ctx context.Context, group string, onEvent func(revision uint64, resync bool)) error {
 	var rev uint64
-	for ctx.Err() == nil {
-		err := c.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) error {
-			st, err := api.Watch(ctx, &pb.WatchRequest{Group: group, Revision: rev})
+	wait := c.retry
+	for n := 0; ; n++ {
+		events := 0
+		err := func() error {
+			st, err := c.apis[n%len(c.apis)].Watch(ctx, &pb.WatchRequest{Group: group, Revision: rev})
 			if err != nil {
 				return err
 			}
@@ -276,16 +283,30 @@ func (c *Client) Watch(ctx context.Context, group string, onEvent func(revision 
 				if err != nil {
 					return status.Error(codes.Unavailable, err.Error()) // reconnect, maybe elsewhere
 				}
+				events++
 				rev = ev.GetRevision()
 				onEvent(rev, ev.GetResync())
 			}
-		})
+		}()
 		if ctx.Err() != nil {
 			return nil
 		}
 		if status.Code(err) != codes.Unavailable {
 			return err
 		}
+		if events > 0 {
+			wait = c.retry
+		}
+		if n%len(c.apis) == len(c.apis)-1 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(wait):
+			}
+			wait = min(2*wait, maxWatchBackoff)
+		}
 	}
-	return nil
 }
+
+// maxWatchBackoff bounds Watch's pause between failed rounds over the nodes.
+const maxWatchBackoff = time.Second

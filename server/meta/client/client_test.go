@@ -73,3 +73,36 @@ func TestTopicShard(t *testing.T) {
 	f("ab_0", "a", false)
 	f("a_x", "a", false)
 }
+
+// TestBeatReportsUnreachable: with no meta node answering, each beat gives up after its interval
+// and onErr hears about it (the caller can warn), instead of one beat retrying forever.
+func TestBeatReportsUnreachable(t *testing.T) {
+	c, err := New("127.0.0.1:1") // nothing listens on port 1
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	errs := make(chan error, 16)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Beat(ctx, &pb.MetaNode{Id: 9}, 50*time.Millisecond, func(err error) {
+			select {
+			case errs <- err:
+			default:
+			}
+		})
+	}()
+	defer func() { cancel(); <-done }()
+	for range 2 {
+		select {
+		case err := <-errs:
+			if status.Code(err) != codes.Unavailable && status.Code(err) != codes.DeadlineExceeded {
+				t.Fatalf("beat error %v; want Unavailable or DeadlineExceeded", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no beat error within 5s while no meta node answers")
+		}
+	}
+}

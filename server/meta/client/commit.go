@@ -38,7 +38,7 @@ const (
 )
 
 var (
-	commitBatches = metrics.NewCounter(`robustmq_meta_client_commit_batches_total`)
+	commitBatches  = metrics.NewCounter(`robustmq_meta_client_commit_batches_total`)
 	commitsBatched = metrics.NewCounter(`robustmq_meta_client_commits_batched_total`)
 )
 
