@@ -25,9 +25,13 @@ import (
 // (create, remove, setConfigs), which run on workers or in New, never on
 // an event loop. loadTopics reads every entry back; a topic found in the
 // shards without an entry (written before ids were stored, or adopted
-// from another protocol's shard) gets a new id then, and entries of
-// topics whose shards are gone (memory engine after a restart) are
-// deleted.
+// from another protocol's shard) gets a new id then. The OffsetStore may
+// be shared by every broker (the Meta Service's offset group), so entries
+// are never dropped for shards this broker lacks, and a topic created
+// while an entry for its name exists takes that entry's id: brokers
+// holding partitions of one topic report one id. (A topic of the memory
+// engine created again after a restart keeps its old id for the same
+// reason.)
 //
 // Topic record (frozen; strings are uvarint length + bytes):
 //
@@ -111,6 +115,26 @@ func (t *topics) dropTopic(name string) error {
 		return errors.New("kafka: drop stored topic " + strconv.Quote(name) + ": " + err.Error())
 	}
 	return nil
+}
+
+// storedID is the id of name's stored record, or zero when there is none
+// (or it cannot be read: the topic then gets a new id). REQUIRES: t.wmu
+// held.
+func (t *topics) storedID(name string) [16]byte {
+	if t.store == nil {
+		return [16]byte{}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), topicStoreDeadline)
+	defer cancel()
+	offs, err := t.store.Fetch(ctx, topicGroup, name)
+	if err != nil || len(offs) == 0 {
+		return [16]byte{}
+	}
+	id, _, err := decodeTopic([]byte(offs[0].Metadata))
+	if err != nil {
+		return [16]byte{}
+	}
+	return id
 }
 
 // storedTopic is one topic record read back.

@@ -8,6 +8,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"robustmq/shard/memory"
 )
 
 // metaTopic asks Metadata for one topic, by name or (name "") by id.
@@ -142,4 +144,32 @@ func FuzzTopicRecord(f *testing.F) {
 			t.Fatalf("round trip of %x: %v", in, err)
 		}
 	})
+}
+
+// TestTopicIDShared: brokers sharing one OffsetStore (the Meta Service's
+// offset group) give a topic one id: a broker creating a topic another
+// one recorded takes the recorded id.
+func TestTopicIDShared(t *testing.T) {
+	b := startBroker(t, nil)
+	createTopic(t, b.client(t), "shared", 1)
+	id := b.s.topics.get([]byte("shared")).id
+	r2, offs2 := newStorage(t, memory.Options{})
+	offs2.Close()
+	defer r2.Close()
+	s2, err := New(Options{Router: r2, Offsets: b.offs, Advertised: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = s2.Shutdown(ctx)
+	}()
+	m, err := s2.topics.create("shared", 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.id != id {
+		t.Fatalf("second broker's topic id %x; want the recorded %x", m.id, id)
+	}
 }

@@ -134,12 +134,6 @@ func loadTopics(r *shard.Router, tmpl shard.ShardConfig, naming Naming, store sh
 		if _, err := t.add(name, counts[name], st.configs, st.id, !ok); err != nil && !errors.Is(err, shard.ErrTopicExists) {
 			return nil, err
 		}
-		delete(stored, name)
-	}
-	for name := range stored { // its shards are gone (memory engine, deleted offline)
-		if err := t.dropTopic(name); err != nil {
-			log.Warn("kafka: stale topic record", "topic", name, "err", err)
-		}
 	}
 	return t, nil
 }
@@ -220,6 +214,9 @@ func (t *topics) add(name string, n int32, configs map[string]string, id [16]byt
 	defer t.wmu.Unlock()
 	if t.get([]byte(name)) != nil {
 		return nil, &detailed{shard.ErrTopicExists, "kafka topic " + strconv.Quote(name)}
+	}
+	if id == ([16]byte{}) {
+		id = t.storedID(name) // another broker's, or this one's before a memory engine lost the shards
 	}
 	if id == ([16]byte{}) {
 		id = newTopicID()
