@@ -10,6 +10,7 @@ import (
 	"robustmq/codec/mqtt"
 	"robustmq/netpoll"
 	"robustmq/server/message"
+	"robustmq/server/message/auth"
 	"robustmq/server/message/topic"
 )
 
@@ -48,6 +49,9 @@ type conn struct {
 	sessZero bool          // CONNECT's Session Expiry was 0 (5.0 3.14.2.2.2)
 	auth     *authExchange // enhanced authentication in progress
 	authed   bool          // CONNECT used enhanced authentication (re-authentication allowed)
+	// principal is Options.Access's verdict at CONNECT (authz.go); nil
+	// without Access.
+	principal *auth.Principal
 
 	connected  atomic.Bool
 	dead       atomic.Bool
@@ -269,6 +273,9 @@ func (c *conn) accept(cp *mqtt.Connect, authReply []byte) error {
 		if code := o.Login(cp); code != mqtt.ReasonSuccess {
 			return c.refuse(code, v3Code(code), "login refused")
 		}
+	}
+	if code, why := c.authenticate(cp); code != mqtt.ReasonSuccess {
+		return c.refuse(code, v3Code(code), why)
 	}
 	if cp.Will && v5 {
 		if f, _ := cp.WillProps.Uint(mqtt.PropPayloadFormat); f == 1 && !mqtt.ValidUTF8(cp.WillPayload) {
@@ -550,6 +557,10 @@ func (c *conn) onPublish(p *mqtt.Publish) error {
 			return nil
 		}
 	}
+	if !c.mayPublish(t) {
+		c.denyPublish(p)
+		return nil
+	}
 	if p.QoS == 2 {
 		s.mu.Lock()
 		dup := s.qos2In[p.PacketID]
@@ -799,6 +810,10 @@ func (c *conn) onSubscribe(sp *mqtt.Subscribe) {
 		f, err := topic.ParseFilter(sb.Filter, topic.MQTT, nil)
 		if err != nil {
 			codes[i] = c.subFailure(mqtt.ReasonTopicFilterInvalid)
+			continue
+		}
+		if !c.maySubscribe(f) {
+			codes[i] = c.subFailure(mqtt.ReasonNotAuthorized)
 			continue
 		}
 		o := &subOpts{qos: sb.QoS, noLocal: sb.NoLocal, rap: sb.RetainAsPublished, subID: subID}

@@ -14,6 +14,7 @@ import (
 	"robustmq/codec/mqtt"
 	"robustmq/netpoll"
 	"robustmq/server/message"
+	"robustmq/server/message/auth"
 	"robustmq/shard"
 )
 
@@ -73,6 +74,9 @@ type Options struct {
 	// (0x86 Bad user name or password, 0x87 Not authorized, ...; 3.x gets
 	// the matching return code). nil accepts everyone.
 	Login func(c *mqtt.Connect) mqtt.ReasonCode
+	// Access authenticates clients after Login and authorizes their
+	// PUBLISH and SUBSCRIBE (authz.go); nil allows everything.
+	Access *auth.Store
 	// Auth runs enhanced authentication (5.0 4.12) for its method; nil
 	// answers every CONNECT with an Authentication Method with CONNACK 0x8C
 	// Bad authentication method.
