@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	codec "robustmq/codec/mqtt"
 	"robustmq/netpoll"
 	"robustmq/server/admin"
 	"robustmq/server/config"
@@ -70,6 +69,8 @@ type Broker struct {
 	state        *metaState         // MQTT state on meta; nil without opts.MetaAddrs
 	schemas      *schemas           // schema registry (admin_schema.go)
 	stopWatch    func()             // ends the schema watch; nil when none runs
+
+	sec security // guarded by mu; built in Start, closed in Stop (admin_auth.go)
 }
 
 // New is the component.New of the broker role: storage from the node's
@@ -92,6 +93,7 @@ func NewWith(env component.Env, opts Options) (*Broker, error) {
 			admin.Fail(w, http.StatusServiceUnavailable, "broker: not running")
 		})
 		env.HTTP.HandleFunc("GET /api/mqtt/overview", b.overview)
+		b.registerAuthRoutes(env.HTTP)
 		b.registerMQTTAdmin(env.HTTP)
 	}
 	return b, nil
@@ -176,21 +178,8 @@ func (b *Broker) Listeners() []*netpoll.Listener {
 func mqttOptions(cfg *config.Config, hub *message.Hub, env component.Env) mqtt.Options {
 	m := &cfg.MQTTRuntime
 	clamp16 := func(v int) uint16 { return uint16(min(max(v, 0), 65535)) }
-	var login func(*codec.Connect) codec.ReasonCode
-	if a := m.Auth; !a.SecretFreeLogin {
-		login = func(c *codec.Connect) codec.ReasonCode {
-			if !c.HasUsername { // anonymous: accepted until the Meta Service holds users
-				return codec.ReasonSuccess
-			}
-			if string(c.Username) != a.DefaultUser || string(c.Password) != a.DefaultPassword {
-				return codec.ReasonBadUserNameOrPassword
-			}
-			return codec.ReasonSuccess
-		}
-	}
 	return mqtt.Options{
 		Hub:               hub,
-		Login:             login,
 		V3SessionExpiry:   uint32(m.Protocol.DefaultSessionExpiryInterval),
 		NoOffline:         !m.OfflineMessage.Enable,
 		MaxPacketSize:     uint32(m.Protocol.MaxPacketSize),
@@ -248,6 +237,12 @@ func (b *Broker) Start(ctx context.Context) error {
 		b.state = newMetaState(meta, b.env.Logger)
 		mo.State = b.state
 	}
+	st, err := b.startAuth(ctx)
+	if err != nil {
+		_ = b.shutdown(context.Background())
+		return err
+	}
+	mo.Access = st
 	srv, err := mqtt.New(mo)
 	if err == nil {
 		if err = srv.Restore(); err != nil {
@@ -364,6 +359,7 @@ func (b *Broker) shutdown(ctx context.Context) error {
 	if err := b.stopKafka(ctx); err != nil {
 		errs = append(errs, err)
 	}
+	b.stopAuth()
 	if b.state != nil { // after the MQTT connections closed: their sessions' last saves
 		b.state.Close(ctx)
 		b.state = nil

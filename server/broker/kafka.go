@@ -47,6 +47,9 @@ func (b *Broker) startKafka(spec config.ListenerSpec) error {
 	}
 	opts := kafka.FromConfig(cfg)
 	opts.Router, opts.Offsets, opts.Logger = router, offsets, b.env.Logger
+	if len(opts.SASLMechanisms) > 0 {
+		opts.Users = b.Auth() // the MQTT users (admin_auth.go)
+	}
 	opts.Shard = shard.ShardConfig{Engine: b.opts.Engine}
 	br := newBridge(cfg.KafkaRuntime.TopicMappings())
 	opts.Naming = br
