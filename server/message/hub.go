@@ -68,6 +68,13 @@ type Hub struct {
 	expired, storeErr, noSub, qfull, delayFull *metrics.Counter
 	refused                                    *metrics.Counter
 
+	// warnNext is when (hub clock, ms) the next failed append may be
+	// logged, warnMuted how many were not logged since: a store refusing
+	// appends under a flood (write queue full) must not cost a log line
+	// per message.
+	warnNext  atomic.Int64
+	warnMuted atomic.Uint64
+
 	delayMu  sync.Mutex
 	delays   delayHeap   // guarded by delayMu
 	delaySeq uint64      // guarded by delayMu
@@ -285,10 +292,26 @@ func (c *appendCall) finish(_ int64, err error) {
 
 func (h *Hub) storeFailed(m *Message, err error, done func(error)) {
 	h.storeErr.Inc()
-	h.opts.Logger.Warn("message: store append failed", "topic", string(m.Topic), "err", err)
+	h.warnStore(m, err)
 	if done != nil {
 		done(fmt.Errorf("%w: topic %q: %w", ErrStore, m.Topic, err))
 	}
+}
+
+// warnInterval is the least time between two logged append failures.
+const warnInterval = 1000 // ms
+
+// warnStore logs a failed append, at most once per warnInterval; the
+// failures not logged are counted in the next line (and all of them in
+// robustmq_message_dropped_total{reason="store_error"}).
+func (h *Hub) warnStore(m *Message, err error) {
+	now, next := h.opts.Now(), h.warnNext.Load()
+	if now < next || !h.warnNext.CompareAndSwap(next, now+warnInterval) {
+		h.warnMuted.Add(1)
+		return
+	}
+	h.opts.Logger.Warn("message: store append failed", "topic", string(m.Topic), "err", err,
+		"not_logged_before", h.warnMuted.Swap(0))
 }
 
 // topicEntry is what the hub keeps per persistent topic: its shard name

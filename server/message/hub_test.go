@@ -2,6 +2,7 @@ package message
 
 import (
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -220,4 +221,46 @@ func TestPublishAt(t *testing.T) {
 	if a.got[0] != "d/early=1" || a.got[1] != "d/late=2" || h.Delayed() != 0 {
 		t.Fatalf("got %v, %d waiting; want early then late, none waiting", a.got, h.Delayed())
 	}
+}
+
+// failing is a store whose appends all fail.
+type failing struct{ shard.Adapter }
+
+var errFull = errors.New("write queue full")
+
+func (failing) AppendAsync(_ string, _ []shard.Record, _ shard.AppendOptions, done shard.AppendFunc) {
+	done(0, errFull)
+}
+
+// TestStoreFailedLog: every failed append reaches done as ErrStore, but a
+// flood of them is logged once per second with the count not logged.
+func TestStoreFailedLog(t *testing.T) {
+	r, err := shard.NewRouter([]shard.Engine{memory.New(memory.Options{})}, shard.RouterOptions{RetentionInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var logs strings.Builder
+	var now atomic.Int64
+	now.Store(5000)
+	h := New(Options{Store: failing{r}, Now: now.Load, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	f := func(n int, wantLines int, wantLast string) {
+		t.Helper()
+		for range n {
+			var derr error
+			h.Publish(&Message{Topic: []byte("t"), Payload: []byte("p"), QoS: 1}, func(err error) { derr = err })
+			if !errors.Is(derr, ErrStore) || !errors.Is(derr, errFull) {
+				t.Fatalf("done err %v; want ErrStore wrapping %v", derr, errFull)
+			}
+		}
+		lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+		if len(lines) != wantLines || !strings.HasSuffix(lines[len(lines)-1], wantLast) {
+			t.Fatalf("after %d more failures: log %q; want %d lines, the last ending %q", n, logs.String(), wantLines, wantLast)
+		}
+	}
+	f(5, 1, "not_logged_before=0")
+	now.Add(warnInterval - 1)
+	f(3, 1, "not_logged_before=0")
+	now.Add(1)
+	f(1, 2, "not_logged_before=7")
 }
