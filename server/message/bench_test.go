@@ -20,10 +20,12 @@ func (nopSub) Deliver(*Message, *topic.Entry) {}
 //
 //	go test -run '^$' -bench Publish -benchmem ./server/message/
 func BenchmarkPublish(b *testing.B) {
-	for _, store := range []string{"nostore", "memory"} {
+	// memory-batch64 publishes through a Batch flushed every 64 messages
+	// (an MQTT read burst).
+	for _, store := range []string{"nostore", "memory", "memory-batch64"} {
 		b.Run(store, func(b *testing.B) {
 			o := Options{}
-			if store == "memory" {
+			if store != "nostore" {
 				r, err := shard.NewRouter([]shard.Engine{memory.New(memory.Options{})}, shard.RouterOptions{RetentionInterval: -1})
 				if err != nil {
 					b.Fatal(err)
@@ -39,9 +41,20 @@ func BenchmarkPublish(b *testing.B) {
 			done := func(error) {}
 			b.ReportAllocs()
 			b.SetBytes(int64(len(m.Payload)))
-			for b.Loop() {
-				h.Publish(m, done)
+			if store != "memory-batch64" {
+				for b.Loop() {
+					h.Publish(m, done)
+				}
+				return
 			}
+			bt, n := h.NewBatch(), 0
+			for b.Loop() {
+				bt.Publish(m, done)
+				if n++; n%64 == 0 {
+					bt.Flush()
+				}
+			}
+			bt.Flush()
 		})
 	}
 }

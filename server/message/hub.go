@@ -187,7 +187,10 @@ func (h *Hub) QueueFull() { h.qfull.Inc() }
 // exactly once: nil when m is stored (or not persistent, or expired), an
 // error wrapping ErrStore otherwise. It runs inside Publish or on a store
 // goroutine and must not block.
-func (h *Hub) Publish(m *Message, done func(error)) int {
+func (h *Hub) Publish(m *Message, done func(error)) int { return h.publish(m, done, nil) }
+
+// publish is Publish; with b the store append waits in b (see Batch).
+func (h *Hub) publish(m *Message, done func(error), b *Batch) int {
 	h.published.Inc()
 	if m.Timestamp == 0 {
 		m.Timestamp = h.opts.Now()
@@ -204,14 +207,24 @@ func (h *Hub) Publish(m *Message, done func(error)) int {
 	var te *topicEntry
 	if h.opts.Persist(m.Topic) {
 		var err error
-		te, err = h.topic(m.Topic)
+		if b != nil {
+			te, err = b.topic(m.Topic)
+		} else {
+			te, err = h.topic(m.Topic)
+		}
 		switch {
 		case err != nil:
 			h.storeFailed(m, err, done)
-		case h.opts.Store != nil:
-			h.store(m, te.shard, done)
-		case done != nil:
-			done(nil)
+		case h.opts.Store == nil:
+			if done != nil {
+				done(nil)
+			}
+		case b != nil:
+			b.add(m, te.shard, done)
+		default:
+			c := h.calls.Get().(*appendCall)
+			c.items = append(c.items, pendingAppend{m, done})
+			c.send(te.shard, h.opts.Durability(m.QoS))
 		}
 	} else if done != nil {
 		done(nil)
@@ -248,46 +261,64 @@ func (h *Hub) Fanout(m *Message) int {
 	return n
 }
 
-// store appends m to its topic's shard (see the package doc for the record).
-func (h *Hub) store(m *Message, name string, done func(error)) {
-	c := h.calls.Get().(*appendCall)
-	c.m, c.done = m, done
-	hs := AppendHeaders(c.hs[:0], m)
-	c.hs = hs
-	c.rec[0] = shard.Record{Timestamp: m.Timestamp, Headers: hs, Value: m.Payload}
-	opt := shard.AppendOptions{Durability: h.opts.Durability(m.QoS), FailFast: true}
-	// AppendAsync copies the record before it returns, so c's buffers are
-	// free again when the callback runs.
-	h.opts.Store.AppendAsync(name, c.rec[:], opt, c.fn)
+// appendCall is one AppendAsync of the messages of one shard at one
+// durability: pooled with its record and header buffers and its callback
+// bound once, so a store allocates nothing per message.
+type appendCall struct {
+	h     *Hub
+	items []pendingAppend
+	hs    []shard.Header
+	ends  []int // ends[i]: the end of items[i]'s headers in hs
+	recs  []shard.Record
+	fn    shard.AppendFunc // c.finish, bound at creation
 }
 
-// appendCall is one pending append: pooled with its header buffer and its
-// callback bound once, so a store allocates nothing per message.
-type appendCall struct {
-	h    *Hub
+// pendingAppend is a message waiting for its append, and its done.
+type pendingAppend struct {
 	m    *Message
 	done func(error)
-	hs   []shard.Header
-	rec  [1]shard.Record
-	fn   shard.AppendFunc // c.finish, bound at creation
+}
+
+// send appends c.items to shard name (one record each, see the package
+// doc); c goes back to the pool once the append completed.
+func (c *appendCall) send(name string, d shard.Durability) {
+	for i := range c.items {
+		c.hs = AppendHeaders(c.hs, c.items[i].m)
+		c.ends = append(c.ends, len(c.hs))
+	}
+	start := 0
+	for i := range c.items { // hs no longer grows: the records may slice it
+		m := c.items[i].m
+		c.recs = append(c.recs, shard.Record{Timestamp: m.Timestamp, Headers: c.hs[start:c.ends[i]:c.ends[i]], Value: m.Payload})
+		start = c.ends[i]
+	}
+	// AppendAsync copies the records before it returns, so the buffers
+	// are free again when the callback runs.
+	c.h.opts.Store.AppendAsync(name, c.recs, shard.AppendOptions{Durability: d, FailFast: true}, c.fn)
 }
 
 func (c *appendCall) finish(_ int64, err error) {
-	h, m, done := c.h, c.m, c.done
-	c.m, c.done, c.rec[0] = nil, nil, shard.Record{}
+	h := c.h
 	clear(c.hs)
-	if cap(c.hs) > 64 {
-		c.hs = nil
+	clear(c.recs)
+	c.hs, c.ends, c.recs = c.hs[:0], c.ends[:0], c.recs[:0]
+	if err == nil {
+		h.persisted.Add(len(c.items))
+	}
+	for _, it := range c.items {
+		switch {
+		case err != nil:
+			h.storeFailed(it.m, err, it.done)
+		case it.done != nil:
+			it.done(nil)
+		}
+	}
+	clear(c.items)
+	c.items = c.items[:0]
+	if cap(c.items) > maxBatch || cap(c.hs) > 8*maxBatch {
+		c.items, c.hs, c.ends, c.recs = nil, nil, nil, nil
 	}
 	h.calls.Put(c)
-	if err != nil {
-		h.storeFailed(m, err, done)
-		return
-	}
-	h.persisted.Inc()
-	if done != nil {
-		done(nil)
-	}
 }
 
 func (h *Hub) storeFailed(m *Message, err error, done func(error)) {

@@ -3,6 +3,7 @@ package message
 import (
 	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -263,4 +264,109 @@ func TestStoreFailedLog(t *testing.T) {
 	f(3, 1, "not_logged_before=0")
 	now.Add(1)
 	f(1, 2, "not_logged_before=7")
+}
+
+// TestBatch: a Batch delivers at once, holds the appends of consecutive
+// messages to one shard at one durability and sends them, in order, as one
+// append when the shard or durability changes, when full, or on Flush;
+// each done runs once the append completed.
+func TestBatch(t *testing.T) {
+	r, err := shard.NewRouter([]shard.Engine{memory.New(memory.Options{})}, shard.RouterOptions{RetentionInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	h := New(Options{Store: r})
+	rec := &recorder{}
+	subscribe(t, h, "#", 1, rec)
+	b := h.NewBatch()
+	var dones []string
+	pub := func(topicName, payload string, qos byte) {
+		m := &Message{Topic: []byte(topicName), Payload: []byte(payload), QoS: qos, ContentType: []byte(payload)}
+		b.Publish(m, func(err error) {
+			if err != nil {
+				t.Errorf("done(%s): %v", payload, err)
+			}
+			dones = append(dones, payload)
+		})
+	}
+	f := func(step string, wantDones, wantGot int) {
+		t.Helper()
+		if len(dones) != wantDones || len(rec.got) != wantGot {
+			t.Fatalf("%s: %d dones %v, %d delivered; want %d dones, %d delivered", step, len(dones), dones, len(rec.got), wantDones, wantGot)
+		}
+	}
+	pub("a", "a1", 1)
+	pub("a", "a2", 1)
+	f("two to a", 0, 2)
+	pub("a", "a3", 0) // other durability
+	f("QoS 0 to a", 2, 3)
+	pub("b", "b1", 0) // other shard
+	f("b", 3, 4)
+	b.Flush()
+	f("flush", 4, 4)
+	b.Flush()
+	f("flush again", 4, 4)
+	for i := range maxBatch + 1 {
+		pub("c", strconv.Itoa(i), 1)
+	}
+	f("maxBatch+1 to c", 4+maxBatch, 5+maxBatch)
+	b.Flush()
+	f("flush c", 5+maxBatch, 5+maxBatch)
+	if strings.Join(dones[:4], ",") != "a1,a2,a3,b1" {
+		t.Fatalf("dones %v; want a1,a2,a3,b1 first", dones[:4])
+	}
+	for shardTopic, want := range map[string][]string{"a": {"a1", "a2", "a3"}, "b": {"b1"}} {
+		res, err := r.Read(ShardName(shardTopic), 0, 10, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, rc := range res.Records {
+			if ct := rc.Headers[1]; string(ct.Name) != "mqtt.content_type" || string(ct.Value) != string(rc.Value) {
+				t.Errorf("shard %s record %q: headers %v; want its own content type", shardTopic, rc.Value, rc.Headers)
+			}
+			got = append(got, string(rc.Value))
+		}
+		res.Release()
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("shard %s holds %v; want %v", shardTopic, got, want)
+		}
+	}
+	res, err := r.Read(ShardName("c"), 0, maxBatch+10, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Release()
+	for i, rc := range res.Records {
+		if string(rc.Value) != strconv.Itoa(i) {
+			t.Fatalf("shard c record %d is %q; want %d (order kept)", i, rc.Value, i)
+		}
+	}
+	if len(res.Records) != maxBatch+1 {
+		t.Fatalf("shard c holds %d records; want %d", len(res.Records), maxBatch+1)
+	}
+}
+
+// TestBatchStoreFailed: a failed batched append fails every message in it.
+func TestBatchStoreFailed(t *testing.T) {
+	r, err := shard.NewRouter([]shard.Engine{memory.New(memory.Options{})}, shard.RouterOptions{RetentionInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	h := New(Options{Store: failing{r}, Logger: slog.New(slog.DiscardHandler)})
+	b := h.NewBatch()
+	var failed int
+	for range 3 {
+		b.Publish(&Message{Topic: []byte("t"), Payload: []byte("p"), QoS: 1}, func(err error) {
+			if errors.Is(err, ErrStore) {
+				failed++
+			}
+		})
+	}
+	b.Flush()
+	if failed != 3 {
+		t.Fatalf("%d dones failed with ErrStore; want 3", failed)
+	}
 }
