@@ -39,6 +39,9 @@ type conn struct {
 	aliasIn     map[uint16][]byte
 	aliasOut    map[string]uint16
 	pendingIn   int // inbound QoS 1/2 publishes not yet completed
+	// batch holds the store appends of the PUBLISHes of the OnData
+	// running (Server.endBatch sends them); nil outside OnData.
+	batch *message.Batch
 	// acks are the inbound PUBACK/PUBRECs waiting for their store append,
 	// in PUBLISH order. They
 	// are sent in that order even when appends to different shards
@@ -613,6 +616,8 @@ func (c *conn) onPublish(p *mqtt.Publish) error {
 	}
 	if delay >= 0 {
 		srv.hub.PublishAt(m, now+delay*1000, done)
+	} else if c.batch != nil {
+		c.batch.Publish(m, done)
 	} else {
 		srv.hub.Publish(m, done)
 	}

@@ -110,6 +110,7 @@ type Server struct {
 	sessions *sessions
 	wheel    wheel
 	decoders sync.Pool // *mqtt.Decoder
+	batches  sync.Pool // *message.Batch, lent to a conn for one OnData
 	bufs     sync.Pool // *[]byte holding an encode buffer
 	boxes    sync.Pool // empty *[]byte, see conn.write
 
@@ -190,6 +191,7 @@ func New(opts Options) (*Server, error) {
 	}
 	max := opts.MaxPacketSize
 	s.decoders.New = func() any { return &mqtt.Decoder{MaxPacketSize: max, Role: mqtt.Server} }
+	s.batches.New = func() any { return s.hub.NewBatch() }
 	s.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
 	s.boxes.New = func() any { return new([]byte) }
 	s.wheel.start(opts.Tick, s.timeout, s.nudge)
@@ -313,6 +315,8 @@ func (s *Server) OnData(nc netpoll.Conn, in []byte) (int, error) {
 	c.seen.Store(s.wheel.now.Load())
 	d := s.decoders.Get().(*mqtt.Decoder)
 	defer s.decoders.Put(d)
+	c.batch = s.batches.Get().(*message.Batch)
+	defer s.endBatch(c)
 	d.Version = c.version
 	consumed := 0
 	for consumed < len(in) {
@@ -336,6 +340,15 @@ func (s *Server) OnData(nc netpoll.Conn, in []byte) (int, error) {
 		c.flush()
 	}
 	return consumed, nil
+}
+
+// endBatch sends the store appends of the PUBLISHes of one OnData (one
+// AppendAsync per run of messages to one topic at one durability) and
+// takes c's batch back.
+func (s *Server) endBatch(c *conn) {
+	c.batch.Flush()
+	s.batches.Put(c.batch)
+	c.batch = nil
 }
 
 // OnClose implements netpoll.Handler.
