@@ -94,9 +94,9 @@ func (c *conn) denyPublish(p *mqtt.Publish) {
 	switch {
 	case p.QoS == 0:
 	case c.version == mqtt.V5:
-		c.writeAck(ackFor(p.QoS), p.PacketID, mqtt.ReasonNotAuthorized)
+		c.refuseAck(ackFor(p.QoS), p.PacketID, mqtt.ReasonNotAuthorized)
 	default:
-		c.writeAck(ackFor(p.QoS), p.PacketID, 0)
+		c.refuseAck(ackFor(p.QoS), p.PacketID, 0)
 	}
 }
 

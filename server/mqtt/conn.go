@@ -556,7 +556,7 @@ func (c *conn) onPublish(p *mqtt.Publish) error {
 			if p.QoS == 0 {
 				return c.fail(mqtt.ReasonPayloadFormatInvalid, "payload is not UTF-8")
 			}
-			c.writeAck(ackFor(p.QoS), p.PacketID, mqtt.ReasonPayloadFormatInvalid)
+			c.refuseAck(ackFor(p.QoS), p.PacketID, mqtt.ReasonPayloadFormatInvalid)
 			return nil
 		}
 	}
@@ -577,7 +577,7 @@ func (c *conn) onPublish(p *mqtt.Publish) error {
 	if bytes.HasPrefix(t, sysPrefix) { // the broker's own topics: clients may read, not write
 		srv.sysRefused.Inc()
 		if p.QoS > 0 {
-			c.writeAck(ackFor(p.QoS), p.PacketID, mqtt.ReasonNotAuthorized)
+			c.refuseAck(ackFor(p.QoS), p.PacketID, mqtt.ReasonNotAuthorized)
 		}
 		return nil
 	}
@@ -636,7 +636,7 @@ func (c *conn) refused(p *mqtt.Publish, err error) error {
 		return c.fail(mqtt.ReasonPayloadFormatInvalid, err.Error())
 	}
 	if p.QoS > 0 {
-		c.writeAck(ackFor(p.QoS), p.PacketID, mqtt.ReasonPayloadFormatInvalid)
+		c.refuseAck(ackFor(p.QoS), p.PacketID, mqtt.ReasonPayloadFormatInvalid)
 	}
 	return nil
 }
@@ -678,6 +678,22 @@ type ackSlot struct {
 	id   uint16
 	done bool
 	err  error
+	// refused: a publish that was not published (refuseAck), answered
+	// with code; it never counted in pendingIn.
+	refused bool
+	code    mqtt.ReasonCode
+}
+
+// refuseAck acknowledges an inbound QoS 1/2 publish that is not published
+// (refused by the ACL, a schema, the payload format check, $SYS) with
+// code, after the acknowledgements still waiting for their appends, so
+// acknowledgements keep the PUBLISH order [MQTT-4.6.0-2].
+func (c *conn) refuseAck(t mqtt.Type, id uint16, code mqtt.ReasonCode) {
+	if c.ackHead == len(c.acks) {
+		c.writeAck(t, id, code)
+		return
+	}
+	c.acks = append(c.acks, ackSlot{t: t, id: id, done: true, refused: true, code: code})
 }
 
 // ackWait is one inbound QoS 1/2 publish waiting for its acknowledgement.
@@ -728,6 +744,10 @@ func (c *conn) releaseAcks() {
 		c.acks[c.ackHead] = ackSlot{}
 		c.ackHead++
 		c.ackBase++
+		if a.refused {
+			c.writeAck(a.t, a.id, a.code)
+			continue
+		}
 		if a.t == mqtt.PUBACK || a.err != nil {
 			c.pendingIn = max(0, c.pendingIn-1)
 		}

@@ -104,3 +104,27 @@ func TestHoldReleasedOffline(t *testing.T) {
 	}
 	back.silent(200 * time.Millisecond)
 }
+
+// TestRefusedAckKeepsOrder: the PUBACK of a refused publish (here a
+// client's publish to $SYS/) waits for the acknowledgements of earlier
+// publishes still pending [MQTT-4.6.0-2].
+func TestRefusedAckKeepsOrder(t *testing.T) {
+	_, sub, pub := holdPair(t, nil, true, 4)
+	for i := uint16(1); i <= 3; i++ {
+		pub.expect(mqtt.PUBACK, i)
+	}
+	pub.send(publish(mqtt.V5, "$SYS/x", 1, 9, "no"))
+	pub.silent(200 * time.Millisecond) // 4 is held, so 9 waits
+	id := sub.d.Publish.PacketID
+	for i := 1; i <= 4; i++ {
+		if i > 1 {
+			id = sub.expectPublish("h", strconv.Itoa(i), 1, false)
+		}
+		sub.send(mqtt.AppendAck(nil, mqtt.V5, &mqtt.Ack{Type: mqtt.PUBACK, PacketID: id}))
+	}
+	pub.expect(mqtt.PUBACK, 4)
+	pub.expect(mqtt.PUBACK, 9)
+	if pub.d.Ack.Reason != mqtt.ReasonNotAuthorized {
+		t.Fatalf("PUBACK 9 reason %#x; want 0x87", pub.d.Ack.Reason)
+	}
+}
