@@ -156,7 +156,7 @@ func TestConcurrentShards(t *testing.T) {
 // Sync append, and drops a burst's write buffers once the shard is quiet.
 func TestBackgroundFlushAndTrim(t *testing.T) {
 	o := testOptions(t.TempDir())
-	o.FlushInterval = 5 * time.Millisecond
+	o.FlushInterval = 50 * time.Millisecond // two ticks drop a buffer: time to look at it first
 	o.SegmentBytes = 64 << 20
 	e := openTest(t, o)
 	defer e.Close()
@@ -166,11 +166,13 @@ func TestBackgroundFlushAndTrim(t *testing.T) {
 	sl, _ := e.get("bg_0")
 	fsyncs := mFsyncs.Get()
 	val := make([]byte, 512<<10)
-	var done sync.WaitGroup
-	for range 8 { // a 4 MiB burst
-		done.Add(1)
-		e.AppendAsync("bg_0", []shard.Record{{Value: val}}, shard.AppendOptions{}, func(int64, error) { done.Done() })
+	burst := make([]shard.Record, 8) // one 4 MiB batch: the buffers must hold it whole
+	for i := range burst {
+		burst[i].Value = val
 	}
+	var done sync.WaitGroup
+	done.Add(1)
+	e.AppendAsync("bg_0", burst, shard.AppendOptions{}, func(int64, error) { done.Done() })
 	done.Wait()
 	bufCaps := func() int {
 		sl.ioMu.Lock()
