@@ -154,9 +154,10 @@ func (sl *shardLog) enqueue(u unit, size int64, opt shard.AppendOptions, done sh
 	base := sl.next
 	var h BatchHeader
 	if len(sl.pend)+int(size) > cap(sl.pend) {
-		// Double at least: append's 1.25x steps for big slices would copy
-		// a burst's buffer many times over on its way to QueueBytes.
-		sl.pend = slices.Grow(sl.pend, max(int(size), cap(sl.pend)))
+		// Double, up to QueueBytes: append's 1.25x steps for big slices
+		// would copy a burst's buffer many times over on its way there,
+		// and doubling past it would hold memory the queue never fills.
+		sl.pend = slices.Grow(sl.pend, max(int(size), min(cap(sl.pend), int(sl.e.opts.QueueBytes)-len(sl.pend))))
 	}
 	sl.pend, h = u.encode(sl.pend, BatchMeta{BaseOffset: base, Term: opt.Term, Now: u.now})
 	sl.next += int64(h.Count)
