@@ -14,6 +14,7 @@ import (
 	"robustmq/netpoll"
 	"robustmq/server/admin"
 	"robustmq/server/config"
+	"robustmq/server/engine"
 	"robustmq/server/kafka"
 	"robustmq/server/message"
 	"robustmq/server/message/topic"
@@ -141,7 +142,8 @@ func (b *Broker) storage() (segmentBytes int64, err error) {
 			}
 			log.Info("broker: storage from this node's engine", "engine", b.opts.Engine)
 		} else {
-			r, err := shard.NewRouter([]shard.Engine{memory.New(memory.Options{ChunkBytes: topicChunkBytes, Logger: log})},
+			r, err := shard.NewRouter([]shard.Engine{memory.New(memory.Options{ChunkBytes: topicChunkBytes, Logger: log,
+				Decoder: engine.DecodeKafka})},
 				shard.RouterOptions{Logger: log})
 			if err != nil {
 				return 0, fmt.Errorf("broker: memory storage: %w", err)

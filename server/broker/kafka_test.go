@@ -85,7 +85,8 @@ func TestTopicNaming(t *testing.T) {
 // TestBrokerKafka starts a broker without an engine role and with
 // kafka_tcp: the probe is registered, the group offsets go to a store
 // under data_path, a record produced with acks=all to k.v reaches an MQTT
-// subscriber of k/v, and Stop removes the probe and closes the port.
+// subscriber of k/v and reads back from the shard (batch and record), and
+// Stop removes the probe and closes the port.
 func TestBrokerKafka(t *testing.T) {
 	cfg := config.Default()
 	cfg.BindIP, cfg.BrokerIP, cfg.DataPath = "127.0.0.1", "127.0.0.1", t.TempDir()
@@ -122,6 +123,13 @@ func TestBrokerKafka(t *testing.T) {
 		t.Fatalf("shard of k/v: %v %+v; want the produced batch", err, res)
 	}
 	res.Release()
+	// The broker's own memory engine decodes Kafka batches for plain reads
+	// (MQTT and NATS consumers of the shard).
+	recs, err := b.opts.Storage.Read(message.ShardName("k/v"), 0, 10, 1<<20)
+	if err != nil || len(recs.Records) != 1 || string(recs.Records[0].Value) != "to mqtt" {
+		t.Fatalf("Read of k/v: %v %+v; want the produced record", err, recs)
+	}
+	recs.Release()
 
 	kc.Close()
 	sub.Disconnect(0)

@@ -18,7 +18,7 @@
 // shard found in two is an error). pebble and the offsets stay on D. The memory engine keeps nothing
 // on disk.
 //
-// Every engine gets decodeKafka as its shard.BatchDecoder, so Kafka batches stored whole by
+// Every engine gets DecodeKafka as its shard.BatchDecoder, so Kafka batches stored whole by
 // AppendBatch read back as records for the other protocols.
 //
 // Config mapping ([storage_runtime]): io_thread_num is the segment engine's worker count (one group

@@ -81,7 +81,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	seg, err := segment.Open(segment.Options{
 		Dir: filepath.Join(root, dirSegment), Dirs: segDirs, Workers: cfg.IOThreadNum, SegmentBytes: cfg.MaxSegmentSize,
-		Logger: log, Decoder: decodeKafka,
+		Logger: log, Decoder: DecodeKafka,
 	})
 	if err != nil {
 		return pathErr(err)
@@ -97,12 +97,12 @@ func (e *Engine) Start(ctx context.Context) error {
 		closeAll()
 		return fmt.Errorf("engine: start: %w", err)
 	}
-	peb, err := pebblestore.Open(filepath.Join(root, dirPebble), pebblestore.Options{Logger: log, Decoder: decodeKafka})
+	peb, err := pebblestore.Open(filepath.Join(root, dirPebble), pebblestore.Options{Logger: log, Decoder: DecodeKafka})
 	if err != nil {
 		closeAll()
 		return pathErr(err)
 	}
-	engines = append(engines, peb, memory.New(memory.Options{Logger: log, Decoder: decodeKafka}))
+	engines = append(engines, peb, memory.New(memory.Options{Logger: log, Decoder: DecodeKafka}))
 	r, err := shard.NewRouter(engines, shard.RouterOptions{DefaultEngine: shard.EngineSegment, Logger: log})
 	if err != nil {
 		closeAll()

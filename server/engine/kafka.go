@@ -16,7 +16,8 @@ var decompressors = sync.Pool{New: func() any { return new(record.Decompressor) 
 // errNotKafka refuses a batch of a format this decoder does not read.
 var errNotKafka = errors.New("engine: opaque batch is not a Kafka v2 batch")
 
-// decodeKafka is the shard.BatchDecoder the node gives every engine: it
+// DecodeKafka is the shard.BatchDecoder the node gives every engine (and
+// a broker without the engine role its memory engine): it
 // serves Kafka batches stored by AppendBatch to Read (MQTT and NATS
 // consumers of a Kafka topic). Records alias the stored batch, or, for a
 // compressed batch, a buffer allocated per call (it must outlive the call:
@@ -24,7 +25,7 @@ var errNotKafka = errors.New("engine: opaque batch is not a Kafka v2 batch")
 // follow Kafka: the batch's max timestamp for LogAppendTime batches, else
 // first timestamp + delta. Control records (transaction markers) come back
 // like any record: they hold offsets.
-func decodeKafka(dst []shard.Record, format shard.BatchFormat, raw []byte) ([]shard.Record, error) {
+func DecodeKafka(dst []shard.Record, format shard.BatchFormat, raw []byte) ([]shard.Record, error) {
 	if format != shard.BatchKafkaV2 {
 		return dst, fmt.Errorf("%w: format %d", errNotKafka, format)
 	}

@@ -30,7 +30,7 @@ func kafkaBatch(t *testing.T, c record.Compression, ts int64, values ...string) 
 }
 
 // TestKafkaBatchAsRecords: a Kafka batch stored whole by AppendBatch on the node's segment engine
-// reads back through Read as its records (decodeKafka), compressed or not, and through ReadBatches
+// reads back through Read as its records (DecodeKafka), compressed or not, and through ReadBatches
 // as the stored bytes with the assigned base offset.
 func TestKafkaBatchAsRecords(t *testing.T) {
 	env, _ := newEnv(t, t.TempDir())
@@ -97,8 +97,8 @@ func TestDecodeKafkaRefuses(t *testing.T) {
 	good := kafkaBatch(t, record.None, 1, "x")
 	f := func(what string, format shard.BatchFormat, b []byte) {
 		t.Helper()
-		if _, err := decodeKafka(nil, format, b); err == nil {
-			t.Fatalf("decodeKafka(%s) = nil error", what)
+		if _, err := DecodeKafka(nil, format, b); err == nil {
+			t.Fatalf("DecodeKafka(%s) = nil error", what)
 		}
 	}
 	f("records format", shard.BatchRecords, good)
