@@ -70,9 +70,11 @@
 // Reads give every record its batch's term (Record.Term). Read decodes a
 // format 1 batch with Options.Decoder; ReadBatches returns its payload as a
 // view of the mapping; ReadByKey/ReadByTag skip it; time lookups see its
-// max timestamp; TruncateTo refuses an offset inside it. Recovery and index rebuilds check both; reads check the
-// batch CRC (which covers every record) of each batch they return records
-// from. The decoder returns views into the mapping and never copies.
+// max timestamp; TruncateTo refuses an offset inside it. Recovery and index
+// rebuilds check both; reads check the batch CRC (which covers every
+// record) of each batch they return records from, once (see
+// Verification). The decoder returns views into the mapping and never
+// copies.
 //
 // # Index formats (frozen)
 //
@@ -196,6 +198,33 @@
 // in order, so nothing after it was ever durable).
 // A bad batch anywhere else is reported on read as ErrCorrupt (wrapping
 // shard.ErrCorrupt), never returned as data.
+//
+// # Verification
+//
+// Each segment keeps one verified byte range [lo, hi) in memory (packed in
+// an atomic; lost on close): batches inside it are read without their CRC
+// check, which was a third of a consuming Kafka broker's CPU. The range
+// grows from three sources, always batch-aligned and only by intervals
+// that touch or overlap it (a disjoint one is dropped unless the range is
+// empty):
+//   - recovery's tail scan and index rebuilds (they checked every CRC);
+//   - each round's publish: bytes this process encoded, CRC'd and wrote
+//     whole (pwrite returned them all) before they became visible;
+//   - reads: the contiguous batches a read checked (or found verified),
+//     so the first read of a region pays for it and later ones do not.
+//
+// A batch outside the range is checked on every read until one passes,
+// so corruption in bytes nobody verified since the mount (a sealed
+// segment of an earlier run, the active segment before recovery's last
+// index entry) is still reported as ErrCorrupt. The trade-off, Kafka's:
+// a byte that changes on disk after verification (bit rot under an
+// evicted page) is served as is until the next mount. Kafka brokers do
+// not re-verify batches on fetch either; Kafka clients check each batch's
+// CRC themselves (the stored Kafka v2 batch keeps the client's CRC), and
+// recovery still verifies torn tails. The range never covers bytes past
+// visible that a later write could replace: a failed write is cut before
+// publish, and TruncateTo seals the cut segment (new data goes to a new
+// segment).
 //
 // # Replication hooks
 //

@@ -294,6 +294,7 @@ func (sl *shardLog) recoverTail(s *segment, stopOff int64) (torn bool, err error
 	if len(tb) > k*timeEntrySize {
 		_ = os.Truncate(s.path(tidxSuffix), int64(k)*timeEntrySize)
 	}
+	s.markVerified(start, end)
 	s.idxDone, s.tidxDone = k, k
 	s.size, s.visible, s.alloc, s.endOff = end, end, end, next
 	s.maxTS, s.loaded = s.ix.maxTS, true

@@ -66,6 +66,13 @@ type segment struct {
 	sealPending bool  // sealed, its fsync and finishSeal still to come
 	created     time.Time
 	shrinkTo    int64 // cut the file to this size at the last release; -1: keep
+
+	// verified packs the byte range [lo, hi) of the log known to pass its
+	// batch CRCs as lo<<32 | hi (segments are < 4 GiB: index positions are
+	// uint32). Readers skip the CRC of batches inside it. Any goroutine
+	// may widen it (markVerified); it never covers bytes past visible
+	// that a later write could change (see doc.go, Verification).
+	verified atomic.Uint64
 }
 
 func newSegment(dir string, base int64, o *Options) *segment {
@@ -74,6 +81,48 @@ func newSegment(dir string, base int64, o *Options) *segment {
 	s.refs.Store(1)
 	mOpenSegments.Inc()
 	return s
+}
+
+// isVerified reports whether [pos, end) lies in the verified range.
+func (s *segment) isVerified(pos, end int64) bool {
+	v := s.verified.Load()
+	return pos >= int64(v>>32) && end <= int64(uint32(v))
+}
+
+// batchAt decodes the batch at data[pos:] (data: the visible mapping) and
+// checks its CRC unless it lies in the verified range.
+func (s *segment) batchAt(data []byte, pos int64) (BatchHeader, error) {
+	h, err := DecodeHeader(data[pos:])
+	if err == nil && s.isVerified(pos, pos+int64(h.Len)) {
+		return h, nil
+	}
+	return CheckBatch(data[pos:])
+}
+
+// markVerified merges [from, to), batches that just passed their CRC (or
+// were written by this process), into the verified range. A range that
+// neither touches nor overlaps it is dropped, unless there is none yet:
+// one interval keeps the check free, and a region read for the first time
+// joins it once its reader reaches it.
+func (s *segment) markVerified(from, to int64) {
+	if from >= to || from < 0 || to > math.MaxUint32 {
+		return
+	}
+	for {
+		v := s.verified.Load()
+		lo, hi := int64(v>>32), int64(uint32(v))
+		switch {
+		case lo == hi:
+			lo, hi = from, to
+		case from <= hi && to >= lo:
+			lo, hi = min(lo, from), max(hi, to)
+		default:
+			return
+		}
+		if n := uint64(lo)<<32 | uint64(hi); n == v || s.verified.CompareAndSwap(v, n) {
+			return
+		}
+	}
 }
 
 func (s *segment) path(suffix string) string { return filepath.Join(s.dir, segName(s.base, suffix)) }
@@ -250,7 +299,7 @@ func (s *segment) rebuildIndex(o *Options, endOff int64) error {
 	mIndexRebuilds.Inc()
 	ix := newIndexer(o.IndexIntervalBytes, o.IndexIntervalRecords)
 	s.idx, s.tidx = s.idx[:0], s.tidx[:0]
-	_, next, err := scanBatches(s.data[:s.visible], 0, s.base, endOff, func(pos int64, h *BatchHeader) error {
+	end, next, err := scanBatches(s.data[:s.visible], 0, s.base, endOff, func(pos int64, h *BatchHeader) error {
 		s.addIndex(&ix, pos, h)
 		return nil
 	})
@@ -258,6 +307,7 @@ func (s *segment) rebuildIndex(o *Options, endOff int64) error {
 		mCorrupt.Inc()
 		return fmt.Errorf("segment: %s: rebuild index: %w", s.path(logSuffix), err)
 	}
+	s.markVerified(0, end)
 	s.maxTS = ix.maxTS
 	s.tidx = append(s.tidx, timeEntry{ts: ix.maxTS, rel: uint32(next - s.base)})
 	s.loaded = true
