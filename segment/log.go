@@ -63,6 +63,7 @@ type shardLog struct {
 	pend     []byte            // encoded batches not yet taken by the worker; guarded by mu
 	waits    []waiter          // their appends, in order; guarded by mu
 	queued   bool              // in the worker's queue; guarded by mu
+	queuedAt time.Time         // when it was queued (its round's oldest append); guarded by mu
 	gone     error             // ErrShardNotFound / ErrClosed once deleted or closed; guarded by mu
 	failed   error             // sticky fsync failure; guarded by mu
 	aborted  []waiter          // appends failed while the worker held the round; guarded by mu
@@ -163,8 +164,7 @@ func (sl *shardLog) enqueue(u unit, size int64, opt shard.AppendOptions, done sh
 	sl.next += int64(h.Count)
 	sl.waits = append(sl.waits, waiter{end: len(sl.pend), base: base, count: int64(h.Count), maxTS: h.MaxTS,
 		bytes: size, sync: opt.Durability == shard.DurabilitySync, done: done})
-	push := !sl.queued
-	sl.queued = true
+	push := sl.markQueued()
 	sl.mu.Unlock()
 	if push {
 		sl.w.push(sl)
@@ -205,12 +205,23 @@ func (sl *shardLog) flushMarker(done shard.AppendFunc) {
 		return
 	}
 	sl.waits = append(sl.waits, waiter{end: len(sl.pend), base: sl.next, sync: true, done: done})
-	push := !sl.queued
-	sl.queued = true
+	push := sl.markQueued()
 	sl.mu.Unlock()
 	if push {
 		sl.w.push(sl)
 	}
+}
+
+// markQueued marks the shard queued on its worker and reports whether the
+// caller must push it (the first append since the worker took it: one
+// clock read per round, for robustmq_storage_segment_queue_wait_seconds).
+// REQUIRES: mu.
+func (sl *shardLog) markQueued() bool {
+	if sl.queued {
+		return false
+	}
+	sl.queued, sl.queuedAt = true, time.Now()
+	return true
 }
 
 // refuse says why the shard takes no appends, if it does not. REQUIRES: mu.
@@ -227,6 +238,7 @@ func (sl *shardLog) writePending() {
 	sl.cur, sl.pend = sl.pend, sl.cur[:0]
 	sl.curWaits, sl.waits = sl.waits, sl.curWaits[:0]
 	sl.queued = false
+	queuedAt := sl.queuedAt
 	sl.mu.Unlock()
 	// The taken bytes leave the queue now, so appenders fill the next
 	// buffer while this one is written (double buffering).
@@ -238,6 +250,7 @@ func (sl *shardLog) writePending() {
 	sl.roundSegs = sl.roundSegs[:0]
 	sl.needSync, sl.failAt, sl.failErr = false, len(sl.curWaits), nil
 	sl.now = time.Now()
+	mQueueWait.Update(sl.now.Sub(queuedAt).Seconds())
 
 	buf, ws := sl.cur, sl.curWaits
 	sl.maxRound = max(sl.maxRound, len(buf))
@@ -624,6 +637,7 @@ func (sl *shardLog) publish() {
 // writePending took them). ws is passed in, not read from curWaits, which
 // trim may reset once ioMu is free.
 func (sl *shardLog) callbacks(ws []waiter) (n, reserved int64) {
+	mRoundSeconds.Update(time.Since(sl.now).Seconds())
 	for i := range ws {
 		wt := &ws[i]
 		n += wt.bytes

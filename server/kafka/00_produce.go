@@ -1,6 +1,10 @@
 package kafka
 
 import (
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
 	"robustmq/codec/kafka"
 	"robustmq/codec/kafka/record"
 	"robustmq/shard"
@@ -22,6 +26,12 @@ import (
 // (53): transactions are not implemented.
 
 const codeTxnRefused = kafka.ErrorCode(53) // TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+
+// produceLoopWait is how long an appended batch's completion waits for
+// the connection's event loop (Conn.Do) before the answer is built: with
+// robustmq_storage_segment_queue_wait_seconds and _round_seconds it
+// splits a Produce's duration into storage and loop queueing.
+var produceLoopWait = metrics.GetOrCreateHistogram(`robustmq_kafka_produce_loop_wait_seconds`)
 
 func init() { register(0, 3, 13, serveProduce) }
 
@@ -83,7 +93,11 @@ func serveProduce(s *Server, c *conn, sl *slot, m kafka.Message) error {
 			pp := &partAppend{op: op, name: name, seq: seq, left: len(batches)}
 			for i := range batches {
 				s.opts.Router.AppendBatchAsync(name, batches[i], opt, func(first int64, err error) {
-					c.later(func() { c.batchAppended(sl, p, pp, i == 0, first, err) })
+					at := time.Now()
+					c.later(func() {
+						produceLoopWait.Update(time.Since(at).Seconds())
+						c.batchAppended(sl, p, pp, i == 0, first, err)
+					})
 				})
 			}
 			if s.opts.OnProduce != nil {
