@@ -24,7 +24,8 @@ type Batch struct {
 	dur   shard.Durability // durability of items
 	bytes int              // payload bytes in items
 	call  *appendCall      // the pending append, nil when empty
-	last  []byte           // topic of the previous message (a hub-owned view)
+	nowMs int64            // the hub's clock, read once since Flush; 0 = not yet
+	last  []byte           // topic of the previous message since Flush (a hub-owned view)
 	te    *topicEntry      // last's entry
 }
 
@@ -44,13 +45,22 @@ func (b *Batch) Publish(m *Message, done func(error)) int { return b.h.publish(m
 // Flush sends the held appends. The dones run when the store completes
 // them (at once on the memory engine).
 func (b *Batch) Flush() {
-	b.last, b.te = nil, nil
+	b.last, b.te, b.nowMs = nil, nil, 0
 	c := b.call
 	if c == nil {
 		return
 	}
 	b.call, b.bytes = nil, 0
 	c.send(b.shard, b.dur)
+}
+
+// Now is the hub's clock (Hub.Now), read once until the next Flush: a
+// protocol stamps every message of a burst with one clock read.
+func (b *Batch) Now() int64 {
+	if b.nowMs == 0 {
+		b.nowMs = b.h.Now()
+	}
+	return b.nowMs
 }
 
 // topic is Hub.topic, remembering the previous topic until the next Flush

@@ -370,3 +370,21 @@ func TestBatchStoreFailed(t *testing.T) {
 		t.Fatalf("%d dones failed with ErrStore; want 3", failed)
 	}
 }
+
+// TestBatchNow: a Batch reads the hub's clock once until its next Flush.
+func TestBatchNow(t *testing.T) {
+	var reads atomic.Int64
+	h := New(Options{Now: func() int64 { return 1000 + reads.Add(1) }})
+	b := h.NewBatch()
+	f := func(step string, want int64) {
+		t.Helper()
+		if got := b.Now(); got != want {
+			t.Fatalf("%s: Now() = %d; want %d", step, got, want)
+		}
+	}
+	f("first", 1001)
+	f("again", 1001)
+	b.Flush()
+	f("after Flush", 1002)
+	f("again after Flush", 1002)
+}

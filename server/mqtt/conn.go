@@ -590,7 +590,12 @@ func (c *conn) onPublish(p *mqtt.Publish) error {
 		}
 		c.pendingIn++
 	}
-	now := srv.hub.Now()
+	var now int64
+	if c.batch != nil {
+		now = c.batch.Now() // one clock read per read burst
+	} else {
+		now = srv.hub.Now()
+	}
 	retain := p.Retain && delay < 0 // a delayed message is not retained
 	m := newMessage(t, p.Payload, &p.Props, p.QoS, retain, now, srv.opts.MaxMessageExpiry)
 	m.Publisher = s.id
