@@ -13,6 +13,16 @@
 //	  └─ Match in the topic.Index; every Entry's Target (a Subscriber) gets
 //	     Deliver(m, entry) and encodes m in its own wire format
 //
+// Batch.Publish is Publish for a protocol publishing a burst on one
+// goroutine (MQTT: the PUBLISHes of one read): delivery happens at once,
+// the appends wait in the Batch and consecutive messages to one shard at
+// one durability go to the store as one AppendAsync (at most 256 messages
+// or 256 KiB of payload), when the shard or durability changes, the batch
+// is full or its owner calls Flush at the end of the burst. A failed
+// batched append fails every message in it. Batch.Now reads the clock
+// once per burst. A failed append is logged at most once a second (the
+// count not logged goes with the next line); every one is counted.
+//
 // PublishAt holds a message until its time (delayed publish): one heap and
 // one timer for the whole hub, bounded by Options.MaxDelayed (full: the new
 // message is refused with ErrDelayFull), in memory only until due.
@@ -66,7 +76,9 @@
 // BenchmarkPublish: a 128-byte QoS 1 message with a user property to one
 // subscriber, appended to its shard on the memory engine, allocates nothing
 // (about 0.5 µs/op on 2 shared CPUs) against about 0.15-0.2 µs/op for the
-// same hub without a store in the same run.
+// same hub without a store in the same run. memory-batch64 (through a
+// Batch flushed every 64 messages): about 0.4-0.6 µs/op against 1.35 µs
+// one by one in the same run.
 //
 // # Goroutines and locks
 //
