@@ -57,28 +57,31 @@ type fetchPlan struct {
 
 func serveFetch(s *Server, c *conn, sl *slot, m kafka.Message) error {
 	req := m.(*kafka.FetchRequest)
-	p := &fetchPlan{minBytes: int(req.MinBytes), maxBytes: int(req.MaxBytes),
-		deadline: sl.start.Add(time.Duration(max(req.MaxWaitMs, 0)) * time.Millisecond)}
+	p := c.plan // reused: a fetch allocates nothing once the connection has served one like it
+	if p == nil {
+		p = &fetchPlan{}
+	}
+	c.plan = nil
+	p.minBytes, p.maxBytes = int(req.MinBytes), int(req.MaxBytes)
+	p.deadline = sl.start.Add(time.Duration(max(req.MaxWaitMs, 0)) * time.Millisecond)
 	if p.maxBytes <= 0 {
 		p.maxBytes = 1 << 30
 	}
-	p.resp.Topics = make([]kafka.FetchResponseTopic, len(req.Topics))
-	p.parts = make([][]fetchPart, len(req.Topics))
+	p.resp = kafka.FetchResponse{Topics: resize(p.resp.Topics, len(req.Topics))}
+	p.parts = resize(p.parts, len(req.Topics))
 	p.overhead = fetchFixedBytes
 	for ti := range req.Topics {
 		rt := &req.Topics[ti]
 		p.overhead += fetchTopicBytes + len(rt.Name) + fetchPartBytes*len(rt.Partitions)
 		t, missing := s.topics.lookup(rt.Name, rt.TopicID, sl.version >= 13)
 		out := &p.resp.Topics[ti]
-		out.Name = append([]byte(nil), rt.Name...)
-		out.TopicID = rt.TopicID
-		out.Partitions = make([]kafka.FetchResponseTopicPartition, len(rt.Partitions))
-		p.parts[ti] = make([]fetchPart, len(rt.Partitions))
+		*out = kafka.FetchResponseTopic{Name: append(out.Name[:0], rt.Name...), TopicID: rt.TopicID,
+			Partitions: resize(out.Partitions, len(rt.Partitions))}
+		p.parts[ti] = resize(p.parts[ti], len(rt.Partitions))
 		for pi, rp := range rt.Partitions {
 			fp := &p.parts[ti][pi]
-			fp.offset = rp.FetchOffset
-			fp.maxBytes = min(int(rp.MaxBytes), s.opts.MaxFetchBytes)
-			fp.missing = kafka.UnknownTopicOrPartition
+			*fp = fetchPart{offset: rp.FetchOffset, maxBytes: min(int(rp.MaxBytes), s.opts.MaxFetchBytes),
+				missing: kafka.UnknownTopicOrPartition}
 			if t == nil {
 				fp.missing = missing
 			} else if rp.Index >= 0 && int(rp.Index) < len(t.shards) {
@@ -89,6 +92,31 @@ func serveFetch(s *Server, c *conn, sl *slot, m kafka.Message) error {
 	}
 	c.runFetch(sl, p, true)
 	return nil
+}
+
+// resize returns s with length n, reusing its array (and the elements'
+// own slices, which the caller overwrites field by field) when it is big
+// enough.
+func resize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// maxPlanParts bounds the partitions of a fetch plan a connection keeps
+// for its next fetch (conn.plan); a bigger one is left to the GC.
+const maxPlanParts = 1024
+
+// recycle keeps p, answered, for the connection's next fetch.
+func (c *conn) recycle(p *fetchPlan) {
+	n := 0
+	for _, ps := range p.parts {
+		n += cap(ps)
+	}
+	if n <= maxPlanParts {
+		c.plan = p
+	}
 }
 
 // Bounds of a Fetch response's bytes besides the records (v12 with its
@@ -183,6 +211,7 @@ func (c *conn) runFetch(sl *slot, p *fetchPlan, mayPark bool) {
 	clear(parts)
 	c.parts = parts[:0]
 	fr.release()
+	c.recycle(p)
 }
 
 // span locates one partition's pieces in the connection's fetchRead.

@@ -36,7 +36,8 @@ type conn struct {
 	fr    fetchRead
 	spans []span
 	parts [][]byte
-	spare []byte // one large answer buffer kept between fetches (flush, runFetch)
+	spare []byte     // one large answer buffer kept between fetches (flush, runFetch)
+	plan  *fetchPlan // the last answered fetch's plan, reused by the next (serveFetch)
 	// waits are this connection's parked fetches, cancelled on close.
 	waits map[*fetchWait]struct{}
 }
