@@ -1,27 +1,47 @@
 package kafka
 
 import (
+	"log/slog"
 	"strconv"
 	"testing"
+	"time"
 
 	"robustmq/codec/kafka"
 	"robustmq/codec/kafka/record"
 	"robustmq/netpoll"
+	"robustmq/segment"
+	"robustmq/shard"
 	"robustmq/shard/memory"
 )
 
-// benchServer is a Server over memory storage with one connection on a
-// fakeConn; roundTrip feeds one frame and runs the connection's queued
-// work until an answer was written.
+// benchServer is a Server over memory or segment storage with one
+// connection on a fakeConn; roundTrip feeds one frame and runs the
+// connection's queued work until an answer was written.
 type benchServer struct {
 	s  *Server
 	h  netpoll.Handler
 	fc *fakeConn
 }
 
-func newBenchServer(b *testing.B) *benchServer {
+// newBenchServer serves a topic "bench" of one partition on the memory
+// engine, or with onSegment on the file-segment engine (the node's
+// default), in a temporary directory.
+func newBenchServer(b *testing.B, onSegment bool) *benchServer {
 	r, offs := newStorage(b, memory.Options{MaxShardBytes: 8 << 30, MaxBytes: 8 << 30})
-	s, err := New(Options{Router: r, Offsets: offs, Advertised: "127.0.0.1:9092", AutoCreate: true, MaxMessageBytes: 8 << 20})
+	o := Options{Router: r, Offsets: offs, Advertised: "127.0.0.1:9092", AutoCreate: true, MaxMessageBytes: 8 << 20}
+	if onSegment {
+		e, err := segment.Open(segment.Options{Dir: b.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sr, err := shard.NewRouter([]shard.Engine{e}, shard.RouterOptions{DefaultEngine: shard.EngineSegment})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { sr.Close() })
+		o.Router, o.Shard = sr, shard.ShardConfig{Engine: shard.EngineSegment}
+	}
+	s, err := New(o)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -78,7 +98,7 @@ func BenchmarkProduce(b *testing.B) {
 			}
 		})
 		b.Run(name+"/server", func(b *testing.B) {
-			bs := newBenchServer(b)
+			bs := newBenchServer(b, false)
 			b.SetBytes(int64(len(frame)))
 			b.ReportAllocs()
 			for b.Loop() {
@@ -89,31 +109,43 @@ func BenchmarkProduce(b *testing.B) {
 }
 
 // BenchmarkFetch: a Fetch v12 of about 64 KiB of stored batches (100
-// records of 100 bytes each), against copying the stored bytes (baseline).
+// records of 100 bytes each) from the memory and the segment engine,
+// against copying the stored bytes (baseline); x_copy is the server's
+// time over the copy's.
 func BenchmarkFetch(b *testing.B) {
-	bs := newBenchServer(b)
-	produce := produceFrame(100, 100)
-	for range 64 {
-		bs.roundTrip(b, produce)
-	}
 	fetch := kafka.AppendRequest(nil, kafka.RequestHeader{APIVersion: 12, CorrelationID: 2}, &kafka.FetchRequest{
 		ReplicaID: -1, MaxBytes: 64 << 10, SessionEpoch: -1, Topics: []kafka.FetchRequestTopic{{Name: []byte("bench"),
 			Partitions: []kafka.FetchRequestTopicPartition{{FetchOffset: 0, MaxBytes: 64 << 10}}}}})
-	bs.roundTrip(b, fetch)
-	size := len(bs.fc.out)
+	servers := map[string]*benchServer{"server": newBenchServer(b, false), "server-segment": newBenchServer(b, true)}
+	produce := produceFrame(100, 100)
+	for _, bs := range servers {
+		for range 64 {
+			bs.roundTrip(b, produce)
+		}
+		bs.roundTrip(b, fetch)
+	}
+	size := len(servers["server"].fc.out)
+	var copyNs float64
 	b.Run("copy", func(b *testing.B) {
 		src, dst := make([]byte, size), make([]byte, size)
 		b.SetBytes(int64(size))
 		b.ReportAllocs()
+		start := time.Now()
 		for b.Loop() {
 			copy(dst, src)
 		}
+		copyNs = float64(time.Since(start).Nanoseconds()) / float64(b.N)
 	})
-	b.Run("server", func(b *testing.B) {
-		b.SetBytes(int64(size))
-		b.ReportAllocs()
-		for b.Loop() {
-			bs.roundTrip(b, fetch)
-		}
-	})
+	for _, name := range []string{"server", "server-segment"} {
+		bs := servers[name]
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			start := time.Now()
+			for b.Loop() {
+				bs.roundTrip(b, fetch)
+			}
+			b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(b.N)/copyNs, "x_copy")
+		})
+	}
 }
