@@ -274,7 +274,9 @@
 // footprint (the baseline wraps its file, the engine deletes its shard)
 // so both measure the page cache rather than the disk, with the process
 // CPU per append (cpu-ns/op, steadier than wall time on a loaded machine);
-// cached reads against pread of the same file, and the mount of 10,000
+// cached reads against pread of the same file (ReadBatches also against
+// itself with every read checking every CRC, as before verified ranges:
+// x_crc_every_read), and the mount of 10,000
 // shards. TestCrash (100 SIGKILL rounds; ROBUSTMQ_SOAK=1 or make
 // soak for 2000) proves acknowledged records survive.
 //

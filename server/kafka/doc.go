@@ -152,8 +152,10 @@
 // other sessions loading the machine: BenchmarkProduce records=100 (one
 // 10 KB batch) 15-45 us and 9 allocations per request (none per record;
 // most of the time is the memory engine indexing each record of the
-// batch); BenchmarkFetch 5.3-5.7 us for a 64 KiB answer (about 10 GB/s)
-// and 6 allocations per request, against 1.2-1.5 us to memcpy it. With
+// batch); BenchmarkFetch 3.3-3.6 us for a 64 KiB answer (memory engine;
+// 4.2-4.7 us from the segment engine, views of its mapping) and no
+// allocation per request (a connection reuses its last fetch plan), against
+// 1.2-1.6 us to memcpy it (x_copy 2.7-3.2). With
 // the head/continuation layout they were 38 us and 35 us (1.6 GB/s): the
 // engine decoded one record per Kafka offset. End-to-end numbers
 // (bin/robustmq bench kafka) are in perf/README.md.
@@ -164,5 +166,9 @@
 // (one per error code answered, per partition where the code is per
 // partition), robustmq_kafka_request_duration_seconds{api} (histogram,
 // arrival to answer queued for the socket), robustmq_kafka_fetch_parked_total,
-// robustmq_kafka_work_queue_full_total, robustmq_kafka_producer_state_full_total.
+// robustmq_kafka_work_queue_full_total, robustmq_kafka_producer_state_full_total,
+// robustmq_kafka_produce_loop_wait_seconds (histogram: an append's
+// completion to its answer being built on the connection's loop; with the
+// segment engine's queue_wait and round histograms it tells storage from
+// loop queueing in a Produce's duration).
 package kafka
