@@ -351,3 +351,25 @@ func (g gnetLogger) Errorf(format string, args ...any) {
 func (g gnetLogger) Fatalf(format string, args ...any) {
 	g.l.Error("gnet: fatal: " + fmt.Sprintf(format, args...))
 }
+
+// RunNow runs fn(b) at once, as a Do function of b would run (its output
+// sent when fn returns, a close reason acted on by b's next drain), when
+// a and b are distinct TCP connections of one gnet loop, and reports
+// whether it did; otherwise it does nothing (use b.Do).
+// REQUIRES: the caller is in a callback of a (OnData, a Do function), so
+// the loop running it is b's handler goroutine too and no callback of b
+// runs meanwhile. A protocol uses it to serve, at the end of a read, the
+// connections that read fed (a subscriber fed by many publishers on its
+// loop would otherwise get one Do per loop turn, after every ready read).
+func RunNow(a, b Conn, fn func(Conn)) bool {
+	ga, ok := a.(*gconn)
+	gb, ok2 := b.(*gconn)
+	if !ok || !ok2 || ga == gb || gb.closed || ga.gc.EventLoop() != gb.gc.EventLoop() {
+		return false
+	}
+	gb.runTask(&task{fn: fn})
+	if gb.afterCallback() == gnet.Close {
+		gb.schedule() // the drain closes it, outside a's callback
+	}
+	return true
+}
