@@ -3,6 +3,7 @@ package message
 import (
 	"bytes"
 
+	"robustmq/server/message/topic"
 	"robustmq/shard"
 )
 
@@ -27,6 +28,7 @@ type Batch struct {
 	nowMs int64            // the hub's clock, read once since Flush; 0 = not yet
 	last  []byte           // topic of the previous message since Flush (a hub-owned view)
 	te    *topicEntry      // last's entry
+	noted []any            // what BatchSubscribers noted since ClearNoted
 }
 
 // Bounds of one batched append.
@@ -91,5 +93,30 @@ func (b *Batch) add(m *Message, name string, done func(error)) {
 	b.bytes += len(m.Payload)
 	if len(b.call.items) >= maxBatch || b.bytes >= maxBatchBytes {
 		b.Flush()
+	}
+}
+
+// BatchSubscriber is a Subscriber that is told the Batch a delivery came
+// through (Batch.Publish): it may Note itself there, for the batch's
+// owner to act on at the end of the burst (an MQTT subscriber: be flushed
+// by the publisher's loop right after the read that fed it). Other
+// deliveries still come through Deliver.
+type BatchSubscriber interface {
+	Subscriber
+	DeliverBatch(m *Message, e *topic.Entry, b *Batch)
+}
+
+// Note remembers x for the batch's owner (Noted).
+func (b *Batch) Note(x any) { b.noted = append(b.noted, x) }
+
+// Noted is what was noted since ClearNoted; valid until the next Note.
+func (b *Batch) Noted() []any { return b.noted }
+
+// ClearNoted forgets the noted values.
+func (b *Batch) ClearNoted() {
+	clear(b.noted)
+	b.noted = b.noted[:0]
+	if cap(b.noted) > 4096 {
+		b.noted = nil
 	}
 }

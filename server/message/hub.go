@@ -229,7 +229,7 @@ func (h *Hub) publish(m *Message, done func(error), b *Batch) int {
 	} else if done != nil {
 		done(nil)
 	}
-	n := h.Fanout(m)
+	n := h.fanout(m, b)
 	if te != nil {
 		te.published.Add(1)
 		te.delivered.Add(uint64(n))
@@ -240,11 +240,16 @@ func (h *Hub) publish(m *Message, done func(error), b *Batch) int {
 
 // Fanout hands m to every matching subscriber without storing it (a
 // retained or will message re-delivered, a message already stored).
-func (h *Hub) Fanout(m *Message) int {
+func (h *Hub) Fanout(m *Message) int { return h.fanout(m, nil) }
+
+// fanout is Fanout; with b, BatchSubscribers get DeliverBatch.
+func (h *Hub) fanout(m *Message, b *Batch) int {
 	p := h.match.Get().(*[]topic.Entry)
 	es := h.index.Match(m.Topic, (*p)[:0])
 	for i := range es {
-		if s, ok := es[i].Target.(Subscriber); ok {
+		if bs, ok := es[i].Target.(BatchSubscriber); ok && b != nil {
+			bs.DeliverBatch(m, &es[i], b)
+		} else if s, ok := es[i].Target.(Subscriber); ok {
 			s.Deliver(m, &es[i])
 		}
 	}

@@ -388,3 +388,34 @@ func TestBatchNow(t *testing.T) {
 	f("after Flush", 1002)
 	f("again after Flush", 1002)
 }
+
+// noter is a BatchSubscriber that notes itself in the batch.
+type noter struct {
+	recorder
+	batched int
+}
+
+func (n *noter) DeliverBatch(m *Message, e *topic.Entry, b *Batch) {
+	n.batched++
+	b.Note(n)
+}
+
+// TestBatchNote: a BatchSubscriber gets DeliverBatch (and can Note) for
+// deliveries through a Batch, Deliver for the others.
+func TestBatchNote(t *testing.T) {
+	h := New(Options{})
+	n, r := &noter{}, &recorder{}
+	subscribe(t, h, "a", 1, n)
+	subscribe(t, h, "a", 2, r)
+	b := h.NewBatch()
+	b.Publish(&Message{Topic: []byte("a"), Payload: []byte("1")}, nil)
+	h.Publish(&Message{Topic: []byte("a"), Payload: []byte("2")}, nil)
+	b.Flush()
+	if got := b.Noted(); n.batched != 1 || len(n.got) != 1 || len(r.got) != 2 || len(got) != 1 || got[0] != any(n) {
+		t.Fatalf("batched %d, delivered %v, plain subscriber %v, noted %v; want 1 batched, 1 delivered, 2, the noter once", n.batched, n.got, r.got, got)
+	}
+	b.ClearNoted()
+	if got := b.Noted(); len(got) != 0 {
+		t.Fatalf("after ClearNoted: noted %v; want none", got)
+	}
+}
