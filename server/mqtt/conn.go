@@ -877,7 +877,7 @@ func (c *conn) onSubscribe(sp *mqtt.Subscribe) {
 	c.write(mqtt.AppendSuback(c.buf(), c.version, &mqtt.Suback{Type: mqtt.SUBACK, PacketID: sp.PacketID, Codes: codes}))
 	for _, r := range rets {
 		srv.retain.Match(r.filter, func(m *message.Message) {
-			s.enqueue(pending{m: m, qos: min(m.QoS, r.o.qos), retain: true, subID: r.o.subID})
+			s.enqueue(pending{m: m, qos: min(m.QoS, r.o.qos), retain: true, subID: r.o.subID}, nil)
 		})
 	}
 }

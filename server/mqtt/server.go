@@ -345,9 +345,35 @@ func (s *Server) OnData(nc netpoll.Conn, in []byte) (int, error) {
 // endBatch sends the store appends of the PUBLISHes of one OnData (one
 // AppendAsync per run of messages to one topic at one durability) and
 // takes c's batch back.
+//
+// Then it flushes the subscribers this read fed (noted by
+// session.DeliverBatch, marked flushing): at once when a quarter of the
+// queue is taken and they share c's loop (netpoll.RunNow), else with Do.
+// A Do alone gives a subscriber one flush per loop turn, after every
+// ready publisher's read, and its bounded queue drops what QoS 0
+// publishers sent meanwhile (16 -> 1: about 0.5 M msg/s delivered and
+// two thirds dropped, against 0.8-1 M and none dropped with RunNow); a
+// flush after every read of a lone publisher costs more writes than the
+// Do coalescing a loop turn (1 -> 1: about 10% less), hence the quarter.
 func (s *Server) endBatch(c *conn) {
-	c.batch.Flush()
-	s.batches.Put(c.batch)
+	b := c.batch
+	b.Flush()
+	for _, x := range b.Noted() {
+		sess := x.(*session)
+		sess.mu.Lock()
+		sc, urgent := sess.conn, sess.queue.Len() >= sess.queue.Cap()/4
+		sess.mu.Unlock()
+		// A session gone offline meanwhile keeps flushing set until its
+		// next attach clears it; one taken over flushes the new conn.
+		switch {
+		case sc == nil:
+		case urgent && netpoll.RunNow(c.nc, sc.nc, sc.flushFn):
+		default:
+			sess.scheduleFlush(sc)
+		}
+	}
+	b.ClearNoted()
+	s.batches.Put(b)
 	c.batch = nil
 }
 

@@ -110,7 +110,17 @@ type will struct {
 // A shared subscription's pick that is offline hands the message to
 // another member that is online, if the group has one (4.8.2: a message
 // should reach a member that can take it).
-func (s *session) Deliver(m *message.Message, e *topic.Entry) {
+func (s *session) Deliver(m *message.Message, e *topic.Entry) { s.deliver(m, e, nil) }
+
+// DeliverBatch implements message.BatchSubscriber: a delivery that needs
+// a flush notes s in the publisher's batch instead of scheduling it, and
+// the publisher's loop flushes s when the read ends (Server.endBatch: at
+// once when s's connection shares that loop, else with Do).
+func (s *session) DeliverBatch(m *message.Message, e *topic.Entry, b *message.Batch) {
+	s.deliver(m, e, b)
+}
+
+func (s *session) deliver(m *message.Message, e *topic.Entry, b *message.Batch) {
 	o := e.Opts.(*subOpts)
 	if o.noLocal && m.Publisher == s.id {
 		return
@@ -123,7 +133,7 @@ func (s *session) Deliver(m *message.Message, e *topic.Entry) {
 			}
 		}
 	}
-	s.enqueue(pending{m: m, qos: min(m.QoS, o.qos), retain: m.Retain && o.rap, subID: o.subID, group: e.Group})
+	s.enqueue(pending{m: m, qos: min(m.QoS, o.qos), retain: m.Retain && o.rap, subID: o.subID, group: e.Group}, b)
 }
 
 func (s *session) online() bool {
@@ -174,8 +184,10 @@ func (s *session) sharedLocked() []pending {
 // (message.Gate) and queues it past the capacity; a held message is never
 // dropped while the session is online, so a message that cannot be held
 // is dropped instead when the oldest is held; otherwise the oldest goes.
-// Drops are counted.
-func (s *session) enqueue(p pending) {
+// Drops are counted. With b (a delivery from a publisher's read) the
+// flush is left to b's owner: s is noted in b, flushing stays set until
+// Server.endBatch flushes s or schedules it.
+func (s *session) enqueue(p pending, b *message.Batch) {
 	s.mu.Lock()
 	c := s.conn
 	if c == nil && (p.qos == 0 || s.srv.opts.NoOffline) {
@@ -206,13 +218,25 @@ func (s *session) enqueue(p pending) {
 	if wake {
 		s.flushing = true
 	}
+	// With b, s is noted when the flush is its to schedule, and when the
+	// queue reaches a quarter while a scheduled flush waits for the loop's
+	// turn (Server.endBatch then flushes it at once).
+	note := b != nil && c != nil && (wake || s.queue.Len() == s.queue.Cap()/4)
 	s.mu.Unlock()
-	if wake {
-		if err := c.nc.Do(c.flushFn); err != nil {
-			s.mu.Lock()
-			s.flushing = false
-			s.mu.Unlock()
-		}
+	switch {
+	case note:
+		b.Note(s)
+	case wake:
+		s.scheduleFlush(c)
+	}
+}
+
+// scheduleFlush queues a flush of s on c, which enqueue marked flushing.
+func (s *session) scheduleFlush(c *conn) {
+	if err := c.nc.Do(c.flushFn); err != nil {
+		s.mu.Lock()
+		s.flushing = false
+		s.mu.Unlock()
 	}
 }
 
