@@ -31,6 +31,10 @@
 // queue's mutex or the task queue's mutex; neither of those is held while
 // taking another lock.
 //
+// RunNow(a, b, fn), called in a callback of a, runs fn(b) at once when a
+// and b are TCP connections of one gnet loop (then that loop is b's handler
+// goroutine too), as b's Do would run it later; otherwise it reports false.
+//
 // Handler goroutine only: Context, SetContext, Write, OutboundBuffered.
 // Any goroutine: ID, LocalAddr, RemoteAddr, Listener, Transport, AsyncWrite,
 // Do, Close. Do and AsyncWrite run in the order they were called, after the

@@ -20,7 +20,10 @@
 // or 256 KiB of payload), when the shard or durability changes, the batch
 // is full or its owner calls Flush at the end of the burst. A failed
 // batched append fails every message in it. Batch.Now reads the clock
-// once per burst. A failed append is logged at most once a second (the
+// once per burst. A Subscriber that also implements BatchSubscriber gets
+// the deliveries of Batch.Publish with the Batch and may Note itself
+// there for the batch's owner (MQTT flushes those subscribers when the
+// read ends). A failed append is logged at most once a second (the
 // count not logged goes with the next line); every one is counted.
 //
 // PublishAt holds a message until its time (delayed publish): one heap and

@@ -44,20 +44,17 @@
 // Load, `bin/robustmq bench mqtt` against a segment-engine node with
 // mosquitto 2.0 run by the same command in the same minute (perf/README.md,
 // "MQTT", has the commands, the table and the spread): 2 shared CPUs,
-// load 3-10, 64-byte payloads, 3 s runs, medians of 3. QoS 0 1 -> 1
-// about 0.9-1.0 M msg/s delivered with nothing dropped (mosquitto about
-// 0.19 M); QoS 1 1 -> 1 about 0.45 M, 16 -> 1 about 0.43 M, 1 -> 16 about
-// 1.9 M deliveries/s (4-10x mosquitto); QoS 1 16 -> 1 paced at 200 k/s
-// keeps 0 lost, its p99 follows the machine's load (2.6 to 112 ms).
-// What got there: the store appends of one read batched (see Delivery),
-// one clock read per read, netpoll's 8 KiB TCP reads (a 64 KiB read of
-// every ready publisher ran before the subscriber's flush: QoS 0 16 -> 1
-// delivered 0.06 M msg/s), and failed appends no longer logged one by
-// one. The weak spot is QoS 0 fan-in from many publishers (1,000 -> 1 at
-// 200 k msg/s offered: about 0.09 M delivered, mosquitto 0.18 M): a
-// subscriber gets one flush (at most MaxQueued messages) per loop turn,
-// after every ready publisher's read; flushing the subscribers a read
-// touched, at its end, when they share its loop is the next lever.
+// load 1.6-3, 64-byte payloads, 3 s runs, medians of 3. QoS 0 1 -> 1 1.12 M
+// msg/s delivered and 16 -> 1 1.17 M, nothing dropped (mosquitto 0.17 M,
+// 0.20 M); QoS 1 1 -> 1 0.51 M, 16 -> 1 0.44 M, 1 -> 16 1.87 M
+// deliveries/s (4-11x mosquitto); QoS 1 16 -> 1 paced at 200 k/s p99
+// 7.5 ms, at 10 k/s 0.26 ms (mosquitto 0.39 ms), 0 lost. What got there:
+// the store appends of one read batched (see Delivery), one clock read
+// per read, netpoll's 8 KiB TCP reads, and Server.endBatch flushing the
+// subscribers a read fed before the loop's next read (netpoll.RunNow):
+// with a Do alone a subscriber got one flush per loop turn, after every
+// ready publisher's read, and its queue dropped the rest of a QoS 0
+// flood. Failed appends are no longer logged one by one.
 //
 // # Locks
 //
