@@ -83,7 +83,10 @@
 // callback) is recovered, logged with its stack and closes that connection
 // with ErrHandlerPanic: one client's bytes hitting a codec bug must not stop
 // the process. OnClose runs exactly once for every connection whose OnOpen
-// ran (also when OnOpen failed); then queued Do functions are dropped and
+// ran (also when OnOpen failed), never inside another handler call of the
+// same connection: when a Write in OnData or a Do function fails (tcp:
+// gnet closes inside its write), OnClose waits until that call returned,
+// so a handler may hold a lock its OnClose takes. Then queued Do functions are dropped and
 // queued AsyncWrites complete with ErrClosed. Connections over MaxConns are closed
 // before OnOpen and counted as rejected. Idle and half-open connections are
 // the protocol's to reap through its keepalive (Close from a timer);

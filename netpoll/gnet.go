@@ -140,7 +140,10 @@ func (lp *loops) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		return nil, gnet.Close // OnClose sees the *tcpServer and settles it
 	}
 	gc.SetContext(c)
-	if err := c.callOnOpen(); err != nil {
+	c.enter()
+	err := c.callOnOpen()
+	c.leave()
+	if err != nil {
 		c.setReason(err)
 	}
 	return nil, c.afterCallback()
@@ -154,7 +157,10 @@ func (lp *loops) OnTraffic(gc gnet.Conn) gnet.Action {
 	}
 	c.l.m.bytesIn.Add(len(data))
 	if c.reason.Load() == nil {
-		if err := c.feed(data); err != nil {
+		c.enter()
+		err := c.feed(data)
+		c.leave()
+		if err != nil {
 			c.setReason(err)
 		}
 	}
@@ -244,6 +250,24 @@ type gconn struct {
 	s      *tcpServer
 	drain  gnet.RunnableFunc // c.runOnLoop, made once so scheduling does not allocate
 	closed bool              // loop only: OnClose ran
+	// busy counts the handler calls of c running on the loop (loop only).
+	// A Write inside one may flush a full chunk, and gnet closes a
+	// connection whose write fails inside that write: its OnClose then
+	// waits in closeErr and is settled when the handler returned, because
+	// the handler may hold locks its own OnClose takes.
+	busy     int
+	closeErr *error
+}
+
+// enter and leave bracket handler code of c running on its loop.
+func (c *gconn) enter() { c.busy++ }
+
+func (c *gconn) leave() {
+	if c.busy--; c.busy == 0 && c.closeErr != nil {
+		err := *c.closeErr
+		c.closeErr = nil
+		c.settle(err)
+	}
 }
 
 func (c *gconn) unsent() int { return c.gc.OutboundBuffered() }
@@ -276,7 +300,9 @@ func (c *gconn) runOnLoop(context.Context) error {
 	if c.closed {
 		return nil
 	}
+	c.enter()
 	again := c.runTasks()
+	c.leave()
 	if c.afterCallback() == gnet.Close {
 		if !c.closed {
 			_ = c.gc.EventLoop().Close(c.gc)
@@ -306,9 +332,20 @@ func (c *gconn) afterCallback() gnet.Action {
 	return gnet.None
 }
 
-// onClose settles a closed connection. Loop only, once.
+// onClose settles a closed connection, or, inside a handler call of c,
+// marks it closed and settles it when the call returns (see busy). Loop
+// only, once.
 func (c *gconn) onClose(err error) {
 	c.closed = true
+	if c.busy > 0 {
+		c.closeErr = &err
+		return
+	}
+	c.settle(err)
+}
+
+// settle runs OnClose and releases c. Loop only, once.
+func (c *gconn) settle(err error) {
 	candidate := ErrClosed
 	switch {
 	case err != nil:
@@ -367,7 +404,9 @@ func RunNow(a, b Conn, fn func(Conn)) bool {
 	if !ok || !ok2 || ga == gb || gb.closed || ga.gc.EventLoop() != gb.gc.EventLoop() {
 		return false
 	}
+	gb.enter()
 	gb.runTask(&task{fn: fn})
+	gb.leave()
 	if gb.afterCallback() == gnet.Close {
 		gb.schedule() // the drain closes it, outside a's callback
 	}
