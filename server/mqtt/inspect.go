@@ -198,7 +198,7 @@ func (s *Server) SessionList() []Session {
 		ss.mu.Lock()
 		row := Session{ClientID: ss.clientID, SessionExpiry: ss.expiry, Subscriptions: len(ss.subs),
 			Queued: ss.queue.Len(), Inflight: len(ss.inflight), InboundQoS2: len(ss.qos2In),
-			DisconnectTime: ss.offlineAt, Durable: ss.saved}
+			DisconnectTime: ss.offlineAt, Durable: ss.d != nil && ss.d.saved}
 		w := ss.will
 		if c := ss.conn; c != nil {
 			row.Connected, row.ConnectionID = true, c.nc.ID()

@@ -81,6 +81,44 @@ func (s *MemoryState) Load(table byte, fn func(key string, value []byte)) error 
 	return nil
 }
 
+// durable is a session's persistence state, allocated at its first save
+// or log append: a clean session never pays for it. Guarded by the
+// session's mu.
+type durable struct {
+	// saved says the store has a record of the session; log is its
+	// message log shard ("" none), logged the queued and in-flight
+	// messages that are in it, logPending its appends not completed,
+	// [logStart, logEnd) the offsets written.
+	saved              bool
+	log                string
+	logged, logPending int
+	logStart, logEnd   int64
+	logReady           bool // the log shard exists (created or found)
+	// savesPending counts session saves not yet durable; waitSaved are
+	// the gates of logged messages waiting for them (saveSessionLocked).
+	savesPending int
+	waitSaved    []*message.Gate
+	savedFn      func(error) // the session's onSaved, bound once
+}
+
+// dur returns s's persistence state, allocating it.
+// REQUIRES: mu.
+func (s *session) dur() *durable {
+	if s.d == nil {
+		s.d = &durable{}
+	}
+	return s.d
+}
+
+// logName is the session's log shard, "" for none.
+// REQUIRES: mu.
+func (s *session) logName() string {
+	if s.d == nil {
+		return ""
+	}
+	return s.d.log
+}
+
 // errRecord reports a stored record this version cannot read.
 var errRecord = errors.New("mqtt: bad persisted record")
 
@@ -108,11 +146,11 @@ const sessionRecordV1 = 1
 // recordLocked encodes s as a session record.
 // REQUIRES: mu.
 func (s *session) recordLocked() []byte {
-	b := make([]byte, 0, 32+len(s.log)+32*len(s.subs))
+	b := make([]byte, 0, 32+len(s.logName())+32*len(s.subs))
 	b = append(b, sessionRecordV1)
 	b = binary.BigEndian.AppendUint32(b, s.expiry)
 	b = binary.BigEndian.AppendUint64(b, uint64(s.offlineAt))
-	b = appendString(b, s.log)
+	b = appendString(b, s.logName())
 	b = binary.AppendUvarint(b, uint64(len(s.subs)))
 	for key, sb := range s.subs {
 		b = appendString(b, key)
@@ -388,32 +426,34 @@ func (r *durableRetain) Set(m *message.Message) {
 // stored record does not name.
 func (s *session) saveSessionLocked() {
 	srv := s.srv
-	if srv.state == nil || (s.expiry == 0 && !s.saved) {
+	if srv.state == nil || (s.expiry == 0 && (s.d == nil || !s.d.saved)) {
 		return
 	}
+	d := s.dur()
 	var rec []byte
 	if s.expiry > 0 {
-		if s.log == "" && srv.log != nil {
-			s.log = message.ShardName(logPrefix + s.clientID + "/" + strconv.FormatInt(time.Now().UnixNano(), 36))
-			s.logReady = false
+		if d.log == "" && srv.log != nil {
+			d.log = message.ShardName(logPrefix + s.clientID + "/" + strconv.FormatInt(time.Now().UnixNano(), 36))
+			d.logReady = false
 		}
 		rec = s.recordLocked()
 	}
-	s.saved = s.expiry > 0
-	s.savesPending++
-	if s.savedFn == nil { // clean sessions never save: they do not pay for the closure
-		s.savedFn = s.onSaved
+	d.saved = s.expiry > 0
+	d.savesPending++
+	if d.savedFn == nil {
+		d.savedFn = s.onSaved
 	}
-	srv.state.Save(TableSessions, s.clientID, rec, s.savedFn)
+	srv.state.Save(TableSessions, s.clientID, rec, d.savedFn)
 }
 
 // onSaved is the done callback of session saves (savedFn, bound once).
 func (s *session) onSaved(err error) {
 	s.mu.Lock()
-	s.savesPending--
+	d := s.d // set: a save ran
+	d.savesPending--
 	var gs []*message.Gate
-	if s.savesPending == 0 {
-		gs, s.waitSaved = s.waitSaved, nil
+	if d.savesPending == 0 {
+		gs, d.waitSaved = d.waitSaved, nil
 	}
 	s.mu.Unlock()
 	for _, g := range gs {
@@ -432,8 +472,8 @@ func (s *session) saveSession() {
 // dropStateLocked deletes what s persisted: its record and its log.
 // REQUIRES: mu.
 func (s *session) dropStateLocked() {
-	if s.saved {
-		s.saved = false
+	if s.d != nil && s.d.saved {
+		s.d.saved = false
 		s.srv.state.Save(TableSessions, s.clientID, nil, s.srv.saveDone)
 	}
 	s.dropLogLocked()
@@ -482,31 +522,32 @@ func (s *session) logLocked(p *pending) {
 	if p.logged || p.qos == 0 || srv.log == nil || s.expiry == 0 {
 		return
 	}
-	if s.log == "" {
+	d := s.dur()
+	if d.log == "" {
 		s.saveSessionLocked() // names the log
 	}
-	if !s.logReady {
-		err := srv.log.CreateShard(shard.ShardConfig{Name: s.log, Engine: srv.hub.Engine()})
+	if !d.logReady {
+		err := srv.log.CreateShard(shard.ShardConfig{Name: d.log, Engine: srv.hub.Engine()})
 		if err != nil && !errors.Is(err, shard.ErrShardExists) {
 			srv.saveErrors.Inc()
 			srv.opts.Logger.Warn("mqtt: creating a session log failed", "client_id", s.clientID, "err", err)
 			return
 		}
-		s.logReady = true
+		d.logReady = true
 	}
 	p.logged = true
-	s.logged++
-	s.logPending++
+	d.logged++
+	d.logPending++
 	var g *message.Gate
 	if p.m.Gate != nil && p.m.Gate.Hold() {
 		g = p.m.Gate
 	}
-	if s.savesPending > 0 && p.m.Gate != nil && p.m.Gate.Hold() {
-		s.waitSaved = append(s.waitSaved, p.m.Gate)
+	if d.savesPending > 0 && p.m.Gate != nil && p.m.Gate.Hold() {
+		d.waitSaved = append(d.waitSaved, p.m.Gate)
 	}
 	rec := [1]shard.Record{{Timestamp: p.m.Timestamp, Key: p.m.Topic, Tags: [][]byte{deliveryTag(p)},
 		Headers: message.AppendHeaders(nil, p.m), Value: p.m.Payload}}
-	name := s.log
+	name := d.log
 	// The callback may run inside AppendAsync (memory engine), where mu is
 	// held: then it only records the result and the caller finishes it.
 	var (
@@ -519,10 +560,10 @@ func (s *session) logLocked(p *pending) {
 			srv.saveErrors.Inc()
 			srv.opts.Logger.Warn("mqtt: session log append failed", "client_id", s.clientID, "err", err)
 		}
-		if s.log == name {
-			s.logPending--
+		if d := s.d; d != nil && d.log == name {
+			d.logPending--
 			if err == nil {
-				s.logEnd = max(s.logEnd, first+1)
+				d.logEnd = max(d.logEnd, first+1)
 			}
 			s.trimLogLocked()
 		}
@@ -552,7 +593,7 @@ func (s *session) forgetLocked(p *pending) {
 		return
 	}
 	p.logged = false
-	s.logged--
+	s.d.logged-- // set: p was logged
 	s.trimLogLocked()
 }
 
@@ -560,19 +601,23 @@ func (s *session) forgetLocked(p *pending) {
 // session and every append finished.
 // REQUIRES: mu.
 func (s *session) trimLogLocked() {
-	if s.logged == 0 && s.logPending == 0 && s.logEnd > s.logStart {
-		s.srv.logJob(logJob{name: s.log, before: s.logEnd})
-		s.logStart = s.logEnd
+	if d := s.d; d != nil && d.logged == 0 && d.logPending == 0 && d.logEnd > d.logStart {
+		s.srv.logJob(logJob{name: d.log, before: d.logEnd})
+		d.logStart = d.logEnd
 	}
 }
 
 // dropLogLocked forgets the log and has its shard deleted.
 // REQUIRES: mu.
 func (s *session) dropLogLocked() {
-	if s.log != "" {
-		s.srv.logJob(logJob{name: s.log, delete: true})
+	d := s.d
+	if d == nil {
+		return
 	}
-	s.log, s.logReady, s.logged, s.logPending, s.logStart, s.logEnd = "", false, 0, 0, 0, 0
+	if d.log != "" {
+		s.srv.logJob(logJob{name: d.log, delete: true})
+	}
+	d.log, d.logReady, d.logged, d.logPending, d.logStart, d.logEnd = "", false, 0, 0, 0, 0
 }
 
 // logJob is a log truncation or deletion, done by the log goroutine off
@@ -704,7 +749,8 @@ func (srv *Server) restoreSession(clientID string, r sessionRecord) (int, *will,
 		return 0, nil, fmt.Errorf("mqtt: restore: session %q exists", clientID)
 	}
 	s := newSession(srv, clientID)
-	s.expiry, s.saved, s.log, s.offlineAt = r.expiry, true, r.log, offlineAt
+	s.expiry, s.offlineAt = r.expiry, offlineAt
+	s.d = &durable{saved: true, log: r.log}
 	s.will, s.willAt = r.will, r.willAt
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -761,24 +807,24 @@ func (srv *Server) restoreSession(clientID string, r sessionRecord) (int, *will,
 // loadLogLocked queues the messages of the session's log.
 // REQUIRES: mu.
 func (s *session) loadLogLocked() (int, error) {
-	lg := s.srv.log
-	if s.log == "" || lg == nil {
+	lg, d := s.srv.log, s.d
+	if d == nil || d.log == "" || lg == nil {
 		return 0, nil
 	}
-	off, err := lg.EarliestOffset(s.log)
+	off, err := lg.EarliestOffset(d.log)
 	if errors.Is(err, shard.ErrShardNotFound) {
-		s.log = ""
+		d.log = ""
 		return 0, nil
 	}
 	if err != nil {
 		return 0, err
 	}
-	s.logStart = off
+	d.logStart = off
 	n := 0
 	for {
-		res, err := lg.Read(s.log, off, 256, 1<<20)
+		res, err := lg.Read(d.log, off, 256, 1<<20)
 		if err != nil {
-			return n, fmt.Errorf("mqtt: read session log %s: %w", s.log, err)
+			return n, fmt.Errorf("mqtt: read session log %s: %w", d.log, err)
 		}
 		for i := range res.Records {
 			p, err := fromLog(&res.Records[i])
@@ -786,7 +832,7 @@ func (s *session) loadLogLocked() (int, error) {
 				res.Release()
 				return n, err
 			}
-			s.logged++
+			d.logged++
 			if old, dropped := s.queue.Push(p); dropped {
 				s.forgetLocked(&old)
 			}
@@ -796,7 +842,7 @@ func (s *session) loadLogLocked() (int, error) {
 		latest := res.Latest
 		res.Release()
 		if off >= latest {
-			s.logEnd = latest
+			d.logEnd = latest
 			return n, nil
 		}
 	}

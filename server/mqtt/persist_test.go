@@ -19,7 +19,7 @@ func TestSessionRecordRoundTrip(t *testing.T) {
 		{expiry: 60},
 		{expiry: 9, willAt: 77, will: &will{delay: 5, ttlMs: 3000, m: &message.Message{Topic: []byte("w"), Payload: []byte("bye"),
 			QoS: 1, Retain: true}}},
-		{expiry: 0xFFFFFFFF, offlineAt: 1700000000123, log: "$mqtt_session/c/x_0", subs: map[string]*sub{
+		{expiry: 0xFFFFFFFF, offlineAt: 1700000000123, d: &durable{log: "$mqtt_session/c/x_0"}, subs: map[string]*sub{
 			"a/+":          {opts: &subOpts{qos: 1, noLocal: true, subID: 7}},
 			"$share/g/b/#": {opts: &subOpts{qos: 2, rap: true}},
 		}},
@@ -28,7 +28,7 @@ func TestSessionRecordRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.expiry != s.expiry || r.offlineAt != s.offlineAt || r.log != s.log || len(r.subs) != len(s.subs) ||
+		if r.expiry != s.expiry || r.offlineAt != s.offlineAt || r.log != s.logName() || len(r.subs) != len(s.subs) ||
 			r.willAt != s.willAt || (r.will == nil) != (s.will == nil) {
 			t.Fatalf("decoded %+v from %+v", r, s)
 		}
@@ -188,11 +188,11 @@ func TestRestoreSessionAndRetained(t *testing.T) {
 	waitFor(t, "log trimmed", func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if s.log == "" {
+		if s.logName() == "" {
 			return false
 		}
-		e, err1 := rs.store.EarliestOffset(s.log)
-		l, err2 := rs.store.LatestOffset(s.log)
+		e, err1 := rs.store.EarliestOffset(s.logName())
+		l, err2 := rs.store.LatestOffset(s.logName())
 		return err1 == nil && err2 == nil && e == l
 	})
 }
@@ -303,14 +303,14 @@ func TestRestoreWills(t *testing.T) {
 // panicking whatever the bytes, and what decodes re-encodes to a record
 // that decodes the same.
 func FuzzRecords(f *testing.F) {
-	s := &session{expiry: 60, offlineAt: 5, log: "l", subs: map[string]*sub{"a/+": {opts: &subOpts{qos: 1, subID: 3}}},
+	s := &session{expiry: 60, offlineAt: 5, d: &durable{log: "l"}, subs: map[string]*sub{"a/+": {opts: &subOpts{qos: 1, subID: 3}}},
 		will: &will{delay: 2, m: &message.Message{Topic: []byte("w"), Payload: []byte("p")}}, willAt: 9}
 	f.Add(s.recordLocked(), []byte(nil))
 	f.Add(new(session).recordLocked(), encodeRetained(&message.Message{Topic: []byte("t"), Payload: []byte("v"), QoS: 1,
 		User: []message.UserProperty{{Key: []byte("k"), Value: []byte("v")}}}))
 	f.Fuzz(func(t *testing.T, sess, ret []byte) {
 		if r, err := decodeSession(sess); err == nil {
-			s := &session{expiry: r.expiry, offlineAt: r.offlineAt, log: r.log, will: r.will, willAt: r.willAt,
+			s := &session{expiry: r.expiry, offlineAt: r.offlineAt, d: &durable{log: r.log}, will: r.will, willAt: r.willAt,
 				subs: map[string]*sub{}}
 			for _, sr := range r.subs {
 				o := sr.opts

@@ -44,21 +44,8 @@ type session struct {
 	held       int
 	progressMs int64
 	holdTimer  *time.Timer
-	// Persistence (persist.go): saved says the store has a record of
-	// the session; log is its message log shard ("" none), logged the
-	// queued and in-flight messages that are in it, logPending its
-	// appends not completed, [logStart, logEnd) the offsets written.
-	saved              bool
-	offlineAt          int64 // ms; 0 while a connection is attached
-	log                string
-	logged, logPending int
-	logStart, logEnd   int64
-	logReady           bool // the log shard exists (created or found)
-	// savesPending counts session saves not yet durable; waitSaved are
-	// the gates of logged messages waiting for them (saveSessionLocked).
-	savesPending int
-	waitSaved    []*message.Gate
-	savedFn      func(error) // s.onSaved, bound at the first save
+	offlineAt  int64    // ms; 0 while a connection is attached
+	d          *durable // persistence state (persist.go); nil until the first save or log
 }
 
 func newSession(srv *Server, clientID string) *session {
