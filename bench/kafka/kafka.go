@@ -58,9 +58,15 @@ type Options struct {
 	BatchBytes int // produce: kgo.ProducerBatchMaxBytes (0: franz-go's default)
 	// Compression is none (default), gzip, snappy, lz4 or zstd.
 	Compression string
-	Group       string        // consume: group id; empty consumes every partition directly
-	Duration    time.Duration // bound on the run (default 60s)
-	Idle        time.Duration // consume: stop when no record came for this long (default 2s)
+	Group       string // consume: group id; empty consumes every partition directly
+	// FetchBytes, for consume, is the most a partition answers per fetch
+	// (kgo.FetchMaxPartitionBytes; 0: franz-go's 1 MiB). NoCRC skips the
+	// client's batch CRC check (kgo.DisableFetchCRCValidation): both
+	// measure what the broker serves rather than what the client checks.
+	FetchBytes int32
+	NoCRC      bool
+	Duration   time.Duration // bound on the run (default 60s)
+	Idle       time.Duration // consume: stop when no record came for this long (default 2s)
 }
 
 // Result is one run.
@@ -345,6 +351,12 @@ func Consume(ctx context.Context, o Options) (Result, error) {
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.RetryTimeout(10 * time.Second)}
 	if o.Group != "" {
 		opts = append(opts, kgo.ConsumerGroup(o.Group))
+	}
+	if o.FetchBytes > 0 {
+		opts = append(opts, kgo.FetchMaxPartitionBytes(o.FetchBytes))
+	}
+	if o.NoCRC {
+		opts = append(opts, kgo.DisableFetchCRCValidation())
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {

@@ -239,6 +239,8 @@ func benchKafka(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.BatchBytes, "batch-bytes", 0, "produce: max batch `bytes` (0: franz-go default)")
 	fs.StringVar(&o.Compression, "compression", "none", "produce: none, gzip, snappy, lz4 or zstd")
 	fs.StringVar(&o.Group, "group", "", "consume: consumer group id (default: every partition directly)")
+	fetchBytes := fs.Int("fetch-bytes", 0, "consume: most `bytes` a partition answers per fetch (0: franz-go's 1 MiB)")
+	fs.BoolVar(&o.NoCRC, "no-crc", false, "consume: skip the client's batch CRC check (measures the broker, not the client)")
 	fs.DurationVar(&o.Duration, "duration", 60*time.Second, "bound on the run")
 	fs.DurationVar(&o.Idle, "idle", 2*time.Second, "consume: stop when no record came for this long")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
@@ -246,6 +248,7 @@ func benchKafka(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	o.Brokers = strings.Split(*brokers, ",")
+	o.FetchBytes = int32(min(max(*fetchBytes, 0), 1<<30))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	r, err := run(ctx, o)
