@@ -16,10 +16,10 @@
 // in mqtt.Options; protocol.default_session_expiry_interval is the expiry
 // of 3.x persistent sessions; offline_message.enable = false drops messages
 // for offline sessions, max_messages_num bounds each session's queue (0:
-// 1000, the queue is in memory). Login: with auth.secret_free_login = false
-// a client giving a user name must give auth.default_user/default_password
-// (else CONNACK 0x86 / return code 4); a client without a user name is
-// accepted until the Meta Service holds users. keep_alive.default_timeout
+// 1000; offline QoS 1/2 messages are also logged, see server/mqtt
+// "Persistence"). Login, ACL and blacklist: server/message/auth through
+// admin_auth.go ([mqtt_runtime.auth]: allow_anonymous, acl_no_match, JWT;
+// auth.default_user is created as a superuser). keep_alive.default_timeout
 // is not used: the timeout is 1.5 x keepalive as the spec says.
 //
 // Storage seam: Options.Storage is the shard.Adapter messages are appended

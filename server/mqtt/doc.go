@@ -94,7 +94,8 @@
 //     up to 7 digits) is acknowledged once queued in the hub
 //     (message.Hub.PublishAt: memory only until due) and published to
 //     {topic} when due; its retain flag is ignored.
-//   - Retained messages live in a RetainStore (MemoryRetain by default).
+//   - Retained messages live in a RetainStore (MemoryRetain by default,
+//     saved through Options.State when set: see Persistence).
 //     A subscription gets them after its SUBACK, with the retain flag,
 //     according to Retain Handling; shared subscriptions never get them.
 //     On live delivery the flag is kept only with Retain As Published.

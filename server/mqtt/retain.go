@@ -9,7 +9,8 @@ import (
 
 // RetainStore keeps the retained message of each topic (spec 3.3.1.3).
 // Implementations are safe for concurrent use. The in-memory MemoryRetain
-// is the default; the Meta Service's mqtt group will hold them durably.
+// is the default; with Options.State the server wraps it so that every
+// change is also saved (durableRetain, persist.go).
 type RetainStore interface {
 	// Set replaces the retained message of m.Topic; an empty payload
 	// deletes it [MQTT-3.3.1-6]. m is owned by the store from now on.
