@@ -54,6 +54,8 @@ func (c *conn) authenticate(cp *mqtt.Connect) (mqtt.ReasonCode, string) {
 		return mqtt.ReasonBanned, err.Error()
 	case errors.Is(err, auth.ErrAnonymous):
 		return mqtt.ReasonNotAuthorized, err.Error()
+	case errors.Is(err, auth.ErrBusy):
+		return mqtt.ReasonServerBusy, err.Error()
 	case err != nil:
 		return mqtt.ReasonBadUserNameOrPassword, err.Error()
 	case cp.Will && !p.MayPublish(cp.WillTopic):

@@ -31,6 +31,11 @@ type Options struct {
 	JWT *JWT
 	// Iterations of PBKDF2 for new passwords; default DefaultIterations.
 	Iterations int
+	// SlowChecksPerSecond bounds the PBKDF2 password checks (about 2 ms
+	// each, on the caller's goroutine) the store runs per second, burst
+	// included; over it a login is refused with ErrBusy. Default
+	// DefaultSlowChecks.
+	SlowChecksPerSecond int
 	// Now is the clock of ban expiry; default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -39,6 +44,7 @@ type Options struct {
 // Denial reasons, the label of robustmq_auth_denied_total.
 const (
 	ReasonPassword     = "password"
+	ReasonBusy         = "busy"
 	ReasonAnonymous    = "anonymous"
 	ReasonJWT          = "jwt"
 	ReasonBlacklist    = "blacklist"
@@ -48,6 +54,7 @@ const (
 
 var (
 	deniedPassword  = denied(ReasonPassword)
+	deniedBusy      = denied(ReasonBusy)
 	deniedAnonymous = denied(ReasonAnonymous)
 	deniedJWT       = denied(ReasonJWT)
 	deniedBlacklist = denied(ReasonBlacklist)
@@ -81,6 +88,7 @@ type Store struct {
 	be   Backend
 	jwt  *jwtVerifier
 	log  *slog.Logger
+	slow *slowBudget // PBKDF2 checks left this second
 
 	wmu  sync.Mutex // serializes writers and reloads
 	snap atomic.Pointer[snapshot]
@@ -109,10 +117,13 @@ func New(ctx context.Context, o Options) (*Store, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.SlowChecksPerSecond <= 0 {
+		o.SlowChecksPerSecond = DefaultSlowChecks
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	s := &Store{opts: o, be: o.Backend, jwt: newJWTVerifier(o.JWT), log: o.Logger}
+	s := &Store{opts: o, be: o.Backend, jwt: newJWTVerifier(o.JWT), log: o.Logger, slow: newSlowBudget(o.SlowChecksPerSecond)}
 	s.snap.Store(&snapshot{users: map[string]*User{}})
 	if err := s.Reload(ctx); err != nil {
 		return nil, err
@@ -307,7 +318,15 @@ func (s *Store) Users() []UserInfo {
 // Counts a denial as reason "password".
 func (s *Store) CheckPassword(user, password string) bool {
 	u := s.snap.Load().users[user]
-	if u == nil || !u.check(password) {
+	if u == nil {
+		deniedPassword.Inc()
+		return false
+	}
+	switch err := u.check(password, s.slow, s.opts.Now()); {
+	case errors.Is(err, ErrBusy):
+		deniedBusy.Inc()
+		return false
+	case err != nil:
 		deniedPassword.Inc()
 		return false
 	}
@@ -424,9 +443,17 @@ func (s *Store) Connect(l *Login) (*Principal, error) {
 		}
 	default:
 		u := sn.users[l.Username]
-		if u == nil || !u.check(string(l.Password)) {
+		if u == nil {
 			deniedPassword.Inc()
 			return nil, ErrBadPassword
+		}
+		if err := u.check(string(l.Password), s.slow, s.opts.Now()); err != nil {
+			if errors.Is(err, ErrBusy) {
+				deniedBusy.Inc()
+			} else {
+				deniedPassword.Inc()
+			}
+			return nil, err
 		}
 		p.Super = u.Super
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"sync/atomic"
+	"time"
 )
 
 // User is one entry of the user store. Immutable once published in a
@@ -39,17 +40,25 @@ func fastSum(password string) (out [sha256.Size]byte) {
 	return out
 }
 
-// check reports whether password is u's.
-func (u *User) check(password string) bool {
+// check returns nil when password is u's, ErrBadPassword when it is not,
+// and ErrBusy when only the slow check could tell and slow has no budget
+// left (see slowBudget).
+func (u *User) check(password string, slow *slowBudget, now time.Time) error {
 	sum := fastSum(password)
 	if f := u.fast.Load(); f != nil {
-		return subtle.ConstantTimeCompare(f[:], sum[:]) == 1
+		if subtle.ConstantTimeCompare(f[:], sum[:]) == 1 {
+			return nil
+		}
+		return ErrBadPassword
+	}
+	if !slow.take(now) {
+		return ErrBusy
 	}
 	if !u.sec.verify(password) {
-		return false
+		return ErrBadPassword
 	}
 	u.fast.Store(&sum)
-	return true
+	return nil
 }
 
 // User record, table Users, key = user name (frozen):
