@@ -104,13 +104,18 @@ func (s *schemas) reload(ctx context.Context, meta *metaclient.Client) error {
 }
 
 func listKV(ctx context.Context, meta *metaclient.Client, ns string) ([]*pb.KVPair, error) {
+	return listTable(ctx, meta, pb.Space_SPACE_KV, ns)
+}
+
+// listTable returns every pair of table in space, through any meta node.
+func listTable(ctx context.Context, meta *metaclient.Client, space pb.Space, table string) ([]*pb.KVPair, error) {
 	var list *pb.KVList
 	err := meta.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) (err error) {
-		list, err = api.List(ctx, &pb.KVRequest{Space: pb.Space_SPACE_KV, Table: ns})
+		list, err = api.List(ctx, &pb.KVRequest{Space: space, Table: table})
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("broker: list meta namespace %s: %w", ns, err)
+		return nil, fmt.Errorf("broker: list meta %s table %q: %w", space, table, err)
 	}
 	return list.GetItems(), nil
 }
@@ -172,9 +177,14 @@ func (b *Broker) metaPut(ctx context.Context, ns, key string, value []byte) erro
 	if meta == nil {
 		return nil
 	}
-	req := &pb.KVRequest{Space: pb.Space_SPACE_KV, Table: ns, Key: []byte(key), Value: value}
+	return writeKV(ctx, meta, &pb.KVRequest{Space: pb.Space_SPACE_KV, Table: ns, Key: []byte(key), Value: value})
+}
+
+// writeKV puts req's key, or deletes it when req.Value is nil, through any
+// meta node.
+func writeKV(ctx context.Context, meta *metaclient.Client, req *pb.KVRequest) error {
 	return meta.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) (err error) {
-		if value == nil {
+		if req.Value == nil {
 			_, err = api.Delete(ctx, req)
 		} else {
 			_, err = api.Put(ctx, req)

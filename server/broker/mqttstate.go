@@ -96,15 +96,11 @@ func (s *metaState) Save(table byte, key string, value []byte, done func(error))
 func (s *metaState) Load(table byte, fn func(key string, value []byte)) error {
 	ctx, cancel := context.WithTimeout(context.Background(), stateWriteTimeout)
 	defer cancel()
-	var list *pb.KVList
-	err := s.meta.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) (err error) {
-		list, err = api.List(ctx, &pb.KVRequest{Space: pb.Space_SPACE_MQTT, Table: string(table)})
-		return err
-	})
+	items, err := listTable(ctx, s.meta, pb.Space_SPACE_MQTT, string(table))
 	if err != nil {
-		return fmt.Errorf("broker: load mqtt table %q from the Meta Service: %w", table, err)
+		return err
 	}
-	for _, kv := range list.GetItems() {
+	for _, kv := range items {
 		fn(string(kv.GetKey()), kv.GetValue())
 	}
 	return nil
@@ -159,15 +155,7 @@ func (s *metaState) worker() {
 func (s *metaState) write(k stateKey, value []byte) error {
 	ctx, cancel := context.WithTimeout(s.base, stateWriteTimeout)
 	defer cancel()
-	req := &pb.KVRequest{Space: pb.Space_SPACE_MQTT, Table: string(k.table), Key: []byte(k.key), Value: value}
-	err := s.meta.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) (err error) {
-		if value == nil {
-			_, err = api.Delete(ctx, req)
-		} else {
-			_, err = api.Put(ctx, req)
-		}
-		return err
-	})
+	err := writeKV(ctx, s.meta, &pb.KVRequest{Space: pb.Space_SPACE_MQTT, Table: string(k.table), Key: []byte(k.key), Value: value})
 	s.writes.Inc()
 	if err != nil {
 		s.failures.Inc()
