@@ -140,6 +140,10 @@
 //	opDelete       0x03 key                result: ErrNotFound if absent
 //	opDeletePrefix 0x04 prefix             result: uvarint count deleted
 //	opMultiPut     0x05 count uvarint, count × (key value)
+//	opTxn          0x06 compares uvarint, compares × (key, 0x00 value | 0x01 (absent)),
+//	                    ops uvarint, ops × (0x00 key value (put) | 0x01 key (delete))
+//	                                       result: ErrConflict (nothing changed) unless
+//	                                       every compare holds; then the ops, in order
 //
 // # State machine image (snapshot Data, frozen)
 //

@@ -43,6 +43,8 @@ var (
 	ErrExists = errors.New("already exists")
 	// ErrNotFound: the key does not exist.
 	ErrNotFound = errors.New("not found")
+	// ErrConflict: a transaction's compare failed; nothing changed.
+	ErrConflict = errors.New("compare failed")
 	// ErrCorrupt: an entry, command or snapshot image does not decode.
 	ErrCorrupt = errors.New("corrupt encoding")
 	// ErrUnknownGroup: a message names a group this node does not run.

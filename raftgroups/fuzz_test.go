@@ -14,6 +14,8 @@ func FuzzApply(f *testing.F) {
 	f.Add(AppendMultiPut(nil, []byte("a"), []byte("1"), []byte("b"), []byte("2")))
 	f.Add(AppendDeletePrefix(nil, []byte("k")))
 	f.Add([]byte{opMultiPut, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Add(AppendTxn(nil, []Compare{{Key: []byte("k"), Value: []byte("v")}, {Key: []byte("x"), Absent: true}},
+		[]Op{{Key: []byte("x"), Value: []byte("1")}, {Key: []byte("k"), Delete: true}}))
 	f.Fuzz(func(t *testing.T, cmd []byte) {
 		s := newKV()
 		if _, err := s.Apply(AppendPut(nil, []byte("k"), []byte("v"))); err != nil {

@@ -1,6 +1,7 @@
 package raftgroups
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -15,6 +16,7 @@ const (
 	opDelete       = 0x03
 	opDeletePrefix = 0x04
 	opMultiPut     = 0x05
+	opTxn          = 0x06
 )
 
 const imageVersion = 0x01
@@ -56,6 +58,44 @@ func AppendMultiPut(dst []byte, kvs ...[]byte) []byte {
 	dst = binary.AppendUvarint(append(dst, opMultiPut), uint64(len(kvs)/2))
 	for i := 0; i+1 < len(kvs); i += 2 {
 		dst = appendBytes(appendBytes(dst, kvs[i]), kvs[i+1])
+	}
+	return dst
+}
+
+// Compare is one condition of a transaction (AppendTxn): Key absent, or
+// present with exactly Value.
+type Compare struct {
+	Key, Value []byte
+	Absent     bool
+}
+
+// Op is one change of a transaction: put Key = Value, or delete Key
+// (absent is fine).
+type Op struct {
+	Key, Value []byte
+	Delete     bool
+}
+
+// AppendTxn encodes a transaction: when every compare holds, the ops are
+// applied in order, atomically; otherwise nothing changes and the result is
+// ErrConflict.
+func AppendTxn(dst []byte, cmps []Compare, ops []Op) []byte {
+	dst = binary.AppendUvarint(append(dst, opTxn), uint64(len(cmps)))
+	for _, c := range cmps {
+		dst = appendBytes(dst, c.Key)
+		if c.Absent {
+			dst = append(dst, 1)
+		} else {
+			dst = appendBytes(append(dst, 0), c.Value)
+		}
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(ops)))
+	for _, o := range ops {
+		if o.Delete {
+			dst = appendBytes(append(dst, 1), o.Key)
+		} else {
+			dst = appendBytes(appendBytes(append(dst, 0), o.Key), o.Value)
+		}
 	}
 	return dst
 }
@@ -119,8 +159,67 @@ func (s *kv) Apply(cmd []byte) ([]byte, error) {
 			s.m[string(pairs[i])] = slices.Clone(pairs[i+1])
 		}
 		return nil, nil
+	case opTxn:
+		cmps, ops, ok := decodeTxn(&r)
+		if !ok {
+			break
+		}
+		for _, c := range cmps {
+			v, found := s.m[string(c.Key)]
+			if found == c.Absent || found && !bytes.Equal(v, c.Value) {
+				return nil, ErrConflict
+			}
+		}
+		for _, o := range ops {
+			if o.Delete {
+				delete(s.m, string(o.Key))
+			} else {
+				s.m[string(o.Key)] = slices.Clone(o.Value)
+			}
+		}
+		return nil, nil
 	}
 	return nil, fmt.Errorf("raftgroups: command op 0x%02x (%d bytes): %w", op, len(cmd), ErrCorrupt)
+}
+
+// decodeTxn reads a whole transaction before anything changes: all or
+// nothing.
+func decodeTxn(r *reader) (cmps []Compare, ops []Op, ok bool) {
+	n := r.uvarint()
+	if n > uint64(len(r.b)/2) { // a compare takes at least 2 bytes
+		return nil, nil, false
+	}
+	cmps = make([]Compare, 0, n)
+	for range n {
+		c := Compare{Key: r.bytes()}
+		switch r.byte() {
+		case 0:
+			c.Value = r.bytes()
+		case 1:
+			c.Absent = true
+		default:
+			return nil, nil, false
+		}
+		cmps = append(cmps, c)
+	}
+	n = r.uvarint()
+	if n > uint64(len(r.b)/2) { // an op takes at least 2 bytes
+		return nil, nil, false
+	}
+	ops = make([]Op, 0, n)
+	for range n {
+		var o Op
+		switch r.byte() {
+		case 0:
+			o.Key, o.Value = r.bytes(), r.bytes()
+		case 1:
+			o.Key, o.Delete = r.bytes(), true
+		default:
+			return nil, nil, false
+		}
+		ops = append(ops, o)
+	}
+	return cmps, ops, r.done()
 }
 
 // Image serializes the whole state, keys ascending (doc.go).

@@ -15,7 +15,8 @@ import (
 // TestKVDataDriven runs testdata/kv scenarios against the state machine.
 //
 //	apply            one command per input line: put K V | put-if-absent K V |
-//	                 delete K | delete-prefix P | multi-put K=V... | raw HEX
+//	                 delete K | delete-prefix P | multi-put K=V... |
+//	                 txn K=V K=! : K=V -K (compares, then ops) | raw HEX
 //	dump [prefix=P]  List(P): every key=value, ascending
 //	image            the snapshot image in hex, then a fresh machine restored
 //	                 from it must dump the same state
@@ -93,6 +94,23 @@ func encodeTestCmd(t *testing.T, line string) []byte {
 			kvs = append(kvs, []byte(k), []byte(v))
 		}
 		return AppendMultiPut(nil, kvs...)
+	case "txn": // txn K=V K=! : K=V -K  (compares: equal, absent; ops: put, delete)
+		var cmps []Compare
+		var ops []Op
+		then := false
+		for _, p := range f[1:] {
+			switch k, v, _ := strings.Cut(p, "="); {
+			case p == ":":
+				then = true
+			case !then:
+				cmps = append(cmps, Compare{Key: []byte(k), Value: []byte(v), Absent: v == "!"})
+			case strings.HasPrefix(p, "-"):
+				ops = append(ops, Op{Key: []byte(p[1:]), Delete: true})
+			default:
+				ops = append(ops, Op{Key: []byte(k), Value: []byte(v)})
+			}
+		}
+		return AppendTxn(nil, cmps, ops)
 	case "raw":
 		b, err := hex.DecodeString(string(arg(1)))
 		if err != nil {

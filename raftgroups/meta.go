@@ -35,7 +35,7 @@ const (
 // metadata: create topic orders: already exists").
 func (a Meta) propose(ctx context.Context, g GroupID, what string, cmd []byte) ([]byte, error) {
 	v, err := a.m.Group(g).Propose(ctx, cmd)
-	if errors.Is(err, ErrExists) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrCorrupt) {
+	if errors.Is(err, ErrExists) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrCorrupt) || errors.Is(err, ErrConflict) {
 		return nil, fmt.Errorf("raftgroups: %s: %s: %w", g, what, err)
 	}
 	return v, err
@@ -60,6 +60,17 @@ func (a Meta) list(ctx context.Context, g GroupID, prefix []byte) ([]KV, error) 
 
 // Generic KV on the metadata group, for protocol state. Namespaces keep
 // protocols apart; a namespace must not contain 0x00.
+
+// Txn applies ops on group g atomically when every compare holds, else
+// changes nothing and fails with ErrConflict. Keys are the state machine's
+// own (KVKey, MQTTKey).
+func (a Meta) Txn(ctx context.Context, g GroupID, cmps []Compare, ops []Op) error {
+	_, err := a.propose(ctx, g, "transaction", AppendTxn(nil, cmps, ops))
+	return err
+}
+
+// KVKey is the metadata group's key of ns/key in the generic KV.
+func KVKey(ns string, key []byte) []byte { return kvKey(ns, key) }
 
 func kvKey(ns string, key []byte) []byte {
 	k := append(append([]byte(pfxKV), ns...), 0)
@@ -479,6 +490,9 @@ const (
 	MQTTACL          MQTTKind = 'c'
 	MQTTBlacklist    MQTTKind = 'b'
 )
+
+// MQTTKey is the mqtt group's key of key in table kind.
+func MQTTKey(kind MQTTKind, key []byte) []byte { return mqttKey(kind, key) }
 
 func mqttKey(kind MQTTKind, key []byte) []byte { return append([]byte{byte(kind), '/'}, key...) }
 
