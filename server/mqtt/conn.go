@@ -988,9 +988,13 @@ func (c *conn) closed() {
 
 // willAfterLocked publishes the session's delayed will after d, unless a
 // connection attaches first (attach stops the timer and drops the will).
+// With a DueStore it does nothing: the store's scheduler calls FireDue.
 // REQUIRES: s.mu.
 func (s *session) willAfterLocked(d time.Duration) {
 	srv := s.srv
+	if srv.due != nil {
+		return
+	}
 	s.wilTimer = time.AfterFunc(d, func() {
 		s.mu.Lock()
 		pw := s.will
@@ -1001,10 +1005,14 @@ func (s *session) willAfterLocked(d time.Duration) {
 	})
 }
 
-// expireAfterLocked ends the offline session s after d.
+// expireAfterLocked ends the offline session s after d; with a
+// DueStore it does nothing (see willAfterLocked).
 // REQUIRES: s.mu.
 func (s *session) expireAfterLocked(d time.Duration) {
 	srv := s.srv
+	if srv.due != nil {
+		return
+	}
 	s.expTimer = time.AfterFunc(d, func() {
 		if pw, shared, ok := srv.sessions.end(s); ok {
 			srv.publishWill(pw)

@@ -143,36 +143,46 @@ var errRecord = errors.New("mqtt: bad persisted record")
 //	  message      the rest: a retained record (below)
 const sessionRecordV1 = 1
 
-// recordLocked encodes s as a session record.
+// recordLocked returns s as a session record.
 // REQUIRES: mu.
-func (s *session) recordLocked() []byte {
-	b := make([]byte, 0, 32+len(s.logName())+32*len(s.subs))
-	b = append(b, sessionRecordV1)
-	b = binary.BigEndian.AppendUint32(b, s.expiry)
-	b = binary.BigEndian.AppendUint64(b, uint64(s.offlineAt))
-	b = appendString(b, s.logName())
-	b = binary.AppendUvarint(b, uint64(len(s.subs)))
+func (s *session) recordLocked() sessionRecord {
+	r := sessionRecord{expiry: s.expiry, offlineAt: s.offlineAt, log: s.logName(), will: s.will, willAt: s.willAt}
+	if s.conn != nil { // c.will is set before the session is attached, then read only
+		r.will, r.willAt = s.conn.will, -1
+	}
+	r.subs = make([]subRecord, 0, len(s.subs))
 	for key, sb := range s.subs {
-		b = appendString(b, key)
+		r.subs = append(r.subs, subRecord{filter: key, opts: *sb.opts})
+	}
+	return r
+}
+
+// encode returns r's encoding.
+func (r sessionRecord) encode() []byte {
+	b := make([]byte, 0, 32+len(r.log)+32*len(r.subs))
+	b = append(b, sessionRecordV1)
+	b = binary.BigEndian.AppendUint32(b, r.expiry)
+	b = binary.BigEndian.AppendUint64(b, uint64(r.offlineAt))
+	b = appendString(b, r.log)
+	b = binary.AppendUvarint(b, uint64(len(r.subs)))
+	for _, sr := range r.subs {
+		b = appendString(b, sr.filter)
 		var flags byte
-		if sb.opts.noLocal {
+		if sr.opts.noLocal {
 			flags |= 1
 		}
-		if sb.opts.rap {
+		if sr.opts.rap {
 			flags |= 2
 		}
-		b = append(b, sb.opts.qos, flags)
-		b = binary.AppendUvarint(b, uint64(sb.opts.subID))
+		b = append(b, sr.opts.qos, flags)
+		b = binary.AppendUvarint(b, uint64(sr.opts.subID))
 	}
-	w, at := s.will, s.willAt
-	if s.conn != nil { // c.will is set before the session is attached, then read only
-		w, at = s.conn.will, -1
-	}
+	w := r.will
 	if w == nil {
 		return append(b, 0)
 	}
 	b = append(b, 1)
-	b = binary.BigEndian.AppendUint64(b, uint64(at))
+	b = binary.BigEndian.AppendUint64(b, uint64(r.willAt))
 	b = binary.BigEndian.AppendUint32(b, w.delay)
 	b = binary.BigEndian.AppendUint64(b, uint64(w.ttlMs))
 	var retain byte
@@ -431,19 +441,21 @@ func (s *session) saveSessionLocked() {
 	}
 	d := s.dur()
 	var rec []byte
+	var expire, will *Due
 	if s.expiry > 0 {
 		if d.log == "" && srv.log != nil {
 			d.log = message.ShardName(logPrefix + s.clientID + "/" + strconv.FormatInt(time.Now().UnixNano(), 36))
 			d.logReady = false
 		}
-		rec = s.recordLocked()
+		rec = s.recordLocked().encode()
+		expire, will = s.duesLocked()
 	}
 	d.saved = s.expiry > 0
 	d.savesPending++
 	if d.savedFn == nil {
 		d.savedFn = s.onSaved
 	}
-	srv.state.Save(TableSessions, s.clientID, rec, d.savedFn)
+	srv.saveRecord(s.clientID, rec, expire, will, d.savedFn)
 }
 
 // onSaved is the done callback of session saves (savedFn, bound once).
@@ -474,7 +486,7 @@ func (s *session) saveSession() {
 func (s *session) dropStateLocked() {
 	if s.d != nil && s.d.saved {
 		s.d.saved = false
-		s.srv.state.Save(TableSessions, s.clientID, nil, s.srv.saveDone)
+		s.srv.saveRecord(s.clientID, nil, nil, nil, s.srv.saveDone)
 	}
 	s.dropLogLocked()
 }
@@ -697,6 +709,9 @@ func (srv *Server) Restore() error {
 			return
 		}
 		logs[r.log] = true
+		if srv.due != nil && !srv.due.Owned(clientID) {
+			return // another broker's
+		}
 		n, due, err := srv.restoreSession(clientID, r)
 		errs = append(errs, err)
 		if due != nil {
@@ -795,8 +810,8 @@ func (srv *Server) restoreSession(clientID string, r sessionRecord) (int, *will,
 	default:
 		s.willAfterLocked(time.Duration(s.willAt-now) * time.Millisecond)
 	}
-	if r.will != nil {
-		s.saveSessionLocked() // the will as it is now
+	if r.will != nil || r.offlineAt == 0 {
+		s.saveSessionLocked() // the will and the offline time as they are now
 	}
 	if r.expiry != 0xFFFFFFFF {
 		s.expireAfterLocked(left)

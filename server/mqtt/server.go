@@ -127,6 +127,7 @@ type Server struct {
 	saveErrors, sysRefused     *metrics.Counter
 
 	state    StateStore    // opts.State
+	due      DueStore      // opts.State when it is one: no expiry or will timers here
 	log      shard.Adapter // session logs: the hub's store when State is set
 	saveDone func(error)   // saveDoneFn, bound once
 	logJobs  chan logJob   // to logLoop
@@ -182,6 +183,7 @@ func New(opts Options) (*Server, error) {
 	s.saveDone = s.saveDoneFn
 	if opts.State != nil {
 		s.state = opts.State
+		s.due, _ = opts.State.(DueStore)
 		s.retain = &durableRetain{RetainStore: opts.Retain, state: opts.State, srv: s}
 		s.log = opts.Hub.Store()
 		s.logJobs, s.logStop = make(chan logJob, 4096), make(chan struct{})

@@ -417,7 +417,7 @@ func (t *sessions) attach(srv *Server, clientID string, c *conn, clean bool, exp
 		s.clearLocked()
 	} else {
 		present = s.subs != nil || s.queue.Len() > 0 || len(s.inflight) > 0 || len(s.qos2In) > 0 || old != nil ||
-			s.expTimer != nil
+			s.offlineAt != 0
 	}
 	s.stopTimersLocked()
 	s.conn, s.expiry, s.flushing, s.offlineAt = c, expiry, false, 0
