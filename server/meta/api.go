@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"robustmq/raftgroups"
+	"robustmq/server/meta/client"
 	"robustmq/server/pb"
 )
 
@@ -285,12 +286,16 @@ func kvList(kvs []raftgroups.KV) *pb.KVList {
 	return out
 }
 
-// mqttKind checks the MQTT table of a request: one byte, one of the known tables or MQTTDue.
+// mqttTables are the MQTT tables a request may name, one byte each: raftgroups' (MQTTSession ...
+// MQTTBlacklist) and the due and fired tables of session expiry and delayed wills.
+const mqttTables = "surwacb" + client.TableDue + client.TableFired
+
+// mqttKind checks the MQTT table of a request: one byte, one of mqttTables.
 func mqttKind(table string) (raftgroups.MQTTKind, error) {
-	if len(table) == 1 && strings.Contains("surwacbd", table) {
+	if len(table) == 1 && strings.Contains(mqttTables, table) {
 		return raftgroups.MQTTKind(table[0]), nil
 	}
-	return 0, fmt.Errorf("meta: mqtt table %q: not one of s u r w a c b d: %w", table, errBadRequest)
+	return 0, fmt.Errorf("meta: mqtt table %q: not one of %s: %w", table, strings.Join(strings.Split(mqttTables, ""), " "), errBadRequest)
 }
 
 // kvSpace is the table a KV request names: a namespace of the metadata group's generic KV, or an
@@ -392,6 +397,68 @@ func (a *api) List(ctx context.Context, r *pb.KVRequest) (*pb.KVList, error) {
 		return nil, code(err)
 	}
 	return kvList(kvs), nil
+}
+
+// maxTxnItems bounds a transaction's compares + ops: one raft entry, applied at once on every
+// replica, so a huge one would stall the group (and exceed the proposal size anyway).
+const maxTxnItems = 1024
+
+// key is k's state machine key in the space's group.
+func (k kvSpace) key(key []byte) []byte {
+	if k.mqtt {
+		return raftgroups.MQTTKey(k.kind, key)
+	}
+	return raftgroups.KVKey(k.ns, key)
+}
+
+// Txn implements pb.MetaServiceServer: the request becomes one raftgroups transaction on its
+// space's group. A failed compare is an answer (succeeded = false), not an error.
+func (a *api) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error) {
+	rc, ro := r.GetCompares(), r.GetOps()
+	if n := len(rc) + len(ro); n > maxTxnItems {
+		return nil, code(fmt.Errorf("meta: txn: %d compares + ops, more than %d: %w", n, maxTxnItems, errBadRequest))
+	}
+	g := raftgroups.GroupMetadata
+	switch r.GetSpace() {
+	case pb.Space_SPACE_KV:
+	case pb.Space_SPACE_MQTT:
+		g = raftgroups.GroupMQTT
+	default:
+		return nil, code(fmt.Errorf("meta: txn: space %d: unknown: %w", r.GetSpace(), errBadRequest))
+	}
+	m, err := a.meta()
+	if err != nil {
+		return nil, code(err)
+	}
+	// stateKey checks table as Put does and maps key into the group's key space.
+	stateKey := func(table string, key []byte) ([]byte, error) {
+		k, err := a.space(&pb.KVRequest{Space: r.GetSpace(), Table: table})
+		if err != nil {
+			return nil, err
+		}
+		return k.key(key), nil
+	}
+	cmps := make([]raftgroups.Compare, len(rc))
+	for i, c := range rc {
+		if cmps[i].Key, err = stateKey(c.GetTable(), c.GetKey()); err != nil {
+			return nil, code(fmt.Errorf("%w (txn compare %d)", err, i))
+		}
+		cmps[i].Value, cmps[i].Absent = c.GetValue(), c.GetAbsent()
+	}
+	ops := make([]raftgroups.Op, len(ro))
+	for i, o := range ro {
+		if ops[i].Key, err = stateKey(o.GetTable(), o.GetKey()); err != nil {
+			return nil, code(fmt.Errorf("%w (txn op %d)", err, i))
+		}
+		ops[i].Value, ops[i].Delete = o.GetValue(), o.GetDelete()
+	}
+	switch err := m.Txn(ctx, g, cmps, ops); {
+	case errors.Is(err, raftgroups.ErrConflict):
+		return &pb.TxnResponse{Succeeded: false}, nil
+	case err != nil:
+		return nil, code(err)
+	}
+	return &pb.TxnResponse{Succeeded: true}, nil
 }
 
 func offsetsIn(es []*pb.OffsetEntry) []raftgroups.OffsetCommit {

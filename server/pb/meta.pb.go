@@ -703,6 +703,253 @@ func (x *KVList) GetItems() []*KVPair {
 	return nil
 }
 
+// TxnRequest: every compare and op is in space (SPACE_KV: the metadata group's generic KV, table =
+// namespace; SPACE_MQTT: the mqtt group, table = one MQTT table byte), so the whole request is
+// one group's command.
+type TxnRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Space         Space                  `protobuf:"varint,1,opt,name=space,proto3,enum=robustmq.meta.v1.Space" json:"space,omitempty"`
+	Compares      []*TxnCompare          `protobuf:"bytes,2,rep,name=compares,proto3" json:"compares,omitempty"`
+	Ops           []*TxnOp               `protobuf:"bytes,3,rep,name=ops,proto3" json:"ops,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TxnRequest) Reset() {
+	*x = TxnRequest{}
+	mi := &file_meta_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnRequest) ProtoMessage() {}
+
+func (x *TxnRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnRequest.ProtoReflect.Descriptor instead.
+func (*TxnRequest) Descriptor() ([]byte, []int) {
+	return file_meta_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *TxnRequest) GetSpace() Space {
+	if x != nil {
+		return x.Space
+	}
+	return Space_SPACE_KV
+}
+
+func (x *TxnRequest) GetCompares() []*TxnCompare {
+	if x != nil {
+		return x.Compares
+	}
+	return nil
+}
+
+func (x *TxnRequest) GetOps() []*TxnOp {
+	if x != nil {
+		return x.Ops
+	}
+	return nil
+}
+
+// TxnCompare holds when key of table is absent (absent = true), else when it exists with exactly
+// value.
+type TxnCompare struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Key           []byte                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Absent        bool                   `protobuf:"varint,3,opt,name=absent,proto3" json:"absent,omitempty"`
+	Value         []byte                 `protobuf:"bytes,4,opt,name=value,proto3" json:"value,omitempty"` // !absent
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TxnCompare) Reset() {
+	*x = TxnCompare{}
+	mi := &file_meta_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnCompare) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnCompare) ProtoMessage() {}
+
+func (x *TxnCompare) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnCompare.ProtoReflect.Descriptor instead.
+func (*TxnCompare) Descriptor() ([]byte, []int) {
+	return file_meta_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *TxnCompare) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *TxnCompare) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *TxnCompare) GetAbsent() bool {
+	if x != nil {
+		return x.Absent
+	}
+	return false
+}
+
+func (x *TxnCompare) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+// TxnOp sets key of table to value, or deletes it (delete = true; an absent key is fine).
+type TxnOp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Key           []byte                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Value         []byte                 `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"` // !delete
+	Delete        bool                   `protobuf:"varint,4,opt,name=delete,proto3" json:"delete,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TxnOp) Reset() {
+	*x = TxnOp{}
+	mi := &file_meta_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnOp) ProtoMessage() {}
+
+func (x *TxnOp) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnOp.ProtoReflect.Descriptor instead.
+func (*TxnOp) Descriptor() ([]byte, []int) {
+	return file_meta_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *TxnOp) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *TxnOp) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *TxnOp) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *TxnOp) GetDelete() bool {
+	if x != nil {
+		return x.Delete
+	}
+	return false
+}
+
+// TxnResponse: succeeded is false when a compare failed (then nothing changed).
+type TxnResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Succeeded     bool                   `protobuf:"varint,1,opt,name=succeeded,proto3" json:"succeeded,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TxnResponse) Reset() {
+	*x = TxnResponse{}
+	mi := &file_meta_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnResponse) ProtoMessage() {}
+
+func (x *TxnResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnResponse.ProtoReflect.Descriptor instead.
+func (*TxnResponse) Descriptor() ([]byte, []int) {
+	return file_meta_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *TxnResponse) GetSucceeded() bool {
+	if x != nil {
+		return x.Succeeded
+	}
+	return false
+}
+
 type OffsetEntry struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
@@ -715,7 +962,7 @@ type OffsetEntry struct {
 
 func (x *OffsetEntry) Reset() {
 	*x = OffsetEntry{}
-	mi := &file_meta_proto_msgTypes[12]
+	mi := &file_meta_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -727,7 +974,7 @@ func (x *OffsetEntry) String() string {
 func (*OffsetEntry) ProtoMessage() {}
 
 func (x *OffsetEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_proto_msgTypes[12]
+	mi := &file_meta_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -740,7 +987,7 @@ func (x *OffsetEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OffsetEntry.ProtoReflect.Descriptor instead.
 func (*OffsetEntry) Descriptor() ([]byte, []int) {
-	return file_meta_proto_rawDescGZIP(), []int{12}
+	return file_meta_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *OffsetEntry) GetTopic() string {
@@ -781,7 +1028,7 @@ type CommitOffsetsRequest struct {
 
 func (x *CommitOffsetsRequest) Reset() {
 	*x = CommitOffsetsRequest{}
-	mi := &file_meta_proto_msgTypes[13]
+	mi := &file_meta_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -793,7 +1040,7 @@ func (x *CommitOffsetsRequest) String() string {
 func (*CommitOffsetsRequest) ProtoMessage() {}
 
 func (x *CommitOffsetsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_proto_msgTypes[13]
+	mi := &file_meta_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -806,7 +1053,7 @@ func (x *CommitOffsetsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitOffsetsRequest.ProtoReflect.Descriptor instead.
 func (*CommitOffsetsRequest) Descriptor() ([]byte, []int) {
-	return file_meta_proto_rawDescGZIP(), []int{13}
+	return file_meta_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CommitOffsetsRequest) GetGroup() string {
@@ -832,7 +1079,7 @@ type CommitOffsetsBatchRequest struct {
 
 func (x *CommitOffsetsBatchRequest) Reset() {
 	*x = CommitOffsetsBatchRequest{}
-	mi := &file_meta_proto_msgTypes[14]
+	mi := &file_meta_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -844,7 +1091,7 @@ func (x *CommitOffsetsBatchRequest) String() string {
 func (*CommitOffsetsBatchRequest) ProtoMessage() {}
 
 func (x *CommitOffsetsBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_proto_msgTypes[14]
+	mi := &file_meta_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -857,7 +1104,7 @@ func (x *CommitOffsetsBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitOffsetsBatchRequest.ProtoReflect.Descriptor instead.
 func (*CommitOffsetsBatchRequest) Descriptor() ([]byte, []int) {
-	return file_meta_proto_rawDescGZIP(), []int{14}
+	return file_meta_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CommitOffsetsBatchRequest) GetCommits() []*CommitOffsetsRequest {
@@ -878,7 +1125,7 @@ type CommitResult struct {
 
 func (x *CommitResult) Reset() {
 	*x = CommitResult{}
-	mi := &file_meta_proto_msgTypes[15]
+	mi := &file_meta_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -890,7 +1137,7 @@ func (x *CommitResult) String() string {
 func (*CommitResult) ProtoMessage() {}
 
 func (x *CommitResult) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_proto_msgTypes[15]
+	mi := &file_meta_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -903,7 +1150,7 @@ func (x *CommitResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitResult.ProtoReflect.Descriptor instead.
 func (*CommitResult) Descriptor() ([]byte, []int) {
-	return file_meta_proto_rawDescGZIP(), []int{15}
+	return file_meta_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CommitResult) GetCode() uint32 {
@@ -929,7 +1176,7 @@ type CommitOffsetsBatchResponse struct {
 
 func (x *CommitOffsetsBatchResponse) Reset() {
 	*x = CommitOffsetsBatchResponse{}
-	mi := &file_meta_proto_msgTypes[16]
+	mi := &file_meta_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -941,7 +1188,7 @@ func (x *CommitOffsetsBatchResponse) String() string {
 func (*CommitOffsetsBatchResponse) ProtoMessage() {}
 
 func (x *CommitOffsetsBatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_proto_msgTypes[16]
+	mi := &file_meta_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -954,7 +1201,7 @@ func (x *CommitOffsetsBatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitOffsetsBatchResponse.ProtoReflect.Descriptor instead.
 func (*CommitOffsetsBatchResponse) Descriptor() ([]byte, []int) {
-	return file_meta_proto_rawDescGZIP(), []int{16}
+	return file_meta_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CommitOffsetsBatchResponse) GetResults() []*CommitResult {
@@ -978,7 +1225,7 @@ type FetchOffsetsRequest struct {
 
 func (x *FetchOffsetsRequest) Reset() {
 	*x = FetchOffsetsRequest{}
-	mi := &file_meta_proto_msgTypes[17]
+	mi := &file_meta_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -990,7 +1237,7 @@ func (x *FetchOffsetsRequest) String() string {
 func (*FetchOffsetsRequest) ProtoMessage() {}
 
 func (x *FetchOffsetsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_proto_msgTypes[17]
+	mi := &file_meta_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1003,7 +1250,7 @@ func (x *FetchOffsetsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchOffsetsRequest.ProtoReflect.Descriptor instead.
 func (*FetchOffsetsRequest) Descriptor() ([]byte, []int) {
-	return file_meta_proto_rawDescGZIP(), []int{17}
+	return file_meta_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *FetchOffsetsRequest) GetGroup() string {
@@ -1044,7 +1291,7 @@ type DeleteOffsetsRequest struct {
 
 func (x *DeleteOffsetsRequest) Reset() {
 	*x = DeleteOffsetsRequest{}
-	mi := &file_meta_proto_msgTypes[18]
+	mi := &file_meta_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1056,7 +1303,7 @@ func (x *DeleteOffsetsRequest) String() string {
 func (*DeleteOffsetsRequest) ProtoMessage() {}
 
 func (x *DeleteOffsetsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_proto_msgTypes[18]
+	mi := &file_meta_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1069,7 +1316,7 @@ func (x *DeleteOffsetsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteOffsetsRequest.ProtoReflect.Descriptor instead.
 func (*DeleteOffsetsRequest) Descriptor() ([]byte, []int) {
-	return file_meta_proto_rawDescGZIP(), []int{18}
+	return file_meta_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DeleteOffsetsRequest) GetGroup() string {
@@ -1095,7 +1342,7 @@ type GroupList struct {
 
 func (x *GroupList) Reset() {
 	*x = GroupList{}
-	mi := &file_meta_proto_msgTypes[19]
+	mi := &file_meta_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1107,7 +1354,7 @@ func (x *GroupList) String() string {
 func (*GroupList) ProtoMessage() {}
 
 func (x *GroupList) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_proto_msgTypes[19]
+	mi := &file_meta_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1120,7 +1367,7 @@ func (x *GroupList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupList.ProtoReflect.Descriptor instead.
 func (*GroupList) Descriptor() ([]byte, []int) {
-	return file_meta_proto_rawDescGZIP(), []int{19}
+	return file_meta_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GroupList) GetGroups() []string {
@@ -1139,7 +1386,7 @@ type FetchOffsetsResponse struct {
 
 func (x *FetchOffsetsResponse) Reset() {
 	*x = FetchOffsetsResponse{}
-	mi := &file_meta_proto_msgTypes[20]
+	mi := &file_meta_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1151,7 +1398,7 @@ func (x *FetchOffsetsResponse) String() string {
 func (*FetchOffsetsResponse) ProtoMessage() {}
 
 func (x *FetchOffsetsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_proto_msgTypes[20]
+	mi := &file_meta_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1164,7 +1411,7 @@ func (x *FetchOffsetsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchOffsetsResponse.ProtoReflect.Descriptor instead.
 func (*FetchOffsetsResponse) Descriptor() ([]byte, []int) {
-	return file_meta_proto_rawDescGZIP(), []int{20}
+	return file_meta_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *FetchOffsetsResponse) GetOffsets() []*OffsetEntry {
@@ -1184,7 +1431,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_meta_proto_msgTypes[21]
+	mi := &file_meta_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1196,7 +1443,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_proto_msgTypes[21]
+	mi := &file_meta_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1209,7 +1456,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_meta_proto_rawDescGZIP(), []int{21}
+	return file_meta_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *WatchRequest) GetGroup() string {
@@ -1237,7 +1484,7 @@ type WatchEvent struct {
 
 func (x *WatchEvent) Reset() {
 	*x = WatchEvent{}
-	mi := &file_meta_proto_msgTypes[22]
+	mi := &file_meta_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1249,7 +1496,7 @@ func (x *WatchEvent) String() string {
 func (*WatchEvent) ProtoMessage() {}
 
 func (x *WatchEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_proto_msgTypes[22]
+	mi := &file_meta_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1262,7 +1509,7 @@ func (x *WatchEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEvent.ProtoReflect.Descriptor instead.
 func (*WatchEvent) Descriptor() ([]byte, []int) {
-	return file_meta_proto_rawDescGZIP(), []int{22}
+	return file_meta_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *WatchEvent) GetGroup() string {
@@ -1297,7 +1544,7 @@ type GroupLeader struct {
 
 func (x *GroupLeader) Reset() {
 	*x = GroupLeader{}
-	mi := &file_meta_proto_msgTypes[23]
+	mi := &file_meta_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1309,7 +1556,7 @@ func (x *GroupLeader) String() string {
 func (*GroupLeader) ProtoMessage() {}
 
 func (x *GroupLeader) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_proto_msgTypes[23]
+	mi := &file_meta_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1322,7 +1569,7 @@ func (x *GroupLeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupLeader.ProtoReflect.Descriptor instead.
 func (*GroupLeader) Descriptor() ([]byte, []int) {
-	return file_meta_proto_rawDescGZIP(), []int{23}
+	return file_meta_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GroupLeader) GetGroup() string {
@@ -1355,7 +1602,7 @@ type LeaderList struct {
 
 func (x *LeaderList) Reset() {
 	*x = LeaderList{}
-	mi := &file_meta_proto_msgTypes[24]
+	mi := &file_meta_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1367,7 +1614,7 @@ func (x *LeaderList) String() string {
 func (*LeaderList) ProtoMessage() {}
 
 func (x *LeaderList) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_proto_msgTypes[24]
+	mi := &file_meta_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1380,7 +1627,7 @@ func (x *LeaderList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaderList.ProtoReflect.Descriptor instead.
 func (*LeaderList) Descriptor() ([]byte, []int) {
-	return file_meta_proto_rawDescGZIP(), []int{24}
+	return file_meta_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *LeaderList) GetGroups() []*GroupLeader {
@@ -1437,7 +1684,25 @@ const file_meta_proto_rawDesc = "" +
 	"\x05found\x18\x01 \x01(\bR\x05found\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\"8\n" +
 	"\x06KVList\x12.\n" +
-	"\x05items\x18\x01 \x03(\v2\x18.robustmq.meta.v1.KVPairR\x05items\"u\n" +
+	"\x05items\x18\x01 \x03(\v2\x18.robustmq.meta.v1.KVPairR\x05items\"\xa0\x01\n" +
+	"\n" +
+	"TxnRequest\x12-\n" +
+	"\x05space\x18\x01 \x01(\x0e2\x17.robustmq.meta.v1.SpaceR\x05space\x128\n" +
+	"\bcompares\x18\x02 \x03(\v2\x1c.robustmq.meta.v1.TxnCompareR\bcompares\x12)\n" +
+	"\x03ops\x18\x03 \x03(\v2\x17.robustmq.meta.v1.TxnOpR\x03ops\"b\n" +
+	"\n" +
+	"TxnCompare\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\fR\x03key\x12\x16\n" +
+	"\x06absent\x18\x03 \x01(\bR\x06absent\x12\x14\n" +
+	"\x05value\x18\x04 \x01(\fR\x05value\"]\n" +
+	"\x05TxnOp\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\fR\x03key\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\fR\x05value\x12\x16\n" +
+	"\x06delete\x18\x04 \x01(\bR\x06delete\"+\n" +
+	"\vTxnResponse\x12\x1c\n" +
+	"\tsucceeded\x18\x01 \x01(\bR\tsucceeded\"u\n" +
 	"\vOffsetEntry\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x16\n" +
@@ -1485,7 +1750,7 @@ const file_meta_proto_rawDesc = "" +
 	"\x05Space\x12\f\n" +
 	"\bSPACE_KV\x10\x00\x12\x0e\n" +
 	"\n" +
-	"SPACE_MQTT\x10\x012\xb6\f\n" +
+	"SPACE_MQTT\x10\x012\xfa\f\n" +
 	"\vMetaService\x12G\n" +
 	"\fRegisterNode\x12\x1a.robustmq.meta.v1.MetaNode\x1a\x1b.robustmq.meta.v1.MetaEmpty\x12L\n" +
 	"\tHeartbeat\x12\".robustmq.meta.v1.HeartbeatRequest\x1a\x1b.robustmq.meta.v1.MetaEmpty\x12H\n" +
@@ -1502,7 +1767,8 @@ const file_meta_proto_rawDesc = "" +
 	"\x03Put\x12\x1b.robustmq.meta.v1.KVRequest\x1a\x1b.robustmq.meta.v1.MetaEmpty\x12=\n" +
 	"\x03Get\x12\x1b.robustmq.meta.v1.KVRequest\x1a\x19.robustmq.meta.v1.KVValue\x12B\n" +
 	"\x06Delete\x12\x1b.robustmq.meta.v1.KVRequest\x1a\x1b.robustmq.meta.v1.MetaEmpty\x12=\n" +
-	"\x04List\x12\x1b.robustmq.meta.v1.KVRequest\x1a\x18.robustmq.meta.v1.KVList\x12T\n" +
+	"\x04List\x12\x1b.robustmq.meta.v1.KVRequest\x1a\x18.robustmq.meta.v1.KVList\x12B\n" +
+	"\x03Txn\x12\x1c.robustmq.meta.v1.TxnRequest\x1a\x1d.robustmq.meta.v1.TxnResponse\x12T\n" +
 	"\rCommitOffsets\x12&.robustmq.meta.v1.CommitOffsetsRequest\x1a\x1b.robustmq.meta.v1.MetaEmpty\x12o\n" +
 	"\x12CommitOffsetsBatch\x12+.robustmq.meta.v1.CommitOffsetsBatchRequest\x1a,.robustmq.meta.v1.CommitOffsetsBatchResponse\x12]\n" +
 	"\fFetchOffsets\x12%.robustmq.meta.v1.FetchOffsetsRequest\x1a&.robustmq.meta.v1.FetchOffsetsResponse\x12T\n" +
@@ -1524,7 +1790,7 @@ func file_meta_proto_rawDescGZIP() []byte {
 }
 
 var file_meta_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_meta_proto_goTypes = []any{
 	(Space)(0),                         // 0: robustmq.meta.v1.Space
 	(*MetaEmpty)(nil),                  // 1: robustmq.meta.v1.MetaEmpty
@@ -1539,80 +1805,89 @@ var file_meta_proto_goTypes = []any{
 	(*KVPair)(nil),                     // 10: robustmq.meta.v1.KVPair
 	(*KVValue)(nil),                    // 11: robustmq.meta.v1.KVValue
 	(*KVList)(nil),                     // 12: robustmq.meta.v1.KVList
-	(*OffsetEntry)(nil),                // 13: robustmq.meta.v1.OffsetEntry
-	(*CommitOffsetsRequest)(nil),       // 14: robustmq.meta.v1.CommitOffsetsRequest
-	(*CommitOffsetsBatchRequest)(nil),  // 15: robustmq.meta.v1.CommitOffsetsBatchRequest
-	(*CommitResult)(nil),               // 16: robustmq.meta.v1.CommitResult
-	(*CommitOffsetsBatchResponse)(nil), // 17: robustmq.meta.v1.CommitOffsetsBatchResponse
-	(*FetchOffsetsRequest)(nil),        // 18: robustmq.meta.v1.FetchOffsetsRequest
-	(*DeleteOffsetsRequest)(nil),       // 19: robustmq.meta.v1.DeleteOffsetsRequest
-	(*GroupList)(nil),                  // 20: robustmq.meta.v1.GroupList
-	(*FetchOffsetsResponse)(nil),       // 21: robustmq.meta.v1.FetchOffsetsResponse
-	(*WatchRequest)(nil),               // 22: robustmq.meta.v1.WatchRequest
-	(*WatchEvent)(nil),                 // 23: robustmq.meta.v1.WatchEvent
-	(*GroupLeader)(nil),                // 24: robustmq.meta.v1.GroupLeader
-	(*LeaderList)(nil),                 // 25: robustmq.meta.v1.LeaderList
-	nil,                                // 26: robustmq.meta.v1.MetaTopic.OptionsEntry
+	(*TxnRequest)(nil),                 // 13: robustmq.meta.v1.TxnRequest
+	(*TxnCompare)(nil),                 // 14: robustmq.meta.v1.TxnCompare
+	(*TxnOp)(nil),                      // 15: robustmq.meta.v1.TxnOp
+	(*TxnResponse)(nil),                // 16: robustmq.meta.v1.TxnResponse
+	(*OffsetEntry)(nil),                // 17: robustmq.meta.v1.OffsetEntry
+	(*CommitOffsetsRequest)(nil),       // 18: robustmq.meta.v1.CommitOffsetsRequest
+	(*CommitOffsetsBatchRequest)(nil),  // 19: robustmq.meta.v1.CommitOffsetsBatchRequest
+	(*CommitResult)(nil),               // 20: robustmq.meta.v1.CommitResult
+	(*CommitOffsetsBatchResponse)(nil), // 21: robustmq.meta.v1.CommitOffsetsBatchResponse
+	(*FetchOffsetsRequest)(nil),        // 22: robustmq.meta.v1.FetchOffsetsRequest
+	(*DeleteOffsetsRequest)(nil),       // 23: robustmq.meta.v1.DeleteOffsetsRequest
+	(*GroupList)(nil),                  // 24: robustmq.meta.v1.GroupList
+	(*FetchOffsetsResponse)(nil),       // 25: robustmq.meta.v1.FetchOffsetsResponse
+	(*WatchRequest)(nil),               // 26: robustmq.meta.v1.WatchRequest
+	(*WatchEvent)(nil),                 // 27: robustmq.meta.v1.WatchEvent
+	(*GroupLeader)(nil),                // 28: robustmq.meta.v1.GroupLeader
+	(*LeaderList)(nil),                 // 29: robustmq.meta.v1.LeaderList
+	nil,                                // 30: robustmq.meta.v1.MetaTopic.OptionsEntry
 }
 var file_meta_proto_depIdxs = []int32{
 	2,  // 0: robustmq.meta.v1.NodeList.nodes:type_name -> robustmq.meta.v1.MetaNode
-	26, // 1: robustmq.meta.v1.MetaTopic.options:type_name -> robustmq.meta.v1.MetaTopic.OptionsEntry
+	30, // 1: robustmq.meta.v1.MetaTopic.options:type_name -> robustmq.meta.v1.MetaTopic.OptionsEntry
 	6,  // 2: robustmq.meta.v1.TopicList.topics:type_name -> robustmq.meta.v1.MetaTopic
 	0,  // 3: robustmq.meta.v1.KVRequest.space:type_name -> robustmq.meta.v1.Space
 	10, // 4: robustmq.meta.v1.KVList.items:type_name -> robustmq.meta.v1.KVPair
-	13, // 5: robustmq.meta.v1.CommitOffsetsRequest.offsets:type_name -> robustmq.meta.v1.OffsetEntry
-	14, // 6: robustmq.meta.v1.CommitOffsetsBatchRequest.commits:type_name -> robustmq.meta.v1.CommitOffsetsRequest
-	16, // 7: robustmq.meta.v1.CommitOffsetsBatchResponse.results:type_name -> robustmq.meta.v1.CommitResult
-	13, // 8: robustmq.meta.v1.FetchOffsetsRequest.partitions:type_name -> robustmq.meta.v1.OffsetEntry
-	13, // 9: robustmq.meta.v1.FetchOffsetsResponse.offsets:type_name -> robustmq.meta.v1.OffsetEntry
-	24, // 10: robustmq.meta.v1.LeaderList.groups:type_name -> robustmq.meta.v1.GroupLeader
-	2,  // 11: robustmq.meta.v1.MetaService.RegisterNode:input_type -> robustmq.meta.v1.MetaNode
-	3,  // 12: robustmq.meta.v1.MetaService.Heartbeat:input_type -> robustmq.meta.v1.HeartbeatRequest
-	4,  // 13: robustmq.meta.v1.MetaService.UnregisterNode:input_type -> robustmq.meta.v1.NodeRef
-	1,  // 14: robustmq.meta.v1.MetaService.ListNodes:input_type -> robustmq.meta.v1.MetaEmpty
-	6,  // 15: robustmq.meta.v1.MetaService.CreateTopic:input_type -> robustmq.meta.v1.MetaTopic
-	7,  // 16: robustmq.meta.v1.MetaService.DeleteTopic:input_type -> robustmq.meta.v1.TopicRef
-	7,  // 17: robustmq.meta.v1.MetaService.GetTopic:input_type -> robustmq.meta.v1.TopicRef
-	1,  // 18: robustmq.meta.v1.MetaService.ListTopics:input_type -> robustmq.meta.v1.MetaEmpty
-	10, // 19: robustmq.meta.v1.MetaService.PutShard:input_type -> robustmq.meta.v1.KVPair
-	1,  // 20: robustmq.meta.v1.MetaService.ListShards:input_type -> robustmq.meta.v1.MetaEmpty
-	9,  // 21: robustmq.meta.v1.MetaService.Put:input_type -> robustmq.meta.v1.KVRequest
-	9,  // 22: robustmq.meta.v1.MetaService.Get:input_type -> robustmq.meta.v1.KVRequest
-	9,  // 23: robustmq.meta.v1.MetaService.Delete:input_type -> robustmq.meta.v1.KVRequest
-	9,  // 24: robustmq.meta.v1.MetaService.List:input_type -> robustmq.meta.v1.KVRequest
-	14, // 25: robustmq.meta.v1.MetaService.CommitOffsets:input_type -> robustmq.meta.v1.CommitOffsetsRequest
-	15, // 26: robustmq.meta.v1.MetaService.CommitOffsetsBatch:input_type -> robustmq.meta.v1.CommitOffsetsBatchRequest
-	18, // 27: robustmq.meta.v1.MetaService.FetchOffsets:input_type -> robustmq.meta.v1.FetchOffsetsRequest
-	19, // 28: robustmq.meta.v1.MetaService.DeleteOffsets:input_type -> robustmq.meta.v1.DeleteOffsetsRequest
-	1,  // 29: robustmq.meta.v1.MetaService.ListOffsetGroups:input_type -> robustmq.meta.v1.MetaEmpty
-	1,  // 30: robustmq.meta.v1.MetaService.Leaders:input_type -> robustmq.meta.v1.MetaEmpty
-	22, // 31: robustmq.meta.v1.MetaService.Watch:input_type -> robustmq.meta.v1.WatchRequest
-	1,  // 32: robustmq.meta.v1.MetaService.RegisterNode:output_type -> robustmq.meta.v1.MetaEmpty
-	1,  // 33: robustmq.meta.v1.MetaService.Heartbeat:output_type -> robustmq.meta.v1.MetaEmpty
-	1,  // 34: robustmq.meta.v1.MetaService.UnregisterNode:output_type -> robustmq.meta.v1.MetaEmpty
-	5,  // 35: robustmq.meta.v1.MetaService.ListNodes:output_type -> robustmq.meta.v1.NodeList
-	1,  // 36: robustmq.meta.v1.MetaService.CreateTopic:output_type -> robustmq.meta.v1.MetaEmpty
-	1,  // 37: robustmq.meta.v1.MetaService.DeleteTopic:output_type -> robustmq.meta.v1.MetaEmpty
-	6,  // 38: robustmq.meta.v1.MetaService.GetTopic:output_type -> robustmq.meta.v1.MetaTopic
-	8,  // 39: robustmq.meta.v1.MetaService.ListTopics:output_type -> robustmq.meta.v1.TopicList
-	1,  // 40: robustmq.meta.v1.MetaService.PutShard:output_type -> robustmq.meta.v1.MetaEmpty
-	12, // 41: robustmq.meta.v1.MetaService.ListShards:output_type -> robustmq.meta.v1.KVList
-	1,  // 42: robustmq.meta.v1.MetaService.Put:output_type -> robustmq.meta.v1.MetaEmpty
-	11, // 43: robustmq.meta.v1.MetaService.Get:output_type -> robustmq.meta.v1.KVValue
-	1,  // 44: robustmq.meta.v1.MetaService.Delete:output_type -> robustmq.meta.v1.MetaEmpty
-	12, // 45: robustmq.meta.v1.MetaService.List:output_type -> robustmq.meta.v1.KVList
-	1,  // 46: robustmq.meta.v1.MetaService.CommitOffsets:output_type -> robustmq.meta.v1.MetaEmpty
-	17, // 47: robustmq.meta.v1.MetaService.CommitOffsetsBatch:output_type -> robustmq.meta.v1.CommitOffsetsBatchResponse
-	21, // 48: robustmq.meta.v1.MetaService.FetchOffsets:output_type -> robustmq.meta.v1.FetchOffsetsResponse
-	1,  // 49: robustmq.meta.v1.MetaService.DeleteOffsets:output_type -> robustmq.meta.v1.MetaEmpty
-	20, // 50: robustmq.meta.v1.MetaService.ListOffsetGroups:output_type -> robustmq.meta.v1.GroupList
-	25, // 51: robustmq.meta.v1.MetaService.Leaders:output_type -> robustmq.meta.v1.LeaderList
-	23, // 52: robustmq.meta.v1.MetaService.Watch:output_type -> robustmq.meta.v1.WatchEvent
-	32, // [32:53] is the sub-list for method output_type
-	11, // [11:32] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	0,  // 5: robustmq.meta.v1.TxnRequest.space:type_name -> robustmq.meta.v1.Space
+	14, // 6: robustmq.meta.v1.TxnRequest.compares:type_name -> robustmq.meta.v1.TxnCompare
+	15, // 7: robustmq.meta.v1.TxnRequest.ops:type_name -> robustmq.meta.v1.TxnOp
+	17, // 8: robustmq.meta.v1.CommitOffsetsRequest.offsets:type_name -> robustmq.meta.v1.OffsetEntry
+	18, // 9: robustmq.meta.v1.CommitOffsetsBatchRequest.commits:type_name -> robustmq.meta.v1.CommitOffsetsRequest
+	20, // 10: robustmq.meta.v1.CommitOffsetsBatchResponse.results:type_name -> robustmq.meta.v1.CommitResult
+	17, // 11: robustmq.meta.v1.FetchOffsetsRequest.partitions:type_name -> robustmq.meta.v1.OffsetEntry
+	17, // 12: robustmq.meta.v1.FetchOffsetsResponse.offsets:type_name -> robustmq.meta.v1.OffsetEntry
+	28, // 13: robustmq.meta.v1.LeaderList.groups:type_name -> robustmq.meta.v1.GroupLeader
+	2,  // 14: robustmq.meta.v1.MetaService.RegisterNode:input_type -> robustmq.meta.v1.MetaNode
+	3,  // 15: robustmq.meta.v1.MetaService.Heartbeat:input_type -> robustmq.meta.v1.HeartbeatRequest
+	4,  // 16: robustmq.meta.v1.MetaService.UnregisterNode:input_type -> robustmq.meta.v1.NodeRef
+	1,  // 17: robustmq.meta.v1.MetaService.ListNodes:input_type -> robustmq.meta.v1.MetaEmpty
+	6,  // 18: robustmq.meta.v1.MetaService.CreateTopic:input_type -> robustmq.meta.v1.MetaTopic
+	7,  // 19: robustmq.meta.v1.MetaService.DeleteTopic:input_type -> robustmq.meta.v1.TopicRef
+	7,  // 20: robustmq.meta.v1.MetaService.GetTopic:input_type -> robustmq.meta.v1.TopicRef
+	1,  // 21: robustmq.meta.v1.MetaService.ListTopics:input_type -> robustmq.meta.v1.MetaEmpty
+	10, // 22: robustmq.meta.v1.MetaService.PutShard:input_type -> robustmq.meta.v1.KVPair
+	1,  // 23: robustmq.meta.v1.MetaService.ListShards:input_type -> robustmq.meta.v1.MetaEmpty
+	9,  // 24: robustmq.meta.v1.MetaService.Put:input_type -> robustmq.meta.v1.KVRequest
+	9,  // 25: robustmq.meta.v1.MetaService.Get:input_type -> robustmq.meta.v1.KVRequest
+	9,  // 26: robustmq.meta.v1.MetaService.Delete:input_type -> robustmq.meta.v1.KVRequest
+	9,  // 27: robustmq.meta.v1.MetaService.List:input_type -> robustmq.meta.v1.KVRequest
+	13, // 28: robustmq.meta.v1.MetaService.Txn:input_type -> robustmq.meta.v1.TxnRequest
+	18, // 29: robustmq.meta.v1.MetaService.CommitOffsets:input_type -> robustmq.meta.v1.CommitOffsetsRequest
+	19, // 30: robustmq.meta.v1.MetaService.CommitOffsetsBatch:input_type -> robustmq.meta.v1.CommitOffsetsBatchRequest
+	22, // 31: robustmq.meta.v1.MetaService.FetchOffsets:input_type -> robustmq.meta.v1.FetchOffsetsRequest
+	23, // 32: robustmq.meta.v1.MetaService.DeleteOffsets:input_type -> robustmq.meta.v1.DeleteOffsetsRequest
+	1,  // 33: robustmq.meta.v1.MetaService.ListOffsetGroups:input_type -> robustmq.meta.v1.MetaEmpty
+	1,  // 34: robustmq.meta.v1.MetaService.Leaders:input_type -> robustmq.meta.v1.MetaEmpty
+	26, // 35: robustmq.meta.v1.MetaService.Watch:input_type -> robustmq.meta.v1.WatchRequest
+	1,  // 36: robustmq.meta.v1.MetaService.RegisterNode:output_type -> robustmq.meta.v1.MetaEmpty
+	1,  // 37: robustmq.meta.v1.MetaService.Heartbeat:output_type -> robustmq.meta.v1.MetaEmpty
+	1,  // 38: robustmq.meta.v1.MetaService.UnregisterNode:output_type -> robustmq.meta.v1.MetaEmpty
+	5,  // 39: robustmq.meta.v1.MetaService.ListNodes:output_type -> robustmq.meta.v1.NodeList
+	1,  // 40: robustmq.meta.v1.MetaService.CreateTopic:output_type -> robustmq.meta.v1.MetaEmpty
+	1,  // 41: robustmq.meta.v1.MetaService.DeleteTopic:output_type -> robustmq.meta.v1.MetaEmpty
+	6,  // 42: robustmq.meta.v1.MetaService.GetTopic:output_type -> robustmq.meta.v1.MetaTopic
+	8,  // 43: robustmq.meta.v1.MetaService.ListTopics:output_type -> robustmq.meta.v1.TopicList
+	1,  // 44: robustmq.meta.v1.MetaService.PutShard:output_type -> robustmq.meta.v1.MetaEmpty
+	12, // 45: robustmq.meta.v1.MetaService.ListShards:output_type -> robustmq.meta.v1.KVList
+	1,  // 46: robustmq.meta.v1.MetaService.Put:output_type -> robustmq.meta.v1.MetaEmpty
+	11, // 47: robustmq.meta.v1.MetaService.Get:output_type -> robustmq.meta.v1.KVValue
+	1,  // 48: robustmq.meta.v1.MetaService.Delete:output_type -> robustmq.meta.v1.MetaEmpty
+	12, // 49: robustmq.meta.v1.MetaService.List:output_type -> robustmq.meta.v1.KVList
+	16, // 50: robustmq.meta.v1.MetaService.Txn:output_type -> robustmq.meta.v1.TxnResponse
+	1,  // 51: robustmq.meta.v1.MetaService.CommitOffsets:output_type -> robustmq.meta.v1.MetaEmpty
+	21, // 52: robustmq.meta.v1.MetaService.CommitOffsetsBatch:output_type -> robustmq.meta.v1.CommitOffsetsBatchResponse
+	25, // 53: robustmq.meta.v1.MetaService.FetchOffsets:output_type -> robustmq.meta.v1.FetchOffsetsResponse
+	1,  // 54: robustmq.meta.v1.MetaService.DeleteOffsets:output_type -> robustmq.meta.v1.MetaEmpty
+	24, // 55: robustmq.meta.v1.MetaService.ListOffsetGroups:output_type -> robustmq.meta.v1.GroupList
+	29, // 56: robustmq.meta.v1.MetaService.Leaders:output_type -> robustmq.meta.v1.LeaderList
+	27, // 57: robustmq.meta.v1.MetaService.Watch:output_type -> robustmq.meta.v1.WatchEvent
+	36, // [36:58] is the sub-list for method output_type
+	14, // [14:36] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_meta_proto_init() }
@@ -1626,7 +1901,7 @@ func file_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meta_proto_rawDesc), len(file_meta_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   26,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

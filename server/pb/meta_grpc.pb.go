@@ -36,6 +36,7 @@ const (
 	MetaService_Get_FullMethodName                = "/robustmq.meta.v1.MetaService/Get"
 	MetaService_Delete_FullMethodName             = "/robustmq.meta.v1.MetaService/Delete"
 	MetaService_List_FullMethodName               = "/robustmq.meta.v1.MetaService/List"
+	MetaService_Txn_FullMethodName                = "/robustmq.meta.v1.MetaService/Txn"
 	MetaService_CommitOffsets_FullMethodName      = "/robustmq.meta.v1.MetaService/CommitOffsets"
 	MetaService_CommitOffsetsBatch_FullMethodName = "/robustmq.meta.v1.MetaService/CommitOffsetsBatch"
 	MetaService_FetchOffsets_FullMethodName       = "/robustmq.meta.v1.MetaService/FetchOffsets"
@@ -65,11 +66,16 @@ type MetaServiceClient interface {
 	PutShard(ctx context.Context, in *KVPair, opts ...grpc.CallOption) (*MetaEmpty, error)
 	ListShards(ctx context.Context, in *MetaEmpty, opts ...grpc.CallOption) (*KVList, error)
 	// Generic KV on the metadata group (table = namespace) or MQTT state on the mqtt group
-	// (space = SPACE_MQTT, table = the MQTT table byte: s u r w a c b).
+	// (space = SPACE_MQTT, table = the MQTT table byte: s u r w a c b d f).
 	Put(ctx context.Context, in *KVRequest, opts ...grpc.CallOption) (*MetaEmpty, error)
 	Get(ctx context.Context, in *KVRequest, opts ...grpc.CallOption) (*KVValue, error)
 	Delete(ctx context.Context, in *KVRequest, opts ...grpc.CallOption) (*MetaEmpty, error)
 	List(ctx context.Context, in *KVRequest, opts ...grpc.CallOption) (*KVList, error)
+	// Txn is one atomic raft command on one space's group: when every compare holds, the ops are
+	// applied in order; otherwise nothing changes and succeeded is false (not an error). Tables are
+	// checked as for Put; at most 1024 compares + ops (InvalidArgument beyond). An empty request
+	// succeeds.
+	Txn(ctx context.Context, in *TxnRequest, opts ...grpc.CallOption) (*TxnResponse, error)
 	// Consumer-group offsets on the offset group; one commit request is one atomic raft command.
 	CommitOffsets(ctx context.Context, in *CommitOffsetsRequest, opts ...grpc.CallOption) (*MetaEmpty, error)
 	// CommitOffsetsBatch carries several commit requests (any groups) in one call: each is its own
@@ -242,6 +248,16 @@ func (c *metaServiceClient) List(ctx context.Context, in *KVRequest, opts ...grp
 	return out, nil
 }
 
+func (c *metaServiceClient) Txn(ctx context.Context, in *TxnRequest, opts ...grpc.CallOption) (*TxnResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TxnResponse)
+	err := c.cc.Invoke(ctx, MetaService_Txn_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *metaServiceClient) CommitOffsets(ctx context.Context, in *CommitOffsetsRequest, opts ...grpc.CallOption) (*MetaEmpty, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(MetaEmpty)
@@ -341,11 +357,16 @@ type MetaServiceServer interface {
 	PutShard(context.Context, *KVPair) (*MetaEmpty, error)
 	ListShards(context.Context, *MetaEmpty) (*KVList, error)
 	// Generic KV on the metadata group (table = namespace) or MQTT state on the mqtt group
-	// (space = SPACE_MQTT, table = the MQTT table byte: s u r w a c b).
+	// (space = SPACE_MQTT, table = the MQTT table byte: s u r w a c b d f).
 	Put(context.Context, *KVRequest) (*MetaEmpty, error)
 	Get(context.Context, *KVRequest) (*KVValue, error)
 	Delete(context.Context, *KVRequest) (*MetaEmpty, error)
 	List(context.Context, *KVRequest) (*KVList, error)
+	// Txn is one atomic raft command on one space's group: when every compare holds, the ops are
+	// applied in order; otherwise nothing changes and succeeded is false (not an error). Tables are
+	// checked as for Put; at most 1024 compares + ops (InvalidArgument beyond). An empty request
+	// succeeds.
+	Txn(context.Context, *TxnRequest) (*TxnResponse, error)
 	// Consumer-group offsets on the offset group; one commit request is one atomic raft command.
 	CommitOffsets(context.Context, *CommitOffsetsRequest) (*MetaEmpty, error)
 	// CommitOffsetsBatch carries several commit requests (any groups) in one call: each is its own
@@ -419,6 +440,9 @@ func (UnimplementedMetaServiceServer) Delete(context.Context, *KVRequest) (*Meta
 }
 func (UnimplementedMetaServiceServer) List(context.Context, *KVRequest) (*KVList, error) {
 	return nil, status.Error(codes.Unimplemented, "method List not implemented")
+}
+func (UnimplementedMetaServiceServer) Txn(context.Context, *TxnRequest) (*TxnResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Txn not implemented")
 }
 func (UnimplementedMetaServiceServer) CommitOffsets(context.Context, *CommitOffsetsRequest) (*MetaEmpty, error) {
 	return nil, status.Error(codes.Unimplemented, "method CommitOffsets not implemented")
@@ -714,6 +738,24 @@ func _MetaService_List_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MetaService_Txn_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TxnRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServiceServer).Txn(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetaService_Txn_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServiceServer).Txn(ctx, req.(*TxnRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _MetaService_CommitOffsets_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CommitOffsetsRequest)
 	if err := dec(in); err != nil {
@@ -895,6 +937,10 @@ var MetaService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "List",
 			Handler:    _MetaService_List_Handler,
+		},
+		{
+			MethodName: "Txn",
+			Handler:    _MetaService_Txn_Handler,
 		},
 		{
 			MethodName: "CommitOffsets",
