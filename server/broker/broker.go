@@ -70,6 +70,7 @@ type Broker struct {
 	state        *metaState         // MQTT state on meta; nil without opts.MetaAddrs
 	schemas      *schemas           // schema registry (admin_schema.go)
 	stopWatch    func()             // ends the schema watch; nil when none runs
+	stopDue      func()             // ends the MQTT due follower (mqttdue.go); nil when none runs
 
 	sec security // guarded by mu; built in Start, closed in Stop (admin_auth.go)
 }
@@ -236,7 +237,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		done := make(chan struct{})
 		go func() { defer close(done); b.schemas.watch(wctx, meta) }()
 		b.stopWatch = func() { cancel(); <-done }
-		b.state = newMetaState(meta, b.env.Logger)
+		b.state = newMetaState(meta, cfg.BrokerID, b.env.Logger)
 		mo.State = b.state
 	}
 	st, err := b.startAuth(ctx)
@@ -258,6 +259,9 @@ func (b *Broker) Start(ctx context.Context) error {
 	b.mu.Lock()
 	b.mqtt = srv
 	b.mu.Unlock()
+	if b.state != nil {
+		b.stopDue = followDue(b.meta, srv, cfg.BrokerID, b.env.Logger)
+	}
 	tr := map[string]netpoll.Transport{"mqtt_tcp": netpoll.TCP, "mqtt_tls": netpoll.TLS, "mqtt_ws": netpoll.WS, "mqtt_wss": netpoll.WSS}
 	for _, spec := range cfg.Listeners() {
 		t, ok := tr[spec.Name]
@@ -341,6 +345,10 @@ func (b *Broker) Stop(ctx context.Context) error {
 
 func (b *Broker) shutdown(ctx context.Context) error {
 	var errs []error
+	if b.stopDue != nil { // it acts on the MQTT server
+		b.stopDue()
+		b.stopDue = nil
+	}
 	b.mu.Lock()
 	srv, lns, hub, sys := b.mqtt, b.lns, b.hub, b.sys
 	b.mqtt, b.lns, b.sys = nil, nil, nil
