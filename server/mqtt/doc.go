@@ -166,6 +166,24 @@
 //     due, documented by the hub), the in-flight state of online sessions
 //     (their messages stay in the topic shards).
 //
+// # Due times (DueStore, due.go)
+//
+// Without one, the server's own timers end offline sessions and publish
+// delayed wills. When the StateStore is a DueStore (the broker's, on the
+// Meta Service) every session save also sets the session's due times, in
+// the same atomic write: its end and its delayed will, each at a time
+// (offline: when it left plus the interval) or, while a connection is
+// attached, "this long after this broker is lost" (expiry; will delay,
+// capped by the expiry). The server arms no timer: the store's scheduler
+// (the metadata leader's controller) hands each due time, once it
+// passes, to the broker holding the session, which calls FireDue — a time
+// the session no longer has (it reconnected) is ignored and the session
+// saved again — or, when that broker is lost, to another broker, which
+// acts on the stored record with FireRecord (ends the session, or takes
+// its will out, and publishes the will) under a compare, so a will goes
+// out once. Restore loads only the sessions the store says are this
+// broker's (DueStore.Owned).
+//
 // # $SYS and inspection
 //
 // $SYS/brokers/{node}/... topics (sys.go) are published as retained QoS 0
