@@ -52,7 +52,15 @@
 // wills) is kept through metaState (mqttstate.go) on the Meta Service's mqtt
 // group, and schemas with their bindings in its KV (admin_schema.go); the
 // broker restores both before its listeners open, so it does not start
-// while no meta node answers.
+// while no meta node answers. metaState is an mqtt.DueStore: a session
+// record is written with its due entries (metaclient.TableDue, owner =
+// this node's broker_id) in one meta transaction, and only the sessions
+// this node owns are restored. Session expiry and delayed wills are the
+// metadata leader's controller's: it hands due entries to a live broker
+// (metaclient.TableFired), and this node's dueFollower (mqttdue.go),
+// woken by a Watch of the mqtt group and every second, acts on its own:
+// FireDue for a session it holds, else FireRecord on the stored record
+// (its broker was lost) under a compare, then deletes the entry.
 //
 // Topic bridge (MQTT <-> Kafka). Rule: MQTT topic m is Kafka topic
 // KafkaTopic(m), every '/' replaced by '.' ("a/b" <-> "a.b"), and Kafka
