@@ -2,9 +2,9 @@ package meta
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strconv"
 	"sync"
@@ -29,23 +29,11 @@ const (
 // NSDropped is the tombstone namespace: deleted topic name -> deletion id (client.NSDropped).
 const NSDropped = client.NSDropped
 
-// MQTTDue is the mqtt group's table of due times (frozen): key = due unix ms(8, BE) | kind(1) | key,
-// empty value. The controller on the metadata leader handles every entry whose time has come: it
-// deletes the record kind/key, then the due entry, so a crash in between handles the entry again
-// (at least once). It expires records (sessions); it publishes nothing: delayed will messages are
-// fired by the MQTT layer (server/mqtt) itself today.
-const MQTTDue raftgroups.MQTTKind = 'd'
-
-// DueKey is the MQTTDue key that schedules record kind/key for dueMs: a session to expire
-// (MQTTSession) or a delayed will to fire (MQTTWill).
-func DueKey(dueMs int64, kind raftgroups.MQTTKind, key []byte) []byte {
-	b := binary.BigEndian.AppendUint64(make([]byte, 0, 9+len(key)), uint64(dueMs))
-	return append(append(b, byte(kind)), key...)
-}
-
 var (
 	nodesDown   = metrics.NewGauge(`robustmq_meta_nodes_down`, nil)
 	dueHandled  = metrics.NewCounter(`robustmq_meta_due_handled_total`)
+	dueRerouted = metrics.NewCounter(`robustmq_meta_due_rerouted_total`)
+	dueStarted  = metrics.NewCounter(`robustmq_meta_due_clock_started_total`)
 	topicsGCed  = metrics.NewCounter(`robustmq_meta_topics_collected_total`)
 	reassigned  = metrics.NewCounter(`robustmq_meta_shards_reassigned_total`)
 	ctlFailures = metrics.NewCounter(`robustmq_meta_controller_errors_total`)
@@ -182,28 +170,168 @@ func membership(ctx context.Context, r *running) ([]raftgroups.Node, map[uint64]
 	return nodes, down, nil
 }
 
-// due handles every MQTTDue entry whose time has passed, oldest first.
+// The mqtt group's due and fired tables (client.TableDue, client.TableFired).
+var (
+	tableDue   = raftgroups.MQTTKind(client.TableDue[0])
+	tableFired = raftgroups.MQTTKind(client.TableFired[0])
+)
+
+// brokers is the membership as the due step sees it.
+type brokers struct {
+	alive      []uint64 // ascending: registered, not down, role "broker"
+	registered map[uint64]bool
+	down       map[uint64]bool
+}
+
+func readBrokers(ctx context.Context, r *running) (brokers, error) {
+	nodes, down, err := membership(ctx, r)
+	if err != nil {
+		return brokers{}, err
+	}
+	b := brokers{registered: make(map[uint64]bool, len(nodes)), down: down}
+	for _, n := range nodes {
+		b.registered[n.ID] = true
+		if !down[n.ID] && slices.Contains(n.Roles, "broker") {
+			b.alive = append(b.alive, n.ID)
+		}
+	}
+	slices.Sort(b.alive)
+	return b, nil
+}
+
+// lost reports whether node id is marked down or no longer registered.
+func (b brokers) lost(id uint64) bool { return b.down[id] || !b.registered[id] }
+
+// target is the broker that acts on clientID's entries held by node: node itself while it is an
+// alive broker, else the alive broker at FNV-1a(clientID) mod count, so that a client's expiry and
+// will go to the same one. ok is false with no alive broker.
+func (b brokers) target(node uint64, clientID string) (id uint64, ok bool) {
+	if _, found := slices.BinarySearch(b.alive, node); found {
+		return node, true
+	}
+	if len(b.alive) == 0 {
+		return 0, false
+	}
+	h := fnv.New32a()
+	h.Write([]byte(clientID))
+	return b.alive[h.Sum32()%uint32(len(b.alive))], true
+}
+
+// malformed counts the entries a round skipped because they do not decode; it is logged once.
+type malformed struct {
+	n     int
+	first error // the first one's, naming its table and key
+}
+
+func (m *malformed) add(table string, key []byte, err error) {
+	if m.n == 0 {
+		m.first = fmt.Errorf("table %s key %q: %w", table, key, err)
+	}
+	m.n++
+}
+
+// due hands the due MQTT entries to live brokers (doc.go, Controller step 3): it starts the clock
+// of entries whose owner is lost, fires the due ones, then moves fired entries off lost brokers.
+// Every write is a transaction comparing the value read, so a broker's change in between wins and
+// a repeated round does nothing twice.
 func (c *controller) due(ctx context.Context, r *running) error {
-	kvs, err := r.meta.MQTTList(ctx, MQTTDue, nil)
+	b, err := readBrokers(ctx, r)
+	if err != nil {
+		return err
+	}
+	var bad malformed
+	err = errors.Join(c.fire(ctx, r, b, &bad), c.reroute(ctx, r, b, &bad))
+	if bad.n > 0 {
+		ctlFailures.Add(bad.n)
+		c.s.log.Warn("meta: malformed MQTT due entries skipped", "count", bad.n, "first", bad.first)
+	}
+	return err
+}
+
+// fire walks client.TableDue: an entry not running (at 0) whose owner is lost gets at = now +
+// lost; an entry whose time has come moves to client.TableFired under its target broker.
+func (c *controller) fire(ctx context.Context, r *running, b brokers, bad *malformed) error {
+	kvs, err := r.meta.MQTTList(ctx, tableDue, nil)
 	if err != nil {
 		return err
 	}
 	now := time.Now().UnixMilli()
 	for _, kv := range kvs {
-		if len(kv.Key) < 9 {
-			return fmt.Errorf("meta: due entry %x: shorter than 9 bytes: %w", kv.Key, raftgroups.ErrCorrupt)
+		kind, id, err := client.ParseDueKey(kv.Key)
+		var d client.Due
+		if err == nil {
+			d, err = client.ParseDue(kv.Value)
 		}
-		if int64(binary.BigEndian.Uint64(kv.Key)) > now {
-			return nil // keys ascend by due time
+		if err != nil {
+			bad.add(client.TableDue, kv.Key, err)
+			continue
 		}
-		kind, key := raftgroups.MQTTKind(kv.Key[8]), kv.Key[9:]
-		if err := r.meta.MQTTDelete(ctx, kind, key); err != nil && !errors.Is(err, raftgroups.ErrNotFound) {
-			return err
+		key := raftgroups.MQTTKey(tableDue, kv.Key)
+		var ops []raftgroups.Op
+		var counter *metrics.Counter
+		switch {
+		case d.At == 0:
+			if d.Lost < 0 || !b.lost(d.Owner) {
+				continue
+			}
+			d.At = now + d.Lost
+			ops, counter = []raftgroups.Op{{Key: key, Value: client.AppendDue(nil, d)}}, dueStarted
+		case d.At > now:
+			continue
+		default:
+			to, ok := b.target(d.Owner, id)
+			if !ok {
+				continue // due again next round
+			}
+			ops = []raftgroups.Op{{Key: key, Delete: true},
+				{Key: raftgroups.MQTTKey(tableFired, client.FiredKey(to, kind, id)), Value: client.AppendFired(nil, d.At)}}
+			counter = dueHandled
 		}
-		if err := r.meta.MQTTDelete(ctx, MQTTDue, kv.Key); err != nil && !errors.Is(err, raftgroups.ErrNotFound) {
-			return err
+		switch err := r.meta.Txn(ctx, raftgroups.GroupMQTT, []raftgroups.Compare{{Key: key, Value: kv.Value}}, ops); {
+		case errors.Is(err, raftgroups.ErrConflict):
+		case err != nil:
+			return fmt.Errorf("meta: due entry %c of client %q (owner %d): %w", kind, id, d.Owner, err)
+		default:
+			counter.Inc()
 		}
-		dueHandled.Inc()
+	}
+	return nil
+}
+
+// reroute moves the client.TableFired entries of nodes that are not alive brokers to a
+// substitute; an alive broker's entries stay for it to act on and delete.
+func (c *controller) reroute(ctx context.Context, r *running, b brokers, bad *malformed) error {
+	kvs, err := r.meta.MQTTList(ctx, tableFired, nil)
+	if err != nil {
+		return err
+	}
+	moved := 0
+	defer func() {
+		if moved > 0 {
+			c.s.log.Info("meta: fired MQTT entries moved off lost brokers", "count", moved)
+		}
+	}()
+	for _, kv := range kvs {
+		node, kind, id, _, err := client.ParseFired(kv.Key, kv.Value)
+		if err != nil {
+			bad.add(client.TableFired, kv.Key, err)
+			continue
+		}
+		to, ok := b.target(node, id)
+		if !ok || to == node {
+			continue
+		}
+		key := raftgroups.MQTTKey(tableFired, kv.Key)
+		err = r.meta.Txn(ctx, raftgroups.GroupMQTT, []raftgroups.Compare{{Key: key, Value: kv.Value}},
+			[]raftgroups.Op{{Key: key, Delete: true}, {Key: raftgroups.MQTTKey(tableFired, client.FiredKey(to, kind, id)), Value: kv.Value}})
+		switch {
+		case errors.Is(err, raftgroups.ErrConflict):
+		case err != nil:
+			return fmt.Errorf("meta: reroute fired entry %c of client %q from node %d to %d: %w", kind, id, node, to, err)
+		default:
+			dueRerouted.Inc()
+			moved++
+		}
 	}
 	return nil
 }

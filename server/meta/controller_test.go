@@ -1,8 +1,11 @@
 package meta_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"hash/fnv"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -15,9 +18,9 @@ import (
 	"robustmq/shard"
 )
 
-// TestController: on a standalone node (its own metadata leader) a due session record is deleted
-// with its due entry, a will due later stays until its time; deleting a topic collects its shard
-// records but not another topic's and leaves a tombstone, which creating the topic again removes.
+// TestController: on a standalone node (its own metadata leader) deleting a topic collects its
+// shard records but not another topic's and leaves a tombstone, which creating the topic again
+// removes.
 func TestController(t *testing.T) {
 	c := newCluster(t, 1, 10000)
 	nd := c.nodes[0]
@@ -31,37 +34,6 @@ func TestController(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	mqttPut := func(table string, key []byte) {
-		t.Helper()
-		call(func(api pb.MetaServiceClient) error {
-			_, err := api.Put(ctx, &pb.KVRequest{Space: pb.Space_SPACE_MQTT, Table: table, Key: key, Value: []byte("v")})
-			return err
-		})
-	}
-	mqttKeys := func(table string) (n int) {
-		t.Helper()
-		call(func(api pb.MetaServiceClient) error {
-			l, err := api.List(ctx, &pb.KVRequest{Space: pb.Space_SPACE_MQTT, Table: table})
-			n = len(l.GetItems())
-			return err
-		})
-		return n
-	}
-	now := time.Now().UnixMilli()
-	mqttPut("s", []byte("expired"))
-	mqttPut("w", []byte("later"))
-	mqttPut("d", meta.DueKey(now-1, raftgroups.MQTTSession, []byte("expired")))
-	mqttPut("d", meta.DueKey(now+3_600_000, raftgroups.MQTTWill, []byte("later")))
-	poll(t, 5*time.Second, "due session expired", func() error {
-		if s, d := mqttKeys("s"), mqttKeys("d"); s != 0 || d != 1 {
-			return fmt.Errorf("%d sessions, %d due entries; want 0 and 1", s, d)
-		}
-		return nil
-	})
-	if w := mqttKeys("w"); w != 1 {
-		t.Fatalf("%d wills after the controller ran; want the one not yet due", w)
-	}
-
 	// "gone_1" is another topic whose shard names start with "gone_": collection must spare it.
 	for _, name := range []string{"gone", "gone_1"} {
 		if err := cl.CreateTopic(ctx, &pb.MetaTopic{Name: name, Partitions: 1}); err != nil {
@@ -136,6 +108,22 @@ func shardHolders(t *testing.T, cl *client.Client) map[string]uint64 {
 	return out
 }
 
+// beat registers node id with role through cl and heartbeats it every 100 ms until stop; it
+// returns once nd lists the node alive.
+func beat(t *testing.T, nd *node, cl *client.Client, id uint64, role string) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cl.Beat(ctx, &pb.MetaNode{Id: id, Addr: "127.0.0.1:1", Roles: []string{role}}, 100*time.Millisecond, nil)
+	}()
+	stop = func() { cancel(); <-done }
+	t.Cleanup(stop)
+	nodeStatus(t, nd, id, "alive")
+	return stop
+}
+
 // TestReassign: the shards of an engine node that stops heart-beating move to the alive engine
 // node with the fewest shards; a broker-only node never receives any, and keeps the one it holds
 // while alive.
@@ -145,16 +133,7 @@ func TestReassign(t *testing.T) {
 	c.start(nd)
 	poll(t, 20*time.Second, "leaders", func() error { _, err := leaders(c.nodes); return err })
 	cl := dial(t, nd)
-	beat := func(id uint64, role string) (stop func()) {
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			cl.Beat(ctx, &pb.MetaNode{Id: id, Addr: "127.0.0.1:1", Roles: []string{role}}, 100*time.Millisecond, nil)
-		}()
-		nodeStatus(t, nd, id, "alive")
-		return func() { cancel(); <-done }
-	}
+	beat := func(id uint64, role string) (stop func()) { return beat(t, nd, cl, id, role) }
 	stop7 := beat(7, "engine")
 	defer beat(8, "engine")()
 	defer beat(9, "engine")()
@@ -235,4 +214,118 @@ func TestBench(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestDue: the controller fires due MQTT entries to their owner while it is an alive broker, else
+// to the substitute broker FNV-1a(client id) picks among the alive brokers 10 and 12 (for a lost
+// owner 11 and for a non-broker owner 13); it leaves entries not yet due, never-expiring ones and
+// those of an attached owner; it starts the clock of an entry whose owner is lost and fires it
+// once due; it moves fired entries off the lost node 11 and leaves those of alive brokers; and it
+// skips malformed entries, counting them, without stopping.
+func TestDue(t *testing.T) {
+	c := newCluster(t, 1, 10000)
+	nd := c.nodes[0]
+	c.start(nd)
+	poll(t, 20*time.Second, "leaders", func() error { _, err := leaders(c.nodes); return err })
+	cl := dial(t, nd)
+	stop11 := beat(t, nd, cl, 11, "broker")
+	beat(t, nd, cl, 10, "broker")
+	beat(t, nd, cl, 12, "broker")
+	beat(t, nd, cl, 13, "engine")
+	stop11()
+	nodeStatus(t, nd, 11, "down")
+
+	ctx := ctxFor(t, 20*time.Second)
+	put := func(table string, key, value []byte) {
+		t.Helper()
+		err := cl.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) error {
+			_, err := api.Put(ctx, &pb.KVRequest{Space: pb.Space_SPACE_MQTT, Table: table, Key: key, Value: value})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := func(table string) (map[string][]byte, error) {
+		var l *pb.KVList
+		err := cl.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) (err error) {
+			l, err = api.List(ctx, &pb.KVRequest{Space: pb.Space_SPACE_MQTT, Table: table})
+			return err
+		})
+		out := map[string][]byte{}
+		for _, kv := range l.GetItems() {
+			out[string(kv.GetKey())] = kv.GetValue()
+		}
+		return out, err
+	}
+	due := func(at int64, owner uint64, lost int64) []byte {
+		return client.AppendDue(nil, client.Due{At: at, Owner: owner, Lost: lost})
+	}
+	sub := func(clientID string) uint64 { // the substitute rule, as doc.go states it
+		h := fnv.New32a()
+		h.Write([]byte(clientID))
+		return []uint64{10, 12}[h.Sum32()%2]
+	}
+	errs0 := metric(nd, "robustmq_meta_controller_errors_total")
+
+	now := time.Now().UnixMilli()
+	stay := map[string][]byte{ // TableDue entries the controller must leave as they are
+		string(client.DueKey(client.DueExpiry, "future")): due(now+3_600_000, 11, 0),
+		string(client.DueKey(client.DueExpiry, "never")):  due(0, 11, -1),
+		string(client.DueKey(client.DueWill, "attached")): due(0, 10, 0),
+		"xbad": due(now-1, 10, 0), // unknown kind
+		string(client.DueKey(client.DueExpiry, "short")): {1, 2, 3},
+	}
+	for k, v := range stay {
+		put(client.TableDue, []byte(k), v)
+	}
+	fired := map[string][]byte{ // TableFired as it must end
+		string(client.FiredKey(10, client.DueExpiry, "mine")):                client.AppendFired(nil, 7),        // alive broker's: stays
+		string(client.FiredKey(10, client.DueExpiry, "past10")):              client.AppendFired(nil, now-1000), // owner alive
+		string(client.FiredKey(sub("lost11"), client.DueExpiry, "lost11")):   client.AppendFired(nil, now-1),
+		string(client.FiredKey(sub("lost11"), client.DueWill, "lost11")):     client.AppendFired(nil, now-2),
+		string(client.FiredKey(sub("engine13"), client.DueWill, "engine13")): client.AppendFired(nil, now-1),
+		string(client.FiredKey(sub("moved"), client.DueWill, "moved")):       client.AppendFired(nil, 42),
+		"zz": client.AppendFired(nil, 1), // too short
+	}
+	put(client.TableFired, client.FiredKey(10, client.DueExpiry, "mine"), client.AppendFired(nil, 7))
+	put(client.TableFired, client.FiredKey(11, client.DueWill, "moved"), client.AppendFired(nil, 42))
+	put(client.TableFired, []byte("zz"), client.AppendFired(nil, 1))
+	put(client.TableDue, client.DueKey(client.DueExpiry, "past10"), due(now-1000, 10, 0))
+	put(client.TableDue, client.DueKey(client.DueExpiry, "lost11"), due(now-1, 11, 0))
+	put(client.TableDue, client.DueKey(client.DueWill, "lost11"), due(now-2, 11, 0))
+	put(client.TableDue, client.DueKey(client.DueWill, "engine13"), due(now-1, 13, 0))
+	put(client.TableDue, client.DueKey(client.DueExpiry, "start"), due(0, 11, 500))
+
+	startKey := string(client.FiredKey(sub("start"), client.DueExpiry, "start"))
+	poll(t, 10*time.Second, "due entries handled", func() error {
+		d, err := list(client.TableDue)
+		if err != nil {
+			return err
+		}
+		f, err := list(client.TableFired)
+		if err != nil {
+			return err
+		}
+		v, ok := f[startKey]
+		if !ok {
+			return fmt.Errorf("fired %q: the entry whose clock started has not fired yet", f)
+		}
+		// The clock started at a round after the entry was written, once: at = then + 500.
+		if _, _, _, at, err := client.ParseFired([]byte(startKey), v); err != nil || at < now+500 || at > now+5500 {
+			t.Fatalf("entry with lost 500 fired at %d (%v); want within [%d, %d] (written at %d)", at, err, now+500, now+5500, now)
+		}
+		delete(f, startKey)
+		if !maps.EqualFunc(d, stay, bytes.Equal) || !maps.EqualFunc(f, fired, bytes.Equal) {
+			return fmt.Errorf("due %q\nfired %q\nwant due %q\nfired %q", d, f, stay, fired)
+		}
+		return nil
+	})
+	poll(t, 5*time.Second, "metrics", func() error {
+		h, r, s := metric(nd, "robustmq_meta_due_handled_total"), metric(nd, "robustmq_meta_due_rerouted_total"), metric(nd, "robustmq_meta_due_clock_started_total")
+		if e := metric(nd, "robustmq_meta_controller_errors_total"); h != 5 || r != 1 || s != 1 || e <= errs0 {
+			return fmt.Errorf("handled %v, rerouted %v, clock started %v, errors %v (%v before); want 5, 1, 1, more", h, r, s, e, errs0)
+		}
+		return nil
+	})
 }

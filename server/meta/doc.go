@@ -41,10 +41,28 @@
 //  2. Shard reassignment: a shard record (raftgroups.Shard, "s/" + shard name, holder node first)
 //     held by a node marked down or no longer registered moves to the alive node with role
 //     "engine" that holds the fewest shards (ties: lowest id). Skipped when step 1 failed.
-//  3. Due MQTT records: the mqtt group's table MQTTDue ('d') holds keys due unix ms(8, BE) |
-//     kind(1) | key (frozen); entries whose time passed are handled oldest first: the record
-//     kind/key is deleted (session expiry), then the due entry. Delayed will messages are not
-//     fired here: the MQTT layer (server/mqtt) fires them itself today.
+//  3. Due MQTT entries (session expiry, delayed wills): the mqtt group's tables client.TableDue
+//     ("d") and client.TableFired ("f"), formats frozen in server/meta/client/due.go. The broker
+//     holding a session writes its due entries (key kind 'e' or 'w' | client id, value a
+//     client.Due: at, owner = its node id, lost); the controller hands them to live brokers; a
+//     broker polls its own client.FiredPrefix(node) of TableFired, acts (ends the session,
+//     publishes the will) and deletes the fired entry. A broker is alive when it is registered,
+//     not marked down and has role "broker"; an owner is lost when it is marked down or not
+//     registered. For every TableDue entry:
+//     - at 0 (nothing runs while the owner lives): when the owner is lost and lost >= 0, the clock
+//     starts: at = now + lost, owner and lost kept (lost -1: never);
+//     - at > now: nothing;
+//     - else it fires: deleted from TableDue and put in TableFired under the target broker
+//     (client.FiredKey(target, kind, client id), value the entry's at). The target is the owner
+//     while it is an alive broker, else the substitute: the alive brokers sorted by id, index
+//     FNV-1a 32 of the client id mod their count, so a client's 'e' and 'w' entries go to the same
+//     broker. With no alive broker the entry stays and is due again next round.
+//     Then TableFired entries under a node that is not an alive broker move to the substitute
+//     chosen the same way; an alive broker's entries stay until it deletes them. Every write is one
+//     raftgroups transaction that compares the entry with the value read, so a broker's change in
+//     between wins (ErrConflict: skipped) and a repeated round changes nothing twice. An entry
+//     that does not decode is skipped and counted (robustmq_meta_controller_errors_total, one log
+//     line per round); the others are still handled.
 //  4. Deleted topics: DeleteTopic leaves a tombstone (client.NSDropped, "meta.dropped": topic ->
 //     deletion id) and a marker ("meta.gc": topic -> ""); the controller deletes the topic's shard records
 //     (names "{topic}_{partition}", shard.Name; client.TopicShard tells a topic's own from those
@@ -88,7 +106,9 @@
 // SnapshotEntriesEnv (ROBUSTMQ_META_SNAPSHOT_ENTRIES) sets the raft snapshot interval; the tests
 // set it small so a restarted node catches up through a snapshot.
 //
-// Metrics: robustmq_meta_nodes_down, robustmq_meta_due_handled_total,
+// Metrics: robustmq_meta_nodes_down, robustmq_meta_due_handled_total (due entries fired),
+// robustmq_meta_due_rerouted_total (fired entries moved off a lost broker),
+// robustmq_meta_due_clock_started_total (entries whose clock started because their owner was lost),
 // robustmq_meta_topics_collected_total, robustmq_meta_shards_reassigned_total,
 // robustmq_meta_controller_errors_total, besides raftgroups' robustmq_raft_* and the transport's.
 package meta
