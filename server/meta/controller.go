@@ -48,7 +48,8 @@ type controller struct {
 	mu   sync.Mutex
 	seen map[uint64]time.Time // guarded by mu: last heartbeat per node, while leading
 
-	since time.Time // owned by loop: when this node became leader; zero while not leading
+	since   time.Time // owned by loop: when this node became leader; zero while not leading
+	nextDue int64     // owned by loop: the earliest At (unix ms) of a due entry not yet due; 0 none
 }
 
 func newController(s *Service) *controller {
@@ -71,17 +72,24 @@ func (c *controller) lastSeen(id uint64) (time.Time, bool) {
 }
 
 func (c *controller) loop() {
-	t := time.NewTicker(time.Duration(max(c.s.cfg.MetaRuntime.HeartbeatCheckTimeMs, 10)) * time.Millisecond)
+	every := time.Duration(max(c.s.cfg.MetaRuntime.HeartbeatCheckTimeMs, 10)) * time.Millisecond
+	t := time.NewTimer(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-c.s.stopc:
 			return
 		case <-t.C:
+			c.nextDue = 0
 			if err := c.check(); err != nil {
 				ctlFailures.Inc()
 				c.s.log.Warn("meta: controller", "err", err)
 			}
+			wait := every
+			if c.nextDue != 0 { // a due entry known to fall due before the next round: wake for it
+				wait = min(wait, max(time.Duration(c.nextDue-time.Now().UnixMilli())*time.Millisecond, time.Millisecond))
+			}
+			t.Reset(wait)
 		}
 	}
 }
@@ -277,6 +285,9 @@ func (c *controller) fire(ctx context.Context, r *running, b brokers, bad *malfo
 			d.At = now + d.Lost
 			ops, counter = []raftgroups.Op{{Key: key, Value: client.AppendDue(nil, d)}}, dueStarted
 		case d.At > now:
+			if c.nextDue == 0 || d.At < c.nextDue {
+				c.nextDue = d.At
+			}
 			continue
 		default:
 			to, ok := b.target(d.Owner, id)

@@ -62,7 +62,10 @@
 //     raftgroups transaction that compares the entry with the value read, so a broker's change in
 //     between wins (ErrConflict: skipped) and a repeated round changes nothing twice. An entry
 //     that does not decode is skipped and counted (robustmq_meta_controller_errors_total, one log
-//     line per round); the others are still handled.
+//     line per round); the others are still handled. Rounds run every heartbeat_check_time_ms,
+//     and earlier when an entry seen not yet due falls due before the next one, so a will
+//     delayed by seconds goes out on time; one whose entry is written less than a round before
+//     it is due goes out up to a round late.
 //  4. Deleted topics: DeleteTopic leaves a tombstone (client.NSDropped, "meta.dropped": topic ->
 //     deletion id) and a marker ("meta.gc": topic -> ""); the controller deletes the topic's shard records
 //     (names "{topic}_{partition}", shard.Name; client.TopicShard tells a topic's own from those
