@@ -260,7 +260,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	b.mqtt = srv
 	b.mu.Unlock()
 	if b.state != nil {
-		b.stopDue = followDue(b.meta, srv, cfg.BrokerID, b.env.Logger)
+		b.stopDue = followDue(b.meta, b.state, srv, cfg.BrokerID, b.env.Logger)
 	}
 	tr := map[string]netpoll.Transport{"mqtt_tcp": netpoll.TCP, "mqtt_tls": netpoll.TLS, "mqtt_ws": netpoll.WS, "mqtt_wss": netpoll.WSS}
 	for _, spec := range cfg.Listeners() {

@@ -60,7 +60,13 @@
 // (metaclient.TableFired), and this node's dueFollower (mqttdue.go),
 // woken by a Watch of the mqtt group and every second, acts on its own:
 // FireDue for a session it holds, else FireRecord on the stored record
-// (its broker was lost) under a compare, then deletes the entry.
+// (its broker was lost) under a compare, then deletes the entry. Owners:
+// metaclient.TableOwner names the broker that owns each session; a
+// CONNECT's save takes it (compare-and-set on the value read, the later
+// CONNECT winning) and leaves a release notice (metaclient.DueRelease)
+// for the previous owner, which gives the session up (mqtt Release);
+// other saves compare the owner with what this node wrote and fail with
+// mqtt.ErrNotOwner when another broker has it.
 //
 // Topic bridge (MQTT <-> Kafka). Rule: MQTT topic m is Kafka topic
 // KafkaTopic(m), every '/' replaced by '.' ("a/b" <-> "a.b"), and Kafka

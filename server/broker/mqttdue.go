@@ -24,10 +24,11 @@ import (
 // deletes each entry once acted on: at least once, and a will is
 // published at most once (the record's compare).
 type dueFollower struct {
-	meta *metaclient.Client
-	srv  *mqtt.Server
-	node uint64
-	log  *slog.Logger
+	meta  *metaclient.Client
+	state *metaState
+	srv   *mqtt.Server
+	node  uint64
+	log   *slog.Logger
 
 	poke chan struct{} // cap 1: a change to look at
 
@@ -38,8 +39,8 @@ type dueFollower struct {
 const dueRecheck = time.Second
 
 // followDue starts the follower; the returned func stops it and waits.
-func followDue(meta *metaclient.Client, srv *mqtt.Server, node uint64, log *slog.Logger) (stop func()) {
-	f := &dueFollower{meta: meta, srv: srv, node: node, log: log, poke: make(chan struct{}, 1),
+func followDue(meta *metaclient.Client, state *metaState, srv *mqtt.Server, node uint64, log *slog.Logger) (stop func()) {
+	f := &dueFollower{meta: meta, state: state, srv: srv, node: node, log: log, poke: make(chan struct{}, 1),
 		handled:  metrics.GetOrCreateCounter("robustmq_mqtt_due_handled_total"),
 		failures: metrics.GetOrCreateCounter("robustmq_mqtt_due_errors_total")}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -118,6 +119,17 @@ func (f *dueFollower) act(ctx context.Context, k, v []byte) error {
 		_, err = f.txn(ctx, nil, done)
 		return err
 	}
+	if kind == metaclient.DueRelease { // another broker took the session over
+		v, _, err := f.state.owner(ctx, clientID)
+		if err != nil {
+			return err
+		}
+		if owner, _, _ := metaclient.ParseOwner(v); owner != f.node && !f.srv.Release(clientID) {
+			return nil // a save of it is under way: look again next round
+		}
+		_, err = f.txn(ctx, []*pb.TxnCompare{fired}, done)
+		return err
+	}
 	if f.srv.FireDue(kind, clientID, at) {
 		f.handled.Inc()
 		_, err := f.txn(ctx, []*pb.TxnCompare{fired}, done)
@@ -149,6 +161,7 @@ func (f *dueFollower) act(ctx context.Context, k, v []byte) error {
 	ops := []*pb.TxnOp{done}
 	if next == nil {
 		ops = append(ops, &pb.TxnOp{Table: string(mqtt.TableSessions), Key: key, Delete: true},
+			&pb.TxnOp{Table: metaclient.TableOwner, Key: key, Delete: true},
 			dueOp(mqtt.DueExpiry, clientID, nil, 0), dueOp(mqtt.DueWill, clientID, nil, 0))
 	} else {
 		ops = append(ops, &pb.TxnOp{Table: string(mqtt.TableSessions), Key: key, Value: next})

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -33,6 +34,7 @@ type metaState struct {
 	order    []stateKey               // dirty keys, oldest first; guarded by mu
 	inflight map[stateKey]bool        // keys being written; guarded by mu
 	owners   map[string]uint64        // client id -> owner node, read with the session records; guarded by mu
+	mineBy   map[string][]byte        // client id -> the owner value this node wrote (its sessions); guarded by mu
 
 	wake   chan struct{}
 	stop   chan struct{}
@@ -55,6 +57,7 @@ type stateWrite struct {
 	// entries (SaveSession): expire and will, nil for none.
 	session      bool
 	expire, will *mqtt.Due
+	takeAt       int64 // a CONNECT's save: ms of the CONNECT (writeSession); 0 for others
 }
 
 // stateWorkers bounds the concurrent raft writes of MQTT state.
@@ -66,7 +69,8 @@ const stateWriteTimeout = 30 * time.Second
 
 func newMetaState(meta *metaclient.Client, node uint64, log *slog.Logger) *metaState {
 	s := &metaState{meta: meta, node: node, log: log, dirty: map[stateKey]*stateWrite{}, inflight: map[stateKey]bool{},
-		wake: make(chan struct{}, stateWorkers), stop: make(chan struct{}),
+		mineBy: map[string][]byte{},
+		wake:   make(chan struct{}, stateWorkers), stop: make(chan struct{}),
 		writes:   metrics.GetOrCreateCounter("robustmq_mqtt_state_writes_total"),
 		failures: metrics.GetOrCreateCounter("robustmq_mqtt_state_write_failures_total")}
 	s.base, s.cancel = context.WithCancel(context.Background())
@@ -84,8 +88,8 @@ func (s *metaState) Save(table byte, key string, value []byte, done func(error))
 
 // SaveSession implements mqtt.DueStore: the record and its due entries
 // (owned by this node) in one transaction.
-func (s *metaState) SaveSession(clientID string, rec []byte, expire, will *mqtt.Due, done func(error)) {
-	s.save(stateKey{mqtt.TableSessions, clientID}, stateWrite{value: rec, session: true, expire: expire, will: will}, done)
+func (s *metaState) SaveSession(clientID string, rec []byte, expire, will *mqtt.Due, takeAt int64, done func(error)) {
+	s.save(stateKey{mqtt.TableSessions, clientID}, stateWrite{value: rec, session: true, expire: expire, will: will, takeAt: takeAt}, done)
 }
 
 // save queues write v of key k, superseding a queued one.
@@ -98,6 +102,7 @@ func (s *metaState) save(k stateKey, v stateWrite, done func(error)) {
 		s.order = append(s.order, k)
 	}
 	w.value, w.session, w.expire, w.will = v.value, v.session, v.expire, v.will
+	w.takeAt = max(w.takeAt, v.takeAt) // a CONNECT's save superseded before it was written still takes
 	if done != nil {
 		w.dones = append(w.dones, done)
 	}
@@ -128,31 +133,32 @@ func (s *metaState) Load(table byte, fn func(key string, value []byte)) error {
 	return nil
 }
 
-// loadOwners reads the owner of every session from its expiry entry.
+// loadOwners reads the owner of every session; those of this node are
+// what its next saves compare with.
 func (s *metaState) loadOwners(ctx context.Context) error {
-	items, err := listTable(ctx, s.meta, pb.Space_SPACE_MQTT, metaclient.TableDue)
+	items, err := listTable(ctx, s.meta, pb.Space_SPACE_MQTT, metaclient.TableOwner)
 	if err != nil {
 		return err
 	}
-	owners := map[string]uint64{}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.owners = make(map[string]uint64, len(items))
 	for _, kv := range items {
-		kind, clientID, err := metaclient.ParseDueKey(kv.GetKey())
-		if err != nil || kind != mqtt.DueExpiry {
+		node, _, err := metaclient.ParseOwner(kv.GetValue())
+		if err != nil {
 			continue
 		}
-		if d, err := metaclient.ParseDue(kv.GetValue()); err == nil {
-			owners[clientID] = d.Owner
+		s.owners[string(kv.GetKey())] = node
+		if node == s.node {
+			s.mineBy[string(kv.GetKey())] = kv.GetValue()
 		}
 	}
-	s.mu.Lock()
-	s.owners = owners
-	s.mu.Unlock()
 	return nil
 }
 
-// Owned implements mqtt.DueStore: a session is this broker's when its
-// expiry entry names this node, or when it has none (written before due
-// entries existed).
+// Owned implements mqtt.DueStore: a session is this broker's when
+// metaclient.TableOwner names this node, or nobody (written before owners
+// were).
 func (s *metaState) Owned(clientID string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -211,18 +217,125 @@ func (s *metaState) write(k stateKey, w *stateWrite) error {
 	defer cancel()
 	var err error
 	if w.session {
-		op := &pb.TxnOp{Table: string(k.table), Key: []byte(k.key), Value: w.value, Delete: w.value == nil}
-		_, err = s.meta.Txn(ctx, &pb.TxnRequest{Space: pb.Space_SPACE_MQTT, Ops: []*pb.TxnOp{op,
-			dueOp(mqtt.DueExpiry, k.key, w.expire, s.node), dueOp(mqtt.DueWill, k.key, w.will, s.node)}})
+		err = s.writeSession(ctx, k.key, w)
 	} else {
 		err = writeKV(ctx, s.meta, &pb.KVRequest{Space: pb.Space_SPACE_MQTT, Table: string(k.table), Key: []byte(k.key), Value: w.value})
 	}
 	s.writes.Inc()
+	if errors.Is(err, mqtt.ErrNotOwner) {
+		return err
+	}
 	if err != nil {
 		s.failures.Inc()
 		return fmt.Errorf("broker: save mqtt %q record %q to the Meta Service: %w", k.table, k.key, err)
 	}
 	return nil
+}
+
+// writeSession writes a session record, its due entries and its owner
+// (metaclient.TableOwner) in one transaction. A CONNECT's save (takeAt)
+// makes this node the owner unless another broker saw a later CONNECT,
+// and tells the previous owner to release the session; any other save
+// is made only while the owner is what this node last wrote (a compare),
+// else it fails with mqtt.ErrNotOwner.
+func (s *metaState) writeSession(ctx context.Context, clientID string, w *stateWrite) error {
+	if w.takeAt != 0 {
+		return s.take(ctx, clientID, w)
+	}
+	mine := s.mine(clientID)
+	ok, err := s.meta.Txn(ctx, &pb.TxnRequest{Space: pb.Space_SPACE_MQTT,
+		Compares: []*pb.TxnCompare{{Table: metaclient.TableOwner, Key: []byte(clientID), Value: mine, Absent: mine == nil}},
+		Ops:      s.sessionOps(clientID, w, nil)})
+	if err == nil && !ok {
+		return fmt.Errorf("broker: save mqtt session %q: %w", clientID, mqtt.ErrNotOwner)
+	}
+	if err == nil && w.value == nil {
+		s.setMine(clientID, nil)
+	}
+	return err
+}
+
+// takeRetries bounds the owner reads of one CONNECT's save when other
+// brokers change the owner in between.
+const takeRetries = 3
+
+// take is writeSession of a CONNECT's save.
+func (s *metaState) take(ctx context.Context, clientID string, w *stateWrite) error {
+	key := []byte(clientID)
+	self := metaclient.AppendOwner(nil, s.node, w.takeAt)
+	for range takeRetries {
+		cur, found, err := s.owner(ctx, clientID)
+		if err != nil {
+			return err
+		}
+		cmp := &pb.TxnCompare{Table: metaclient.TableOwner, Key: key, Value: cur, Absent: !found}
+		var notice *pb.TxnOp
+		if node, since, err := metaclient.ParseOwner(cur); found && err == nil && node != s.node {
+			if since > w.takeAt || since == w.takeAt && node > s.node {
+				return fmt.Errorf("broker: save mqtt session %q: a later CONNECT on node %d: %w", clientID, node, mqtt.ErrNotOwner)
+			}
+			notice = &pb.TxnOp{Table: metaclient.TableFired, Key: metaclient.FiredKey(node, metaclient.DueRelease, clientID),
+				Value: metaclient.AppendFired(nil, time.Now().UnixMilli())}
+		}
+		ops := s.sessionOps(clientID, w, self)
+		if notice != nil {
+			ops = append(ops, notice)
+		}
+		ok, err := s.meta.Txn(ctx, &pb.TxnRequest{Space: pb.Space_SPACE_MQTT, Compares: []*pb.TxnCompare{cmp}, Ops: ops})
+		if err != nil {
+			return err
+		}
+		if ok {
+			if w.value == nil {
+				self = nil
+			}
+			s.setMine(clientID, self)
+			return nil
+		}
+	}
+	return fmt.Errorf("broker: save mqtt session %q: its owner changed %d times during the save", clientID, takeRetries)
+}
+
+// sessionOps writes the record (nil: deletes it and its owner) and its
+// due entries; owner, when not nil, is written as the session's owner.
+func (s *metaState) sessionOps(clientID string, w *stateWrite, owner []byte) []*pb.TxnOp {
+	key := []byte(clientID)
+	ops := []*pb.TxnOp{{Table: string(mqtt.TableSessions), Key: key, Value: w.value, Delete: w.value == nil},
+		dueOp(mqtt.DueExpiry, clientID, w.expire, s.node), dueOp(mqtt.DueWill, clientID, w.will, s.node)}
+	switch {
+	case w.value == nil:
+		ops = append(ops, &pb.TxnOp{Table: metaclient.TableOwner, Key: key, Delete: true})
+	case owner != nil:
+		ops = append(ops, &pb.TxnOp{Table: metaclient.TableOwner, Key: key, Value: owner})
+	}
+	return ops
+}
+
+// owner reads clientID's metaclient.TableOwner value.
+func (s *metaState) owner(ctx context.Context, clientID string) (value []byte, found bool, err error) {
+	var got *pb.KVValue
+	err = s.meta.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) (err error) {
+		got, err = api.Get(ctx, &pb.KVRequest{Space: pb.Space_SPACE_MQTT, Table: metaclient.TableOwner, Key: []byte(clientID)})
+		return err
+	})
+	return got.GetValue(), got.GetFound(), err
+}
+
+// mine is the owner value this node last wrote for clientID (nil: none).
+func (s *metaState) mine(clientID string) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mineBy[clientID]
+}
+
+func (s *metaState) setMine(clientID string, v []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v == nil {
+		delete(s.mineBy, clientID)
+	} else {
+		s.mineBy[clientID] = v
+	}
 }
 
 // Close waits (until ctx ends) for the queued saves to be written, then

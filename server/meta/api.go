@@ -287,8 +287,8 @@ func kvList(kvs []raftgroups.KV) *pb.KVList {
 }
 
 // mqttTables are the MQTT tables a request may name, one byte each: raftgroups' (MQTTSession ...
-// MQTTBlacklist) and the due and fired tables of session expiry and delayed wills.
-const mqttTables = "surwacb" + client.TableDue + client.TableFired
+// MQTTBlacklist) the due, fired and owner tables of session expiry, delayed wills and session ownership.
+const mqttTables = "surwacb" + client.TableDue + client.TableFired + client.TableOwner
 
 // mqttKind checks the MQTT table of a request: one byte, one of mqttTables.
 func mqttKind(table string) (raftgroups.MQTTKind, error) {

@@ -333,8 +333,11 @@ func (c *controller) reroute(ctx context.Context, r *running, b brokers, bad *ma
 			continue
 		}
 		key := raftgroups.MQTTKey(tableFired, kv.Key)
-		err = r.meta.Txn(ctx, raftgroups.GroupMQTT, []raftgroups.Compare{{Key: key, Value: kv.Value}},
-			[]raftgroups.Op{{Key: key, Delete: true}, {Key: raftgroups.MQTTKey(tableFired, client.FiredKey(to, kind, id)), Value: kv.Value}})
+		ops := []raftgroups.Op{{Key: key, Delete: true}}
+		if kind != client.DueRelease { // a lost broker holds no session to give up: the notice goes
+			ops = append(ops, raftgroups.Op{Key: raftgroups.MQTTKey(tableFired, client.FiredKey(to, kind, id)), Value: kv.Value})
+		}
+		err = r.meta.Txn(ctx, raftgroups.GroupMQTT, []raftgroups.Compare{{Key: key, Value: kv.Value}}, ops)
 		switch {
 		case errors.Is(err, raftgroups.ErrConflict):
 		case err != nil:

@@ -58,7 +58,9 @@
 //     FNV-1a 32 of the client id mod their count, so a client's 'e' and 'w' entries go to the same
 //     broker. With no alive broker the entry stays and is due again next round.
 //     Then TableFired entries under a node that is not an alive broker move to the substitute
-//     chosen the same way; an alive broker's entries stay until it deletes them. Every write is one
+//     chosen the same way (release notices, kind client.DueRelease, are deleted instead: a
+//     lost broker holds nothing to give up); an alive broker's entries stay until it deletes
+//     them. Every write is one
 //     raftgroups transaction that compares the entry with the value read, so a broker's change in
 //     between wins (ErrConflict: skipped) and a repeated round changes nothing twice. An entry
 //     that does not decode is skipped and counted (robustmq_meta_controller_errors_total, one log

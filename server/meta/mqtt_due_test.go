@@ -57,7 +57,7 @@ func TestMQTTDueThroughController(t *testing.T) {
 	w0 := watchWills(t, mqttAddr(others[0]), "w0")
 	dropped := connectWithWill(t, mqttAddr(others[0]), "live", 60)
 	t0 := time.Now()
-	_ = dropped.Close() // no DISCONNECT: the will stands
+	_ = dropped.nc.Close() // no DISCONNECT: the will stands
 	if p := w0.next(t, 10*time.Second); p.Topic != "will/live" {
 		t.Fatalf("got %q; want the will of live", p.Topic)
 	}
@@ -66,6 +66,28 @@ func TestMQTTDueThroughController(t *testing.T) {
 	}
 	if n := metric(leader, "robustmq_meta_due_handled_total"); n < 1 {
 		t.Fatalf("leader's robustmq_meta_due_handled_total = %v; want the will handed over", n)
+	}
+
+	// A CONNECT on another broker takes a session over: the broker that held it gives it up (its
+	// connection gets 0x8E), without touching the new owner's record.
+	first := connectWithWill(t, mqttAddr(others[0]), "mover", 60)
+	_ = connectWithWill(t, mqttAddr(others[1]), "mover", 60)
+	poll(t, 10*time.Second, "the first broker releases mover", func() error {
+		if n := metric(others[0], "robustmq_mqtt_sessions_released_total"); n < 1 {
+			return fmt.Errorf("node %d released %v sessions", others[0].id, n)
+		}
+		return nil
+	})
+	select {
+	case d := <-first.disc:
+		if d.ReasonCode != 0x8E {
+			t.Fatalf("the first connection got DISCONNECT 0x%02x; want 0x8E Session taken over", d.ReasonCode)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first connection got no DISCONNECT")
+	}
+	if w := w0.drain(); len(w) != 0 {
+		t.Fatalf("wills published on takeover: %q", w)
 	}
 
 	// A lost broker: its session's will and expiry are acted on by a survivor.
@@ -156,6 +178,19 @@ func watchWills(t *testing.T, addr, id string) *willWatcher {
 	return w
 }
 
+// drain returns the topics of the messages received so far.
+func (w *willWatcher) drain() []string {
+	var topics []string
+	for {
+		select {
+		case p := <-w.got:
+			topics = append(topics, p.Topic)
+		default:
+			return topics
+		}
+	}
+}
+
 func (w *willWatcher) next(t *testing.T, d time.Duration) *paho.Publish {
 	t.Helper()
 	select {
@@ -167,16 +202,23 @@ func (w *willWatcher) next(t *testing.T, d time.Duration) *paho.Publish {
 	return nil
 }
 
+// willClient is a connection opened by connectWithWill.
+type willClient struct {
+	nc   net.Conn
+	disc chan *paho.Disconnect // the server's DISCONNECT
+}
+
 // connectWithWill connects id (5.0, Session Expiry expiry s) with a QoS 1 will on will/id delayed
-// by 1 s, and returns its connection for the test to cut.
-func connectWithWill(t *testing.T, addr, id string, expiry uint32) net.Conn {
+// by 1 s; the test may cut its connection.
+func connectWithWill(t *testing.T, addr, id string, expiry uint32) *willClient {
 	t.Helper()
 	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = nc.Close() })
-	pc := paho.NewClient(paho.ClientConfig{Conn: nc})
+	wc := &willClient{nc: nc, disc: make(chan *paho.Disconnect, 1)}
+	pc := paho.NewClient(paho.ClientConfig{Conn: nc, OnServerDisconnect: func(d *paho.Disconnect) { wc.disc <- d }})
 	delay := uint32(1)
 	cp := &paho.Connect{ClientID: id, KeepAlive: 30, WillMessage: &paho.WillMessage{Topic: "will/" + id, QoS: 1,
 		Payload: []byte(id + " gone")}, WillProperties: &paho.WillProperties{WillDelayInterval: &delay},
@@ -184,5 +226,5 @@ func connectWithWill(t *testing.T, addr, id string, expiry uint32) net.Conn {
 	if _, err := pc.Connect(ctxFor(t, 5*time.Second), cp); err != nil {
 		t.Fatalf("connect %s to %s: %v", id, addr, err)
 	}
-	return nc
+	return wc
 }

@@ -940,8 +940,15 @@ func (c *conn) closed() {
 	if c.cleanExit {
 		w = nil
 	}
+	// Released to another broker (Release) before this close: a packet
+	// read meanwhile may have subscribed it again. Read before mu (lock
+	// order); a released session never returns to the table.
+	released := srv.sessions.get(s.clientID) != s
 	s.mu.Lock()
 	if s.conn != c { // taken over: a new connection has the session
+		if released {
+			s.clearLocked()
+		}
 		s.mu.Unlock()
 		if w != nil && w.delay == 0 {
 			srv.publishWill(w)

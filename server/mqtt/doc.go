@@ -184,6 +184,15 @@
 // out once. Restore loads only the sessions the store says are this
 // broker's (DueStore.Owned).
 //
+// A DueStore also keeps which broker owns each session: the first save
+// after a CONNECT takes it (the later CONNECT wins when two brokers race)
+// and the broker that held it is told to Release it (an attached
+// connection there gets 0x8E Session taken over); any other save of a
+// broker that lost the session fails with ErrNotOwner, and the server
+// gives the session up, so a stale broker never overwrites the owner's
+// record. The new owner starts the session afresh: subscriptions and
+// queued messages do not move between brokers.
+//
 // # $SYS and inspection
 //
 // $SYS/brokers/{node}/... topics (sys.go) are published as retained QoS 0

@@ -1,6 +1,11 @@
 package mqtt
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+
+	"robustmq/codec/mqtt"
+)
 
 // Due is when a persistent session ends or its delayed will is
 // published, as a DueStore keeps it beside the session record.
@@ -8,6 +13,10 @@ type Due struct {
 	At   int64 // ms since the Unix epoch; 0: not while this broker runs (see Lost)
 	Lost int64 // with At 0: ms after this broker is lost (dies, or is cut off) that it falls due; -1 never
 }
+
+// ErrNotOwner fails a session save of a broker that no longer owns the
+// session (DueStore.SaveSession): the server then gives the session up.
+var ErrNotOwner = errors.New("mqtt: another broker took the session over")
 
 // Kinds of due time, as FireDue and FireRecord take them.
 const (
@@ -27,7 +36,12 @@ type DueStore interface {
 	// SaveSession is Save(TableSessions, clientID, rec, done) that also
 	// sets the session's due times in the same atomic write: expire and
 	// will, nil for none. A nil rec deletes the record and both.
-	SaveSession(clientID string, rec []byte, expire, will *Due, done func(error))
+	// takeAt marks the first save after a CONNECT (ms of the CONNECT; 0
+	// for other saves): the session becomes this broker's and a broker
+	// that held it before is told to Release it, unless another broker
+	// saw a later CONNECT of it. A save fails with ErrNotOwner, changing
+	// nothing, when the session is another broker's.
+	SaveSession(clientID string, rec []byte, expire, will *Due, takeAt int64, done func(error))
 	// Owned reports whether a session record Load returned belongs to
 	// this broker (or to no broker); Restore skips the others.
 	Owned(clientID string) bool
@@ -35,9 +49,9 @@ type DueStore interface {
 
 // saveRecord writes a session record (nil deletes it) with its due times
 // when the store keeps them.
-func (srv *Server) saveRecord(clientID string, rec []byte, expire, will *Due, done func(error)) {
+func (srv *Server) saveRecord(clientID string, rec []byte, expire, will *Due, takeAt int64, done func(error)) {
 	if srv.due != nil {
-		srv.due.SaveSession(clientID, rec, expire, will, done)
+		srv.due.SaveSession(clientID, rec, expire, will, takeAt, done)
 		return
 	}
 	srv.state.Save(TableSessions, clientID, rec, done)
@@ -140,4 +154,45 @@ func (srv *Server) FireRecord(kind byte, clientID string, rec []byte) (next []by
 		return r.encode(), func() { srv.publishWill(w) }, nil
 	}
 	return nil, nil, fmt.Errorf("mqtt: client %q: due kind %q: %w", clientID, kind, errRecord)
+}
+
+// Release gives up the session of clientID, which another broker took
+// over (a CONNECT there): the session leaves this server and its saved
+// state is left to the new owner; an attached connection is closed with
+// 0x8E Session taken over and shared subscriptions' messages go to other
+// members. The caller has read that this broker is not the owner any
+// more. Release returns false, doing nothing, while a save of the
+// session is under way (it may be this broker taking the session back):
+// ask again once it is done.
+func (srv *Server) Release(clientID string) bool { return srv.release(clientID, nil) }
+
+// release is Release of clientID's session, or only of session only
+// when it is not nil.
+func (srv *Server) release(clientID string, only *session) bool {
+	st := srv.sessions.stripe(clientID)
+	st.mu.Lock()
+	s := st.m[clientID]
+	if s == nil || only != nil && s != only {
+		st.mu.Unlock()
+		return true
+	}
+	s.mu.Lock()
+	if s.d != nil && s.d.savesPending > 0 {
+		s.mu.Unlock()
+		st.mu.Unlock()
+		return false
+	}
+	delete(st.m, clientID)
+	c := s.conn
+	s.conn, s.d = nil, nil // the record and the log are the new owner's
+	shared := s.sharedLocked()
+	s.clearLocked()
+	s.mu.Unlock()
+	st.mu.Unlock()
+	if c != nil { // its closed() finds the session orphaned and clears what came in meanwhile
+		c.kick(mqtt.ReasonSessionTakenOver, errTakenOver)
+	}
+	s.handOver(shared)
+	srv.released.Inc()
+	return true
 }

@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"bytes"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ type dueState struct {
 	*MemoryState
 	mu      sync.Mutex
 	dues    map[string]Due // kind + client id; guarded by mu
+	refuse  bool           // saves other than a CONNECT's fail with ErrNotOwner; guarded by mu
 	foreign map[string]bool
 }
 
@@ -23,8 +25,13 @@ func newDueState() *dueState {
 	return &dueState{MemoryState: NewMemoryState(), dues: map[string]Due{}, foreign: map[string]bool{}}
 }
 
-func (d *dueState) SaveSession(clientID string, rec []byte, expire, will *Due, done func(error)) {
+func (d *dueState) SaveSession(clientID string, rec []byte, expire, will *Due, takeAt int64, done func(error)) {
 	d.mu.Lock()
+	if d.refuse && takeAt == 0 {
+		d.mu.Unlock()
+		go done(ErrNotOwner)
+		return
+	}
 	for kind, due := range map[byte]*Due{DueExpiry: expire, DueWill: will} {
 		if k := string(kind) + clientID; due == nil {
 			delete(d.dues, k)
@@ -218,4 +225,76 @@ func TestFireRecord(t *testing.T) {
 	if _, _, err := ts.FireRecord(DueExpiry, "lost", []byte{9}); err == nil {
 		t.Fatal("a bad record accepted")
 	}
+}
+
+// TestRelease: a session another broker took over leaves this server
+// (subscriptions too) with its stored record untouched; an attached
+// connection gets 0x8E; a session whose save is under way stays.
+func TestRelease(t *testing.T) {
+	st := newDueState()
+	ts := startDue(t, st)
+	saved := func(id string) func() bool {
+		return func() bool {
+			s := ts.sessions.get(id)
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return s.d != nil && s.d.savesPending == 0
+		}
+	}
+	off, _ := persistentConnect(t, ts.addr, "off")
+	off.send(subscribe(mqtt.V5, 1, "r/#", 1))
+	off.expect(mqtt.SUBACK, 1)
+	_ = off.nc.Close()
+	waitFor(t, "off offline and saved", func() bool { return !ts.online("off") && saved("off")() })
+	on, _ := persistentConnect(t, ts.addr, "on")
+	waitFor(t, "on saved", saved("on"))
+
+	s := ts.sessions.get("off")
+	s.mu.Lock()
+	s.d.savesPending++ // a save under way
+	s.mu.Unlock()
+	if ts.Release("off") {
+		t.Fatal("released a session with a save under way")
+	}
+	s.mu.Lock()
+	s.d.savesPending--
+	s.mu.Unlock()
+
+	subs := ts.hub.Index().Count()
+	rec, _ := st.record(t, "off")
+	if !ts.Release("off") || !ts.Release("on") {
+		t.Fatal("Release kept a session taken over")
+	}
+	if ts.sessions.get("off") != nil || ts.sessions.get("on") != nil {
+		t.Fatal("released sessions still held")
+	}
+	if got := ts.hub.Index().Count(); got != subs-1 {
+		t.Fatalf("%d subscriptions after the release; want %d", got, subs-1)
+	}
+	if after, ok := st.record(t, "off"); !ok || after.offlineAt != rec.offlineAt || len(after.subs) != 1 {
+		t.Fatalf("stored record changed by the release: %+v, %v", after, ok)
+	}
+	if b := on.closed(); len(b) < 3 || b[0] != 0xE0 || b[2] != byte(mqtt.ReasonSessionTakenOver) {
+		t.Fatalf("connection got % x; want DISCONNECT 0x8E", b)
+	}
+	if _, ok := st.record(t, "on"); !ok {
+		t.Fatal("the closed connection deleted the new owner's record")
+	}
+}
+
+// TestNotOwner: a save refused with ErrNotOwner (another broker took
+// the session) makes the server give the session up.
+func TestNotOwner(t *testing.T) {
+	st := newDueState()
+	ts := startDue(t, st)
+	c, _ := persistentConnect(t, ts.addr, "lost")
+	waitFor(t, "saved", func() bool { _, ok := st.record(t, "lost"); return ok })
+	st.mu.Lock()
+	st.refuse = true
+	st.mu.Unlock()
+	c.send(subscribe(mqtt.V5, 1, "x/#", 1)) // a save this broker may no longer make
+	if b := c.closed(); !bytes.Contains(b, []byte{0xE0, 1, byte(mqtt.ReasonSessionTakenOver)}) {
+		t.Fatalf("connection got % x; want DISCONNECT 0x8E", b)
+	}
+	waitFor(t, "released", func() bool { return ts.sessions.get("lost") == nil })
 }

@@ -99,6 +99,7 @@ type durable struct {
 	savesPending int
 	waitSaved    []*message.Gate
 	savedFn      func(error) // the session's onSaved, bound once
+	takeAt       int64       // ms of the CONNECT the next save is the first after; 0 none (DueStore.SaveSession)
 }
 
 // dur returns s's persistence state, allocating it.
@@ -455,7 +456,8 @@ func (s *session) saveSessionLocked() {
 	if d.savedFn == nil {
 		d.savedFn = s.onSaved
 	}
-	srv.saveRecord(s.clientID, rec, expire, will, d.savedFn)
+	srv.saveRecord(s.clientID, rec, expire, will, d.takeAt, d.savedFn)
+	d.takeAt = 0
 }
 
 // onSaved is the done callback of session saves (savedFn, bound once).
@@ -464,12 +466,21 @@ func (s *session) onSaved(err error) {
 	d := s.d // set: a save ran
 	d.savesPending--
 	var gs []*message.Gate
-	if d.savesPending == 0 {
+	last := d.savesPending == 0
+	if last {
 		gs, d.waitSaved = d.waitSaved, nil
 	}
 	s.mu.Unlock()
 	for _, g := range gs {
 		g.Release()
+	}
+	if errors.Is(err, ErrNotOwner) {
+		// Another broker has the session. A save still under way may be
+		// this broker's CONNECT taking it back: only the last one decides.
+		if last && s.srv.release(s.clientID, s) {
+			s.srv.opts.Logger.Info("mqtt: session taken over by another broker", "client_id", s.clientID)
+		}
+		return
 	}
 	s.srv.saveDone(err)
 }
@@ -486,7 +497,7 @@ func (s *session) saveSession() {
 func (s *session) dropStateLocked() {
 	if s.d != nil && s.d.saved {
 		s.d.saved = false
-		s.srv.saveRecord(s.clientID, nil, nil, nil, s.srv.saveDone)
+		s.srv.saveRecord(s.clientID, nil, nil, nil, 0, s.srv.saveDone)
 	}
 	s.dropLogLocked()
 }

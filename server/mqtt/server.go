@@ -125,6 +125,7 @@ type Server struct {
 	expired, timeouts, willsTx *metrics.Counter
 	held, slowSubs             *metrics.Counter
 	saveErrors, sysRefused     *metrics.Counter
+	released                   *metrics.Counter
 
 	state    StateStore    // opts.State
 	due      DueStore      // opts.State when it is one: no expiry or will timers here
@@ -179,6 +180,7 @@ func New(opts Options) (*Server, error) {
 		slowSubs:    metrics.GetOrCreateCounter("robustmq_mqtt_slow_subscribers_total"),
 		saveErrors:  metrics.GetOrCreateCounter("robustmq_mqtt_state_errors_total"),
 		sysRefused:  metrics.GetOrCreateCounter(`robustmq_mqtt_dropped_total{reason="sys_topic"}`),
+		released:    metrics.GetOrCreateCounter("robustmq_mqtt_sessions_released_total"),
 	}
 	s.saveDone = s.saveDoneFn
 	if opts.State != nil {

@@ -421,6 +421,9 @@ func (t *sessions) attach(srv *Server, clientID string, c *conn, clean bool, exp
 	}
 	s.stopTimersLocked()
 	s.conn, s.expiry, s.flushing, s.offlineAt = c, expiry, false, 0
+	if expiry > 0 {
+		s.dur().takeAt = srv.hub.Now()
+	}
 	s.mu.Unlock()
 	return s, present, old, shared
 }

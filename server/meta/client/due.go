@@ -16,12 +16,20 @@ const (
 	// TableFired (frozen): key FiredKey(node, kind, client id), value the fired Due's At
 	// (int64 BE). Written by the controller, deleted by broker node once it acted on the entry.
 	TableFired = "f"
+	// TableOwner (frozen): key client id, value AppendOwner: the broker that owns the session,
+	// written by a broker's CONNECT (it takes the session over) and compared by its later
+	// writes of the session, so a broker that lost the session cannot overwrite it.
+	TableOwner = "o"
 )
 
-// Kinds of due entry (the first byte of a TableDue key).
+// Kinds of due entry (the first byte of a TableDue key), and of notice.
 const (
 	DueExpiry byte = 'e' // the session ends (its will, if still pending, is published)
 	DueWill   byte = 'w' // the session's delayed will is published
+	// DueRelease is only ever a TableFired entry, written by a broker that took a session
+	// over from another (a CONNECT there) for that other broker: give the session up unless
+	// TableOwner names you again. Its value is when the takeover was saved (unix ms).
+	DueRelease byte = 'r'
 )
 
 // Due is one due entry (frozen value, 24 bytes):
@@ -68,7 +76,7 @@ func DueKey(kind byte, clientID string) []byte {
 
 // ParseDueKey splits a TableDue key.
 func ParseDueKey(k []byte) (kind byte, clientID string, err error) {
-	if len(k) < 1 || k[0] != DueExpiry && k[0] != DueWill {
+	if len(k) < 1 || k[0] != DueExpiry && k[0] != DueWill && k[0] != DueRelease {
 		return 0, "", fmt.Errorf("%w: key %q", ErrBadDue, k)
 	}
 	return k[0], string(k[1:]), nil
@@ -89,6 +97,21 @@ func ParseFired(k, v []byte) (node uint64, kind byte, clientID string, at int64,
 	}
 	kind, clientID, err = ParseDueKey(k[8:])
 	return binary.BigEndian.Uint64(k), kind, clientID, int64(binary.BigEndian.Uint64(v)), err
+}
+
+// AppendOwner appends a TableOwner value (frozen, 16 bytes): node id (uint64 BE) | ms of the
+// CONNECT that made it the owner (int64 BE). Ownership goes to the later CONNECT (ties: the
+// higher node id).
+func AppendOwner(dst []byte, node uint64, since int64) []byte {
+	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(dst, node), uint64(since))
+}
+
+// ParseOwner decodes a TableOwner value.
+func ParseOwner(v []byte) (node uint64, since int64, err error) {
+	if len(v) != 16 {
+		return 0, 0, fmt.Errorf("%w: owner value of %d bytes, want 16", ErrBadDue, len(v))
+	}
+	return binary.BigEndian.Uint64(v), int64(binary.BigEndian.Uint64(v[8:])), nil
 }
 
 // AppendFired appends a TableFired value: the fired entry's due time.
