@@ -342,7 +342,7 @@ func (c *controller) reroute(ctx context.Context, r *running, b brokers, bad *ma
 		case errors.Is(err, raftgroups.ErrConflict):
 		case err != nil:
 			return fmt.Errorf("meta: reroute fired entry %c of client %q from node %d to %d: %w", kind, id, node, to, err)
-		default:
+		case kind != client.DueRelease:
 			dueRerouted.Inc()
 			moved++
 		}

@@ -290,6 +290,7 @@ func TestDue(t *testing.T) {
 	}
 	put(client.TableFired, client.FiredKey(10, client.DueExpiry, "mine"), client.AppendFired(nil, 7))
 	put(client.TableFired, client.FiredKey(11, client.DueWill, "moved"), client.AppendFired(nil, 42))
+	put(client.TableFired, client.FiredKey(11, client.DueRelease, "gone"), client.AppendFired(nil, 9)) // a lost broker's notice: deleted
 	put(client.TableFired, []byte("zz"), client.AppendFired(nil, 1))
 	put(client.TableDue, client.DueKey(client.DueExpiry, "past10"), due(now-1000, 10, 0))
 	put(client.TableDue, client.DueKey(client.DueExpiry, "lost11"), due(now-1, 11, 0))
