@@ -35,8 +35,13 @@ type dueFollower struct {
 	handled, failures *metrics.Counter
 }
 
-// dueRecheck bounds how long an entry waits when a Watch event is missed.
-const dueRecheck = time.Second
+// dueRecheck bounds how long an entry waits when a Watch event is missed;
+// dueGap is the least time between two rounds, so that a busy mqtt group
+// (every persistent CONNECT writes it) costs at most 1/dueGap reads a second.
+const (
+	dueRecheck = time.Second
+	dueGap     = 50 * time.Millisecond
+)
 
 // followDue starts the follower; the returned func stops it and waits.
 func followDue(meta *metaclient.Client, state *metaState, srv *mqtt.Server, node uint64, log *slog.Logger) (stop func()) {
@@ -82,6 +87,11 @@ func (f *dueFollower) run(ctx context.Context) {
 		if err := f.round(ctx); err != nil && ctx.Err() == nil {
 			f.failures.Inc()
 			f.log.Warn("broker: mqtt due entries", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(dueGap):
 		}
 	}
 }
