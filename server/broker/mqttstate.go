@@ -263,10 +263,17 @@ const takeRetries = 3
 func (s *metaState) take(ctx context.Context, clientID string, w *stateWrite) error {
 	key := []byte(clientID)
 	self := metaclient.AppendOwner(nil, s.node, w.takeAt)
-	for range takeRetries {
-		cur, found, err := s.owner(ctx, clientID)
-		if err != nil {
-			return err
+	// First guess the owner is what this node knows (its own value, or
+	// none for a new client id): one round trip when it holds; read it
+	// when the guess fails.
+	cur := s.mine(clientID)
+	found := cur != nil
+	for i := range takeRetries + 1 {
+		if i > 0 {
+			var err error
+			if cur, found, err = s.owner(ctx, clientID); err != nil {
+				return err
+			}
 		}
 		cmp := &pb.TxnCompare{Table: metaclient.TableOwner, Key: key, Value: cur, Absent: !found}
 		var notice *pb.TxnOp
