@@ -20,15 +20,26 @@ type client struct {
 	out  []byte // frames being built, written by flush
 }
 
-// dial connects to addr, sends CONNECT (clean session, no keep alive) as
-// id and waits for a CONNACK accepting it, all within timeout.
+// dial connects to addr, sends CONNECT (3.1.1, clean session, no keep
+// alive) as id and waits for a CONNACK accepting it, all within timeout.
 func dial(addr, id string, timeout time.Duration) (*client, error) {
+	return dialSession(addr, id, 0, timeout)
+}
+
+// dialSession is dial with a persistent session when expiry > 0: a 5.0
+// CONNECT with Clean Start 0 and Session Expiry Interval expiry seconds.
+func dialSession(addr, id string, expiry uint32, timeout time.Duration) (*client, error) {
 	nc, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
 		return nil, fmt.Errorf("bench/mqtt: dial %s: %w", addr, err)
 	}
-	c := &client{addr: addr, nc: nc, d: mqtt.Decoder{Role: mqtt.Client, Version: mqtt.V311}, in: make([]byte, 16<<10)}
-	c.out = mqtt.AppendConnect(c.out, &mqtt.Connect{Version: mqtt.V311, CleanStart: true, ClientID: []byte(id)})
+	cp := mqtt.Connect{Version: mqtt.V311, CleanStart: true, ClientID: []byte(id)}
+	if expiry > 0 {
+		cp.Version, cp.CleanStart = mqtt.V5, false
+		cp.Props.SetUint(mqtt.PropSessionExpiry, expiry)
+	}
+	c := &client{addr: addr, nc: nc, d: mqtt.Decoder{Role: mqtt.Client, Version: cp.Version}, in: make([]byte, 16<<10)}
+	c.out = mqtt.AppendConnect(c.out, &cp)
 	_ = nc.SetDeadline(time.Now().Add(timeout))
 	if err := c.flush(); err != nil {
 		nc.Close()

@@ -32,6 +32,11 @@ type ConnOptions struct {
 	// (http://host:port/metrics); empty: no memory reading.
 	MetricsURL     string
 	ConnectTimeout time.Duration // per connection (default 10s); also bounds a child's start
+	// SessionExpiry > 0 connects 5.0 clients with persistent sessions
+	// (Clean Start 0, this Session Expiry Interval in s); 0: 3.1.1 clean
+	// sessions. With MetricsURL the run also times the broker's session
+	// saves (robustmq_mqtt_state_writes_total).
+	SessionExpiry uint32
 }
 
 // ConnResult is one idle-connections run.
@@ -42,7 +47,10 @@ type ConnResult struct {
 	Elapsed   time.Duration `json:"connect_elapsed_ns"` // until every connection had its CONNACK
 	MemBefore float64       `json:"mem_before_bytes"`   // server RSS before connecting; 0 without MetricsURL
 	MemAfter  float64       `json:"mem_after_bytes"`    // server RSS with every connection held
-	Err       string        `json:"error,omitempty"`
+	// Saved is, with SessionExpiry and MetricsURL, when the broker had
+	// written one session save per connection to the Meta Service.
+	Saved time.Duration `json:"saved_elapsed_ns,omitempty"`
+	Err   string        `json:"error,omitempty"`
 }
 
 // PerConn is the server memory each connection cost, in bytes.
@@ -61,6 +69,10 @@ func (r ConnResult) String() string {
 		" mem_before=" + strconv.FormatFloat(r.MemBefore/(1<<20), 'f', 1, 64) + "MiB" +
 		" mem_after=" + strconv.FormatFloat(r.MemAfter/(1<<20), 'f', 1, 64) + "MiB" +
 		" per_conn=" + strconv.FormatFloat(r.PerConn()/1024, 'f', 2, 64) + "KiB"
+	if r.Saved > 0 {
+		s += " saved_in=" + r.Saved.Round(time.Millisecond).String() +
+			" saves_rate=" + strconv.FormatFloat(perSec(uint64(r.Connected), r.Saved), 'f', 0, 64) + "/s"
+	}
 	if r.Err != "" {
 		s += " error=" + strconv.Quote(r.Err)
 	}
@@ -84,16 +96,22 @@ func RunConns(ctx context.Context, o ConnOptions) (ConnResult, error) {
 	}
 	r := ConnResult{Count: o.Count, Procs: o.Procs}
 	var err error
+	var writes0 float64
 	if o.MetricsURL != "" {
-		if r.MemBefore, err = residentBytes(ctx, o.MetricsURL); err != nil {
+		if r.MemBefore, err = metric(ctx, o.MetricsURL, residentMetric); err != nil {
 			return r, err
+		}
+		if o.SessionExpiry > 0 {
+			if writes0, err = metric(ctx, o.MetricsURL, stateWritesMetric); err != nil {
+				return r, err
+			}
 		}
 	}
 	start := time.Now()
 	var release func()
 	if o.Procs == 1 {
 		var cs []*client
-		cs, err = holdConns(o.Addr, "bench-conn-"+strconv.FormatInt(start.UnixNano()%1e9, 36), o.Count, o.ConnectTimeout)
+		cs, err = holdConns(o.Addr, "bench-conn-"+strconv.FormatInt(start.UnixNano()%1e9, 36), o.Count, o.SessionExpiry, o.ConnectTimeout)
 		r.Connected = len(cs)
 		release = func() { closeClients(cs) }
 	} else {
@@ -104,8 +122,13 @@ func RunConns(ctx context.Context, o ConnOptions) (ConnResult, error) {
 	if err != nil {
 		r.Err = err.Error()
 	}
+	if o.MetricsURL != "" && o.SessionExpiry > 0 {
+		if r.Saved, err = waitSaved(ctx, o.MetricsURL, writes0+float64(r.Connected), start); err != nil {
+			return r, err
+		}
+	}
 	if o.MetricsURL != "" {
-		if r.MemAfter, err = residentBytes(ctx, o.MetricsURL); err != nil {
+		if r.MemAfter, err = metric(ctx, o.MetricsURL, residentMetric); err != nil {
 			return r, err
 		}
 	}
@@ -118,10 +141,10 @@ func RunConns(ctx context.Context, o ConnOptions) (ConnResult, error) {
 
 // holdConns opens n connections named prefix-i; on failure it keeps those
 // it opened and returns the first error.
-func holdConns(addr, prefix string, n int, timeout time.Duration) ([]*client, error) {
+func holdConns(addr, prefix string, n int, expiry uint32, timeout time.Duration) ([]*client, error) {
 	cs := make([]*client, n)
 	err := parallel(n, func(i int) error {
-		c, err := dial(addr, prefix+"-"+strconv.Itoa(i), timeout)
+		c, err := dialSession(addr, prefix+"-"+strconv.Itoa(i), expiry, timeout)
 		cs[i] = c
 		return err
 	})
@@ -143,8 +166,8 @@ func closeClients(cs []*client) {
 // RunConnChild is a child's side: it opens n connections, writes
 // "ready <connected>\n" (and "error <quoted>\n" first on a failure) to out,
 // and holds them until in ends (the parent closed it) or ctx ends.
-func RunConnChild(ctx context.Context, addr string, n int, in io.Reader, out io.Writer) error {
-	cs, err := holdConns(addr, "bench-conn-"+strconv.Itoa(os.Getpid()), n, 10*time.Second)
+func RunConnChild(ctx context.Context, addr string, n int, expiry uint32, in io.Reader, out io.Writer) error {
+	cs, err := holdConns(addr, "bench-conn-"+strconv.Itoa(os.Getpid()), n, expiry, 10*time.Second)
 	defer closeClients(cs)
 	if err != nil {
 		fmt.Fprintf(out, "error %s\n", strconv.Quote(err.Error()))
@@ -224,9 +247,37 @@ func startChildren(o ConnOptions) (connected int, release func(), err error) {
 	return connected, release, fe.err
 }
 
-// residentBytes reads process_resident_memory_bytes from a Prometheus
+// Metrics the run reads from the server.
+const (
+	residentMetric    = "process_resident_memory_bytes"
+	stateWritesMetric = "robustmq_mqtt_state_writes_total"
+)
+
+// savedWait bounds how long a run waits for the broker's session saves.
+const savedWait = 60 * time.Second
+
+// waitSaved polls the server's state writes until they reach want and
+// returns the time since start.
+func waitSaved(ctx context.Context, url string, want float64, start time.Time) (time.Duration, error) {
+	for deadline := time.Now().Add(savedWait); ; {
+		n, err := metric(ctx, url, stateWritesMetric)
+		if err != nil || n >= want {
+			return time.Since(start), err
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("bench/mqtt: conn: %s %.0f after %v; want %.0f", stateWritesMetric, n, savedWait, want)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// metric reads the sample of an unlabelled metric from a Prometheus
 // endpoint.
-func residentBytes(ctx context.Context, url string) (float64, error) {
+func metric(ctx context.Context, url, name string) (float64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -243,13 +294,13 @@ func residentBytes(ctx context.Context, url string) (float64, error) {
 	}
 	sc := bufio.NewScanner(res.Body)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "process_resident_memory_bytes "); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
 			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 			if err != nil {
-				return 0, fmt.Errorf("bench/mqtt: metrics %s: process_resident_memory_bytes %q: %w", url, v, err)
+				return 0, fmt.Errorf("bench/mqtt: metrics %s: %s %q: %w", url, name, v, err)
 			}
 			return f, nil
 		}
 	}
-	return 0, fmt.Errorf("bench/mqtt: metrics %s: no process_resident_memory_bytes", url)
+	return 0, fmt.Errorf("bench/mqtt: metrics %s: no %s", url, name)
 }

@@ -165,15 +165,21 @@ func benchMQTTConn(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.Procs, "procs", 1, "spread the connections over this many child processes (one process holds < 20,000 files)")
 	fs.DurationVar(&o.Hold, "hold", 0, "keep the connections this long after the memory reading")
 	fs.StringVar(&o.MetricsURL, "metrics", "", "server Prometheus `URL` (http://host:port/metrics) to read process_resident_memory_bytes before and after")
+	expiry := fs.Uint("session-expiry", 0, "persistent sessions: 5.0 clients with Clean Start 0 and this Session Expiry Interval (`s`); with --metrics, also time the broker's session saves")
 	child := fs.Int("child", 0, "internal: run as a child holding this many connections until stdin ends")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
+	if *expiry > 0xFFFFFFFF {
+		fmt.Fprintf(stderr, "robustmq: bench mqtt conn: --session-expiry %d: more than 4294967295\n", *expiry)
+		return node.ExitConfig
+	}
+	o.SessionExpiry = uint32(*expiry)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *child > 0 {
-		if err := benchmqtt.RunConnChild(ctx, o.Addr, *child, os.Stdin, stdout); err != nil {
+		if err := benchmqtt.RunConnChild(ctx, o.Addr, *child, o.SessionExpiry, os.Stdin, stdout); err != nil {
 			fmt.Fprintln(stderr, "robustmq:", err)
 			return node.ExitFail
 		}
@@ -185,7 +191,8 @@ func benchMQTTConn(args []string, stdout, stderr io.Writer) int {
 		return node.ExitFail
 	}
 	o.Child = func(n int) *exec.Cmd {
-		return exec.Command(self, "bench", "mqtt", "conn", "--addr", o.Addr, "--child", strconv.Itoa(n))
+		return exec.Command(self, "bench", "mqtt", "conn", "--addr", o.Addr, "--child", strconv.Itoa(n),
+			"--session-expiry", strconv.FormatUint(uint64(o.SessionExpiry), 10))
 	}
 	r, err := benchmqtt.RunConns(ctx, o)
 	if err != nil {
