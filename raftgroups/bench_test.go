@@ -61,3 +61,58 @@ func BenchmarkOffsetFetch(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkKVList lists a prefix holding 16 keys in a state machine of
+// 1k, 100k and 1M keys (sessions' records: a broker's fired-entry poll
+// lists a few keys among every session's), and BenchmarkKVPut puts new
+// keys into it. A listing holds the read lock, so it also delays applies.
+//
+//	go test -run '^$' -bench 'BenchmarkKV' ./raftgroups/
+func BenchmarkKVList(b *testing.B) {
+	for _, n := range []int{1_000, 100_000, 1_000_000} {
+		s := filledKV(b, n)
+		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if got := s.List([]byte("f/node-7/")); len(got) != 16 {
+					b.Fatalf("listed %d keys; want 16", len(got))
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkKVPut(b *testing.B) {
+	for _, n := range []int{1_000, 1_000_000} {
+		s := filledKV(b, n)
+		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			var key [32]byte
+			i := 0
+			for b.Loop() {
+				i++
+				if _, err := s.Apply(AppendPut(nil, fmt.Appendf(key[:0], "s/new-%d", i), []byte("v"))); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// filledKV is a state machine with n session-like keys and 16 keys under
+// "f/node-7/".
+func filledKV(b *testing.B, n int) *kv {
+	b.Helper()
+	s := newKV()
+	for i := range n {
+		if _, err := s.Apply(AppendPut(nil, fmt.Appendf(nil, "s/client-%d", i), []byte("session record"))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := range 16 {
+		if _, err := s.Apply(AppendPut(nil, fmt.Appendf(nil, "f/node-7/e%d", i), []byte("12345678"))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return s
+}

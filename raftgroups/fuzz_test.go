@@ -26,6 +26,14 @@ func FuzzApply(f *testing.F) {
 			if _, err := s.Apply(in); err != nil && !bytes.Equal(s.Image(), before) {
 				t.Fatalf("failed command %x changed the state", in)
 			}
+			if s.keys.Len() != len(s.m) {
+				t.Fatalf("key index holds %d keys, the map %d", s.keys.Len(), len(s.m))
+			}
+			for k := range s.m {
+				if !s.keys.Has(k) {
+					t.Fatalf("key %q missing from the index", k)
+				}
+			}
 			r := newKV()
 			if err := r.Restore(s.Image()); err != nil || !bytes.Equal(r.Image(), s.Image()) {
 				t.Fatalf("image does not round trip: %v", err)

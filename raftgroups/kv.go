@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/google/btree"
 )
 
 // Command op codes (doc.go, frozen).
@@ -22,17 +24,49 @@ const (
 const imageVersion = 0x01
 
 // kv is the deterministic state machine every group runs: an in-memory map
-// changed only by Apply. The three groups differ in the key spaces their
-// typed APIs (meta.go) write, not in the machine.
+// changed only by Apply, with its keys also in a B-tree so that a prefix
+// listing costs the keys it returns, not the whole state (a broker polls a
+// few keys among every session's). The three groups differ in the key
+// spaces their typed APIs (meta.go) write, not in the machine.
 //
 // Apply, Restore and Image are called by the group loop only; Get and List by
-// readers after a ReadIndex. mu guards m.
+// readers after a ReadIndex. mu guards m and keys; keys holds exactly m's keys.
 type kv struct {
-	mu sync.RWMutex
-	m  map[string][]byte // values are owned copies, never mutated
+	mu   sync.RWMutex
+	m    map[string][]byte // values are owned copies, never mutated
+	keys *btree.BTreeG[string]
 }
 
-func newKV() *kv { return &kv{m: make(map[string][]byte)} }
+// keysDegree is the B-tree's degree: nodes of up to 63 keys.
+const keysDegree = 32
+
+func newKV() *kv { return &kv{m: make(map[string][]byte), keys: newKeys()} }
+
+func newKeys() *btree.BTreeG[string] { return btree.NewOrderedG[string](keysDegree) }
+
+// set puts k = v (v is owned from now on). REQUIRES: mu held for writing.
+func (s *kv) set(k string, v []byte) {
+	if _, ok := s.m[k]; !ok {
+		s.keys.ReplaceOrInsert(k)
+	}
+	s.m[k] = v
+}
+
+// del removes k if present. REQUIRES: mu held for writing.
+func (s *kv) del(k string) {
+	if _, ok := s.m[k]; ok {
+		delete(s.m, k)
+		s.keys.Delete(k)
+	}
+}
+
+// under calls fn for every key under prefix, ascending, until fn returns
+// false. REQUIRES: mu held.
+func (s *kv) under(prefix string, fn func(k string) bool) {
+	s.keys.AscendGreaterOrEqual(prefix, func(k string) bool {
+		return strings.HasPrefix(k, prefix) && fn(k)
+	})
+}
 
 // AppendPut and friends encode commands (doc.go). They append to dst.
 func AppendPut(dst, key, value []byte) []byte {
@@ -117,7 +151,7 @@ func (s *kv) Apply(cmd []byte) ([]byte, error) {
 		if _, ok := s.m[string(k)]; ok && op == opPutIfAbsent {
 			return nil, ErrExists
 		}
-		s.m[string(k)] = slices.Clone(v)
+		s.set(string(k), slices.Clone(v))
 		return nil, nil
 	case opDelete:
 		k := r.bytes()
@@ -127,21 +161,19 @@ func (s *kv) Apply(cmd []byte) ([]byte, error) {
 		if _, ok := s.m[string(k)]; !ok {
 			return nil, ErrNotFound
 		}
-		delete(s.m, string(k))
+		s.del(string(k))
 		return nil, nil
 	case opDeletePrefix:
 		p := r.bytes()
 		if !r.done() {
 			break
 		}
-		var n uint64
-		for k := range s.m {
-			if strings.HasPrefix(k, string(p)) {
-				delete(s.m, k)
-				n++
-			}
+		var gone []string
+		s.under(string(p), func(k string) bool { gone = append(gone, k); return true })
+		for _, k := range gone {
+			s.del(k)
 		}
-		return binary.AppendUvarint(nil, n), nil
+		return binary.AppendUvarint(nil, uint64(len(gone))), nil
 	case opMultiPut:
 		n := r.uvarint()
 		if n > uint64(len(r.b)/2) { // every pair takes at least 2 bytes
@@ -156,7 +188,7 @@ func (s *kv) Apply(cmd []byte) ([]byte, error) {
 			break
 		}
 		for i := 0; i < len(pairs); i += 2 {
-			s.m[string(pairs[i])] = slices.Clone(pairs[i+1])
+			s.set(string(pairs[i]), slices.Clone(pairs[i+1]))
 		}
 		return nil, nil
 	case opTxn:
@@ -172,9 +204,9 @@ func (s *kv) Apply(cmd []byte) ([]byte, error) {
 		}
 		for _, o := range ops {
 			if o.Delete {
-				delete(s.m, string(o.Key))
+				s.del(string(o.Key))
 			} else {
-				s.m[string(o.Key)] = slices.Clone(o.Value)
+				s.set(string(o.Key), slices.Clone(o.Value))
 			}
 		}
 		return nil, nil
@@ -226,23 +258,21 @@ func decodeTxn(r *reader) (cmps []Compare, ops []Op, ok bool) {
 func (s *kv) Image() []byte {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	keys := make([]string, 0, len(s.m))
 	size := 1 + binary.MaxVarintLen64
 	for k, v := range s.m {
-		keys = append(keys, k)
 		size += len(k) + len(v) + 2*binary.MaxVarintLen32
 	}
-	slices.Sort(keys)
-	dst := binary.AppendUvarint(append(make([]byte, 0, size), imageVersion), uint64(len(keys)))
-	for _, k := range keys {
+	dst := binary.AppendUvarint(append(make([]byte, 0, size), imageVersion), uint64(len(s.m)))
+	s.keys.Ascend(func(k string) bool {
 		dst = appendBytes(appendString(dst, k), s.m[k])
-	}
+		return true
+	})
 	return dst
 }
 
 // Restore replaces the state with image. On error the state is unchanged.
 func (s *kv) Restore(image []byte) error {
-	m := make(map[string][]byte)
+	m, keys := make(map[string][]byte), newKeys()
 	if len(image) > 0 { // the bootstrap snapshot has no image: empty state
 		r := reader{b: image}
 		if r.byte() != imageVersion {
@@ -251,6 +281,9 @@ func (s *kv) Restore(image []byte) error {
 		n := r.uvarint()
 		for i := uint64(0); i < n && !r.bad; i++ {
 			k, v := r.bytes(), r.bytes()
+			if _, dup := m[string(k)]; !dup {
+				keys.ReplaceOrInsert(string(k))
+			}
 			m[string(k)] = slices.Clone(v)
 		}
 		if !r.done() {
@@ -258,7 +291,7 @@ func (s *kv) Restore(image []byte) error {
 		}
 	}
 	s.mu.Lock()
-	s.m = m
+	s.m, s.keys = m, keys
 	s.mu.Unlock()
 	return nil
 }
@@ -276,17 +309,15 @@ type KV struct {
 	Key, Value []byte
 }
 
-// List returns every key under prefix with its value, keys ascending. It
-// scans the map (O(keys)); fine for metadata-sized groups.
+// List returns every key under prefix with its value, keys ascending, in
+// O(log keys + listed).
 func (s *kv) List(prefix []byte) []KV {
 	s.mu.RLock()
+	defer s.mu.RUnlock()
 	var out []KV
-	for k, v := range s.m {
-		if strings.HasPrefix(k, string(prefix)) {
-			out = append(out, KV{Key: []byte(k), Value: slices.Clone(v)})
-		}
-	}
-	s.mu.RUnlock()
-	slices.SortFunc(out, func(a, b KV) int { return strings.Compare(string(a.Key), string(b.Key)) })
+	s.under(string(prefix), func(k string) bool {
+		out = append(out, KV{Key: []byte(k), Value: slices.Clone(s.m[k])})
+		return true
+	})
 	return out
 }
