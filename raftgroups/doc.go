@@ -101,7 +101,8 @@
 //
 // # State machines and restart
 //
-// State machines are in memory, deterministic (no clock, no randomness, no
+// State machines are in memory (a map, its keys also in a B-tree for
+// ordered prefix listings), deterministic (no clock, no randomness, no
 // map iteration order) and fully serialized into raft snapshots every
 // Config.SnapshotEntries applied entries; the log is then compacted to
 // Config.CompactKeepEntries entries before the snapshot. On restart a group
