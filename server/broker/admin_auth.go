@@ -212,7 +212,7 @@ func (a *aclJSON) rule() (auth.Rule, error) {
 // banJSON is a blacklist entry in RobustMQ's admin API; end_time is unix
 // seconds, 0 = never expires.
 type banJSON struct {
-	Type    string `json:"blacklist_type"` // ClientId | Username | IpAddress | IPCIDR
+	Type    string `json:"blacklist_type"` // ClientId | Username | IpAddress | IPCIDR | ClientIdMatch | UserMatch
 	Name    string `json:"resource_name"`
 	EndTime int64  `json:"end_time"`
 	Desc    string `json:"desc"`
@@ -222,7 +222,7 @@ type banJSON struct {
 func (b *banJSON) do(r *http.Request, fn func(context.Context, auth.Ban) error) error {
 	kind, ok := auth.ParseBanKind(b.Type)
 	if !ok {
-		return fmt.Errorf("%w: blacklist_type %q is not ClientId, Username, IpAddress or IPCIDR", auth.ErrBadBan, b.Type)
+		return fmt.Errorf("%w: blacklist_type %q is not ClientId, Username, IpAddress, IPCIDR, ClientIdMatch or UserMatch", auth.ErrBadBan, b.Type)
 	}
 	return write(r, func(ctx context.Context) error {
 		return fn(ctx, auth.Ban{Kind: kind, Name: b.Name, Until: b.EndTime, Desc: b.Desc})

@@ -164,6 +164,11 @@ func TestAdminAuth(t *testing.T) {
 	code("bad", "alice", "pw", 5)
 	f("POST", "/api/mqtt/blacklist/delete", `{"blacklist_type":"ClientId","resource_name":"bad"}`, 200, "Deleted")
 	code("bad", "alice", "pw", 0)
+	// By client id pattern (a regular expression).
+	f("POST", "/api/mqtt/blacklist/create", `{"blacklist_type":"ClientIdMatch","resource_name":"^bot-[0-9]+$"}`, 200, "Created")
+	f("POST", "/api/mqtt/blacklist/create", `{"blacklist_type":"UserMatch","resource_name":"a("}`, 400, "missing closing")
+	code("bot-7", "alice", "pw", 5)
+	code("bot-7b", "alice", "pw", 0)
 
 	// Kafka SASL against the same users: a produce with the right password,
 	// a ping (no produce retries) with a wrong one.

@@ -3,19 +3,28 @@ package auth
 import (
 	"fmt"
 	"net/netip"
+	"regexp"
 )
 
 // BanKind is what a blacklist entry names.
 type BanKind uint8
 
 const (
-	BanClientID BanKind = iota + 1 // "ClientId"
-	BanUser                        // "Username"
-	BanIP                          // "IpAddress": one address
-	BanCIDR                        // "IPCIDR": a network
+	BanClientID      BanKind = iota + 1 // "ClientId"
+	BanUser                             // "Username"
+	BanIP                               // "IpAddress": one address
+	BanCIDR                             // "IPCIDR": a network
+	BanClientIDMatch                    // "ClientIdMatch": client ids matching a regular expression
+	BanUserMatch                        // "UserMatch": user names matching a regular expression
 )
 
-var banNames = names{BanClientID: "ClientId", BanUser: "Username", BanIP: "IpAddress", BanCIDR: "IPCIDR"}
+var banNames = names{BanClientID: "ClientId", BanUser: "Username", BanIP: "IpAddress", BanCIDR: "IPCIDR",
+	BanClientIDMatch: "ClientIdMatch", BanUserMatch: "UserMatch"}
+
+// maxBanPattern bounds a ClientIdMatch or UserMatch expression; Go's
+// regexp (RE2) matches in time linear in the input, so a pattern cannot
+// stall a CONNECT, only its size costs.
+const maxBanPattern = 1024
 
 func (k BanKind) String() string { return banNames.name(int(k), "BanKind") }
 
@@ -47,6 +56,13 @@ func (b *Ban) check() error {
 	case BanCIDR:
 		if _, err := netip.ParsePrefix(b.Name); err != nil {
 			return bad("resource_name " + b.Name + " is not a CIDR")
+		}
+	case BanClientIDMatch, BanUserMatch:
+		if b.Name == "" || len(b.Name) > maxBanPattern {
+			return bad(fmt.Sprintf("resource_name: a regular expression of 1 to %d bytes", maxBanPattern))
+		}
+		if _, err := regexp.Compile(b.Name); err != nil {
+			return bad("resource_name " + b.Name + ": " + err.Error())
 		}
 	default:
 		return bad("unknown blacklist_type")
@@ -90,12 +106,19 @@ func unmarshalBan(key, v []byte) (Ban, error) {
 
 // bans is the blacklist as looked up at CONNECT.
 type bans struct {
-	exact map[string]int64 // kind byte | name -> until (client id, user, IP)
-	nets  []netBan
+	exact    map[string]int64 // kind byte | name -> until (client id, user, IP)
+	nets     []netBan
+	patterns []patternBan // every one is tried at each CONNECT
 }
 
 type netBan struct {
 	p     netip.Prefix
+	until int64
+}
+
+type patternBan struct {
+	user  bool // matches the user name, else the client id
+	re    *regexp.Regexp
 	until int64
 }
 
@@ -109,6 +132,8 @@ func newBans(list []Ban) bans {
 		case BanIP:
 			a, _ := netip.ParseAddr(b.Name)
 			bs.exact[string(byte(BanIP))+a.Unmap().String()] = b.Until
+		case BanClientIDMatch, BanUserMatch:
+			bs.patterns = append(bs.patterns, patternBan{b.Kind == BanUserMatch, regexp.MustCompile(b.Name), b.Until}) // checked
 		default:
 			bs.exact[string(byte(b.Kind))+b.Name] = b.Until
 		}
@@ -137,6 +162,14 @@ func (bs *bans) banned(clientID, user string, hasUser bool, ip netip.Addr, now i
 	}
 	for _, n := range bs.nets {
 		if ip.IsValid() && n.p.Contains(ip.Unmap()) && live(n.until, true) {
+			return true
+		}
+	}
+	for _, p := range bs.patterns {
+		if !live(p.until, true) || p.user && !hasUser {
+			continue
+		}
+		if p.user && p.re.MatchString(user) || !p.user && p.re.MatchString(clientID) {
 			return true
 		}
 	}

@@ -29,9 +29,12 @@
 //
 // # Connect (authentication) order
 //
-//  1. Blacklist: client id, user name (if any) and IP address, exact, and
-//     the IP against CIDR entries; an entry whose end time passed is
-//     ignored. Banned -> ErrBanned (even for superusers).
+//  1. Blacklist: client id, user name (if any) and IP address, exact, the
+//     IP against CIDR entries, then the client id and user name against
+//     every ClientIdMatch / UserMatch regular expression (Go regexp, RE2:
+//     linear time; unanchored unless the pattern says ^...$); an entry
+//     whose end time passed is ignored. Banned -> ErrBanned (even for
+//     superusers).
 //  2. JWT, when configured and the password has a JWT's shape: signature
 //     (HS256/384/512 with the secret, RS256/384/512 with the public key;
 //     no other algorithm, never "none"), exp and nbf when present, then
@@ -103,7 +106,7 @@
 //	  |  0x01   |  1 byte | 1 byte | 0|1   | str  |  str  | str|
 //	  +---------+---------+--------+-------+------+-------+----+
 //	  subject: 0 All, 1 Username, 2 ClientId, 3 IpAddress; action: 1 publish, 2 subscribe, 3 all
-//	blacklist  key: kind byte (1 ClientId, 2 Username, 3 IpAddress, 4 IPCIDR) | name
+//	blacklist  key: kind byte (1 ClientId, 2 Username, 3 IpAddress, 4 IPCIDR, 5 ClientIdMatch, 6 UserMatch) | name
 //	  +---------+--------------------+------+
 //	  | version | until (unix s, 0 = | desc |
 //	  |  0x01   | never)             | str  |

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"hash"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -155,6 +156,9 @@ func TestConnect(t *testing.T) {
 		{Kind: BanIP, Name: "10.0.0.9"},
 		{Kind: BanCIDR, Name: "192.168.0.0/16"},
 		{Kind: BanClientID, Name: "expired", Until: now.Unix() - 1},
+		{Kind: BanClientIDMatch, Name: `^bot-[0-9]+$`},
+		{Kind: BanUserMatch, Name: `^guest`},
+		{Kind: BanUserMatch, Name: `^old`, Until: now.Unix() - 1},
 	} {
 		if err := s.AddBan(ctx, b); err != nil {
 			t.Fatal(err)
@@ -177,6 +181,14 @@ func TestConnect(t *testing.T) {
 	f(login("alice", "pw", "c2", "::ffff:10.0.0.9"), ErrBanned, false)
 	f(login("alice", "pw", "c2", "192.168.4.4"), ErrBanned, false)
 	f(login("alice", "pw", "expired", "10.0.0.8"), nil, false)
+	f(login("alice", "pw", "bot-42", ""), ErrBanned, false)
+	f(login("alice", "pw", "bot-42x", ""), nil, false) // anchored: not a match
+	f(login("guest7", "pw", "c3", ""), ErrBanned, false)
+	f(login("alice", "pw", "guest", ""), nil, false) // a client id, not a user name
+	if err := s.SetUser(ctx, "oldtimer", "pw", false); err != nil {
+		t.Fatal(err)
+	}
+	f(login("oldtimer", "pw", "c4", ""), nil, false) // that pattern expired
 	now = now.Add(11 * time.Second)
 	f(login("root", "pw", "c2", ""), nil, true)
 	if err := s.DeleteBan(ctx, BanClientID, "evil"); err != nil {
@@ -186,8 +198,11 @@ func TestConnect(t *testing.T) {
 		t.Fatalf("second DeleteBan: %v; want ErrNoBan", err)
 	}
 	f(login("alice", "pw", "evil", ""), nil, false)
-	if err := s.AddBan(ctx, Ban{Kind: BanCIDR, Name: "nonsense"}); !errors.Is(err, ErrBadBan) {
-		t.Fatalf("bad CIDR: %v; want ErrBadBan", err)
+	for _, bad := range []Ban{{Kind: BanCIDR, Name: "nonsense"}, {Kind: BanClientIDMatch, Name: "a("},
+		{Kind: BanUserMatch, Name: ""}, {Kind: BanUserMatch, Name: strings.Repeat("a", maxBanPattern+1)}} {
+		if err := s.AddBan(ctx, bad); !errors.Is(err, ErrBadBan) {
+			t.Fatalf("AddBan(%v %q): %v; want ErrBadBan", bad.Kind, bad.Name, err)
+		}
 	}
 
 	anon := newStore(t, Options{AllowAnonymous: true})
