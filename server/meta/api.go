@@ -287,8 +287,9 @@ func kvList(kvs []raftgroups.KV) *pb.KVList {
 }
 
 // mqttTables are the MQTT tables a request may name, one byte each: raftgroups' (MQTTSession ...
-// MQTTBlacklist) the due, fired and owner tables of session expiry, delayed wills and session ownership.
-const mqttTables = "surwacb" + client.TableDue + client.TableFired + client.TableOwner
+// MQTTBlacklist), the due, fired and owner tables of session expiry, delayed wills and session
+// ownership, and the version table (client.TableVersion).
+const mqttTables = "surwacb" + client.TableDue + client.TableFired + client.TableOwner + client.TableVersion
 
 // mqttKind checks the MQTT table of a request: one byte, one of mqttTables.
 func mqttKind(table string) (raftgroups.MQTTKind, error) {

@@ -66,7 +66,7 @@ type MetaServiceClient interface {
 	PutShard(ctx context.Context, in *KVPair, opts ...grpc.CallOption) (*MetaEmpty, error)
 	ListShards(ctx context.Context, in *MetaEmpty, opts ...grpc.CallOption) (*KVList, error)
 	// Generic KV on the metadata group (table = namespace) or MQTT state on the mqtt group
-	// (space = SPACE_MQTT, table = the MQTT table byte: s u r w a c b d f o).
+	// (space = SPACE_MQTT, table = the MQTT table byte: s u r w a c b d f o v).
 	Put(ctx context.Context, in *KVRequest, opts ...grpc.CallOption) (*MetaEmpty, error)
 	Get(ctx context.Context, in *KVRequest, opts ...grpc.CallOption) (*KVValue, error)
 	Delete(ctx context.Context, in *KVRequest, opts ...grpc.CallOption) (*MetaEmpty, error)
@@ -357,7 +357,7 @@ type MetaServiceServer interface {
 	PutShard(context.Context, *KVPair) (*MetaEmpty, error)
 	ListShards(context.Context, *MetaEmpty) (*KVList, error)
 	// Generic KV on the metadata group (table = namespace) or MQTT state on the mqtt group
-	// (space = SPACE_MQTT, table = the MQTT table byte: s u r w a c b d f o).
+	// (space = SPACE_MQTT, table = the MQTT table byte: s u r w a c b d f o v).
 	Put(context.Context, *KVRequest) (*MetaEmpty, error)
 	Get(context.Context, *KVRequest) (*KVValue, error)
 	Delete(context.Context, *KVRequest) (*MetaEmpty, error)

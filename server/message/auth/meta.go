@@ -1,7 +1,9 @@
 package auth
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 
 	"robustmq/server/meta/client"
 	"robustmq/server/pb"
@@ -10,27 +12,40 @@ import (
 // Meta is the Backend of a cluster: the Meta Service's mqtt raft group,
 // tables 'a' (users), 'c' (ACL) and 'b' (blacklist), through the meta
 // client (any node; writes go through raft, reads are linearizable).
+//
+// Every write also replaces the tables' version token (client.TableVersion,
+// key versionKey) in the same transaction, and Watch reports a change only
+// when the token moved: the mqtt group changes with every persistent
+// session's CONNECT, and a follower re-reads the three tables only when
+// one of them changed.
 type Meta struct{ c *client.Client }
 
 // NewMeta wraps a meta client; the caller keeps closing it.
 func NewMeta(c *client.Client) *Meta { return &Meta{c: c} }
+
+// versionKey names the three tables' token in client.TableVersion.
+var versionKey = []byte("auth")
+
+// write runs op with a new version token, in one transaction.
+func (m *Meta) write(ctx context.Context, op *pb.TxnOp) error {
+	token := make([]byte, 16)
+	_, _ = rand.Read(token) // never fails (crypto/rand)
+	req := &pb.TxnRequest{Space: pb.Space_SPACE_MQTT, Ops: []*pb.TxnOp{op,
+		{Table: client.TableVersion, Key: versionKey, Value: token}}}
+	_, err := m.c.Txn(ctx, req)
+	return err
+}
 
 func (m *Meta) req(t Table, key, value []byte) *pb.KVRequest {
 	return &pb.KVRequest{Space: pb.Space_SPACE_MQTT, Table: string(rune(t)), Key: key, Value: value}
 }
 
 func (m *Meta) Put(ctx context.Context, t Table, key, value []byte) error {
-	return m.c.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) error {
-		_, err := api.Put(ctx, m.req(t, key, value))
-		return err
-	})
+	return m.write(ctx, &pb.TxnOp{Table: string(rune(t)), Key: key, Value: value})
 }
 
 func (m *Meta) Delete(ctx context.Context, t Table, key []byte) error {
-	return m.c.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) error {
-		_, err := api.Delete(ctx, m.req(t, key, nil))
-		return err
-	})
+	return m.write(ctx, &pb.TxnOp{Table: string(rune(t)), Key: key, Delete: true})
 }
 
 func (m *Meta) List(ctx context.Context, t Table) ([]KV, error) {
@@ -49,8 +64,22 @@ func (m *Meta) List(ctx context.Context, t Table) ([]KV, error) {
 	return out, err
 }
 
-// Watch follows the mqtt group: every applied change of the group (not
-// only of these tables) calls changed.
+// Watch follows the mqtt group and calls changed when the tables' version
+// token moved (and at the first event, and on a resync: the stream may
+// have missed changes); a token that cannot be read counts as moved.
 func (m *Meta) Watch(ctx context.Context, changed func()) error {
-	return m.c.Watch(ctx, "mqtt", func(uint64, bool) { changed() })
+	var seen []byte
+	first := true
+	return m.c.Watch(ctx, "mqtt", func(_ uint64, resync bool) {
+		var token []byte
+		err := m.c.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) error {
+			v, err := api.Get(ctx, m.req(Table(client.TableVersion[0]), versionKey, nil))
+			token = v.GetValue()
+			return err
+		})
+		if first || resync || err != nil || !bytes.Equal(token, seen) {
+			first, seen = false, token
+			changed()
+		}
+	})
 }

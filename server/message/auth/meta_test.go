@@ -19,15 +19,16 @@ import (
 // as the real service expects them), and Watch sending one event per write.
 type fakeMeta struct {
 	pb.UnimplementedMetaServiceServer
-	mem *Memory
-	mu  sync.Mutex
-	rev uint64
-	ch  chan uint64 // writes for the Watch stream
-	bad []string    // requests that were not SPACE_MQTT with a one-letter table
+	mem   *Memory
+	mu    sync.Mutex
+	rev   uint64
+	ch    chan uint64 // writes for the Watch stream
+	bad   []string    // requests that were not SPACE_MQTT with a one-letter table
+	lists int         // List calls
 }
 
 func (f *fakeMeta) table(r *pb.KVRequest) Table {
-	if r.GetSpace() != pb.Space_SPACE_MQTT || len(r.GetTable()) != 1 || !strings.Contains("acb", r.GetTable()) {
+	if r.GetSpace() != pb.Space_SPACE_MQTT || len(r.GetTable()) != 1 || !strings.Contains("acbv", r.GetTable()) {
 		f.mu.Lock()
 		f.bad = append(f.bad, r.String())
 		f.mu.Unlock()
@@ -58,7 +59,34 @@ func (f *fakeMeta) Delete(ctx context.Context, r *pb.KVRequest) (*pb.MetaEmpty, 
 	return &pb.MetaEmpty{}, err
 }
 
+// Txn applies a transaction without compares (the backend's writes).
+func (f *fakeMeta) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error) {
+	for _, op := range r.GetOps() {
+		kr := &pb.KVRequest{Space: r.GetSpace(), Table: op.GetTable()}
+		if op.GetDelete() {
+			_ = f.mem.Delete(ctx, f.table(kr), op.GetKey())
+		} else {
+			_ = f.mem.Put(ctx, f.table(kr), op.GetKey(), op.GetValue())
+		}
+	}
+	f.wrote()
+	return &pb.TxnResponse{Succeeded: len(r.GetCompares()) == 0}, nil
+}
+
+func (f *fakeMeta) Get(ctx context.Context, r *pb.KVRequest) (*pb.KVValue, error) {
+	kvs, err := f.mem.List(ctx, f.table(r))
+	for _, kv := range kvs {
+		if string(kv.Key) == string(r.GetKey()) {
+			return &pb.KVValue{Found: true, Value: kv.Value}, err
+		}
+	}
+	return &pb.KVValue{}, err
+}
+
 func (f *fakeMeta) List(ctx context.Context, r *pb.KVRequest) (*pb.KVList, error) {
+	f.mu.Lock()
+	f.lists++
+	f.mu.Unlock()
 	kvs, err := f.mem.List(ctx, f.table(r))
 	out := &pb.KVList{}
 	for _, kv := range kvs {
@@ -122,6 +150,21 @@ func TestMetaBackend(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	// Changes of the mqtt group outside these tables (sessions) move no
+	// version: no reload, so no List.
+	time.Sleep(2 * followGap) // a reload of the deletion may still be listing
+	fm.mu.Lock()
+	lists := fm.lists
+	fm.mu.Unlock()
+	for range 5 {
+		fm.wrote()
+		time.Sleep(followGap / 2)
+	}
+	fm.mu.Lock()
+	if fm.lists != lists {
+		t.Errorf("%d Lists after changes of other tables; want none (a reload per change)", fm.lists-lists)
+	}
+	fm.mu.Unlock()
 	fm.mu.Lock()
 	defer fm.mu.Unlock()
 	if len(fm.bad) > 0 {

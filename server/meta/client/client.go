@@ -177,6 +177,12 @@ func (c *Client) List(ctx context.Context, ns string, prefix []byte) ([]*pb.KVPa
 // topic that a broker creates again locally afterwards keeps its new data.
 const NSDropped = "meta.dropped"
 
+// TableVersion is an MQTT table of the mqtt group (frozen): key the name of a set of tables
+// ("auth": users, ACL, blacklist), value an opaque token that every write to them replaces in the
+// same transaction. The group's Watch reports every change of the group; a follower of a few
+// tables compares the token and re-reads them only when it moved.
+const TableVersion = "v"
+
 // NSDroppedAck is the namespace of the deletions engine nodes handled: "<node id>/<topic>" ->
 // the deletion id (NSDropped's value) whose shards that node dropped.
 const NSDroppedAck = "meta.dropped-ack"
