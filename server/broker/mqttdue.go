@@ -177,11 +177,18 @@ func (f *dueFollower) act(ctx context.Context, k, v []byte) error {
 		ops = append(ops, &pb.TxnOp{Table: string(mqtt.TableSessions), Key: key, Value: next})
 	}
 	ok, err := f.txn(ctx, cmps, ops...)
-	if ok {
+	switch {
+	case err != nil:
+		return err
+	case ok:
 		f.handled.Inc()
 		after()
+		return nil
 	}
-	return err // not ok: the record or the entry changed; the next round looks again
+	// The record changed since the entry fell due (its broker is back, or
+	// the client reconnected): the due entries written with it rule now.
+	_, err = f.txn(ctx, []*pb.TxnCompare{fired}, done)
+	return err
 }
 
 // txn runs one transaction on the mqtt group.
