@@ -14,10 +14,11 @@ func FuzzApply(f *testing.F) {
 	f.Add(AppendMultiPut(nil, []byte("a"), []byte("1"), []byte("b"), []byte("2")))
 	f.Add(AppendDeletePrefix(nil, []byte("k")))
 	f.Add([]byte{opMultiPut, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Add(AppendMultiPut(nil, []byte("d/x"), []byte("1"), []byte("d/y"), nil, []byte("d/x"), []byte("0")))
 	f.Add(AppendTxn(nil, []Compare{{Key: []byte("k"), Value: []byte("v")}, {Key: []byte("x"), Absent: true}},
 		[]Op{{Key: []byte("x"), Value: []byte("1")}, {Key: []byte("k"), Delete: true}}))
 	f.Fuzz(func(t *testing.T, cmd []byte) {
-		s := newKV()
+		s := indexedKV()
 		if _, err := s.Apply(AppendPut(nil, []byte("k"), []byte("v"))); err != nil {
 			t.Fatal(err)
 		}
@@ -33,6 +34,11 @@ func FuzzApply(f *testing.F) {
 				if !s.keys.Has(k) {
 					t.Fatalf("key %q missing from the index", k)
 				}
+			}
+			fresh := indexedKV().ixs[0]
+			fresh.rebuild(s.m)
+			if got, want := rangeKeys(t, s, "", "", 0), rangeKeys(t, &kv{m: s.m, ixs: []*kvIndex{fresh}}, "", "", 0); got != want {
+				t.Fatalf("index after %x: %q; rebuilt: %q", in, got, want)
 			}
 			r := newKV()
 			if err := r.Restore(s.Image()); err != nil || !bytes.Equal(r.Image(), s.Image()) {

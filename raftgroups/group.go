@@ -114,7 +114,7 @@ type GroupStatus struct {
 
 func newGroup(id GroupID, cfg *Config, st *Storage) (*Group, error) {
 	g := &Group{
-		id: id, node: cfg.NodeID, cfg: cfg, st: st, sm: newKV(), tr: cfg.Transport,
+		id: id, node: cfg.NodeID, cfg: cfg, st: st, sm: newKV(newIndexes(cfg.Indexes, id)...), tr: cfg.Transport,
 		log:     cfg.Logger.With("group", id.String()),
 		workc:   make(chan struct{}, 1),
 		tickc:   make(chan struct{}, 1),

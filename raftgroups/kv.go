@@ -35,28 +35,36 @@ type kv struct {
 	mu   sync.RWMutex
 	m    map[string][]byte // values are owned copies, never mutated
 	keys *btree.BTreeG[string]
+	ixs  []*kvIndex // the group's secondary indexes (index.go), kept with m
 }
 
 // keysDegree is the B-tree's degree: nodes of up to 63 keys.
 const keysDegree = 32
 
-func newKV() *kv { return &kv{m: make(map[string][]byte), keys: newKeys()} }
+func newKV(ixs ...*kvIndex) *kv { return &kv{m: make(map[string][]byte), keys: newKeys(), ixs: ixs} }
 
 func newKeys() *btree.BTreeG[string] { return btree.NewOrderedG[string](keysDegree) }
 
 // set puts k = v (v is owned from now on). REQUIRES: mu held for writing.
 func (s *kv) set(k string, v []byte) {
-	if _, ok := s.m[k]; !ok {
+	old, ok := s.m[k]
+	if !ok {
 		s.keys.ReplaceOrInsert(k)
 	}
 	s.m[k] = v
+	for _, x := range s.ixs {
+		x.update(k, old, v)
+	}
 }
 
 // del removes k if present. REQUIRES: mu held for writing.
 func (s *kv) del(k string) {
-	if _, ok := s.m[k]; ok {
+	if old, ok := s.m[k]; ok {
 		delete(s.m, k)
 		s.keys.Delete(k)
+		for _, x := range s.ixs {
+			x.update(k, old, nil)
+		}
 	}
 }
 
@@ -292,6 +300,9 @@ func (s *kv) Restore(image []byte) error {
 	}
 	s.mu.Lock()
 	s.m, s.keys = m, keys
+	for _, x := range s.ixs {
+		x.rebuild(m)
+	}
 	s.mu.Unlock()
 	return nil
 }

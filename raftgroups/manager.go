@@ -69,6 +69,10 @@ type Config struct {
 	MaxCommandBytes     int // 1 MiB per command; larger ones are refused (raft messages must fit a gRPC frame)
 	MaxPendingProposals int // 65536 unfinished proposals (and queued reads) per group; then ErrBusy
 	MaxInboxMessages    int // 16384 queued incoming messages per group; then drop
+
+	// Indexes are secondary orderings of the groups' state (index.go),
+	// read with Meta.IndexRange. Every member must declare the same ones.
+	Indexes []Index
 }
 
 func (c *Config) setDefaults() error {
