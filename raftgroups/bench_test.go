@@ -3,6 +3,7 @@ package raftgroups
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -115,4 +116,46 @@ func filledKV(b *testing.B, n int) *kv {
 		}
 	}
 	return s
+}
+
+// BenchmarkDueScan finds the 16 entries due among 100k and 1M under one
+// prefix (persistent sessions' expiry entries, value = due time): by
+// listing the prefix and filtering (list), the baseline, and through an
+// index ordered by due time (index).
+//
+//	go test -run '^$' -bench BenchmarkDueScan ./raftgroups/
+func BenchmarkDueScan(b *testing.B) {
+	byDue := Index{Group: GroupMQTT, Name: "due", Prefix: []byte("d/"), Key: func(k, v []byte) ([]byte, bool) {
+		return append(slices.Clone(v), k...), true
+	}}
+	for _, n := range []int{100_000, 1_000_000} {
+		s := newKV(newIndexes([]Index{byDue}, GroupMQTT)...)
+		for i := range n {
+			due := fmt.Appendf(nil, "%012d", 1_000_000+i) // 16 due: below 1_000_016
+			if _, err := s.Apply(AppendPut(nil, fmt.Appendf(nil, "d/client-%d", i), due)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		now := []byte(fmt.Sprintf("%012d", 1_000_016))
+		b.Run(fmt.Sprintf("entries=%d/list", n), func(b *testing.B) {
+			for b.Loop() {
+				due := 0
+				for _, kv := range s.List([]byte("d/")) {
+					if string(kv.Value) < string(now) {
+						due++
+					}
+				}
+				if due != 16 {
+					b.Fatalf("%d due; want 16", due)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("entries=%d/index", n), func(b *testing.B) {
+			for b.Loop() {
+				if kvs, err := s.indexRange("due", nil, now, 0); err != nil || len(kvs) != 16 {
+					b.Fatalf("%d due, %v; want 16", len(kvs), err)
+				}
+			}
+		})
+	}
 }

@@ -2,9 +2,11 @@ package meta
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"slices"
 	"strconv"
 	"sync"
@@ -256,55 +258,146 @@ func (c *controller) due(ctx context.Context, r *running) error {
 	return err
 }
 
-// fire walks client.TableDue: an entry not running (at 0) whose owner is lost gets at = now +
-// lost; an entry whose time has come moves to client.TableFired under its target broker.
+// The mqtt group's indexes of client.TableDue (raftgroups.Index), so that a round reads the entries
+// due and those of lost owners, not every persistent session's:
+//
+//	dueAtIndex    at(8, BE) | key, for entries with at != 0 (a negative at as 1: due)
+//	dueLostIndex  owner(8, BE) | key, for entries with at 0 and lost >= 0
+//	dueBadIndex   key, for entries that do not decode
+const (
+	dueAtIndex   = "mqtt-due-at"
+	dueLostIndex = "mqtt-due-lost"
+	dueBadIndex  = "mqtt-due-bad"
+)
+
+// maxFirePerRound bounds the due entries one round hands over; more wait for the next round,
+// which then comes at once.
+const maxFirePerRound = 4096
+
+// dueIndexes are the indexes every meta node declares on the mqtt group.
+func dueIndexes() []raftgroups.Index {
+	prefix := raftgroups.MQTTKey(tableDue, nil)
+	index := func(name string, key func(k []byte, d client.Due, err error) ([]byte, bool)) raftgroups.Index {
+		return raftgroups.Index{Group: raftgroups.GroupMQTT, Name: name, Prefix: prefix,
+			Key: func(k, v []byte) ([]byte, bool) {
+				_, _, err := client.ParseDueKey(k[len(prefix):])
+				d, derr := client.ParseDue(v)
+				return key(k, d, errors.Join(err, derr))
+			}}
+	}
+	return []raftgroups.Index{
+		index(dueAtIndex, func(k []byte, d client.Due, err error) ([]byte, bool) {
+			return append(binary.BigEndian.AppendUint64(nil, uint64(max(d.At, 1))), k...), err == nil && d.At != 0
+		}),
+		index(dueLostIndex, func(k []byte, d client.Due, err error) ([]byte, bool) {
+			return append(binary.BigEndian.AppendUint64(nil, d.Owner), k...), err == nil && d.At == 0 && d.Lost >= 0
+		}),
+		index(dueBadIndex, func(k []byte, _ client.Due, err error) ([]byte, bool) { return slices.Clone(k), err != nil }),
+	}
+}
+
+// fire counts the malformed TableDue entries, starts the clock of entries whose owner is lost (at =
+// now + lost) and moves the entries whose time has come to client.TableFired under their target
+// broker, through the indexes: it reads what is due, not every entry. It notes when the next entry
+// falls due (nextDue).
 func (c *controller) fire(ctx context.Context, r *running, b brokers, bad *malformed) error {
-	kvs, err := r.meta.MQTTList(ctx, tableDue, nil)
+	prefix := len(raftgroups.MQTTKey(tableDue, nil))
+	kvs, err := r.meta.IndexRange(ctx, raftgroups.GroupMQTT, dueBadIndex, nil, nil, 0)
 	if err != nil {
 		return err
 	}
-	now := time.Now().UnixMilli()
 	for _, kv := range kvs {
-		kind, id, err := client.ParseDueKey(kv.Key)
-		var d client.Due
-		if err == nil {
-			d, err = client.ParseDue(kv.Value)
-		}
-		if err != nil {
-			bad.add(client.TableDue, kv.Key, err)
-			continue
-		}
-		key := raftgroups.MQTTKey(tableDue, kv.Key)
-		var ops []raftgroups.Op
-		var counter *metrics.Counter
-		switch {
-		case d.At == 0:
-			if d.Lost < 0 || !b.lost(d.Owner) {
-				continue
+		_, _, err := client.ParseDueKey(kv.Key[prefix:])
+		_, derr := client.ParseDue(kv.Value)
+		bad.add(client.TableDue, kv.Key[prefix:], errors.Join(err, derr))
+	}
+	now := time.Now().UnixMilli()
+	// The owners with clocks not running, one at a time: few (brokers), each looked at once.
+	for from := []byte(nil); ; {
+		first, err := r.meta.IndexRange(ctx, raftgroups.GroupMQTT, dueLostIndex, from, nil, 1)
+		if err != nil || len(first) == 0 {
+			if err != nil {
+				return err
 			}
-			d.At = now + d.Lost
-			ops, counter = []raftgroups.Op{{Key: key, Value: client.AppendDue(nil, d)}}, dueStarted
-		case d.At > now:
-			if c.nextDue == 0 || d.At < c.nextDue {
-				c.nextDue = d.At
-			}
-			continue
-		default:
-			to, ok := b.target(d.Owner, id)
-			if !ok {
-				continue // due again next round
-			}
-			ops = []raftgroups.Op{{Key: key, Delete: true},
-				{Key: raftgroups.MQTTKey(tableFired, client.FiredKey(to, kind, id)), Value: client.AppendFired(nil, d.At)}}
-			counter = dueHandled
+			break
 		}
-		switch err := r.meta.Txn(ctx, raftgroups.GroupMQTT, []raftgroups.Compare{{Key: key, Value: kv.Value}}, ops); {
-		case errors.Is(err, raftgroups.ErrConflict):
-		case err != nil:
-			return fmt.Errorf("meta: due entry %c of client %q (owner %d): %w", kind, id, d.Owner, err)
-		default:
-			counter.Inc()
+		d, _ := client.ParseDue(first[0].Value) // indexed: decodes
+		next := binary.BigEndian.AppendUint64(nil, d.Owner+1)
+		if b.lost(d.Owner) {
+			kvs, err := r.meta.IndexRange(ctx, raftgroups.GroupMQTT, dueLostIndex, binary.BigEndian.AppendUint64(nil, d.Owner), next, 0)
+			if err != nil {
+				return err
+			}
+			for _, kv := range kvs {
+				if err := c.dueEntry(ctx, r, b, kv.Key[prefix:], kv.Value, now); err != nil {
+					return err
+				}
+			}
 		}
+		if d.Owner == math.MaxUint64 {
+			break
+		}
+		from = next
+	}
+	until := binary.BigEndian.AppendUint64(nil, uint64(now+1))
+	if kvs, err = r.meta.IndexRange(ctx, raftgroups.GroupMQTT, dueAtIndex, nil, until, maxFirePerRound); err != nil {
+		return err
+	}
+	for _, kv := range kvs {
+		if err := c.dueEntry(ctx, r, b, kv.Key[prefix:], kv.Value, now); err != nil {
+			return err
+		}
+	}
+	if len(kvs) == maxFirePerRound {
+		c.nextDue = now // more are due: the next round at once
+		return nil
+	}
+	next, err := r.meta.IndexRange(ctx, raftgroups.GroupMQTT, dueAtIndex, until, nil, 1)
+	if err == nil && len(next) == 1 {
+		d, _ := client.ParseDue(next[0].Value)
+		c.nextDue = d.At
+	}
+	return err
+}
+
+// dueEntry handles TableDue entry k (table prefix stripped) = v read at now: starts its clock when
+// it is not running and its owner is lost, or hands it to its target broker when it is due.
+func (c *controller) dueEntry(ctx context.Context, r *running, b brokers, k, v []byte, now int64) error {
+	kind, id, err := client.ParseDueKey(k)
+	if err != nil {
+		return nil // indexed entries decode
+	}
+	d, err := client.ParseDue(v)
+	if err != nil {
+		return nil
+	}
+	key := raftgroups.MQTTKey(tableDue, k)
+	var ops []raftgroups.Op
+	var counter *metrics.Counter
+	switch {
+	case d.At == 0:
+		if d.Lost < 0 || !b.lost(d.Owner) {
+			return nil
+		}
+		d.At = now + d.Lost
+		ops, counter = []raftgroups.Op{{Key: key, Value: client.AppendDue(nil, d)}}, dueStarted
+	case d.At > now:
+		return nil
+	default:
+		to, ok := b.target(d.Owner, id)
+		if !ok {
+			return nil // due again next round
+		}
+		ops = []raftgroups.Op{{Key: key, Delete: true},
+			{Key: raftgroups.MQTTKey(tableFired, client.FiredKey(to, kind, id)), Value: client.AppendFired(nil, d.At)}}
+		counter = dueHandled
+	}
+	switch err := r.meta.Txn(ctx, raftgroups.GroupMQTT, []raftgroups.Compare{{Key: key, Value: v}}, ops); {
+	case errors.Is(err, raftgroups.ErrConflict):
+	case err != nil:
+		return fmt.Errorf("meta: due entry %c of client %q (owner %d): %w", kind, id, d.Owner, err)
+	default:
+		counter.Inc()
 	}
 	return nil
 }

@@ -64,7 +64,11 @@
 //     raftgroups transaction that compares the entry with the value read, so a broker's change in
 //     between wins (ErrConflict: skipped) and a repeated round changes nothing twice. An entry
 //     that does not decode is skipped and counted (robustmq_meta_controller_errors_total, one log
-//     line per round); the others are still handled. Rounds run every heartbeat_check_time_ms,
+//     line per round); the others are still handled. The controller reads TableDue through three
+//     indexes of the mqtt group (raftgroups.Index, declared by every meta node: dueIndexes): by due
+//     time, by owner for the entries not running, and the malformed ones; a round costs the
+//     entries due (at most 4096 a round) and the owners, not every persistent session (16 due among
+//     1M: 2.3 µs against 1.0 s for a listing, BenchmarkDueScan). Rounds run every heartbeat_check_time_ms,
 //     and earlier when an entry seen not yet due falls due before the next one, so a will
 //     delayed by seconds goes out on time; one whose entry is written less than a round before
 //     it is due goes out up to a round late.

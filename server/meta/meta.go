@@ -98,6 +98,7 @@ func (s *Service) raftConfig(db *pebble.DB) (raftgroups.Config, error) {
 		HeartbeatTick:  1,
 		ElectionTick:   10,
 		ProposeTimeout: time.Duration(max(mr.RaftWriteTimeoutSec, 1)) * time.Second,
+		Indexes:        dueIndexes(),
 	}
 	for id := range s.peers {
 		rc.Peers = append(rc.Peers, id)
