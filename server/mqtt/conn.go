@@ -55,6 +55,7 @@ type conn struct {
 	// principal is Options.Access's verdict at CONNECT (authz.go); nil
 	// without Access.
 	principal *auth.Principal
+	slow      *slowLogin // a CONNECT checked off the loop, or input held then (authz.go); nil otherwise
 
 	connected  atomic.Bool
 	dead       atomic.Bool
@@ -267,19 +268,38 @@ func (c *conn) onAuth(p *mqtt.Auth) error {
 	return nil
 }
 
-// accept completes a CONNECT: session, CONNACK, resend. authReply is the
-// last Authentication Data of an enhanced authentication (nil for none).
+// accept completes a CONNECT: login, session, CONNACK, resend. authReply
+// is the last Authentication Data of an enhanced authentication (nil for
+// none). A slow login is answered later (authz.go).
 func (c *conn) accept(cp *mqtt.Connect, authReply []byte) error {
-	srv, o := c.srv, &c.srv.opts
-	v5 := c.version == mqtt.V5
-	if o.Login != nil {
-		if code := o.Login(cp); code != mqtt.ReasonSuccess {
+	if login := c.srv.opts.Login; login != nil {
+		if code := login(cp); code != mqtt.ReasonSuccess {
 			return c.refuse(code, v3Code(code), "login refused")
 		}
 	}
-	if code, why := c.authenticate(cp); code != mqtt.ReasonSuccess {
+	code, why, checking := c.authenticate(cp, authReply)
+	switch {
+	case checking:
+		return nil
+	case code != mqtt.ReasonSuccess:
 		return c.refuse(code, v3Code(code), why)
 	}
+	return c.admit(cp, authReply)
+}
+
+// admitChecked completes a CONNECT whose login was checked off the loop,
+// with the store's verdict.
+func (c *conn) admitChecked(cp *mqtt.Connect, authReply []byte, p *auth.Principal, verdict error) error {
+	if code, why := c.authorized(cp, p, verdict); code != mqtt.ReasonSuccess {
+		return c.refuse(code, v3Code(code), why)
+	}
+	return c.admit(cp, authReply)
+}
+
+// admit completes an authenticated CONNECT: session, CONNACK, resend.
+func (c *conn) admit(cp *mqtt.Connect, authReply []byte) error {
+	srv, o := c.srv, &c.srv.opts
+	v5 := c.version == mqtt.V5
 	if cp.Will && v5 {
 		if f, _ := cp.WillProps.Uint(mqtt.PropPayloadFormat); f == 1 && !mqtt.ValidUTF8(cp.WillPayload) {
 			return c.refuse(mqtt.ReasonPayloadFormatInvalid, mqtt.ConnackUnacceptableVersion, "will payload is not UTF-8")

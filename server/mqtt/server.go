@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -127,6 +128,7 @@ type Server struct {
 	saveErrors, sysRefused     *metrics.Counter
 	released                   *metrics.Counter
 
+	authWork *authWork     // slow login checks off the loops (authz.go); nil without Access
 	state    StateStore    // opts.State
 	due      DueStore      // opts.State when it is one: no expiry or will timers here
 	log      shard.Adapter // session logs: the hub's store when State is set
@@ -183,6 +185,9 @@ func New(opts Options) (*Server, error) {
 		released:    metrics.GetOrCreateCounter("robustmq_mqtt_sessions_released_total"),
 	}
 	s.saveDone = s.saveDoneFn
+	if opts.Access != nil {
+		s.authWork = startAuthWork(runtime.GOMAXPROCS(0))
+	}
 	if opts.State != nil {
 		s.state = opts.State
 		s.due, _ = opts.State.(DueStore)
@@ -225,6 +230,9 @@ func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		s.wheel.each(func(c *conn) { c.kick(mqtt.ReasonServerShuttingDown, errShutdown) })
 		s.wheel.close()
+		if s.authWork != nil {
+			close(s.authWork.stop)
+		}
 		if s.logStop != nil {
 			close(s.logStop)
 		}
@@ -313,10 +321,19 @@ func (s *Server) OnOpen(nc netpoll.Conn) error {
 }
 
 // OnData implements netpoll.Handler: it decodes and handles every whole
-// packet of in.
+// packet of in (while a slow login is checked, it holds them: authz.go).
 func (s *Server) OnData(nc netpoll.Conn, in []byte) (int, error) {
 	c := nc.Context().(*conn)
 	c.seen.Store(s.wheel.now.Load())
+	if c.slow != nil {
+		return s.onHeld(c, in)
+	}
+	return s.feed(c, in)
+}
+
+// feed handles the whole packets of in and returns how many bytes they
+// took; when one starts a slow login, the rest of in is held.
+func (s *Server) feed(c *conn, in []byte) (int, error) {
 	d := s.decoders.Get().(*mqtt.Decoder)
 	defer s.decoders.Put(d)
 	c.batch = s.batches.Get().(*message.Batch)
@@ -338,6 +355,10 @@ func (s *Server) OnData(nc netpoll.Conn, in []byte) (int, error) {
 		consumed += n
 		if err := c.handle(t, d); err != nil {
 			return consumed, err
+		}
+		if c.slow != nil { // a CONNECT checked off the loop: hold the rest
+			c.slow.held = append(c.slow.held, in[consumed:]...)
+			return len(in), nil
 		}
 	}
 	if c.sess != nil {

@@ -81,14 +81,17 @@
 // password under a per-process random key, so later logins and failed
 // attempts (on the event loop) cost one HMAC rather than 4096 rounds
 // (about 1.7 ms). Until then, after a restart or on another node, each
-// attempt for that user costs one PBKDF2 on the loop; an unknown user is
-// refused at once (which tells a prober the name does not exist). Those
-// slow checks are bounded per store (Options.SlowChecksPerSecond, default
-// 100 a second, burst included: at most about 0.2 s of CPU a second):
-// over the budget a login is refused with ErrBusy (MQTT 0x89 Server busy,
-// 3.1.1 return code 3), so a flood of wrong passwords cannot stall the
-// loops and a legitimate client is told to retry, not that its password
-// is wrong. Counted as robustmq_auth_denied_total{reason="busy"}.
+// attempt for that user costs one PBKDF2: Store.SlowLogin says so before
+// Connect, and the MQTT server then runs Connect on its auth workers, off
+// the event loops (server/mqtt authz.go, "Slow logins"). An unknown user
+// is refused at once (which tells a prober the name does not exist).
+// Those slow checks are bounded per store (Options.SlowChecksPerSecond,
+// default 100 a second, burst included: at most about 0.2 s of CPU a
+// second): over the budget a login is refused with ErrBusy (MQTT 0x89
+// Server busy, 3.1.1 return code 3), so a flood of wrong passwords cannot
+// eat the CPU and a legitimate client is told to retry, not that its
+// password is wrong. Counted as robustmq_auth_denied_total{reason="busy"}.
+// Kafka SASL PLAIN still checks on its event loop, under the same budget.
 //
 // # Records (frozen; the Meta Service's mqtt group tables 'a', 'c', 'b')
 //

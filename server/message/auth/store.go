@@ -411,11 +411,23 @@ type Login struct {
 	IP          netip.Addr // invalid when unknown
 }
 
+// SlowLogin reports whether Connect(l) would run the slow password check
+// (PBKDF2: the user's first login since this process started, or since
+// its password changed): the caller should then call Connect off its
+// event loop. Every other login costs microseconds.
+func (s *Store) SlowLogin(l *Login) bool {
+	if s.opts.SecretFree || !l.HasUsername || s.jwt != nil && l.HasPassword && looksLikeJWT(string(l.Password)) {
+		return false
+	}
+	u := s.snap.Load().users[l.Username]
+	return u != nil && u.fast.Load() == nil
+}
+
 // Connect authenticates l (see the package doc for the order) and returns
 // the client's Principal, or an error wrapping ErrBanned, ErrAnonymous,
-// ErrBadPassword or ErrJWT. Each refusal is counted. Runs on the caller's
-// goroutine from memory (an event loop); the first login of a user costs
-// one PBKDF2.
+// ErrBadPassword, ErrBusy or ErrJWT. Each refusal is counted. Runs on the
+// caller's goroutine from memory; the first login of a user costs one
+// PBKDF2 (SlowLogin says so beforehand).
 func (s *Store) Connect(l *Login) (*Principal, error) {
 	sn := s.snap.Load()
 	if sn.bs.banned(l.ClientID, l.Username, l.HasUsername, l.IP, s.opts.Now().Unix()) {
