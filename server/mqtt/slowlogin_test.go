@@ -92,7 +92,7 @@ func TestSlowLogin(t *testing.T) {
 	gone.send(connect("u4", "pw", "gone"))
 	_ = gone.nc.Close()
 
-	later := dial(t, ts.addr, mqtt.V5) // the server goes on; u3's check left no session
+	later := dial(t, ts.addr, mqtt.V5) // the server goes on; u4's check left no session
 	later.connect(&mqtt.Connect{ClientID: []byte("later"), CleanStart: true})
 	waitFor(t, "u4's check done", func() bool { return !st.SlowLogin(&auth.Login{Username: "u4", HasUsername: true}) })
 	if ts.sessions.get("gone") != nil {
