@@ -33,7 +33,7 @@ type metaState struct {
 	dirty    map[stateKey]*stateWrite // guarded by mu
 	order    []stateKey               // dirty keys, oldest first; guarded by mu
 	inflight map[stateKey]bool        // keys being written; guarded by mu
-	owners   map[string]uint64        // client id -> owner node, read with the session records; guarded by mu
+	owners   map[string]uint64        // client id -> owner node, read with the session records, until Owned asks; guarded by mu
 	mineBy   map[string][]byte        // client id -> the owner value this node wrote (its sessions); guarded by mu
 
 	wake   chan struct{}
@@ -158,11 +158,13 @@ func (s *metaState) loadOwners(ctx context.Context) error {
 
 // Owned implements mqtt.DueStore: a session is this broker's when
 // metaclient.TableOwner names this node, or nobody (written before owners
-// were).
+// were). Restore asks once per record, so the answer is dropped as it is
+// given: the owners of every session are not kept for the broker's life.
 func (s *metaState) Owned(clientID string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	owner, ok := s.owners[clientID]
+	delete(s.owners, clientID)
 	return !ok || owner == s.node
 }
 
