@@ -990,10 +990,7 @@ func (c *conn) closed() {
 	expiry := s.expiry
 	if expiry == 0 {
 		s.mu.Unlock()
-		if pw, shared, ok := srv.sessions.end(s); ok {
-			srv.publishWill(pw)
-			s.handOver(shared)
-		}
+		s.end()
 		srv.publishWill(w)
 		return
 	}
@@ -1024,12 +1021,21 @@ func (s *session) willAfterLocked(d time.Duration) {
 	}
 	s.wilTimer = time.AfterFunc(d, func() {
 		s.mu.Lock()
-		pw := s.will
-		s.will, s.wilTimer, s.willAt = nil, nil, 0
-		s.saveSessionLocked()
+		s.wilTimer = nil
+		pw := s.takeWillLocked()
 		s.mu.Unlock()
 		srv.publishWill(pw)
 	})
+}
+
+// takeWillLocked takes the session's delayed will out (saved so) and
+// returns it to be published once mu is released.
+// REQUIRES: s.mu.
+func (s *session) takeWillLocked() *will {
+	w := s.will
+	s.will, s.willAt = nil, 0
+	s.saveSessionLocked()
+	return w
 }
 
 // expireAfterLocked ends the offline session s after d; with a
@@ -1040,10 +1046,16 @@ func (s *session) expireAfterLocked(d time.Duration) {
 	if srv.due != nil {
 		return
 	}
-	s.expTimer = time.AfterFunc(d, func() {
-		if pw, shared, ok := srv.sessions.end(s); ok {
-			srv.publishWill(pw)
-			s.handOver(shared)
-		}
-	})
+	s.expTimer = time.AfterFunc(d, s.end)
+}
+
+// end ends the session, unless a connection attached meanwhile: its
+// state goes, its pending will is published and its shared-subscription
+// messages go to other members.
+// REQUIRES: s.mu not held.
+func (s *session) end() {
+	if pw, shared, ok := s.srv.sessions.end(s); ok {
+		s.srv.publishWill(pw)
+		s.handOver(shared)
+	}
 }

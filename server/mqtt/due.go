@@ -105,14 +105,9 @@ func (srv *Server) FireDue(kind byte, clientID string, at int64) bool {
 	switch {
 	case kind == DueExpiry && expire.At == at && at != 0:
 		s.mu.Unlock()
-		if pw, shared, ok := srv.sessions.end(s); ok {
-			srv.publishWill(pw)
-			s.handOver(shared)
-		}
+		s.end()
 	case kind == DueWill && will != nil && will.At == at && at != 0:
-		pw := s.will
-		s.will, s.willAt = nil, 0
-		s.saveSessionLocked()
+		pw := s.takeWillLocked()
 		s.mu.Unlock()
 		srv.publishWill(pw)
 	default:

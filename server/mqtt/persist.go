@@ -449,7 +449,9 @@ func (s *session) saveSessionLocked() {
 			d.logReady = false
 		}
 		rec = s.recordLocked().encode()
-		expire, will = s.duesLocked()
+		if srv.due != nil {
+			expire, will = s.duesLocked()
+		}
 	}
 	d.saved = s.expiry > 0
 	d.savesPending++
