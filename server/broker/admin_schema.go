@@ -104,20 +104,34 @@ func (s *schemas) reload(ctx context.Context, meta *metaclient.Client) error {
 }
 
 func listKV(ctx context.Context, meta *metaclient.Client, ns string) ([]*pb.KVPair, error) {
-	return listTable(ctx, meta, pb.Space_SPACE_KV, ns)
+	return listTable(ctx, meta, pb.Space_SPACE_KV, ns, nil)
 }
 
-// listTable returns every pair of table in space, through any meta node.
-func listTable(ctx context.Context, meta *metaclient.Client, space pb.Space, table string) ([]*pb.KVPair, error) {
+// listTable returns the pairs of table in space under prefix (nil: all),
+// through any meta node.
+func listTable(ctx context.Context, meta *metaclient.Client, space pb.Space, table string, prefix []byte) ([]*pb.KVPair, error) {
 	var list *pb.KVList
 	err := meta.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) (err error) {
-		list, err = api.List(ctx, &pb.KVRequest{Space: space, Table: table})
+		list, err = api.List(ctx, &pb.KVRequest{Space: space, Table: table, Key: prefix})
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("broker: list meta %s table %q: %w", space, table, err)
 	}
 	return list.GetItems(), nil
+}
+
+// getMQTT reads key of MQTT table table, through any meta node.
+func getMQTT(ctx context.Context, meta *metaclient.Client, table string, key []byte) (value []byte, found bool, err error) {
+	var got *pb.KVValue
+	err = meta.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) (err error) {
+		got, err = api.Get(ctx, &pb.KVRequest{Space: pb.Space_SPACE_MQTT, Table: table, Key: key})
+		return err
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("broker: read mqtt table %q key %q: %w", table, key, err)
+	}
+	return got.GetValue(), got.GetFound(), nil
 }
 
 // watch reloads the registry whenever the metadata group changes, until

@@ -100,17 +100,12 @@ func (f *dueFollower) run(ctx context.Context) {
 func (f *dueFollower) round(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, stateWriteTimeout)
 	defer cancel()
-	var list *pb.KVList
-	err := f.meta.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) (err error) {
-		list, err = api.List(ctx, &pb.KVRequest{Space: pb.Space_SPACE_MQTT, Table: metaclient.TableFired,
-			Key: metaclient.FiredPrefix(f.node)})
-		return err
-	})
+	items, err := listTable(ctx, f.meta, pb.Space_SPACE_MQTT, metaclient.TableFired, metaclient.FiredPrefix(f.node))
 	if err != nil {
-		return fmt.Errorf("broker: list fired mqtt due entries: %w", err)
+		return err
 	}
 	var errs []error
-	for _, kv := range list.GetItems() {
+	for _, kv := range items {
 		if err := f.act(ctx, kv.GetKey(), kv.GetValue()); err != nil {
 			errs = append(errs, err)
 		}
@@ -146,20 +141,15 @@ func (f *dueFollower) act(ctx context.Context, k, v []byte) error {
 		return err
 	}
 	// Not held here: act on the stored record.
-	var got *pb.KVValue
 	key := []byte(clientID)
-	err = f.meta.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) (err error) {
-		got, err = api.Get(ctx, &pb.KVRequest{Space: pb.Space_SPACE_MQTT, Table: string(mqtt.TableSessions), Key: key})
-		return err
-	})
+	rec, found, err := getMQTT(ctx, f.meta, string(mqtt.TableSessions), key)
 	if err != nil {
-		return fmt.Errorf("broker: read mqtt session %q: %w", clientID, err)
+		return err
 	}
-	if !got.GetFound() { // ended meanwhile
+	if !found { // ended meanwhile
 		_, err := f.txn(ctx, []*pb.TxnCompare{fired}, done)
 		return err
 	}
-	rec := got.GetValue()
 	next, after, err := f.srv.FireRecord(kind, clientID, rec)
 	if err != nil {
 		f.failures.Inc()

@@ -123,7 +123,7 @@ func (s *metaState) Load(table byte, fn func(key string, value []byte)) error {
 			return err
 		}
 	}
-	items, err := listTable(ctx, s.meta, pb.Space_SPACE_MQTT, string(table))
+	items, err := listTable(ctx, s.meta, pb.Space_SPACE_MQTT, string(table), nil)
 	if err != nil {
 		return err
 	}
@@ -136,7 +136,7 @@ func (s *metaState) Load(table byte, fn func(key string, value []byte)) error {
 // loadOwners reads the owner of every session; those of this node are
 // what its next saves compare with.
 func (s *metaState) loadOwners(ctx context.Context) error {
-	items, err := listTable(ctx, s.meta, pb.Space_SPACE_MQTT, metaclient.TableOwner)
+	items, err := listTable(ctx, s.meta, pb.Space_SPACE_MQTT, metaclient.TableOwner, nil)
 	if err != nil {
 		return err
 	}
@@ -322,12 +322,7 @@ func (s *metaState) sessionOps(clientID string, w *stateWrite, owner []byte) []*
 
 // owner reads clientID's metaclient.TableOwner value.
 func (s *metaState) owner(ctx context.Context, clientID string) (value []byte, found bool, err error) {
-	var got *pb.KVValue
-	err = s.meta.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) (err error) {
-		got, err = api.Get(ctx, &pb.KVRequest{Space: pb.Space_SPACE_MQTT, Table: metaclient.TableOwner, Key: []byte(clientID)})
-		return err
-	})
-	return got.GetValue(), got.GetFound(), err
+	return getMQTT(ctx, s.meta, metaclient.TableOwner, []byte(clientID))
 }
 
 // mine is the owner value this node last wrote for clientID (nil: none).
