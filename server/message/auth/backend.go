@@ -37,6 +37,13 @@ type Watcher interface {
 	Watch(ctx context.Context, changed func()) error
 }
 
+// Versioned is a Backend whose writes replace a version token: a Store
+// following it (Follow) re-reads the tables only when the token moved,
+// whatever else its Watch reports.
+type Versioned interface {
+	Version(ctx context.Context) ([]byte, error)
+}
+
 // Memory is a Backend in memory (unit tests, nodes without the Meta
 // Service role). Safe from any goroutine.
 type Memory struct {

@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 
@@ -14,10 +13,9 @@ import (
 // client (any node; writes go through raft, reads are linearizable).
 //
 // Every write also replaces the tables' version token (client.TableVersion,
-// key versionKey) in the same transaction, and Watch reports a change only
-// when the token moved: the mqtt group changes with every persistent
-// session's CONNECT, and a follower re-reads the three tables only when
-// one of them changed.
+// key versionKey) in the same transaction (Versioned): the mqtt group
+// changes with every persistent session's CONNECT, and a following Store
+// re-reads the three tables only when the token moved.
 type Meta struct{ c *client.Client }
 
 // NewMeta wraps a meta client; the caller keeps closing it.
@@ -64,22 +62,19 @@ func (m *Meta) List(ctx context.Context, t Table) ([]KV, error) {
 	return out, err
 }
 
-// Watch follows the mqtt group and calls changed when the tables' version
-// token moved (and at the first event, and on a resync: the stream may
-// have missed changes); a token that cannot be read counts as moved.
+// Watch follows the mqtt group: every applied change of the group (not
+// only of these tables) calls changed.
 func (m *Meta) Watch(ctx context.Context, changed func()) error {
-	var seen []byte
-	first := true
-	return m.c.Watch(ctx, "mqtt", func(_ uint64, resync bool) {
-		var token []byte
-		err := m.c.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) error {
-			v, err := api.Get(ctx, m.req(Table(client.TableVersion[0]), versionKey, nil))
-			token = v.GetValue()
-			return err
-		})
-		if first || resync || err != nil || !bytes.Equal(token, seen) {
-			first, seen = false, token
-			changed()
-		}
+	return m.c.Watch(ctx, "mqtt", func(uint64, bool) { changed() })
+}
+
+// Version implements Versioned: the tables' token (nil before any write).
+func (m *Meta) Version(ctx context.Context) ([]byte, error) {
+	var token []byte
+	err := m.c.Call(ctx, func(ctx context.Context, api pb.MetaServiceClient) error {
+		v, err := api.Get(ctx, m.req(Table(client.TableVersion[0]), versionKey, nil))
+		token = v.GetValue()
+		return err
 	})
+	return token, err
 }

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -92,6 +93,10 @@ type Store struct {
 
 	wmu  sync.Mutex // serializes writers and reloads
 	snap atomic.Pointer[snapshot]
+	// loaded is the backend's version token read before the last reload,
+	// when known (Versioned backends); guarded by wmu.
+	loaded      []byte
+	loadedKnown bool
 
 	stop context.CancelFunc // ends Follow's goroutines; nil when not following
 	wg   sync.WaitGroup     // Follow's goroutines
@@ -165,7 +170,7 @@ func (s *Store) Follow() {
 				return
 			case <-kick:
 				rctx, c := context.WithTimeout(ctx, 10*time.Second)
-				if err := s.Reload(rctx); err != nil && ctx.Err() == nil {
+				if err := s.refresh(rctx); err != nil && ctx.Err() == nil {
 					reloadErrors.Inc()
 					s.log.Warn("auth: reload after a meta change failed; serving the previous state", "err", err)
 				}
@@ -204,7 +209,30 @@ func (s *Store) Reload(ctx context.Context) error {
 	return s.reloadLocked(ctx)
 }
 
+// refresh is Follow's reload: skipped when a Versioned backend's token
+// is the one read at the last reload (the change was to other tables of
+// the group).
+func (s *Store) refresh(ctx context.Context) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if v, ok := s.be.(Versioned); ok && s.loadedKnown {
+		token, err := v.Version(ctx)
+		if err == nil && bytes.Equal(token, s.loaded) {
+			return nil
+		}
+	}
+	return s.reloadLocked(ctx)
+}
+
 func (s *Store) reloadLocked(ctx context.Context) error {
+	s.loaded, s.loadedKnown = nil, false
+	if v, ok := s.be.(Versioned); ok {
+		token, err := v.Version(ctx) // before the tables: a write after it makes the next refresh reload
+		if err != nil {
+			return fmt.Errorf("auth: read the tables' version: %w", err)
+		}
+		s.loaded, s.loadedKnown = token, true
+	}
 	old := s.snap.Load()
 	users, err := load(ctx, s, Users, "user", func(k, v []byte) (*User, error) { return unmarshalUser(string(k), v) })
 	if err != nil {
